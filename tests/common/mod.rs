@@ -1,0 +1,134 @@
+//! Test helpers: a counting waker, a hand-polled task, managers with and without a virtual clock.
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+use lockorder::{LockManager, ManualTimer};
+
+/// A waker that counts its wake-ups and, if given a log, records its name there when woken.
+pub struct CountingWaker {
+    wakes: AtomicUsize,
+    name: &'static str,
+    log: Option<Arc<Mutex<Vec<&'static str>>>>,
+}
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+        if let Some(log) = &self.log {
+            log.lock().unwrap().push(self.name);
+        }
+    }
+}
+
+/// A future polled by hand with its own counting waker: "pending, woken, ready".
+pub struct Task<F: Future> {
+    fut: Option<Pin<Box<F>>>,
+    waker: Arc<CountingWaker>,
+    seen: usize,
+}
+
+impl<F: Future> Task<F> {
+    pub fn new(fut: F) -> Self {
+        Self::named(fut, "", None)
+    }
+
+    pub fn logged(fut: F, name: &'static str, log: &Arc<Mutex<Vec<&'static str>>>) -> Self {
+        Self::named(fut, name, Some(log.clone()))
+    }
+
+    fn named(fut: F, name: &'static str, log: Option<Arc<Mutex<Vec<&'static str>>>>) -> Self {
+        Self {
+            fut: Some(Box::pin(fut)),
+            waker: Arc::new(CountingWaker {
+                wakes: AtomicUsize::new(0),
+                name,
+                log,
+            }),
+            seen: 0,
+        }
+    }
+
+    /// Polls once. Panics if the future already completed and was taken.
+    pub fn poll(&mut self) -> Poll<F::Output> {
+        self.seen = self.wakes();
+        let waker = Waker::from(self.waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        self.fut
+            .as_mut()
+            .expect("future dropped")
+            .as_mut()
+            .poll(&mut cx)
+    }
+
+    /// Polls once and expects `Pending`.
+    #[track_caller]
+    pub fn pending(&mut self) {
+        assert!(
+            self.poll().is_pending(),
+            "expected the future to be pending"
+        );
+    }
+
+    /// Polls once and expects `Ready`, returning the output.
+    #[track_caller]
+    pub fn ready(&mut self) -> F::Output {
+        match self.poll() {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("expected the future to be ready"),
+        }
+    }
+
+    /// How many times the waker was woken in all.
+    pub fn wakes(&self) -> usize {
+        self.waker.wakes.load(Ordering::SeqCst)
+    }
+
+    /// Whether the waker was woken since the last poll.
+    pub fn woken(&self) -> bool {
+        self.wakes() > self.seen
+    }
+
+    /// Drops the future (cancellation).
+    pub fn cancel(&mut self) {
+        self.fut = None;
+    }
+}
+
+/// A manager without a timer holding the given `(name, order)` locks.
+pub fn manager(locks: &[(&str, u32)]) -> LockManager {
+    let mut b = LockManager::builder();
+    for &(name, order) in locks {
+        b.register(name, order).unwrap();
+    }
+    b.build()
+}
+
+/// A manager with a virtual clock, and that clock.
+pub fn timed(locks: &[(&str, u32)]) -> (LockManager<ManualTimer>, ManualTimer) {
+    let timer = ManualTimer::new();
+    let mut b = LockManager::builder().timer(timer.clone());
+    for &(name, order) in locks {
+        b.register(name, order).unwrap();
+    }
+    (b.build(), timer)
+}
+
+/// Which of `names` are locked right now.
+pub fn locked<T>(m: &LockManager<T>, names: &[&'static str]) -> Vec<&'static str> {
+    names
+        .iter()
+        .copied()
+        .filter(|n| m.is_locked(*n).unwrap())
+        .collect()
+}
+
+pub const ABC: &[(&str, u32)] = &[("a", 10), ("b", 20), ("c", 30)];
