@@ -108,3 +108,8 @@ pub use timer::{ManualSleep, ManualTimer, MaybeTimer, NoTimer, Timer};
 pub mod futures {
     pub use crate::acquire::Acquire;
 }
+
+// The README's Rust snippets are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
