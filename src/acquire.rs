@@ -3,6 +3,7 @@
 use core::fmt;
 use core::future::Future;
 use core::mem;
+use core::panic::Location;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
@@ -15,6 +16,7 @@ use crate::guard::Guard;
 use crate::manager::LockManager;
 use crate::registry::Table;
 use crate::set::LockSet;
+use crate::status::{HolderId, Label, Publish};
 use crate::timer::{MaybeTimer, Timer};
 
 // === Walk: the timer-independent part ===
@@ -32,16 +34,31 @@ pub(crate) struct Walk<'a> {
     listener: Option<EventListener>,
     /// Has listened for the lock at the cursor, so takes it as a waiter (see `RawLock`).
     waited: bool,
+    /// What each lock taken publishes for status readers.
+    pub(crate) publish: Publish,
+    /// The holder id of this acquisition: inherited from a parent guard, or named after the
+    /// first lock taken.
+    pub(crate) holder: Option<HolderId>,
+    /// When the walk started waiting for the lock at the cursor.
+    #[cfg(feature = "stats")]
+    wait_since: Option<Duration>,
 }
 
 impl<'a> Walk<'a> {
-    pub(crate) fn new(table: &'a Table, want: LockSet) -> Self {
+    pub(crate) fn new(table: &'a Table, want: LockSet, holder: Option<HolderId>) -> Self {
         Self {
             table,
             want,
             next: 0,
             listener: None,
             waited: false,
+            publish: Publish {
+                label: None,
+                at: None,
+            },
+            holder,
+            #[cfg(feature = "stats")]
+            wait_since: None,
         }
     }
 
@@ -50,19 +67,24 @@ impl<'a> Walk<'a> {
     /// waker will be woken; without one, it only tries.
     pub(crate) fn advance(&mut self, mut cx: Option<&mut Context<'_>>) -> Result<(), usize> {
         while let Some(pos) = self.want.next_from(self.next) {
-            let raw = &self.table.slots[pos].raw;
-            loop {
+            let slot = &self.table.slots[pos];
+            let raw = &slot.raw;
+            let generation = loop {
                 let taken = if self.waited {
                     raw.try_lock_as_waiter()
                 } else {
                     raw.try_lock()
                 };
-                if taken {
-                    break;
+                if let Some(generation) = taken {
+                    break generation;
                 }
                 let Some(cx) = cx.as_mut() else {
                     return Err(pos);
                 };
+                #[cfg(feature = "stats")]
+                if !self.waited {
+                    self.wait_since = self.publish.at;
+                }
                 self.waited = true;
                 match &mut self.listener {
                     None => self.listener = Some(raw.listen()),
@@ -71,6 +93,18 @@ impl<'a> Walk<'a> {
                         Poll::Pending => return Err(pos),
                     },
                 }
+            };
+            let holder = *self
+                .holder
+                .get_or_insert_with(|| HolderId::new(pos, generation));
+            slot.record.publish(generation, holder, &self.publish);
+            #[cfg(feature = "stats")]
+            {
+                let wait = self.wait_since.take().zip(self.publish.at);
+                slot.stats.acquired(
+                    self.waited,
+                    wait.map(|(since, now)| now.saturating_sub(since)),
+                );
             }
             self.listener = None;
             self.waited = false;
@@ -90,10 +124,14 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Hands over the set once every lock is held; the walk then holds nothing.
-    fn finish(&mut self) -> LockSet {
+    /// Hands the locks over to a guard once every lock is held; the walk then holds nothing.
+    fn finish<'m, T>(&mut self, manager: &'m LockManager<T>, origin: &mut Origin) -> Guard<'m, T>
+    where
+        T: MaybeTimer,
+    {
         self.next = 0;
-        mem::replace(&mut self.want, LockSet::EMPTY)
+        let own = mem::replace(&mut self.want, LockSet::EMPTY);
+        Guard::new(manager, own, self.holder, origin.take())
     }
 
     /// Whether this walk is listening for a lock.
@@ -109,6 +147,45 @@ impl Drop for Walk<'_> {
 }
 
 // === Acquire ===
+
+/// Where an acquisition comes from, carried from the call into its guard.
+#[derive(Debug)]
+pub(crate) struct Origin {
+    /// The owner label.
+    pub(crate) owner: Option<&'static str>,
+    /// Where `acquire` was called.
+    pub(crate) caller: &'static Location<'static>,
+    /// For a nested acquisition: what the parent guard covers.
+    pub(crate) parent: Option<Parent>,
+}
+
+/// What a nested acquisition needs of its parent guard.
+#[derive(Debug, Clone)]
+pub(crate) struct Parent {
+    /// Every lock the parent covers.
+    pub(crate) covered: LockSet,
+    /// Where the highest of them was taken.
+    pub(crate) top_at: &'static Location<'static>,
+}
+
+impl Origin {
+    /// A top-level acquisition called from `caller`.
+    pub(crate) fn new(caller: &'static Location<'static>) -> Self {
+        Self {
+            owner: None,
+            caller,
+            parent: None,
+        }
+    }
+
+    fn take(&mut self) -> Origin {
+        Origin {
+            owner: self.owner,
+            caller: self.caller,
+            parent: self.parent.take(),
+        }
+    }
+}
 
 /// Where an [`Acquire`] is in its life.
 enum State {
@@ -171,10 +248,8 @@ pin_project! {
         manager: &'a LockManager<T>,
         walk: Walk<'a>,
         state: State,
-        // For a nested acquire: every lock the parent guard covers.
-        parent: Option<LockSet>,
+        origin: Origin,
         timeout: Option<Duration>,
-        owner: Option<&'static str>,
         #[pin]
         sleep: Option<T::Sleep>,
     }
@@ -184,20 +259,21 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
     pub(crate) fn new(
         manager: &'a LockManager<T>,
         want: Result<LockSet, Error>,
-        parent: Option<LockSet>,
-        owner: Option<&'static str>,
+        origin: Origin,
+        holder: Option<HolderId>,
     ) -> Self {
         let (want, state) = match want {
             Ok(want) => (want, State::Walking),
             Err(e) => (LockSet::EMPTY, State::Refused(e)),
         };
+        let mut walk = Walk::new(&manager.table, want, holder);
+        walk.publish.label = origin.owner.map(Label::new);
         Self {
             manager,
-            walk: Walk::new(&manager.table, want),
+            walk,
             state,
-            parent,
+            origin,
             timeout: manager.default_timeout(),
-            owner,
             sleep: None,
         }
     }
@@ -220,7 +296,8 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
     /// # Ok::<(), lockorder::Error>(())
     /// ```
     pub fn owner(mut self, label: &'static str) -> Self {
-        self.owner = Some(label);
+        self.origin.owner = Some(label);
+        self.walk.publish.label = Some(Label::new(label));
         self
     }
 
@@ -237,13 +314,9 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
             State::Refused(e) => return Err(e),
             State::Done => return Err(Error::PolledAfterCompletion),
         }
+        self.walk.publish.at = self.manager.timer.now_opt();
         match self.walk.advance(None) {
-            Ok(()) => Ok(Guard::new(
-                self.manager,
-                self.walk.finish(),
-                self.parent.take(),
-                self.owner,
-            )),
+            Ok(()) => Ok(self.walk.finish(self.manager, &mut self.origin)),
             Err(pos) => {
                 self.walk.release();
                 Err(Error::WouldBlock {
@@ -292,16 +365,11 @@ impl<'a, T: MaybeTimer> Future for Acquire<'a, T> {
         }
         // Progress first: a lock granted in the same instant as the deadline is kept.
         let try_once = *this.timeout == Some(Duration::ZERO);
+        this.walk.publish.at = this.manager.timer.now_opt();
         let busy = match this.walk.advance((!try_once).then_some(&mut *cx)) {
             Ok(()) => {
                 this.sleep.set(None);
-                let guard = Guard::new(
-                    this.manager,
-                    this.walk.finish(),
-                    this.parent.take(),
-                    *this.owner,
-                );
-                return Poll::Ready(Ok(guard));
+                return Poll::Ready(Ok(this.walk.finish(this.manager, this.origin)));
             }
             Err(pos) => pos,
         };
@@ -316,6 +384,8 @@ impl<'a, T: MaybeTimer> Future for Acquire<'a, T> {
                     .is_some_and(|sleep| sleep.poll(cx).is_ready())
             };
             if expired {
+                #[cfg(feature = "stats")]
+                this.manager.table.slots[busy].stats.timed_out();
                 this.walk.release();
                 this.sleep.set(None);
                 return Poll::Ready(Err(Error::Timeout {
@@ -359,7 +429,7 @@ impl<T: MaybeTimer> fmt::Debug for Acquire<'_, T> {
             .field("waiting", &self.walk.is_waiting())
             .field("timeout", &self.timeout)
             .field("sleeping", &self.sleep.is_some())
-            .field("owner", &self.owner)
+            .field("owner", &self.origin.owner)
             .finish()
     }
 }

@@ -3,6 +3,7 @@
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::fmt;
+use core::panic::Location;
 
 /// A lock named in an [`Error`]: its name and its order.
 ///
@@ -24,15 +25,34 @@ use core::fmt;
 /// }
 /// # Ok::<(), Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
+///
+/// In an [`Error::OrderViolation`], the `held` lock also tells where it was acquired
+/// ([`acquired_at`](Self::acquired_at)). Equality compares name and order only.
+#[derive(Clone)]
 pub struct LockRef {
     name: Arc<str>,
     order: u32,
+    acquired_at: Option<&'static Location<'static>>,
 }
 
 impl LockRef {
     pub(crate) fn new(name: Arc<str>, order: u32) -> Self {
-        Self { name, order }
+        Self {
+            name,
+            order,
+            acquired_at: None,
+        }
+    }
+
+    pub(crate) fn acquired_at_location(mut self, at: &'static Location<'static>) -> Self {
+        self.acquired_at = Some(at);
+        self
+    }
+
+    /// Where the lock was acquired (the caller of `acquire`), when the error knows it: for the
+    /// `held` lock of an [`Error::OrderViolation`].
+    pub fn acquired_at(&self) -> Option<&'static Location<'static>> {
+        self.acquired_at
     }
 
     /// The lock's registered name.
@@ -55,6 +75,21 @@ impl fmt::Debug for LockRef {
 impl fmt::Display for LockRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "`{}` (order {})", self.name, self.order)
+    }
+}
+
+impl PartialEq for LockRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.order == other.order && self.name == other.name
+    }
+}
+
+impl Eq for LockRef {}
+
+impl core::hash::Hash for LockRef {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.order.hash(state);
     }
 }
 
@@ -108,7 +143,8 @@ pub enum Error {
     OrderViolation {
         /// The lowest-ordered lock that was asked for and is not already held.
         requested: LockRef,
-        /// The highest-ordered lock held by the guard.
+        /// The highest-ordered lock held by the guard, with where it was acquired
+        /// ([`LockRef::acquired_at`]).
         held: LockRef,
     },
     /// The timeout passed while waiting for `lock`; everything taken so far was released.
@@ -150,11 +186,20 @@ impl fmt::Display for Error {
                 f,
                 "unknown lock `{name}`: register it on the builder of this manager before build()"
             ),
-            Error::OrderViolation { requested, held } => write!(
-                f,
-                "order violation (potential deadlock): requested lock {requested} while holding \
-                 lock {held}; take {requested} in the same acquire as {held}, or before it"
-            ),
+            Error::OrderViolation { requested, held } => {
+                write!(
+                    f,
+                    "order violation (potential deadlock): requested lock {requested} while \
+                     holding lock {held}"
+                )?;
+                if let Some(at) = held.acquired_at {
+                    write!(f, " (acquired at {at})")?;
+                }
+                write!(
+                    f,
+                    "; take {requested} in the same acquire as {held}, or before it"
+                )
+            }
             Error::Timeout { lock } => write!(
                 f,
                 "timed out waiting for lock {lock}; every lock this acquire had taken was released"

@@ -2,11 +2,14 @@
 
 use core::fmt;
 
-use crate::acquire::Acquire;
+use core::panic::Location;
+
+use crate::acquire::{Acquire, Origin, Parent};
 use crate::error::Error;
 use crate::manager::LockManager;
 use crate::registry::{self, Key, LockInfo};
 use crate::set::LockSet;
+use crate::status::{HolderId, Label, Owner};
 use crate::timer::{MaybeTimer, NoTimer, TimerName};
 
 /// Holds a set of locks; dropping it releases them, newest (highest order) first.
@@ -45,23 +48,31 @@ use crate::timer::{MaybeTimer, NoTimer, TimerName};
 /// itself; with a timeout that becomes [`Error::Timeout`].
 #[must_use = "if unused the locks are immediately released"]
 #[clippy::has_significant_drop]
-pub struct Guard<'a, T = NoTimer> {
+pub struct Guard<'a, T: MaybeTimer = NoTimer> {
     manager: &'a LockManager<T>,
     /// The locks this guard took, and releases.
     own: LockSet,
     /// For a nested guard: every lock it covers (its parent's and its own).
     covered: Option<LockSet>,
     owner: Option<&'static str>,
+    holder: Option<HolderId>,
+    /// Where the highest covered lock was taken.
+    top_at: &'static Location<'static>,
 }
 
-impl<'a, T> Guard<'a, T> {
+impl<'a, T: MaybeTimer> Guard<'a, T> {
     pub(crate) fn new(
         manager: &'a LockManager<T>,
         own: LockSet,
-        parent: Option<LockSet>,
-        owner: Option<&'static str>,
+        holder: Option<HolderId>,
+        origin: Origin,
     ) -> Self {
-        let covered = parent.map(|mut covered| {
+        let top_at = match &origin.parent {
+            Some(parent) if own.is_empty() => parent.top_at,
+            _ => origin.caller,
+        };
+        let covered = origin.parent.map(|parent| {
+            let mut covered = parent.covered;
             covered.union_with(&own);
             covered
         });
@@ -69,7 +80,9 @@ impl<'a, T> Guard<'a, T> {
             manager,
             own,
             covered,
-            owner,
+            owner: origin.owner,
+            holder,
+            top_at,
         }
     }
 
@@ -101,13 +114,21 @@ impl<'a, T> Guard<'a, T> {
         self.owner
     }
 
+    /// Who holds these locks, as status reports show it: the label, or the automatic holder id
+    /// (`None` for a guard of no locks at all).
+    pub fn holder(&self) -> Option<Owner> {
+        match (self.owner, self.holder) {
+            (Some(label), _) => Some(Owner::Label(Label::new(label))),
+            (None, Some(id)) => Some(Owner::Holder(id)),
+            (None, None) => None,
+        }
+    }
+
     /// The manager the locks belong to.
     pub fn manager(&self) -> &'a LockManager<T> {
         self.manager
     }
-}
 
-impl<T: MaybeTimer> Guard<'_, T> {
     /// Acquires more locks while holding these: a nested acquisition.
     ///
     /// Locks this guard covers are skipped. The request is refused with
@@ -115,6 +136,7 @@ impl<T: MaybeTimer> Guard<'_, T> {
     /// held, and with [`Error::UnknownLock`] for an unknown key; nothing is taken then. The
     /// returned guard releases only the locks it took. Options and cancel safety are those of
     /// [`Acquire`].
+    #[track_caller]
     pub fn acquire<I>(&self, keys: I) -> Acquire<'_, T>
     where
         I: IntoIterator,
@@ -125,10 +147,18 @@ impl<T: MaybeTimer> Guard<'_, T> {
         let want = registry::resolve(table, keys).and_then(|requested| {
             nest(covered, requested).map_err(|(requested, held)| Error::OrderViolation {
                 requested: table.lock_ref(requested),
-                held: table.lock_ref(held),
+                held: table.lock_ref(held).acquired_at_location(self.top_at),
             })
         });
-        Acquire::new(self.manager, want, Some(covered.clone()), self.owner)
+        let origin = Origin {
+            owner: self.owner,
+            caller: Location::caller(),
+            parent: Some(Parent {
+                covered: covered.clone(),
+                top_at: self.top_at,
+            }),
+        };
+        Acquire::new(self.manager, want, origin, self.holder)
     }
 
     /// A nested [`acquire`](Self::acquire) that tries once: all or nothing.
@@ -136,6 +166,7 @@ impl<T: MaybeTimer> Guard<'_, T> {
     /// # Errors
     ///
     /// As [`Acquire::try_now`].
+    #[track_caller]
     pub fn try_acquire<I>(&self, keys: I) -> Result<Guard<'_, T>, Error>
     where
         I: IntoIterator,
@@ -155,11 +186,17 @@ pub(crate) fn nest(covered: &LockSet, mut requested: LockSet) -> Result<LockSet,
     }
 }
 
-impl<T> Drop for Guard<'_, T> {
+impl<T: MaybeTimer> Drop for Guard<'_, T> {
     fn drop(&mut self) {
         let slots = &self.manager.table.slots;
+        #[cfg(feature = "stats")]
+        let now = self.manager.timer.now_opt();
         let mut at = usize::MAX;
         while let Some(pos) = self.own.prev_before(at) {
+            #[cfg(feature = "stats")]
+            if let (Some(now), Some(since)) = (now, slots[pos].record.acquired_at()) {
+                slots[pos].stats.released(now.saturating_sub(since));
+            }
             slots[pos].raw.unlock();
             at = pos;
         }

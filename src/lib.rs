@@ -90,23 +90,33 @@ extern crate std;
 
 mod acquire;
 mod error;
+pub mod global;
 mod guard;
 mod manager;
+pub mod presets;
 mod raw;
 mod registry;
 mod set;
+#[cfg(feature = "stats")]
+mod stats;
+mod status;
 mod sync;
 mod timer;
+mod watchdog;
 
 pub use error::{Error, LockRef};
 pub use guard::Guard;
 pub use manager::LockManager;
 pub use registry::{Builder, Key, LockId, LockInfo};
+#[cfg(feature = "stats")]
+pub use stats::LockStats;
+pub use status::{HolderId, Label, LockStatus, LongHold, Owner, Status};
 pub use timer::{ManualSleep, ManualTimer, MaybeTimer, NoTimer, Timer};
 
 /// The named futures of this crate.
 pub mod futures {
     pub use crate::acquire::Acquire;
+    pub use crate::watchdog::Watchdog;
 }
 
 // The README's Rust snippets are compiled as doctests.

@@ -1,63 +1,73 @@
-//! The raw lock behind each slot: one atomic state byte plus an [`Event`] for waiters.
+//! The raw lock behind each slot: one atomic state word plus an [`Event`] for waiters.
 //!
-//! * Taking a free lock is one compare-and-swap; giving it back is one swap. The swap also reads
-//!   the `WAITING` bit, so a release notifies (and pays for the event's fence) only when somebody
-//!   may be listening.
+//! * Taking a free lock is one compare-and-swap; giving it back is one `fetch_and`. The release
+//!   also reads the `WAITING` bit, so it notifies (and pays for the event's fence) only when
+//!   somebody may be listening.
 //! * A task that had to wait sets `WAITING` again when it finally takes the lock: the release that
 //!   woke it cleared the bit, and other listeners may still be queued behind it. A spare
 //!   notification costs one atomic load inside the event when nobody is left.
 //! * Fairness is the event's: listeners are woken in the order they started listening, and a
 //!   woken listener that is dropped passes its notification on to the next one.
+//! * The bits above `LOCKED` and `WAITING` count holdings: every successful lock bumps the
+//!   generation in the same compare-and-swap. A generation names one holding, which lets status
+//!   readers check, without any lock, that what they read belongs to a single holding.
 
 use event_listener::{Event, EventListener};
 
-use crate::sync::{AtomicU8, Ordering};
+use crate::sync::{AtomicU32, Ordering};
 
-const LOCKED: u8 = 1;
-const WAITING: u8 = 2;
+const LOCKED: u32 = 1;
+const WAITING: u32 = 2;
+const GENERATION: u32 = 4;
+
+/// The generation of a holding, taken from a state word.
+#[inline]
+pub(crate) fn generation(state: u32) -> u32 {
+    state >> 2
+}
 
 pub(crate) struct RawLock {
-    state: AtomicU8,
+    state: AtomicU32,
     event: Event,
 }
 
 impl RawLock {
     pub(crate) fn new() -> Self {
         Self {
-            state: AtomicU8::new(0),
+            state: AtomicU32::new(0),
             event: Event::new(),
         }
     }
 
-    /// Takes the lock if it is free. The uncontended case is one compare-and-swap.
+    /// Takes the lock if it is free, returning the generation of the new holding. The
+    /// uncontended case is one load and one compare-and-swap.
     #[inline]
-    pub(crate) fn try_lock(&self) -> bool {
-        self.state
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-            || self.try_lock_slow(0)
+    pub(crate) fn try_lock(&self) -> Option<u32> {
+        self.try_lock_with(0)
     }
 
     /// Takes the lock if it is free, on behalf of a task that has been listening for it: marks it
     /// `WAITING` so that its release wakes whoever still queues behind.
     #[inline]
-    pub(crate) fn try_lock_as_waiter(&self) -> bool {
-        self.try_lock_slow(WAITING)
+    pub(crate) fn try_lock_as_waiter(&self) -> Option<u32> {
+        self.try_lock_with(WAITING)
     }
 
-    fn try_lock_slow(&self, extra: u8) -> bool {
+    #[inline]
+    fn try_lock_with(&self, extra: u32) -> Option<u32> {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             if state & LOCKED != 0 {
-                return false;
+                return None;
             }
+            let next = state.wrapping_add(GENERATION) | LOCKED | extra;
             match self.state.compare_exchange_weak(
                 state,
-                state | LOCKED | extra,
+                next,
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return true,
+                Ok(_) => return Some(generation(next)),
                 Err(actual) => state = actual,
             }
         }
@@ -77,14 +87,22 @@ impl RawLock {
     /// Gives the lock back and wakes one listener if any may be waiting.
     #[inline]
     pub(crate) fn unlock(&self) {
-        if self.state.swap(0, Ordering::AcqRel) & WAITING != 0 {
+        let old = self.state.fetch_and(!(LOCKED | WAITING), Ordering::AcqRel);
+        if old & WAITING != 0 {
             self.event.notify(1);
         }
     }
 
+    /// The state word: `Some(generation)` while held, `None` when free (a snapshot).
+    #[inline]
+    pub(crate) fn holding(&self, order: Ordering) -> Option<u32> {
+        let state = self.state.load(order);
+        (state & LOCKED != 0).then_some(generation(state))
+    }
+
     /// Whether the lock is held right now (a snapshot).
     pub(crate) fn is_locked(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & LOCKED != 0
+        self.holding(Ordering::Relaxed).is_some()
     }
 }
 
@@ -106,27 +124,28 @@ mod tests {
     #[test]
     fn try_lock_excludes_until_unlock() {
         let l = RawLock::new();
-        assert!(l.try_lock());
+        assert_eq!(l.try_lock(), Some(1));
         assert!(l.is_locked());
-        assert!(!l.try_lock());
-        assert!(!l.try_lock_as_waiter());
+        assert_eq!(l.try_lock(), None);
+        assert_eq!(l.try_lock_as_waiter(), None);
         l.unlock();
         assert!(!l.is_locked());
-        assert!(l.try_lock());
+        assert_eq!(l.try_lock(), Some(2), "every holding has a new generation");
+        assert_eq!(l.holding(Ordering::Relaxed), Some(2));
     }
 
     #[test]
     fn release_wakes_a_listener_and_the_waiter_keeps_the_waiting_mark() {
         let l = RawLock::new();
-        assert!(l.try_lock());
+        assert!(l.try_lock().is_some());
         let mut first = l.listen();
         let mut second = l.listen();
-        assert!(!l.try_lock_as_waiter());
+        assert!(l.try_lock_as_waiter().is_none());
         let mut cx = Context::from_waker(Waker::noop());
         assert!(Pin::new(&mut first).poll(&mut cx).is_pending());
         l.unlock();
         assert_eq!(Pin::new(&mut first).poll(&mut cx), Poll::Ready(()));
-        assert!(l.try_lock_as_waiter());
+        assert!(l.try_lock_as_waiter().is_some());
         // The second listener is still queued: this release must notify it.
         l.unlock();
         assert_eq!(Pin::new(&mut second).poll(&mut cx), Poll::Ready(()));
@@ -138,7 +157,7 @@ mod tests {
         let listener = l.listen();
         drop(listener);
         // `WAITING` is set but the lock is free: a plain try must still take it.
-        assert!(l.try_lock());
+        assert!(l.try_lock().is_some());
         l.unlock();
         assert!(!l.is_locked());
     }

@@ -19,6 +19,7 @@ use crate::error::{Error, LockRef};
 use crate::manager::LockManager;
 use crate::raw::RawLock;
 use crate::set::LockSet;
+use crate::status::Record;
 use crate::timer::{MaybeTimer, NoTimer, Timer, TimerName};
 
 /// Gives every manager an identity, so that a `LockId` of one manager is never taken for a lock of
@@ -95,10 +96,13 @@ impl fmt::Debug for LockInfo {
     }
 }
 
-/// One frozen lock: what was registered and the lock itself.
+/// One frozen lock: what was registered, the lock itself, and the record of its holding.
 pub(crate) struct Slot {
     pub(crate) info: LockInfo,
     pub(crate) raw: RawLock,
+    pub(crate) record: Record,
+    #[cfg(feature = "stats")]
+    pub(crate) stats: crate::stats::Stats,
 }
 
 /// The frozen, order-sorted locks of one manager. Not generic over the timer, so that the code
@@ -303,6 +307,21 @@ impl<T> Builder<T> {
         Ok(self)
     }
 
+    /// Registers several locks, all or none: on an error the builder is unchanged.
+    pub(crate) fn register_all(&mut self, locks: &[(&str, u32, &str)]) -> Result<(), Error> {
+        let before = self.entries.len();
+        for &(name, order, description) in locks {
+            if let Err(e) = self.register_with(name, order, description) {
+                for entry in self.entries.drain(before..) {
+                    self.names.remove(&entry.name);
+                    self.orders.remove(&entry.order);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// Whether a lock of this name is registered.
     pub fn contains(&self, name: &str) -> bool {
         self.names.contains_key(name)
@@ -390,6 +409,9 @@ fn freeze(mut entries: Vec<Entry>) -> Table {
                     id: LockId { manager, pos },
                 },
                 raw: RawLock::new(),
+                record: Record::new(),
+                #[cfg(feature = "stats")]
+                stats: crate::stats::Stats::default(),
             }
         })
         .collect();
@@ -397,6 +419,20 @@ fn freeze(mut entries: Vec<Entry>) -> Table {
         manager,
         slots,
         index,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// A slot outside any manager, for unit tests of the per-slot machinery.
+    pub(crate) fn slot(name: &str, order: u32) -> Slot {
+        let mut b = Builder::new();
+        b.register(name, order).unwrap();
+        let mut t = freeze(b.entries);
+        let slots = core::mem::take(&mut t.slots).into_vec();
+        slots.into_iter().next().unwrap()
     }
 }
 

@@ -68,7 +68,6 @@ impl LockSet {
     }
 
     /// Whether the set is empty.
-    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.words().iter().all(|&w| w == 0)
     }

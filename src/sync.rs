@@ -2,7 +2,7 @@
 //! `--cfg loom` so that every interleaving of the raw lock and the acquire future can be explored.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU8, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU32, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicU8, Ordering};
+pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
