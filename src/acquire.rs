@@ -8,7 +8,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
 
-use event_listener::EventListener;
+use event_listener::{EventListener, Listener};
 use pin_project_lite::pin_project;
 
 use crate::error::Error;
@@ -97,6 +97,12 @@ impl<'a> Walk<'a> {
             let holder = *self
                 .holder
                 .get_or_insert_with(|| HolderId::new(pos, generation));
+            // A notification this listener received was meant to let one waiter take the lock,
+            // and it just did: discard it rather than wake the next waiter to find it busy (and
+            // requeue behind later arrivals).
+            if let Some(listener) = self.listener.take() {
+                listener.discard();
+            }
             slot.record.publish(generation, holder, &self.publish);
             #[cfg(feature = "stats")]
             {

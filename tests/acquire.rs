@@ -260,3 +260,28 @@ fn contract_auto_traits() {
     unpin::<Acquire<'static, NoTimer>>();
     error::<Error>();
 }
+
+#[test]
+fn queued_waiters_are_served_first_come_first_served_without_spurious_wake_ups() {
+    let m = manager(ABC);
+    let mut guard = Some(m.try_acquire(["a"]).unwrap());
+    let mut waiters: Vec<_> = (0..4).map(|_| Task::new(m.acquire(["a"]))).collect();
+    waiters.iter_mut().for_each(Task::pending);
+    let mut order = Vec::new();
+    let mut polls = 0;
+    while order.len() < waiters.len() {
+        drop(guard.take());
+        // Poll only the waiters that were woken, as an executor would.
+        for (i, w) in waiters.iter_mut().enumerate() {
+            if w.woken() {
+                polls += 1;
+                if let std::task::Poll::Ready(g) = w.poll() {
+                    order.push(i);
+                    guard = Some(g.unwrap());
+                }
+            }
+        }
+    }
+    assert_eq!(order, [0, 1, 2, 3]);
+    assert_eq!(polls, 4, "each release wakes exactly the next waiter");
+}
