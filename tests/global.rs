@@ -1,0 +1,147 @@
+//! The process-wide manager and the foundation preset.
+//!
+//! The process-wide manager is one per test binary, so its whole life is one test, in order:
+//! a failing registration, a panicking one, then eight threads racing to be first.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Barrier;
+
+use lockorder::global::{self, Global};
+use lockorder::{presets, Error, LockManager, ManualTimer};
+
+const FOUNDATION: [(&str, u32, &str); 8] = [
+    ("foundation.async.hub.init", 0, "Async hub initialization"),
+    (
+        "foundation.async.init.coordinator",
+        10,
+        "Async initialization coordinator",
+    ),
+    ("foundation.async.stream", 20, "Async log stream management"),
+    (
+        "foundation.async.logger.lazy",
+        100,
+        "Async lazy logger initialization",
+    ),
+    (
+        "foundation.async.logger.setup",
+        110,
+        "Async logger setup coordination",
+    ),
+    ("foundation.async.config", 200, "Async configuration system"),
+    ("foundation.async.registry", 210, "Async component registry"),
+    (
+        "foundation.async.hub.components",
+        220,
+        "Async hub component management",
+    ),
+];
+
+#[test]
+fn the_process_wide_manager_retries_failures_and_is_built_once() {
+    assert!(global::get().is_none());
+
+    // A registration that fails leaves nothing behind.
+    let err = global::get_or_try_init(|b| {
+        presets::foundation(b)?;
+        b.register("foundation.async.config", 999)?;
+        Ok(())
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::DuplicateName { .. }));
+    assert!(global::get().is_none());
+
+    // So does one that panics (with `std`; without it a panic poisons the global).
+    #[cfg(feature = "std")]
+    let panicked = std::panic::catch_unwind(|| {
+        global::get_or_try_init(|b| {
+            b.register("half", 1)?;
+            panic!("registration blew up");
+        })
+    });
+    #[cfg(feature = "std")]
+    {
+        assert!(panicked.is_err());
+        assert!(global::get().is_none());
+    }
+
+    // Eight threads race to be first: one registration runs, all get the same manager.
+    let runs = AtomicUsize::new(0);
+    let start = Barrier::new(8);
+    let managers: Vec<usize> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    let m = global::get_or_try_init(|b| {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        // Slow enough that the others arrive while it runs.
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        presets::foundation(b)
+                    })
+                    .unwrap();
+                    assert_eq!(m.len(), 8, "a caller saw a half-registered manager");
+                    m as *const LockManager as usize
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert!(managers.windows(2).all(|w| w[0] == w[1]));
+
+    // Later calls never run the registration.
+    let m = global::get_or_try_init(|_| panic!("must not run")).unwrap();
+    assert_eq!(m as *const LockManager as usize, managers[0]);
+    let g = m.try_acquire(["foundation.async.config"]).unwrap();
+    assert!(g.holds("foundation.async.config"));
+}
+
+#[test]
+fn a_global_with_a_timer_of_your_choice() {
+    static LOCKS: Global<ManualTimer> = Global::new();
+    assert!(LOCKS.get().is_none());
+    assert!(format!("{LOCKS:?}").contains("None"));
+    let err = LOCKS
+        .get_or_try_init(|| Err(Error::EmptyName { order: 1 }))
+        .unwrap_err();
+    assert_eq!(err, Error::EmptyName { order: 1 });
+    let m = LOCKS
+        .get_or_try_init(|| {
+            let mut b = LockManager::builder().timer(ManualTimer::new());
+            b.register("db", 10)?;
+            Ok(b.build())
+        })
+        .unwrap();
+    assert!(std::ptr::eq(m, LOCKS.get().unwrap()));
+    assert_eq!(m.id("db").map(|id| m.info(id).unwrap().order()), Ok(10));
+}
+
+#[test]
+fn the_foundation_preset_is_the_seed_hierarchy_exactly() {
+    let mut b = LockManager::builder();
+    presets::foundation(&mut b).unwrap();
+    let m = b.build();
+    let got: Vec<_> = m
+        .locks()
+        .map(|l| (l.name(), l.order(), l.description()))
+        .collect();
+    assert_eq!(got, FOUNDATION);
+}
+
+#[test]
+fn the_preset_registers_all_or_nothing() {
+    let mut b = LockManager::builder();
+    b.register("mine", 110).unwrap(); // clashes with foundation.async.logger.setup
+    let err = presets::foundation(&mut b).unwrap_err();
+    assert!(
+        matches!(&err, Error::DuplicateOrder { order: 110, existing, .. } if existing == "mine"),
+        "{err:?}"
+    );
+    assert_eq!(b.len(), 1);
+    assert!(!b.contains("foundation.async.hub.init"));
+    // The builder is still usable, and the preset fits once the clash is gone.
+    let mut b2 = LockManager::builder();
+    b2.register("mine", 300).unwrap();
+    presets::foundation(&mut b2).unwrap();
+    assert_eq!(b2.len(), 9);
+}
