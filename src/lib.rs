@@ -104,15 +104,15 @@ pub use manager::LockManager;
 pub use registry::{Builder, Key, LockId, LockInfo};
 pub use timer::{ManualSleep, ManualTimer, MaybeTimer, NoTimer, Timer};
 
-#[cfg(feature = "async-io")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
-pub use timer::{AsyncIoSleep, AsyncIoTimer};
 #[cfg(feature = "embassy-time")]
 #[cfg_attr(docsrs, doc(cfg(feature = "embassy-time")))]
 pub use timer::EmbassyTimer;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use timer::TokioTimer;
+#[cfg(feature = "async-io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
+pub use timer::{AsyncIoSleep, AsyncIoTimer};
 
 /// The named futures of this crate.
 pub mod futures {

@@ -54,7 +54,14 @@ const NAMES: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
 
 fn manager<R: Runtime>(rt: &R) -> Manager<R> {
     let mut b = LockManager::builder().timer(rt.timer());
-    for (name, order) in [("e", 50), ("a", 10), ("c", 30), ("f", 60), ("b", 20), ("d", 40)] {
+    for (name, order) in [
+        ("e", 50),
+        ("a", 10),
+        ("c", 30),
+        ("f", 60),
+        ("b", 20),
+        ("d", 40),
+    ] {
         b.register(name, order).unwrap();
     }
     Arc::new(b.build())
@@ -62,7 +69,10 @@ fn manager<R: Runtime>(rt: &R) -> Manager<R> {
 
 fn assert_all_free<T: lockorder::MaybeTimer>(m: &LockManager<T>, when: &str) {
     for name in NAMES {
-        assert!(!m.is_locked(name).unwrap(), "{when}: `{name}` is still locked");
+        assert!(
+            !m.is_locked(name).unwrap(),
+            "{when}: `{name}` is still locked"
+        );
     }
 }
 
@@ -175,7 +185,11 @@ pub(crate) fn ordered_acquire_under_contention<R: Runtime>(rt: &R) {
             task.await;
         }
     });
-    assert_eq!(occupancy.overlaps.load(Ordering::SeqCst), 0, "mutual exclusion broken");
+    assert_eq!(
+        occupancy.overlaps.load(Ordering::SeqCst),
+        0,
+        "mutual exclusion broken"
+    );
     assert_eq!(done.load(Ordering::SeqCst), SETS.len() * ROUNDS);
     assert_all_free(&m, "after contention");
 }
@@ -191,7 +205,10 @@ pub(crate) fn timeout_releases_partial_locks<R: Runtime>(rt: &R) {
         let start = timer.now();
         let mut acquire = pin!(m.acquire(["e", "a", "c"]).timeout(TIMEOUT));
         assert!(future::poll_once(acquire.as_mut()).await.is_none());
-        assert!(m.is_locked("a").unwrap(), "`a` is taken before waiting at `c`");
+        assert!(
+            m.is_locked("a").unwrap(),
+            "`a` is taken before waiting at `c`"
+        );
         assert!(!m.is_locked("e").unwrap(), "`e` comes after the busy `c`");
 
         // Waits for `a`, which only the timeout gives back.
@@ -207,7 +224,9 @@ pub(crate) fn timeout_releases_partial_locks<R: Runtime>(rt: &R) {
         assert!(timer.now() - start >= TIMEOUT, "timed out early");
         assert!(!m.is_locked("e").unwrap());
         assert!(m.is_locked("c").unwrap(), "the other holder still has `c`");
-        waiter.await.expect("the waiter for `a` got it once the timeout released it");
+        waiter
+            .await
+            .expect("the waiter for `a` got it once the timeout released it");
         drop(busy);
     });
     assert_all_free(&m, "after the timeout");
@@ -241,7 +260,10 @@ pub(crate) fn cancel_passes_the_wakeup_on<R: Runtime>(rt: &R) {
         // The release notifies `first` only; dropping `first` unused must hand that on.
         drop(holder);
         drop(first);
-        assert!(!m.is_locked("b").unwrap(), "a cancelled acquire keeps nothing");
+        assert!(
+            !m.is_locked("b").unwrap(),
+            "a cancelled acquire keeps nothing"
+        );
         let (waited, result) = second.await;
         assert!(waited, "the second acquire had to wait");
         result.expect("the wake-up was passed on to the second waiter");
@@ -279,14 +301,15 @@ pub(crate) fn cancellation_under_contention<R: Runtime>(rt: &R) {
                             Some(m.acquire(set).await.unwrap())
                         } else {
                             let give_up = Duration::from_millis(1 + (task + round) as u64 % 3);
-                            let guard = future::or(async { Some(m.acquire(set).await.unwrap()) }, {
-                                let timer = timer.clone();
-                                async move {
-                                    timer.sleep(give_up).await;
-                                    None
-                                }
-                            })
-                            .await;
+                            let guard =
+                                future::or(async { Some(m.acquire(set).await.unwrap()) }, {
+                                    let timer = timer.clone();
+                                    async move {
+                                        timer.sleep(give_up).await;
+                                        None
+                                    }
+                                })
+                                .await;
                             if guard.is_none() {
                                 cancelled.fetch_add(1, Ordering::SeqCst);
                             }
@@ -312,7 +335,11 @@ pub(crate) fn cancellation_under_contention<R: Runtime>(rt: &R) {
             task.await;
         }
     });
-    assert_eq!(occupancy.overlaps.load(Ordering::SeqCst), 0, "mutual exclusion broken");
+    assert_eq!(
+        occupancy.overlaps.load(Ordering::SeqCst),
+        0,
+        "mutual exclusion broken"
+    );
     assert_eq!(patient_done.load(Ordering::SeqCst), 2 * ROUNDS);
     assert_all_free(&m, "after cancellations");
 }
@@ -326,14 +353,20 @@ pub(crate) fn nesting<R: Runtime>(rt: &R) {
         let outer = m.acquire(["b"]).await.unwrap();
         let inner = outer.acquire(["c", "b"]).await.unwrap();
         assert!(inner.holds("b") && inner.holds("c"));
-        assert_eq!(inner.own_locks().map(|l| l.name()).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(
+            inner.own_locks().map(|l| l.name()).collect::<Vec<_>>(),
+            ["c"]
+        );
         match inner.acquire(["a"]).await {
             Err(Error::OrderViolation { requested, held }) => {
                 assert_eq!((requested.name(), held.name()), ("a", "c"));
             }
             other => panic!("expected an order violation, got {other:?}"),
         }
-        assert!(!m.is_locked("a").unwrap(), "a refused request takes nothing");
+        assert!(
+            !m.is_locked("a").unwrap(),
+            "a refused request takes nothing"
+        );
 
         let wants_c = {
             let m = m.clone();
@@ -354,8 +387,14 @@ pub(crate) fn nesting<R: Runtime>(rt: &R) {
         };
 
         drop(inner);
-        assert!(m.is_locked("b").unwrap(), "dropping the nested guard keeps the outer lock");
-        assert!(wants_c.await, "`c` was granted while `b` was still held by the outer guard");
+        assert!(
+            m.is_locked("b").unwrap(),
+            "dropping the nested guard keeps the outer lock"
+        );
+        assert!(
+            wants_c.await,
+            "`c` was granted while `b` was still held by the outer guard"
+        );
         assert!(
             future::poll_once(wants_b.as_mut()).await.is_none(),
             "`b` was granted while the outer guard held it"
@@ -372,7 +411,10 @@ pub(crate) fn nesting<R: Runtime>(rt: &R) {
 
         wants_b_released.store(true, Ordering::SeqCst);
         drop(outer);
-        assert!(wants_b.await, "`b` was granted only after the outer guard released it");
+        assert!(
+            wants_b.await,
+            "`b` was granted only after the outer guard released it"
+        );
     });
     assert_all_free(&m, "after nesting");
 }

@@ -93,7 +93,8 @@ impl Runtime for VirtualTime {
                          (a lost wake-up or a deadlock)"
                     );
                 };
-                self.timer.advance(deadline.saturating_sub(self.timer.now()));
+                self.timer
+                    .advance(deadline.saturating_sub(self.timer.now()));
             }
         }
     }
