@@ -149,3 +149,37 @@ mod async_io_rt {
 on_runtime!(async_std, crate::async_io_rt::AsyncStd);
 #[cfg(feature = "async-io")]
 on_runtime!(smol, crate::async_io_rt::Smol);
+
+/// `EmbassyTimer` under smol's executor, with embassy-time's host driver and generic queue.
+#[cfg(all(feature = "embassy-time", feature = "async-io"))]
+mod embassy_rt {
+    use std::future::Future;
+
+    use lockorder::EmbassyTimer;
+
+    use crate::scenarios::{BoxFuture, Runtime};
+
+    pub(crate) struct EmbassyOnSmol;
+
+    impl Runtime for EmbassyOnSmol {
+        type Timer = EmbassyTimer;
+
+        fn timer(&self) -> EmbassyTimer {
+            EmbassyTimer::new()
+        }
+
+        fn block_on<F: Future>(&self, f: F) -> F::Output {
+            smol::block_on(f)
+        }
+
+        fn spawn<T: Send + 'static>(
+            &self,
+            f: impl Future<Output = T> + Send + 'static,
+        ) -> BoxFuture<T> {
+            Box::pin(smol::spawn(f))
+        }
+    }
+}
+
+#[cfg(all(feature = "embassy-time", feature = "async-io"))]
+on_runtime!(embassy_time_on_smol, crate::embassy_rt::EmbassyOnSmol);
