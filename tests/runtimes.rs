@@ -8,34 +8,39 @@ mod scenarios;
 #[path = "runtimes/virtual_time.rs"]
 mod virtual_executor;
 
-/// One test per scenario, on the runtime `$rt` creates.
+/// One test per scenario, on the runtime `$rt` creates; `$attr`s go on every test.
 macro_rules! on_runtime {
-    ($name:ident, $rt:expr) => {
+    ($(#[$attr:meta])* $name:ident, $rt:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             #[test]
+            $(#[$attr])*
             fn ordered_acquire_under_contention() {
                 crate::scenarios::ordered_acquire_under_contention(&$rt);
             }
 
             #[test]
+            $(#[$attr])*
             fn timeout_releases_partial_locks() {
                 crate::scenarios::timeout_releases_partial_locks(&$rt);
             }
 
             #[test]
+            $(#[$attr])*
             fn cancel_passes_the_wakeup_on() {
                 crate::scenarios::cancel_passes_the_wakeup_on(&$rt);
             }
 
             #[test]
+            $(#[$attr])*
             fn cancellation_under_contention() {
                 crate::scenarios::cancellation_under_contention(&$rt);
             }
 
             #[test]
+            $(#[$attr])*
             fn nesting() {
                 crate::scenarios::nesting(&$rt);
             }
@@ -146,9 +151,23 @@ mod async_io_rt {
 }
 
 #[cfg(feature = "async-io")]
-on_runtime!(async_std, crate::async_io_rt::AsyncStd);
+on_runtime!(
+    #[cfg_attr(
+        miri,
+        ignore = "async-io needs timerfd_create, which Miri does not support"
+    )]
+    async_std,
+    crate::async_io_rt::AsyncStd
+);
 #[cfg(feature = "async-io")]
-on_runtime!(smol, crate::async_io_rt::Smol);
+on_runtime!(
+    #[cfg_attr(
+        miri,
+        ignore = "async-io needs timerfd_create, which Miri does not support"
+    )]
+    smol,
+    crate::async_io_rt::Smol
+);
 
 /// `EmbassyTimer` under smol's executor, with embassy-time's host driver and generic queue.
 #[cfg(all(feature = "embassy-time", feature = "async-io"))]
@@ -182,4 +201,11 @@ mod embassy_rt {
 }
 
 #[cfg(all(feature = "embassy-time", feature = "async-io"))]
-on_runtime!(embassy_time_on_smol, crate::embassy_rt::EmbassyOnSmol);
+on_runtime!(
+    #[cfg_attr(
+        miri,
+        ignore = "async-io needs timerfd_create, which Miri does not support"
+    )]
+    embassy_time_on_smol,
+    crate::embassy_rt::EmbassyOnSmol
+);
