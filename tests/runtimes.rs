@@ -29,6 +29,12 @@ macro_rules! on_runtime {
 
             #[test]
             $(#[$attr])*
+            fn queued_waiters_all_get_through() {
+                crate::scenarios::queued_waiters_all_get_through(&$rt);
+            }
+
+            #[test]
+            $(#[$attr])*
             fn cancel_passes_the_wakeup_on() {
                 crate::scenarios::cancel_passes_the_wakeup_on(&$rt);
             }

@@ -232,6 +232,46 @@ pub(crate) fn timeout_releases_partial_locks<R: Runtime>(rt: &R) {
     assert_all_free(&m, "after the timeout");
 }
 
+/// Several tasks queue behind one holder, each already listening when it lets go. Each release
+/// must wake the next in line, also after a waiter has taken the lock: nobody else comes along to
+/// wake the last ones.
+pub(crate) fn queued_waiters_all_get_through<R: Runtime>(rt: &R) {
+    const WAITERS: usize = 4;
+    let m = manager(rt);
+    let occupancy = Arc::new(Occupancy::default());
+    run(rt, "queued_waiters_all_get_through", async {
+        let holder = m.try_acquire(["c"]).unwrap();
+        let mut waiters = Vec::new();
+        for _ in 0..WAITERS {
+            let listening = Arc::new(Signal::default());
+            let (m, occupancy, signal) = (m.clone(), occupancy.clone(), listening.clone());
+            waiters.push(rt.spawn(async move {
+                let mut acquire = pin!(m.acquire(["c", "a"]));
+                let waited = future::poll_once(acquire.as_mut()).await.is_none();
+                signal.set();
+                let guard = acquire.await.unwrap();
+                occupancy.enter(&["a", "c"]);
+                future::yield_now().await;
+                occupancy.leave(&["a", "c"]);
+                drop(guard);
+                waited
+            }));
+            // One at a time, so that every waiter is queued before the holder lets go.
+            listening.wait().await;
+        }
+        drop(holder);
+        for waiter in waiters {
+            assert!(waiter.await, "every waiter had to wait for the holder");
+        }
+    });
+    assert_eq!(
+        occupancy.overlaps.load(Ordering::SeqCst),
+        0,
+        "mutual exclusion broken"
+    );
+    assert_all_free(&m, "after the queue drained");
+}
+
 /// Dropping a pending acquire that was just woken releases its locks and passes the wake-up on:
 /// the next waiter, in another task, proceeds without anyone else waking it.
 pub(crate) fn cancel_passes_the_wakeup_on<R: Runtime>(rt: &R) {
