@@ -64,12 +64,16 @@
 //!
 //! Timeouts and timestamps come from a [`Timer`] given to the builder. Without one
 //! ([`NoTimer`], the default) there are no timeouts, and asking for one does not compile.
-//! [`ManualTimer`] is a virtual clock for deterministic tests.
+//! [`ManualTimer`] is a virtual clock for deterministic tests. Adapters for runtimes come with
+//! one cargo feature each: `TokioTimer` (`tokio`), `AsyncIoTimer` (`async-io`, for smol and
+//! async-std) and `EmbassyTimer` (`embassy-time`, for embedded executors).
 //!
 //! # `no_std`
 //!
 //! The crate is `#![no_std]` and needs `alloc`. The `std` feature (on by default) uses the standard
-//! library's locks inside `event-listener`.
+//! library's locks inside `event-listener`. Without it, `event-listener` guards its lists of
+//! waiters with a spin lock; the `critical-section` feature uses a critical section instead, which
+//! the application provides (usually its HAL does). Targets need atomic compare-and-swap.
 //!
 //! # When not to use `lockorder`
 //!
