@@ -64,12 +64,16 @@
 //!
 //! Timeouts and timestamps come from a [`Timer`] given to the builder. Without one
 //! ([`NoTimer`], the default) there are no timeouts, and asking for one does not compile.
-//! [`ManualTimer`] is a virtual clock for deterministic tests.
+//! [`ManualTimer`] is a virtual clock for deterministic tests. Adapters for runtimes come with
+//! one cargo feature each: `TokioTimer` (`tokio`), `AsyncIoTimer` (`async-io`, for smol and
+//! async-std) and `EmbassyTimer` (`embassy-time`, for embedded executors).
 //!
 //! # `no_std`
 //!
 //! The crate is `#![no_std]` and needs `alloc`. The `std` feature (on by default) uses the standard
-//! library's locks inside `event-listener`.
+//! library's locks inside `event-listener`. Without it, `event-listener` guards its lists of
+//! waiters with a spin lock; the `critical-section` feature uses a critical section instead, which
+//! the application provides (usually its HAL does). Targets need atomic compare-and-swap.
 //!
 //! # When not to use `lockorder`
 //!
@@ -112,6 +116,16 @@ pub use registry::{Builder, Key, LockId, LockInfo};
 pub use stats::LockStats;
 pub use status::{HolderId, Label, LockStatus, LongHold, Owner, Status};
 pub use timer::{ManualSleep, ManualTimer, MaybeTimer, NoTimer, Timer};
+
+#[cfg(feature = "embassy-time")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy-time")))]
+pub use timer::EmbassyTimer;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use timer::TokioTimer;
+#[cfg(feature = "async-io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
+pub use timer::{AsyncIoSleep, AsyncIoTimer};
 
 /// The named futures of this crate.
 pub mod futures {

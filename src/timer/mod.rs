@@ -11,6 +11,19 @@ use core::time::Duration;
 
 mod manual;
 
+#[cfg(feature = "async-io")]
+mod async_io;
+#[cfg(feature = "embassy-time")]
+mod embassy;
+#[cfg(feature = "tokio")]
+mod tokio;
+
+#[cfg(feature = "async-io")]
+pub use self::async_io::{AsyncIoSleep, AsyncIoTimer};
+#[cfg(feature = "embassy-time")]
+pub use self::embassy::EmbassyTimer;
+#[cfg(feature = "tokio")]
+pub use self::tokio::TokioTimer;
 pub use manual::{ManualSleep, ManualTimer};
 
 /// A source of time: a monotonic clock and sleep futures.
