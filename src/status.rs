@@ -485,9 +485,8 @@ impl fmt::Display for LongHold {
         }
         write!(
             f,
-            " for {} (more than {}); check that its holder is not stuck",
-            Secs(self.held_for),
-            Secs(self.threshold)
+            " for {:?} (more than {:?}); check that its holder is not stuck",
+            self.held_for, self.threshold
         )
     }
 }
