@@ -1,0 +1,542 @@
+//! `lockorder` against plain async mutexes taken in ascending order, and a bare atomic floor.
+//!
+//! Run with `cargo bench --bench lockorder`. Workloads:
+//!
+//! * **W1, uncontended**: one task takes and releases the same K locks (K = 1, 4, 16). Futures
+//!   are polled once with a no-op waker, so only the lock path is measured. Reported per lock.
+//! * **W2, contended**: T tasks (T = 2, 8, 64) on a 2-worker tokio runtime share 16 locks; each
+//!   repeatedly takes a random 3 of them, asked for in random order (peers sort, then lock
+//!   upward), runs a tiny critical section that yields to the scheduler once while holding the
+//!   locks (so that tasks on the same worker meet held locks), and releases. Reported per
+//!   operation (one 3-lock acquisition). After the timed runs, a separate instrumented run per
+//!   row prints wait percentiles, the share of acquisitions that had to wait, CPU use and the
+//!   busier worker's share of operations, and writes them to `target/criterion/w2-stats.json`.
+//! * **W3, nested**: a guard of 2 locks nests a guard of 2 more (peers take 4 in order).
+
+mod common;
+
+use std::cell::Cell;
+use std::future::{poll_fn, Future};
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use lockorder::{LockId, LockManager};
+
+use common::{manager, names, ready, Peer, LOCKS};
+
+type AsyncLock = async_lock::Mutex<()>;
+type TokioMutex = tokio::sync::Mutex<()>;
+type FuturesMutex = futures::lock::Mutex<()>;
+type MaitakeMutex = maitake_sync::Mutex<()>;
+
+const W1_KS: [usize; 3] = [1, 4, 16];
+const W2_TASKS: [usize; 3] = [2, 8, 64];
+/// Operations (3-lock acquisitions) per timed W2 iteration, split evenly over the tasks.
+const W2_OPS: usize = 4096;
+/// Operations per instrumented W2 run.
+const W2_STATS_OPS: usize = 65536;
+const W2_PICK: usize = 3;
+
+// === W1: uncontended ===
+
+fn w1(c: &mut Criterion) {
+    let mut g = c.benchmark_group("W1_uncontended");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(1500))
+        .sample_size(40);
+    let (m, ids) = manager();
+    let names = names();
+    for k in W1_KS {
+        g.throughput(Throughput::Elements(k as u64));
+        g.bench_with_input(BenchmarkId::new("lockorder-id", k), &k, |b, &k| {
+            b.iter(|| drop(black_box(ready(m.acquire(&ids[..k])).unwrap())));
+        });
+        g.bench_with_input(BenchmarkId::new("lockorder-name", k), &k, |b, &k| {
+            b.iter(|| {
+                let keys = names[..k].iter().map(String::as_str);
+                drop(black_box(ready(m.acquire(keys)).unwrap()))
+            });
+        });
+        w1_peer::<AsyncLock>(&mut g, k);
+        w1_peer::<TokioMutex>(&mut g, k);
+        w1_peer::<FuturesMutex>(&mut g, k);
+        w1_peer::<MaitakeMutex>(&mut g, k);
+        let flags: Vec<AtomicBool> = (0..LOCKS).map(|_| AtomicBool::new(false)).collect();
+        g.bench_with_input(BenchmarkId::new("atomic-floor", k), &k, |b, &k| {
+            b.iter(|| atomic_floor(&flags[..k]));
+        });
+    }
+    g.finish();
+}
+
+fn w1_peer<M: Peer>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    k: usize,
+) {
+    let locks: Vec<M> = (0..LOCKS).map(|_| M::new()).collect();
+    let mut guards = Vec::with_capacity(LOCKS);
+    g.bench_with_input(BenchmarkId::new(M::NAME, k), &k, |b, &k| {
+        b.iter(|| {
+            for l in &locks[..k] {
+                guards.push(ready(l.lock()));
+            }
+            while let Some(guard) = guards.pop() {
+                drop(black_box(guard));
+            }
+        });
+    });
+}
+
+/// The floor: one compare-and-swap to take each flag, one store to give it back.
+#[inline]
+fn atomic_floor(flags: &[AtomicBool]) {
+    for f in flags {
+        assert!(f
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok());
+    }
+    for f in flags.iter().rev() {
+        f.store(false, Ordering::Release);
+    }
+}
+
+// === W3: nested ===
+
+fn w3(c: &mut Criterion) {
+    let mut g = c.benchmark_group("W3_nested");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(1500))
+        .sample_size(40)
+        .throughput(Throughput::Elements(4));
+    let (m, ids) = manager();
+    g.bench_function("lockorder-id", |b| {
+        b.iter(|| {
+            let outer = ready(m.acquire(&ids[0..2])).unwrap();
+            let inner = ready(outer.acquire(&ids[2..4])).unwrap();
+            drop(black_box(inner));
+            drop(black_box(outer));
+        });
+    });
+    w3_peer::<AsyncLock>(&mut g);
+    w3_peer::<TokioMutex>(&mut g);
+    w3_peer::<FuturesMutex>(&mut g);
+    w3_peer::<MaitakeMutex>(&mut g);
+    let flags: Vec<AtomicBool> = (0..LOCKS).map(|_| AtomicBool::new(false)).collect();
+    g.bench_function("atomic-floor", |b| b.iter(|| atomic_floor(&flags[..4])));
+    g.finish();
+}
+
+fn w3_peer<M: Peer>(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    let locks: Vec<M> = (0..LOCKS).map(|_| M::new()).collect();
+    let mut guards = Vec::with_capacity(LOCKS);
+    g.bench_function(M::NAME, |b| {
+        b.iter(|| {
+            for l in &locks[..4] {
+                guards.push(ready(l.lock()));
+            }
+            while let Some(guard) = guards.pop() {
+                drop(black_box(guard));
+            }
+        });
+    });
+}
+
+// === W2: contended ===
+
+thread_local! {
+    /// The index of the runtime worker this thread is (0 or 1), `usize::MAX` elsewhere.
+    static WORKER: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    let next = Arc::new(AtomicUsize::new(0));
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .on_thread_start(move || WORKER.with(|w| w.set(next.fetch_add(1, Ordering::Relaxed))))
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// xorshift64*: enough randomness to pick locks, and reproducible per task.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize % n
+    }
+
+    /// `W2_PICK` distinct lock indices, in random order.
+    fn pick(&mut self) -> [usize; W2_PICK] {
+        let mut out = [usize::MAX; W2_PICK];
+        let mut i = 0;
+        while i < W2_PICK {
+            let x = self.below(LOCKS);
+            if !out[..i].contains(&x) {
+                out[i] = x;
+                i += 1;
+            }
+        }
+        out
+    }
+}
+
+/// What one task saw in an instrumented run.
+#[derive(Default)]
+struct TaskStats {
+    waits_ns: Vec<u64>,
+    waited: u64,
+    per_worker: [u64; 2],
+}
+
+/// Awaits `fut`, also telling whether it ever returned `Pending`.
+async fn counted<F: Future>(fut: F) -> (F::Output, bool) {
+    let mut fut = pin!(fut);
+    let mut waited = false;
+    let out = poll_fn(|cx| match fut.as_mut().poll(cx) {
+        Poll::Ready(out) => Poll::Ready(out),
+        Poll::Pending => {
+            waited = true;
+            Poll::Pending
+        }
+    })
+    .await;
+    (out, waited)
+}
+
+/// The critical section: a little work, and one trip through the scheduler with the locks held.
+async fn critical_section() {
+    for i in 0..16u32 {
+        black_box(i);
+    }
+    tokio::task::yield_now().await;
+}
+
+fn record(stats: &mut Option<TaskStats>, start: Option<Instant>, waited: bool) {
+    if let (Some(s), Some(start)) = (stats.as_mut(), start) {
+        s.waits_ns.push(start.elapsed().as_nanos() as u64);
+        s.waited += u64::from(waited);
+        let w = WORKER.with(Cell::get);
+        if let Some(n) = s.per_worker.get_mut(w) {
+            *n += 1;
+        }
+    }
+}
+
+async fn lockorder_task(
+    m: Arc<LockManager>,
+    ids: Arc<[LockId]>,
+    seed: u64,
+    ops: usize,
+    mut stats: Option<TaskStats>,
+) -> Option<TaskStats> {
+    let mut rng = Rng::new(seed);
+    for _ in 0..ops {
+        let [a, b, c] = rng.pick();
+        let start = stats.is_some().then(Instant::now);
+        let (guard, waited) = counted(m.acquire([ids[a], ids[b], ids[c]])).await;
+        let guard = guard.expect("known ids");
+        record(&mut stats, start, waited);
+        critical_section().await;
+        drop(guard);
+    }
+    stats
+}
+
+async fn peer_task<M: Peer>(
+    locks: Arc<[M]>,
+    seed: u64,
+    ops: usize,
+    mut stats: Option<TaskStats>,
+) -> Option<TaskStats> {
+    let mut rng = Rng::new(seed);
+    for _ in 0..ops {
+        let mut want = rng.pick();
+        want.sort_unstable();
+        let start = stats.is_some().then(Instant::now);
+        let ([g0, g1, g2], waited) = counted(async {
+            let g0 = locks[want[0]].lock().await;
+            let g1 = locks[want[1]].lock().await;
+            let g2 = locks[want[2]].lock().await;
+            [g0, g1, g2]
+        })
+        .await;
+        record(&mut stats, start, waited);
+        critical_section().await;
+        drop(g2);
+        drop(g1);
+        drop(g0);
+    }
+    stats
+}
+
+/// One W2 round: `tasks` tasks share `ops` operations. Returns each task's stats if asked.
+trait W2Subject: Send + Sync + 'static {
+    const NAME: &'static str;
+    fn new() -> Self;
+    fn round(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        tasks: usize,
+        ops: usize,
+        stats: bool,
+    ) -> Vec<TaskStats>;
+}
+
+fn run_round<F, Fut>(
+    rt: &tokio::runtime::Runtime,
+    tasks: usize,
+    ops: usize,
+    stats: bool,
+    spawn: F,
+) -> Vec<TaskStats>
+where
+    F: Fn(u64, usize, Option<TaskStats>) -> Fut,
+    Fut: Future<Output = Option<TaskStats>> + Send + 'static,
+{
+    rt.block_on(async {
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let s = stats.then(|| TaskStats {
+                    waits_ns: Vec::with_capacity(ops / tasks),
+                    ..TaskStats::default()
+                });
+                tokio::spawn(spawn(t as u64 + 1, ops / tasks, s))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for h in handles {
+            out.extend(h.await.expect("a W2 task panicked"));
+        }
+        out
+    })
+}
+
+struct Lockorder {
+    m: Arc<LockManager>,
+    ids: Arc<[LockId]>,
+}
+
+impl W2Subject for Lockorder {
+    const NAME: &'static str = "lockorder-id";
+
+    fn new() -> Self {
+        let (m, ids) = manager();
+        Self {
+            m: Arc::new(m),
+            ids: ids.into(),
+        }
+    }
+
+    fn round(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        tasks: usize,
+        ops: usize,
+        stats: bool,
+    ) -> Vec<TaskStats> {
+        run_round(rt, tasks, ops, stats, |seed, n, s| {
+            lockorder_task(self.m.clone(), self.ids.clone(), seed, n, s)
+        })
+    }
+}
+
+struct Peers<M>(Arc<[M]>);
+
+impl<M: Peer> W2Subject for Peers<M> {
+    const NAME: &'static str = M::NAME;
+
+    fn new() -> Self {
+        Self((0..LOCKS).map(|_| M::new()).collect())
+    }
+
+    fn round(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        tasks: usize,
+        ops: usize,
+        stats: bool,
+    ) -> Vec<TaskStats> {
+        run_round(rt, tasks, ops, stats, |seed, n, s| {
+            peer_task(self.0.clone(), seed, n, s)
+        })
+    }
+}
+
+fn w2(c: &mut Criterion) {
+    let mut g = c.benchmark_group("W2_contended");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(15)
+        .throughput(Throughput::Elements(W2_OPS as u64));
+    let rt = runtime();
+    w2_subject::<Lockorder>(&mut g, &rt);
+    w2_subject::<Peers<AsyncLock>>(&mut g, &rt);
+    w2_subject::<Peers<TokioMutex>>(&mut g, &rt);
+    w2_subject::<Peers<FuturesMutex>>(&mut g, &rt);
+    w2_subject::<Peers<MaitakeMutex>>(&mut g, &rt);
+    g.finish();
+}
+
+fn w2_subject<S: W2Subject>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+) {
+    let subject = S::new();
+    for tasks in W2_TASKS {
+        g.bench_with_input(BenchmarkId::new(S::NAME, tasks), &tasks, |b, &tasks| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    subject.round(rt, tasks, W2_OPS, false);
+                }
+                start.elapsed()
+            });
+        });
+    }
+}
+
+// === W2 instrumented run ===
+
+/// Process CPU time (user + system), from `/proc/self/stat`; `None` where that does not exist.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ').skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // Linux reports clock ticks of USER_HZ, which is 100 on every mainstream configuration.
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+struct StatsRow {
+    name: &'static str,
+    tasks: usize,
+    ops: usize,
+    ops_per_sec: f64,
+    p50_ns: u64,
+    p99_ns: u64,
+    max_ns: u64,
+    waited_pct: f64,
+    cores: Option<f64>,
+    busier_worker_pct: f64,
+}
+
+fn w2_stats_row<S: W2Subject>(rt: &tokio::runtime::Runtime, tasks: usize) -> StatsRow {
+    let subject = S::new();
+    subject.round(rt, tasks, W2_OPS, false); // warm up
+    let cpu0 = cpu_time();
+    let start = Instant::now();
+    let stats = subject.round(rt, tasks, W2_STATS_OPS, true);
+    let wall = start.elapsed();
+    let cpu1 = cpu_time();
+    let mut waits: Vec<u64> = stats
+        .iter()
+        .flat_map(|s| s.waits_ns.iter().copied())
+        .collect();
+    waits.sort_unstable();
+    let ops = waits.len();
+    let pct = |p: f64| waits[((ops - 1) as f64 * p).round() as usize];
+    let waited: u64 = stats.iter().map(|s| s.waited).sum();
+    let per_worker = stats.iter().fold([0u64; 2], |acc, s| {
+        [acc[0] + s.per_worker[0], acc[1] + s.per_worker[1]]
+    });
+    StatsRow {
+        name: S::NAME,
+        tasks,
+        ops,
+        ops_per_sec: ops as f64 / wall.as_secs_f64(),
+        p50_ns: pct(0.50),
+        p99_ns: pct(0.99),
+        max_ns: *waits.last().expect("at least one operation"),
+        waited_pct: 100.0 * waited as f64 / ops as f64,
+        cores: cpu0
+            .zip(cpu1)
+            .map(|(a, b)| (b - a).as_secs_f64() / wall.as_secs_f64()),
+        busier_worker_pct: 100.0 * per_worker[0].max(per_worker[1]) as f64
+            / (per_worker[0] + per_worker[1]) as f64,
+    }
+}
+
+fn w2_stats() {
+    let rt = runtime();
+    let mut rows = Vec::new();
+    for tasks in W2_TASKS {
+        rows.push(w2_stats_row::<Lockorder>(&rt, tasks));
+        rows.push(w2_stats_row::<Peers<AsyncLock>>(&rt, tasks));
+        rows.push(w2_stats_row::<Peers<TokioMutex>>(&rt, tasks));
+        rows.push(w2_stats_row::<Peers<FuturesMutex>>(&rt, tasks));
+        rows.push(w2_stats_row::<Peers<MaitakeMutex>>(&rt, tasks));
+    }
+    println!();
+    println!("W2 instrumented run: {W2_STATS_OPS} operations of {W2_PICK} locks per row; wait = time to get all {W2_PICK}");
+    println!(
+        "{:<14} {:>3} {:>10} {:>9} {:>9} {:>10} {:>8} {:>6} {:>8}",
+        "impl", "T", "ops/s", "p50 ns", "p99 ns", "max ns", "waited%", "cores", "busier%"
+    );
+    let mut json = String::from("[\n");
+    for (i, r) in rows.iter().enumerate() {
+        let cores = r.cores.map_or("-".into(), |c| format!("{c:.2}"));
+        println!(
+            "{:<14} {:>3} {:>10.0} {:>9} {:>9} {:>10} {:>8.1} {:>6} {:>8.1}",
+            r.name,
+            r.tasks,
+            r.ops_per_sec,
+            r.p50_ns,
+            r.p99_ns,
+            r.max_ns,
+            r.waited_pct,
+            cores,
+            r.busier_worker_pct
+        );
+        json += &format!(
+            "  {{\"impl\": \"{}\", \"tasks\": {}, \"ops\": {}, \"ops_per_sec\": {:.0}, \"p50_ns\": {}, \"p99_ns\": {}, \"max_ns\": {}, \"waited_pct\": {:.2}, \"cores\": {}, \"busier_worker_pct\": {:.2}}}{}\n",
+            r.name, r.tasks, r.ops, r.ops_per_sec, r.p50_ns, r.p99_ns, r.max_ns, r.waited_pct,
+            r.cores.map_or("null".into(), |c| format!("{c:.3}")),
+            r.busier_worker_pct,
+            if i + 1 < rows.len() { "," } else { "" }
+        );
+    }
+    json += "]\n";
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into()),
+    )
+    .join("criterion");
+    let path = dir.join("w2-stats.json");
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, json)) {
+        Ok(()) => println!("written to {}", path.display()),
+        Err(e) => println!("could not write {}: {e}", path.display()),
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    w1(&mut c);
+    w3(&mut c);
+    w2(&mut c);
+    c.final_summary();
+    // Only a real benchmark run (not `cargo test --benches`) does the instrumented W2 run, and
+    // only when no filter excludes W2.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if args.iter().any(|a| a == "--bench")
+        && !args
+            .iter()
+            .any(|a| ["--test", "--list", "--profile-time"].contains(&a.as_str()))
+        && (filters.is_empty() || filters.iter().any(|f| f.contains("W2")))
+    {
+        w2_stats();
+    }
+}
