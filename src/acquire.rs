@@ -51,15 +51,12 @@ impl<'a> Walk<'a> {
     pub(crate) fn advance(&mut self, mut cx: Option<&mut Context<'_>>) -> Result<(), usize> {
         while let Some(pos) = self.want.next_from(self.next) {
             let raw = &self.table.slots[pos].raw;
-            loop {
-                let taken = if self.waited {
-                    raw.try_lock_as_waiter()
-                } else {
-                    raw.try_lock()
-                };
-                if taken {
-                    break;
-                }
+            let mut taken = if self.waited {
+                raw.try_lock_as_waiter()
+            } else {
+                raw.try_lock()
+            };
+            while !taken {
                 let Some(cx) = cx.as_mut() else {
                     return Err(pos);
                 };
@@ -71,9 +68,14 @@ impl<'a> Walk<'a> {
                         Poll::Pending => return Err(pos),
                     },
                 }
+                taken = raw.try_lock_as_waiter();
             }
-            self.listener = None;
-            self.waited = false;
+            // A listener exists only once `waited` is set: a lock taken at the first try has
+            // nothing to reset (and no listener drop to call).
+            if self.waited {
+                self.listener = None;
+                self.waited = false;
+            }
             self.next = pos + 1;
         }
         Ok(())
