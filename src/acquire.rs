@@ -85,10 +85,9 @@ impl<'a> Walk<'a> {
     pub(crate) fn release(&mut self) {
         self.listener = None;
         self.waited = false;
-        let mut at = mem::take(&mut self.next);
-        while let Some(pos) = self.want.prev_before(at) {
+        let below = mem::take(&mut self.next);
+        for pos in self.want.iter_rev_below(below) {
             self.table.slots[pos].raw.unlock();
-            at = pos;
         }
     }
 

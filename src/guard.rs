@@ -158,10 +158,8 @@ pub(crate) fn nest(covered: &LockSet, mut requested: LockSet) -> Result<LockSet,
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
         let slots = &self.manager.table.slots;
-        let mut at = usize::MAX;
-        while let Some(pos) = self.own.prev_before(at) {
+        for pos in self.own.iter_rev_below(usize::MAX) {
             slots[pos].raw.unlock();
-            at = pos;
         }
     }
 }
