@@ -83,8 +83,13 @@ impl<'a> Walk<'a> {
 
     /// Gives back every lock taken so far, newest first, and stops listening.
     pub(crate) fn release(&mut self) {
-        self.listener = None;
-        self.waited = false;
+        // A listener exists only once `waited` is set; skipping the reset otherwise saves the
+        // drop call on every completed acquire (whose walk is dropped holding nothing).
+        debug_assert!(self.waited || self.listener.is_none());
+        if self.waited {
+            self.listener = None;
+            self.waited = false;
+        }
         let below = mem::take(&mut self.next);
         for pos in self.want.iter_rev_below(below) {
             self.table.slots[pos].raw.unlock();
