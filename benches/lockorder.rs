@@ -11,7 +11,14 @@
 //!   operation (one 3-lock acquisition). After the timed runs, a separate instrumented run per
 //!   row prints wait percentiles, the share of acquisitions that had to wait, CPU use and the
 //!   busier worker's share of operations, and writes them to `target/criterion/w2-stats.json`.
+//!   Its rounds alternate between the rows, and its throughput is the median round.
 //! * **W3, nested**: a guard of 2 locks nests a guard of 2 more (peers take 4 in order).
+//!
+//! Criterion measures one row after another, so on a shared machine a burst of load from
+//! elsewhere can land on one row only. After the criterion runs, W1 and W3 are therefore timed
+//! again with the rows of each table interleaved, keeping each row's fastest round; that table
+//! (also in `target/criterion/w1-interleaved.json`) is the one to take ratios from.
+//! `benches/chart.py` draws the criterion estimates.
 
 mod common;
 
@@ -38,8 +45,9 @@ const W1_KS: [usize; 3] = [1, 4, 16];
 const W2_TASKS: [usize; 3] = [2, 8, 64];
 /// Operations (3-lock acquisitions) per timed W2 iteration, split evenly over the tasks.
 const W2_OPS: usize = 4096;
-/// Operations per instrumented W2 run.
+/// Operations per instrumented W2 row, split into rounds that alternate between the rows.
 const W2_STATS_OPS: usize = 65536;
+const W2_STATS_ROUNDS: usize = 16;
 const W2_PICK: usize = 3;
 
 // === W1: uncontended ===
@@ -47,7 +55,7 @@ const W2_PICK: usize = 3;
 fn w1(c: &mut Criterion) {
     let mut g = c.benchmark_group("W1_uncontended");
     g.warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_millis(1500))
+        .measurement_time(Duration::from_secs(2))
         .sample_size(40);
     let (m, ids) = manager();
     let names = names();
@@ -144,6 +152,155 @@ fn w3_peer<M: Peer>(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement
             }
         });
     });
+}
+
+// === W1 and W3, interleaved ===
+
+/// A batch of `n` iterations of one W1/W3 row.
+type Batch = Box<dyn FnMut(u64)>;
+
+fn lockorder_batch(k: usize) -> Batch {
+    let (m, ids) = manager();
+    Box::new(move |n| {
+        for _ in 0..n {
+            drop(black_box(ready(m.acquire(&ids[..k])).unwrap()));
+        }
+    })
+}
+
+fn lockorder_name_batch(k: usize) -> Batch {
+    let (m, _) = manager();
+    let names = names();
+    Box::new(move |n| {
+        for _ in 0..n {
+            let keys = names[..k].iter().map(String::as_str);
+            drop(black_box(ready(m.acquire(keys)).unwrap()));
+        }
+    })
+}
+
+fn lockorder_nested_batch() -> Batch {
+    let (m, ids) = manager();
+    Box::new(move |n| {
+        for _ in 0..n {
+            let outer = ready(m.acquire(&ids[0..2])).unwrap();
+            let inner = ready(outer.acquire(&ids[2..4])).unwrap();
+            drop(black_box(inner));
+            drop(black_box(outer));
+        }
+    })
+}
+
+fn peer_batch<M: Peer>(k: usize) -> Batch {
+    let locks: Vec<M> = (0..LOCKS).map(|_| M::new()).collect();
+    Box::new(move |n| {
+        let mut guards = Vec::with_capacity(LOCKS);
+        for _ in 0..n {
+            for l in &locks[..k] {
+                guards.push(ready(l.lock()));
+            }
+            while let Some(guard) = guards.pop() {
+                drop(black_box(guard));
+            }
+        }
+    })
+}
+
+fn floor_batch(k: usize) -> Batch {
+    let flags: Vec<AtomicBool> = (0..LOCKS).map(|_| AtomicBool::new(false)).collect();
+    Box::new(move |n| {
+        for _ in 0..n {
+            atomic_floor(&flags[..k]);
+        }
+    })
+}
+
+/// Times every row of one table in alternation, `INTERLEAVED_ROUNDS` times, and keeps each
+/// row's fastest round: load from elsewhere only ever adds time, so the minimum is the estimate
+/// least disturbed by a shared machine, and alternating exposes all rows to the same load.
+/// Returns ns per lock.
+fn interleaved(rows: &mut [(&'static str, Batch)], locks: usize) -> Vec<(&'static str, f64, f64)> {
+    let n = (INTERLEAVED_LOCKS / locks) as u64;
+    let mut samples: Vec<Vec<f64>> = rows.iter().map(|_| Vec::new()).collect();
+    for round in 0..INTERLEAVED_ROUNDS {
+        for i in 0..rows.len() {
+            let i = (i + round) % rows.len();
+            let start = Instant::now();
+            (rows[i].1)(n);
+            samples[i].push(start.elapsed().as_nanos() as f64 / (n as usize * locks) as f64);
+        }
+    }
+    rows.iter()
+        .zip(samples)
+        .map(|((name, _), mut s)| {
+            s.sort_by(f64::total_cmp);
+            (*name, s[0], s[s.len() / 2])
+        })
+        .collect()
+}
+
+const INTERLEAVED_ROUNDS: usize = 60;
+/// Locks taken per timed batch (about 0.5 to 2 ms).
+const INTERLEAVED_LOCKS: usize = 32768;
+
+fn w1_w3_interleaved() -> String {
+    let mut out = String::new();
+    let mut json = Vec::new();
+    let mut report = |title: &str, param: &str, res: Vec<(&'static str, f64, f64)>| {
+        let me = res[0].1;
+        out += &format!("{title}\n");
+        out += &format!(
+            "{:<16} {:>10} {:>10} {:>16}\n",
+            "impl", "min ns/lk", "med ns/lk", "lockorder-id / X"
+        );
+        for (name, min, med) in &res {
+            out += &format!("{name:<16} {min:>10.2} {med:>10.2} {:>16.2}\n", me / min);
+            json.push(format!(
+                "  {{\"table\": \"{title}\", \"param\": \"{param}\", \"impl\": \"{name}\", \"min_ns_per_lock\": {min:.3}, \"median_ns_per_lock\": {med:.3}}}"
+            ));
+        }
+        out += "\n";
+    };
+    for k in W1_KS {
+        let mut rows: Vec<(&'static str, Batch)> = vec![
+            ("lockorder-id", lockorder_batch(k)),
+            ("lockorder-name", lockorder_name_batch(k)),
+            (AsyncLock::NAME, peer_batch::<AsyncLock>(k)),
+            (TokioMutex::NAME, peer_batch::<TokioMutex>(k)),
+            (FuturesMutex::NAME, peer_batch::<FuturesMutex>(k)),
+            (MaitakeMutex::NAME, peer_batch::<MaitakeMutex>(k)),
+            ("atomic-floor", floor_batch(k)),
+        ];
+        let res = interleaved(&mut rows, k);
+        report(&format!("W1 K={k}"), &k.to_string(), res);
+    }
+    let mut rows: Vec<(&'static str, Batch)> = vec![
+        ("lockorder-id", lockorder_nested_batch()),
+        (AsyncLock::NAME, peer_batch::<AsyncLock>(4)),
+        (TokioMutex::NAME, peer_batch::<TokioMutex>(4)),
+        (FuturesMutex::NAME, peer_batch::<FuturesMutex>(4)),
+        (MaitakeMutex::NAME, peer_batch::<MaitakeMutex>(4)),
+        ("atomic-floor", floor_batch(4)),
+    ];
+    let res = interleaved(&mut rows, 4);
+    report("W3 nested 2+2", "", res);
+    write_json(
+        "w1-interleaved.json",
+        &format!("[\n{}\n]\n", json.join(",\n")),
+    );
+    out
+}
+
+fn write_json(file: &str, json: &str) {
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into()),
+    )
+    .join("criterion");
+    let path = dir.join(file);
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, json)) {
+        Ok(()) => println!("written to {}", path.display()),
+        Err(e) => println!("could not write {}: {e}", path.display()),
+    }
 }
 
 // === W2: contended ===
@@ -377,7 +534,7 @@ impl<M: Peer> W2Subject for Peers<M> {
 fn w2(c: &mut Criterion) {
     let mut g = c.benchmark_group("W2_contended");
     g.warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(3))
         .sample_size(15)
         .throughput(Throughput::Elements(W2_OPS as u64));
     let rt = runtime();
@@ -434,54 +591,112 @@ struct StatsRow {
     busier_worker_pct: f64,
 }
 
-fn w2_stats_row<S: W2Subject>(rt: &tokio::runtime::Runtime, tasks: usize) -> StatsRow {
-    let subject = S::new();
-    subject.round(rt, tasks, W2_OPS, false); // warm up
-    let cpu0 = cpu_time();
-    let start = Instant::now();
-    let stats = subject.round(rt, tasks, W2_STATS_OPS, true);
-    let wall = start.elapsed();
-    let cpu1 = cpu_time();
-    let mut waits: Vec<u64> = stats
-        .iter()
-        .flat_map(|s| s.waits_ns.iter().copied())
-        .collect();
-    waits.sort_unstable();
-    let ops = waits.len();
-    let pct = |p: f64| waits[((ops - 1) as f64 * p).round() as usize];
-    let waited: u64 = stats.iter().map(|s| s.waited).sum();
-    let per_worker = stats.iter().fold([0u64; 2], |acc, s| {
-        [acc[0] + s.per_worker[0], acc[1] + s.per_worker[1]]
-    });
-    StatsRow {
-        name: S::NAME,
-        tasks,
-        ops,
-        ops_per_sec: ops as f64 / wall.as_secs_f64(),
-        p50_ns: pct(0.50),
-        p99_ns: pct(0.99),
-        max_ns: *waits.last().expect("at least one operation"),
-        waited_pct: 100.0 * waited as f64 / ops as f64,
-        cores: cpu0
-            .zip(cpu1)
-            .map(|(a, b)| (b - a).as_secs_f64() / wall.as_secs_f64()),
-        busier_worker_pct: 100.0 * per_worker[0].max(per_worker[1]) as f64
-            / (per_worker[0] + per_worker[1]) as f64,
+/// A W2 subject behind a pointer, so that the rows of one T can be run in alternation.
+trait DynSubject {
+    fn name(&self) -> &'static str;
+    fn run(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        tasks: usize,
+        ops: usize,
+        stats: bool,
+    ) -> Vec<TaskStats>;
+}
+
+impl<S: W2Subject> DynSubject for S {
+    fn name(&self) -> &'static str {
+        S::NAME
     }
+    fn run(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        tasks: usize,
+        ops: usize,
+        stats: bool,
+    ) -> Vec<TaskStats> {
+        self.round(rt, tasks, ops, stats)
+    }
+}
+
+/// What the instrumented rounds of one row add up to.
+#[derive(Default)]
+struct RowAcc {
+    waits: Vec<u64>,
+    waited: u64,
+    per_worker: [u64; 2],
+    wall: Duration,
+    cpu: Option<Duration>,
+    round_ops_per_sec: Vec<f64>,
 }
 
 fn w2_stats() {
     let rt = runtime();
     let mut rows = Vec::new();
     for tasks in W2_TASKS {
-        rows.push(w2_stats_row::<Lockorder>(&rt, tasks));
-        rows.push(w2_stats_row::<Peers<AsyncLock>>(&rt, tasks));
-        rows.push(w2_stats_row::<Peers<TokioMutex>>(&rt, tasks));
-        rows.push(w2_stats_row::<Peers<FuturesMutex>>(&rt, tasks));
-        rows.push(w2_stats_row::<Peers<MaitakeMutex>>(&rt, tasks));
+        let subjects: Vec<Box<dyn DynSubject>> = vec![
+            Box::new(Lockorder::new()),
+            Box::new(Peers::<AsyncLock>::new()),
+            Box::new(Peers::<TokioMutex>::new()),
+            Box::new(Peers::<FuturesMutex>::new()),
+            Box::new(Peers::<MaitakeMutex>::new()),
+        ];
+        let mut acc: Vec<RowAcc> = subjects.iter().map(|_| RowAcc::default()).collect();
+        for s in &subjects {
+            s.run(&rt, tasks, W2_OPS, false); // warm up
+        }
+        // Rounds alternate between the subjects (in a rotating order) so that a burst of load
+        // from elsewhere on the machine does not land on one row only.
+        for round in 0..W2_STATS_ROUNDS {
+            for i in 0..subjects.len() {
+                let i = (i + round) % subjects.len();
+                let cpu0 = cpu_time();
+                let start = Instant::now();
+                let stats = subjects[i].run(&rt, tasks, W2_STATS_OPS / W2_STATS_ROUNDS, true);
+                let wall = start.elapsed();
+                let cpu = cpu0.zip(cpu_time()).map(|(a, b)| b - a);
+                let a = &mut acc[i];
+                let before = a.waits.len();
+                for s in &stats {
+                    a.waits.extend_from_slice(&s.waits_ns);
+                    a.waited += s.waited;
+                    a.per_worker[0] += s.per_worker[0];
+                    a.per_worker[1] += s.per_worker[1];
+                }
+                a.wall += wall;
+                a.cpu = match (round, a.cpu, cpu) {
+                    (0, _, cpu) => cpu,
+                    (_, Some(sum), Some(cpu)) => Some(sum + cpu),
+                    _ => None,
+                };
+                a.round_ops_per_sec
+                    .push((a.waits.len() - before) as f64 / wall.as_secs_f64());
+            }
+        }
+        for (s, mut a) in subjects.iter().zip(acc) {
+            a.waits.sort_unstable();
+            a.round_ops_per_sec.sort_by(f64::total_cmp);
+            let ops = a.waits.len();
+            let pct = |p: f64| a.waits[((ops - 1) as f64 * p).round() as usize];
+            rows.push(StatsRow {
+                name: s.name(),
+                tasks,
+                ops,
+                ops_per_sec: a.round_ops_per_sec[a.round_ops_per_sec.len() / 2],
+                p50_ns: pct(0.50),
+                p99_ns: pct(0.99),
+                max_ns: *a.waits.last().expect("at least one operation"),
+                waited_pct: 100.0 * a.waited as f64 / ops as f64,
+                cores: a.cpu.map(|c| c.as_secs_f64() / a.wall.as_secs_f64()),
+                busier_worker_pct: 100.0 * a.per_worker[0].max(a.per_worker[1]) as f64
+                    / (a.per_worker[0] + a.per_worker[1]) as f64,
+            });
+        }
     }
     println!();
-    println!("W2 instrumented run: {W2_STATS_OPS} operations of {W2_PICK} locks per row; wait = time to get all {W2_PICK}");
+    println!(
+        "W2 instrumented: {W2_STATS_OPS} operations of {W2_PICK} locks per row in {W2_STATS_ROUNDS} \
+         alternating rounds; ops/s = median round; wait = time to get all {W2_PICK}"
+    );
     println!(
         "{:<14} {:>3} {:>10} {:>9} {:>9} {:>10} {:>8} {:>6} {:>8}",
         "impl", "T", "ops/s", "p50 ns", "p99 ns", "max ns", "waited%", "cores", "busier%"
@@ -510,15 +725,7 @@ fn w2_stats() {
         );
     }
     json += "]\n";
-    let dir = std::path::PathBuf::from(
-        std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into()),
-    )
-    .join("criterion");
-    let path = dir.join("w2-stats.json");
-    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, json)) {
-        Ok(()) => println!("written to {}", path.display()),
-        Err(e) => println!("could not write {}: {e}", path.display()),
-    }
+    write_json("w2-stats.json", &json);
 }
 
 fn main() {
@@ -537,6 +744,8 @@ fn main() {
             .any(|a| ["--test", "--list", "--profile-time"].contains(&a.as_str()))
         && (filters.is_empty() || filters.iter().any(|f| f.contains("W2")))
     {
+        println!("\nW1 and W3 again, rows interleaved ({INTERLEAVED_ROUNDS} rounds; min = fastest round)\n");
+        print!("{}", w1_w3_interleaved());
         w2_stats();
     }
 }
