@@ -91,6 +91,10 @@ impl<'a> Walk<'a> {
             self.waited = false;
         }
         let below = mem::take(&mut self.next);
+        if below == 0 {
+            // Holds nothing: a finished walk (dropped with every completed acquire) or a fresh one.
+            return;
+        }
         for pos in self.want.iter_rev_below(below) {
             self.table.slots[pos].raw.unlock();
         }
