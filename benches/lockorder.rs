@@ -46,7 +46,7 @@ const W2_TASKS: [usize; 3] = [2, 8, 64];
 /// Operations (3-lock acquisitions) per timed W2 iteration, split evenly over the tasks.
 const W2_OPS: usize = 4096;
 /// Operations per instrumented W2 row, split into rounds that alternate between the rows.
-const W2_STATS_OPS: usize = 65536;
+const W2_STATS_OPS: usize = 262_144;
 const W2_STATS_ROUNDS: usize = 16;
 const W2_PICK: usize = 3;
 
@@ -566,16 +566,17 @@ fn w2_subject<S: W2Subject>(
 
 // === W2 instrumented run ===
 
-/// Process CPU time (user + system), from `/proc/self/stat`; `None` where that does not exist.
+/// CPU time used by the threads of this process so far, in nanoseconds: the sum of the first
+/// field of `/proc/self/task/*/schedstat` (`/proc/self/stat` only counts 10 ms ticks, too coarse
+/// for rounds of a few milliseconds). `None` where that does not exist. Threads that have exited
+/// are not counted; the runtime's workers live as long as the runtime.
 fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ').skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    // Linux reports clock ticks of USER_HZ, which is 100 on every mainstream configuration.
-    Some(Duration::from_millis((utime + stime) * 10))
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split(' ').next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(ns))
 }
 
 struct StatsRow {
