@@ -69,12 +69,12 @@ impl<'a> Walk<'a> {
         while let Some(pos) = self.want.next_from(self.next) {
             let slot = &self.table.slots[pos];
             let raw = &slot.raw;
+            let mut taken = if self.waited {
+                raw.try_lock_as_waiter()
+            } else {
+                raw.try_lock()
+            };
             let generation = loop {
-                let taken = if self.waited {
-                    raw.try_lock_as_waiter()
-                } else {
-                    raw.try_lock()
-                };
                 if let Some(generation) = taken {
                     break generation;
                 }
@@ -93,16 +93,11 @@ impl<'a> Walk<'a> {
                         Poll::Pending => return Err(pos),
                     },
                 }
+                taken = raw.try_lock_as_waiter();
             };
             let holder = *self
                 .holder
                 .get_or_insert_with(|| HolderId::new(pos, generation));
-            // A notification this listener received was meant to let one waiter take the lock,
-            // and it just did: discard it rather than wake the next waiter to find it busy (and
-            // requeue behind later arrivals).
-            if let Some(listener) = self.listener.take() {
-                listener.discard();
-            }
             slot.record.publish(generation, holder, &self.publish);
             #[cfg(feature = "stats")]
             {
@@ -112,8 +107,17 @@ impl<'a> Walk<'a> {
                     wait.map(|(since, now)| now.saturating_sub(since)),
                 );
             }
-            self.listener = None;
-            self.waited = false;
+            // A listener exists only once `waited` is set, so a lock taken at the first try has
+            // nothing to reset.
+            if self.waited {
+                // A notification this listener received was meant to let one waiter take the
+                // lock, and it just did: discard it rather than wake the next waiter to find the
+                // lock busy (and requeue behind later arrivals).
+                if let Some(listener) = self.listener.take() {
+                    listener.discard();
+                }
+                self.waited = false;
+            }
             self.next = pos + 1;
         }
         Ok(())
@@ -121,12 +125,20 @@ impl<'a> Walk<'a> {
 
     /// Gives back every lock taken so far, newest first, and stops listening.
     pub(crate) fn release(&mut self) {
-        self.listener = None;
-        self.waited = false;
-        let mut at = mem::take(&mut self.next);
-        while let Some(pos) = self.want.prev_before(at) {
+        // A listener exists only once `waited` is set; skipping the reset otherwise saves the
+        // drop call on every completed acquire (whose walk is dropped holding nothing).
+        debug_assert!(self.waited || self.listener.is_none());
+        if self.waited {
+            self.listener = None;
+            self.waited = false;
+        }
+        let below = mem::take(&mut self.next);
+        if below == 0 {
+            // Holds nothing: a finished walk (dropped with every completed acquire) or a fresh one.
+            return;
+        }
+        for pos in self.want.iter_rev_below(below) {
             self.table.slots[pos].raw.unlock();
-            at = pos;
         }
     }
 

@@ -191,14 +191,12 @@ impl<T: MaybeTimer> Drop for Guard<'_, T> {
         let slots = &self.manager.table.slots;
         #[cfg(feature = "stats")]
         let now = self.manager.timer.now_opt();
-        let mut at = usize::MAX;
-        while let Some(pos) = self.own.prev_before(at) {
+        for pos in self.own.iter_rev_below(usize::MAX) {
             #[cfg(feature = "stats")]
             if let (Some(now), Some(since)) = (now, slots[pos].record.acquired_at()) {
                 slots[pos].stats.released(now.saturating_sub(since));
             }
             slots[pos].raw.unlock();
-            at = pos;
         }
     }
 }

@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Turns the criterion results of `cargo bench --bench lockorder` into an SVG chart and a table.
+
+    python3 benches/chart.py [--criterion target/criterion] [--out docs/bench.svg]
+
+Reads `<group>/<function>/<parameter>/new/{benchmark,estimates}.json` under the criterion
+directory, draws W1 (ns per lock, lower is better), W3 (ns per lock) and W2 (operations per
+second, higher is better) as grouped bars (from the interleaved passes in
+`w1-interleaved.json` and `w2-stats.json` when present, which a shared machine disturbs less
+than criterion's one-row-after-another runs; `--criterion-only` draws criterion's estimates), and prints the ratios of `lockorder` to each peer and
+to the atomic floor as Markdown, with the interleaved W1/W3 pass (`w1-interleaved.json`) first
+when present. Python 3 standard library only.
+"""
+
+import argparse
+import json
+import os
+import sys
+from xml.sax.saxutils import escape
+
+LOCKORDER = "lockorder-id"
+FLOOR = "atomic-floor"
+ORDER = [LOCKORDER, "lockorder-name", "async-lock", "tokio", "futures", "maitake-sync", FLOOR]
+COLORS = {
+    LOCKORDER: "#d62728",
+    "lockorder-name": "#ff9896",
+    "async-lock": "#1f77b4",
+    "tokio": "#9467bd",
+    "futures": "#2ca02c",
+    "maitake-sync": "#8c564b",
+    FLOOR: "#7f7f7f",
+}
+
+
+def load(root):
+    """{group: {function: {parameter: ns per element}}} from criterion's `new` estimates."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        if os.path.basename(dirpath) != "new" or "benchmark.json" not in files:
+            continue
+        with open(os.path.join(dirpath, "benchmark.json")) as f:
+            bench = json.load(f)
+        with open(os.path.join(dirpath, "estimates.json")) as f:
+            est = json.load(f)
+        ns = est["mean"]["point_estimate"]
+        elements = (bench.get("throughput") or {}).get("Elements") or 1
+        param = bench.get("value_str") or ""
+        out.setdefault(bench["group_id"], {}).setdefault(bench["function_id"], {})[param] = ns / elements
+    return out
+
+
+def params_of(group):
+    ps = {p for series in group.values() for p in series}
+    return sorted(ps, key=lambda p: (len(p), p))
+
+
+def functions_of(group):
+    return [f for f in ORDER if f in group] + sorted(f for f in group if f not in ORDER)
+
+
+def panel(x0, y0, w, h, title, group, value, unit, fmt, prefix=""):
+    """One grouped-bar panel as SVG elements; `value` maps ns per element to the bar's value."""
+    params = params_of(group)
+    funcs = functions_of(group)
+    vals = [value(group[f][p]) for f in funcs for p in params if p in group[f]]
+    top = max(vals) * 1.15 if vals else 1.0
+    s = [f'<text x="{x0 + w / 2}" y="{y0 - 8}" text-anchor="middle" font-weight="bold">{escape(title)}</text>']
+    s.append(f'<line x1="{x0}" y1="{y0 + h}" x2="{x0 + w}" y2="{y0 + h}" stroke="#333"/>')
+    s.append(f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y0 + h}" stroke="#333"/>')
+    for i in range(5):
+        v = top * i / 4
+        y = y0 + h - h * i / 4
+        s.append(f'<line x1="{x0 - 4}" y1="{y}" x2="{x0 + w}" y2="{y}" stroke="#ddd"/>')
+        s.append(f'<text x="{x0 - 6}" y="{y + 4}" text-anchor="end" font-size="10">{fmt(v)}</text>')
+    s.append(
+        f'<text x="{x0 - 44}" y="{y0 + h / 2}" text-anchor="middle" font-size="11" '
+        f'transform="rotate(-90 {x0 - 44} {y0 + h / 2})">{escape(unit)}</text>'
+    )
+    slot = w / max(len(params), 1)
+    bar = slot * 0.8 / max(len(funcs), 1)
+    for pi, p in enumerate(params):
+        gx = x0 + pi * slot + slot * 0.1
+        for fi, f in enumerate(funcs):
+            if p not in group[f]:
+                continue
+            v = value(group[f][p])
+            bh = h * v / top
+            x = gx + fi * bar
+            s.append(
+                f'<rect x="{x:.1f}" y="{y0 + h - bh:.1f}" width="{bar * 0.9:.1f}" height="{bh:.1f}" '
+                f'fill="{COLORS.get(f, "#bcbd22")}"><title>{escape(f)} {escape(p)}: {fmt(v)}</title></rect>'
+            )
+        label = f"{prefix}{p}" if p else ""
+        s.append(f'<text x="{gx + slot * 0.4}" y="{y0 + h + 14}" text-anchor="middle" font-size="11">{escape(label)}</text>')
+    return s
+
+
+def legend(x, y, funcs):
+    s = []
+    for i, f in enumerate(funcs):
+        s.append(f'<rect x="{x + i * 118}" y="{y}" width="10" height="10" fill="{COLORS.get(f, "#bcbd22")}"/>')
+        s.append(f'<text x="{x + i * 118 + 14}" y="{y + 9}" font-size="11">{escape(f)}</text>')
+    return s
+
+
+def load_interleaved(root):
+    """W1 and W3 from the interleaved pass (fastest round) and W2 from the instrumented,
+    alternating rounds (median), shaped like `load`'s groups; None if the pass did not run."""
+    path = os.path.join(root, "w1-interleaved.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        rows = json.load(f)
+    out = {}
+    for r in rows:
+        group = "W3_nested" if r["table"].startswith("W3") else "W1_uncontended"
+        out.setdefault(group, {}).setdefault(r["impl"], {})[r["param"]] = r["min_ns_per_lock"]
+    path = os.path.join(root, "w2-stats.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            for r in json.load(f):
+                out.setdefault("W2_contended", {}).setdefault(r["impl"], {})[str(r["tasks"])] = 1e9 / r["ops_per_sec"]
+    return out
+
+
+def svg(data, interleaved):
+    source = interleaved or data
+    w1 = source.get("W1_uncontended", {})
+    w3 = source.get("W3_nested", {})
+    w2 = source.get("W2_contended") or data.get("W2_contended", {})
+    width, height = 900, 640
+    s = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+    ]
+    s += panel(70, 40, 520, 220, "W1 uncontended: ns per lock by K (lower is better)", w1,
+               lambda ns: ns, "ns / lock", lambda v: f"{v:.1f}", "K = ")
+    s += panel(660, 40, 210, 220, "W3 nested 2+2: ns per lock", {"": {}} if not w3 else
+               {f: {"": v[""]} for f, v in w3.items() if "" in v}, lambda ns: ns, "ns / lock",
+               lambda v: f"{v:.1f}")
+    s += panel(70, 340, 800, 220, "W2 contended: 3-lock operations per second by tasks T (higher is better)",
+               w2, lambda ns: 1e3 / ns, "M ops / s", lambda v: f"{v:.2f}", "T = ")
+    funcs = [f for f in ORDER if f in w1 or f in w2 or f in w3]
+    s += legend(70, 600, funcs)
+    note = ("W1/W3: interleaved pass, fastest of 60 rounds; W2: median of 16 alternating rounds"
+            if interleaved else "criterion mean estimates")
+    s.append(f'<text x="{width - 10}" y="{height - 8}" text-anchor="end" font-size="10" fill="#666">'
+             f"cargo bench --bench lockorder; {note}</text>")
+    s.append("</svg>")
+    return "\n".join(s) + "\n"
+
+
+def ratios(data):
+    lines = []
+    w1 = data.get("W1_uncontended", {})
+    if LOCKORDER in w1:
+        peers = [f for f in functions_of(w1) if f != LOCKORDER]
+        lines.append("W1 uncontended, time ratio lockorder-id / X (below 1: lockorder is faster)")
+        lines.append("")
+        lines.append("| K | lockorder-id ns/lock | " + " | ".join(peers) + " |")
+        lines.append("|---|---|" + "---|" * len(peers))
+        for p in params_of(w1):
+            me = w1[LOCKORDER][p]
+            cells = [f"{me / w1[f][p]:.2f}" if p in w1[f] else "-" for f in peers]
+            lines.append(f"| {p} | {me:.2f} | " + " | ".join(cells) + " |")
+        lines.append("")
+    w3 = data.get("W3_nested", {})
+    if LOCKORDER in w3:
+        peers = [f for f in functions_of(w3) if f != LOCKORDER]
+        me = w3[LOCKORDER][""]
+        lines.append("W3 nested (2 + 2), time ratio lockorder-id / X")
+        lines.append("")
+        lines.append("| lockorder-id ns/lock | " + " | ".join(peers) + " |")
+        lines.append("|---|" + "---|" * len(peers))
+        lines.append(f"| {me:.2f} | " + " | ".join(f"{me / w3[f]['']:.2f}" for f in peers) + " |")
+        lines.append("")
+    w2 = data.get("W2_contended", {})
+    if LOCKORDER in w2:
+        peers = [f for f in functions_of(w2) if f != LOCKORDER]
+        lines.append("W2 contended, throughput ratio lockorder-id / X (above 1: lockorder is faster)")
+        lines.append("")
+        lines.append("| T | lockorder-id ops/s | " + " | ".join(peers) + " |")
+        lines.append("|---|---|" + "---|" * len(peers))
+        for p in params_of(w2):
+            me = w2[LOCKORDER][p]
+            cells = [f"{w2[f][p] / me:.2f}" if p in w2[f] else "-" for f in peers]
+            lines.append(f"| {p} | {1e9 / me:,.0f} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def interleaved_ratios(root):
+    """The interleaved W1/W3 pass (fastest round per row) as Markdown, if it was run."""
+    path = os.path.join(root, "w1-interleaved.json")
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        rows = json.load(f)
+    tables = {}
+    for r in rows:
+        tables.setdefault((r["table"], r["param"]), {})[r["impl"]] = r["min_ns_per_lock"]
+    funcs = [f for f in ORDER if any(f in t for t in tables.values())]
+    peers = [f for f in funcs if f != LOCKORDER]
+    lines = [
+        "W1 and W3, rows interleaved, fastest round: time ratio lockorder-id / X",
+        "",
+        "| workload | lockorder-id ns/lock | " + " | ".join(peers) + " |",
+        "|---|---|" + "---|" * len(peers),
+    ]
+    for (table, _param), t in tables.items():
+        me = t[LOCKORDER]
+        cells = [f"{me / t[f]:.2f}" if f in t else "-" for f in peers]
+        lines.append(f"| {table} | {me:.2f} | " + " | ".join(cells) + " |")
+    path = os.path.join(root, "w2-stats.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            rows = json.load(f)
+        by = {(r["impl"], r["tasks"]): r for r in rows}
+        impls = [f for f in ORDER if any(k[0] == f for k in by)]
+        peers = [f for f in impls if f != LOCKORDER]
+        lines += [
+            "",
+            "W2, instrumented alternating rounds: throughput ratio lockorder-id / X (median round)",
+            "",
+            "| T | lockorder-id ops/s | " + " | ".join(peers) + " |",
+            "|---|---|" + "---|" * len(peers),
+        ]
+        for t in sorted({k[1] for k in by}):
+            me = by[(LOCKORDER, t)]["ops_per_sec"]
+            cells = [f"{me / by[(f, t)]['ops_per_sec']:.2f}" if (f, t) in by else "-" for f in peers]
+            lines.append(f"| {t} | {me:,.0f} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            "W2 waits (time to get all 3 locks) and scheduling",
+            "",
+            "| impl | T | p50 ns | p99 ns | max ns | waited % | cores | busier worker % |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for t in sorted({k[1] for k in by}):
+            for f in impls:
+                r = by.get((f, t))
+                if r:
+                    cores = "-" if r["cores"] is None else f"{r['cores']:.2f}"
+                    lines.append(f"| {f} | {t} | {r['p50_ns']:,} | {r['p99_ns']:,} | {r['max_ns']:,} | "
+                                 f"{r['waited_pct']:.1f} | {cores} | {r['busier_worker_pct']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--criterion", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion"))
+    ap.add_argument("--out", default=os.path.join("docs", "bench.svg"))
+    ap.add_argument("--criterion-only", action="store_true",
+                    help="draw criterion's estimates even if the interleaved passes ran")
+    args = ap.parse_args()
+    data = load(args.criterion)
+    if not data:
+        sys.exit(f"no criterion results under {args.criterion}: run `cargo bench --bench lockorder` first")
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(svg(data, None if args.criterion_only else load_interleaved(args.criterion)))
+    print(interleaved_ratios(args.criterion))
+    print(ratios(data))
+    print(f"chart written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
