@@ -1,5 +1,6 @@
 //! The `Acquire` future: takes a set of locks in ascending order, with an optional timeout.
 
+use alloc::boxed::Box;
 use core::fmt;
 use core::future::Future;
 use core::mem;
@@ -16,7 +17,7 @@ use crate::guard::Guard;
 use crate::manager::LockManager;
 use crate::registry::Table;
 use crate::set::LockSet;
-use crate::status::{HolderId, Label, Publish};
+use crate::status::{HolderId, Publish};
 use crate::timer::{MaybeTimer, Timer};
 
 // === Walk: the timer-independent part ===
@@ -48,7 +49,6 @@ impl<'a> Walk<'a> {
     pub(crate) fn new(table: &'a Table, want: LockSet, holder: Option<HolderId>) -> Self {
         Self {
             table,
-            want,
             next: 0,
             listener: None,
             waited: false,
@@ -59,6 +59,7 @@ impl<'a> Walk<'a> {
             holder,
             #[cfg(feature = "stats")]
             wait_since: None,
+            want,
         }
     }
 
@@ -149,7 +150,7 @@ impl<'a> Walk<'a> {
     {
         self.next = 0;
         let own = mem::replace(&mut self.want, LockSet::EMPTY);
-        Guard::new(manager, own, self.holder, origin.take())
+        Guard::new(manager, own, self.holder, self.publish.label, origin.take())
     }
 
     /// Whether this walk is listening for a lock.
@@ -169,8 +170,6 @@ impl Drop for Walk<'_> {
 /// Where an acquisition comes from, carried from the call into its guard.
 #[derive(Debug)]
 pub(crate) struct Origin {
-    /// The owner label.
-    pub(crate) owner: Option<&'static str>,
     /// Where `acquire` was called.
     pub(crate) caller: &'static Location<'static>,
     /// For a nested acquisition: what the parent guard covers.
@@ -190,7 +189,6 @@ impl Origin {
     /// A top-level acquisition called from `caller`.
     pub(crate) fn new(caller: &'static Location<'static>) -> Self {
         Self {
-            owner: None,
             caller,
             parent: None,
         }
@@ -198,7 +196,6 @@ impl Origin {
 
     fn take(&mut self) -> Origin {
         Origin {
-            owner: self.owner,
             caller: self.caller,
             parent: self.parent.take(),
         }
@@ -209,7 +206,7 @@ impl Origin {
 enum State {
     /// Refused before taking anything (an unknown key, an order violation): the next poll returns
     /// the error. Holds no lock.
-    Refused(Error),
+    Refused(Box<Error>),
     /// Taking locks: the walk holds those below its cursor and may listen on the one at the
     /// cursor. Dropping releases them.
     Walking,
@@ -279,13 +276,14 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
         want: Result<LockSet, Error>,
         origin: Origin,
         holder: Option<HolderId>,
+        owner: Option<&'static str>,
     ) -> Self {
         let (want, state) = match want {
             Ok(want) => (want, State::Walking),
-            Err(e) => (LockSet::EMPTY, State::Refused(e)),
+            Err(e) => (LockSet::EMPTY, State::Refused(Box::new(e))),
         };
         let mut walk = Walk::new(&manager.table, want, holder);
-        walk.publish.label = origin.owner.map(Label::new);
+        walk.publish.label = owner;
         Self {
             manager,
             walk,
@@ -314,8 +312,7 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
     /// # Ok::<(), lockorder::Error>(())
     /// ```
     pub fn owner(mut self, label: &'static str) -> Self {
-        self.origin.owner = Some(label);
-        self.walk.publish.label = Some(Label::new(label));
+        self.walk.publish.label = Some(label);
         self
     }
 
@@ -329,7 +326,7 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
     pub fn try_now(mut self) -> Result<Guard<'a, T>, Error> {
         match mem::replace(&mut self.state, State::Done) {
             State::Walking => {}
-            State::Refused(e) => return Err(e),
+            State::Refused(e) => return Err(*e),
             State::Done => return Err(Error::PolledAfterCompletion),
         }
         self.walk.publish.at = self.manager.timer.now_opt();
@@ -378,7 +375,7 @@ impl<'a, T: MaybeTimer> Future for Acquire<'a, T> {
         let mut this = self.project();
         match mem::replace(this.state, State::Done) {
             State::Walking => {}
-            State::Refused(e) => return Poll::Ready(Err(e)),
+            State::Refused(e) => return Poll::Ready(Err(*e)),
             State::Done => return Poll::Ready(Err(Error::PolledAfterCompletion)),
         }
         // Progress first: a lock granted in the same instant as the deadline is kept.
@@ -447,7 +444,7 @@ impl<T: MaybeTimer> fmt::Debug for Acquire<'_, T> {
             .field("waiting", &self.walk.is_waiting())
             .field("timeout", &self.timeout)
             .field("sleeping", &self.sleep.is_some())
-            .field("owner", &self.origin.owner)
+            .field("owner", &self.walk.publish.label)
             .finish()
     }
 }

@@ -65,6 +65,7 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
         manager: &'a LockManager<T>,
         own: LockSet,
         holder: Option<HolderId>,
+        owner: Option<&'static str>,
         origin: Origin,
     ) -> Self {
         let top_at = match &origin.parent {
@@ -80,7 +81,7 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
             manager,
             own,
             covered,
-            owner: origin.owner,
+            owner,
             holder,
             top_at,
         }
@@ -151,14 +152,13 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
             })
         });
         let origin = Origin {
-            owner: self.owner,
             caller: Location::caller(),
             parent: Some(Parent {
                 covered: covered.clone(),
                 top_at: self.top_at,
             }),
         };
-        Acquire::new(self.manager, want, origin, self.holder)
+        Acquire::new(self.manager, want, origin, self.holder, self.owner)
     }
 
     /// A nested [`acquire`](Self::acquire) that tries once: all or nothing.

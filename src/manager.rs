@@ -128,7 +128,13 @@ impl<T: MaybeTimer> LockManager<T> {
         I::Item: Key,
     {
         let origin = Origin::new(Location::caller());
-        Acquire::new(self, registry::resolve(&self.table, keys), origin, None)
+        Acquire::new(
+            self,
+            registry::resolve(&self.table, keys),
+            origin,
+            None,
+            None,
+        )
     }
 
     /// Tries once to take every lock named by `keys`: all or nothing.

@@ -50,6 +50,13 @@ impl LockSet {
     /// Adds `pos`. Returns `false` when `pos` is beyond the set's capacity (nothing changes).
     #[inline]
     pub(crate) fn insert(&mut self, pos: usize) -> bool {
+        if let LockSet::Inline(words) = self {
+            if let Some(w) = words.get_mut(pos / 64) {
+                *w |= 1 << (pos % 64);
+                return true;
+            }
+            return false;
+        }
         match self.words_mut().get_mut(pos / 64) {
             Some(w) => {
                 *w |= 1 << (pos % 64);

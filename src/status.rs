@@ -187,7 +187,7 @@ impl PartialEq<&str> for Owner {
 /// What an acquisition publishes for each lock it takes.
 #[derive(Clone, Copy)]
 pub(crate) struct Publish {
-    pub(crate) label: Option<Label>,
+    pub(crate) label: Option<&'static str>,
     pub(crate) at: Option<Duration>,
 }
 
@@ -227,8 +227,9 @@ impl Record {
         self.holder_first.store(holder.first, Ordering::Relaxed);
         self.holder_generation
             .store(holder.generation, Ordering::Relaxed);
-        match &p.label {
+        match p.label {
             Some(label) => {
+                let label = Label::new(label);
                 for (slot, w) in self.label.iter().zip(label.words()) {
                     slot.store(w, Ordering::Relaxed);
                 }
@@ -529,7 +530,7 @@ mod tests {
             generation,
             holder,
             &Publish {
-                label: Some(Label::new("w")),
+                label: Some("w"),
                 at: Some(at),
             },
         );
