@@ -433,10 +433,8 @@ impl<T: MaybeTimer> fmt::Debug for Acquire<'_, T> {
                 "held",
                 &names(&{
                     let mut held = table.empty_set();
-                    let mut at = self.walk.next;
-                    while let Some(pos) = self.walk.want.prev_before(at) {
+                    for pos in self.walk.want.iter_rev_below(self.walk.next) {
                         held.insert(pos);
-                        at = pos;
                     }
                     held
                 }),

@@ -100,28 +100,6 @@ impl LockSet {
         }
     }
 
-    /// The highest position strictly below `before`.
-    #[inline]
-    pub(crate) fn prev_before(&self, before: usize) -> Option<usize> {
-        if before == 0 {
-            return None;
-        }
-        let words = self.words();
-        let last = before - 1;
-        let mut i = (last / 64).min(words.len().checked_sub(1)?);
-        let mut w = words[i];
-        if i == last / 64 {
-            w &= u64::MAX >> (63 - last % 64);
-        }
-        loop {
-            if w != 0 {
-                return Some(i * 64 + 63 - w.leading_zeros() as usize);
-            }
-            i = i.checked_sub(1)?;
-            w = words[i];
-        }
-    }
-
     /// The lowest position in the set.
     pub(crate) fn first(&self) -> Option<usize> {
         self.next_from(0)
@@ -129,7 +107,7 @@ impl LockSet {
 
     /// The highest position in the set.
     pub(crate) fn last(&self) -> Option<usize> {
-        self.prev_before(self.words().len() * 64)
+        self.iter_rev_below(usize::MAX).next()
     }
 
     /// Removes every position that `other` contains.
@@ -263,12 +241,13 @@ mod tests {
             assert_eq!(s.next_from(65), Some(127));
             assert_eq!(s.next_from(128), None);
             assert_eq!(s.next_from(10_000), None);
-            assert_eq!(s.prev_before(128), Some(127));
-            assert_eq!(s.prev_before(127), Some(64));
-            assert_eq!(s.prev_before(64), Some(63));
-            assert_eq!(s.prev_before(63), Some(0));
-            assert_eq!(s.prev_before(0), None);
-            assert_eq!(s.prev_before(10_000), Some(127));
+            let below = |before| s.iter_rev_below(before).next();
+            assert_eq!(below(128), Some(127));
+            assert_eq!(below(127), Some(64));
+            assert_eq!(below(64), Some(63));
+            assert_eq!(below(63), Some(0));
+            assert_eq!(below(0), None);
+            assert_eq!(below(10_000), Some(127));
         }
     }
 
@@ -278,7 +257,7 @@ mod tests {
         assert!(s.is_empty());
         assert_eq!(s.first(), None);
         assert_eq!(s.last(), None);
-        assert_eq!(s.prev_before(300), None);
+        assert_eq!(s.iter_rev_below(300).next(), None);
     }
 
     #[test]
@@ -311,12 +290,7 @@ mod tests {
                 model.dedup();
                 assert_eq!(s.iter().collect::<Vec<_>>(), model);
                 assert_eq!(s.last(), model.last().copied());
-                let mut down = Vec::new();
-                let mut at = len;
-                while let Some(p) = s.prev_before(at) {
-                    down.push(p);
-                    at = p;
-                }
+                let mut down: Vec<usize> = s.iter_rev_below(len).collect();
                 down.reverse();
                 assert_eq!(down, model);
                 for before in [0, 1, 63, 64, 65, len / 2, len, len + 64, usize::MAX] {
