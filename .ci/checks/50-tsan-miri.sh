@@ -7,6 +7,8 @@
 #   reported data race on the stress test's plain counters.
 # * Miri interprets a small subset (unit tests, the stress test at its Miri size, the evil
 #   tests): undefined behaviour, data races, and memory leaked at exit.
+# A lost wake-up is a hang (Miri reports it as a deadlock); the generous time limits turn a hang
+# into a failure.
 set -euo pipefail
 
 TARGET=x86_64-unknown-linux-gnu
@@ -28,14 +30,14 @@ done
 
 if have rust-src; then
     RUSTFLAGS="-Zsanitizer=thread" \
-        cargo +nightly test -Zbuild-std --target "$TARGET" --target-dir target/tsan --lib --tests
+        timeout 900 cargo +nightly test -Zbuild-std --target "$TARGET" --target-dir target/tsan --lib --tests
 else
     echo "SKIP: ThreadSanitizer needs the nightly rust-src component, which could not be added"
 fi
 
 if have rust-src && have miri; then
     cargo +nightly miri setup
-    cargo +nightly miri test --target-dir target/miri --lib --test stress --test evil
+    timeout 900 cargo +nightly miri test --target-dir target/miri --lib --test stress --test evil
 else
     echo "SKIP: Miri needs the nightly miri and rust-src components, which could not be added"
 fi
