@@ -243,3 +243,37 @@ fn random_sets_from_many_threads_exclude_and_finish() {
     // The test exercised the waiting path, not only the uncontended one.
     assert!(waited > 0);
 }
+
+/// A queue of waiters behind one lock: each is listening before the holder lets go, so every
+/// release must hand the lock on to the next one, to the last. A release that forgets the
+/// waiters still queued strands them, and the test hangs.
+#[test]
+fn a_queue_of_waiters_drains() {
+    const WAITERS: usize = 3;
+    const ROUNDS: usize = if cfg!(miri) { 5 } else { 300 };
+    let (m, ids) = manager();
+    let lock = [ids[0]];
+    let held = Unsynchronized(UnsafeCell::new(0));
+    for round in 0..ROUNDS {
+        let g = m.try_acquire(lock).unwrap();
+        thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            for _ in 0..WAITERS {
+                let (m, tx, held) = (&m, tx.clone(), &held);
+                s.spawn(move || {
+                    let mut acquire = pin!(m.acquire(lock));
+                    assert!(poll_once(acquire.as_mut()).is_pending());
+                    tx.send(()).unwrap();
+                    let g = block_on(acquire).unwrap();
+                    held.set(held.get() + 1);
+                    drop(g);
+                });
+            }
+            // Every waiter is queued; now let go.
+            (0..WAITERS).for_each(|_| rx.recv().unwrap());
+            drop(g);
+        });
+        assert_eq!(held.get(), (round as u64 + 1) * WAITERS as u64);
+    }
+    assert!(!m.is_locked(lock[0]).unwrap());
+}
