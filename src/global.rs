@@ -8,6 +8,7 @@
 //!
 //! With `std` this is `async_lock::OnceCell`; without it, `spin::Once` (waiters spin, and a
 //! registration that panics poisons the global — on most embedded targets a panic aborts anyway).
+//! Under `--cfg loom`, whose `OnceCell` cannot be built in a `static`, it is `spin::Once` too.
 
 use core::fmt;
 
@@ -36,9 +37,9 @@ use crate::timer::{MaybeTimer, NoTimer};
 /// # Ok::<(), lockorder::Error>(())
 /// ```
 pub struct Global<T: MaybeTimer = NoTimer> {
-    #[cfg(feature = "std")]
+    #[cfg(all(feature = "std", not(loom)))]
     cell: async_lock::OnceCell<LockManager<T>>,
-    #[cfg(not(feature = "std"))]
+    #[cfg(any(not(feature = "std"), loom))]
     cell: spin::Once<LockManager<T>>,
 }
 
@@ -46,9 +47,9 @@ impl<T: MaybeTimer> Global<T> {
     /// An empty global, for a `static`.
     pub const fn new() -> Self {
         Self {
-            #[cfg(feature = "std")]
+            #[cfg(all(feature = "std", not(loom)))]
             cell: async_lock::OnceCell::new(),
-            #[cfg(not(feature = "std"))]
+            #[cfg(any(not(feature = "std"), loom))]
             cell: spin::Once::new(),
         }
     }
@@ -67,9 +68,9 @@ impl<T: MaybeTimer> Global<T> {
         &self,
         build: impl FnOnce() -> Result<LockManager<T>, Error>,
     ) -> Result<&LockManager<T>, Error> {
-        #[cfg(feature = "std")]
+        #[cfg(all(feature = "std", not(loom)))]
         return self.cell.get_or_try_init_blocking(build);
-        #[cfg(not(feature = "std"))]
+        #[cfg(any(not(feature = "std"), loom))]
         return self.cell.try_call_once(build);
     }
 }

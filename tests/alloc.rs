@@ -1,0 +1,179 @@
+//! The uncontended path allocates nothing: a counting global allocator measures acquire and
+//! release of 1, 16 and 128 locks, by id and by name, `try_acquire`, nested guards, and a
+//! manager with a timer. Its own test binary, because it replaces the global allocator.
+#![cfg(not(loom))]
+
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use lockorder::{Guard, Key, LockId, LockManager, ManualTimer, MaybeTimer};
+
+/// Counts the allocations made by the current thread, then defers to the system allocator.
+struct Counting;
+
+thread_local! {
+    // A const-initialized `Cell` without a destructor: reading it never allocates.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: the slot may be gone while the thread is being torn down.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
+// guarantees are ours; counting touches only a thread-local `Cell` and never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded from our caller, who upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// How many allocations `f` made on this thread.
+fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let r = f();
+    (ALLOCATIONS.with(Cell::get) - before, r)
+}
+
+/// Polls once with a waker that does nothing: an uncontended acquire is ready at once.
+fn ready<F: Future>(f: F) -> F::Output {
+    match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("an uncontended acquire waited"),
+    }
+}
+
+fn manager<T: MaybeTimer>(b: lockorder::Builder<T>, n: usize) -> (LockManager<T>, Vec<LockId>) {
+    let mut b = b;
+    for i in 0..n {
+        b.register(&format!("lock-{i}"), i as u32).unwrap();
+    }
+    let m = b.build();
+    let ids = (0..n)
+        .map(|i| m.id(&format!("lock-{i}")).unwrap())
+        .collect();
+    (m, ids)
+}
+
+fn names(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("lock-{i}")).collect()
+}
+
+/// Acquire, then release, `keys` in every uncontended way; each must allocate nothing.
+fn assert_no_allocation<T: MaybeTimer, K: Key>(m: &LockManager<T>, keys: &[K], what: &str) {
+    let (n, ()) = allocations(|| {
+        let g = ready(m.acquire(keys)).unwrap();
+        assert!(g.holds(&keys[0]));
+        drop(g);
+    });
+    assert_eq!(n, 0, "acquire + release of {what}");
+
+    let (n, ()) = allocations(|| drop(m.try_acquire(keys).unwrap()));
+    assert_eq!(n, 0, "try_acquire + release of {what}");
+
+    let (n, ()) = allocations(|| drop(m.acquire(keys).owner("worker").try_now().unwrap()));
+    assert_eq!(n, 0, "acquire().owner().try_now() of {what}");
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // The control: without it, "zero allocations" could be a counter that never counts.
+    let (n, b) = allocations(|| Box::new(7_u64));
+    assert_eq!(*b, 7);
+    assert!(n >= 1);
+    // A manager beyond the inline lock-set capacity allocates its sets, and that is seen too.
+    let (m, ids) = manager(LockManager::builder(), 129);
+    let (n, ()) = allocations(|| drop(m.try_acquire(&ids).unwrap()));
+    println!("acquire + release of 129 locks: {n} allocations");
+    assert!(n >= 1);
+}
+
+#[test]
+fn uncontended_acquire_release_allocates_nothing() {
+    for size in [1, 16, 128] {
+        let (m, ids) = manager(LockManager::builder(), size);
+        let names = names(size);
+        let strs: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_no_allocation(&m, &ids, &format!("{size} locks by id"));
+        assert_no_allocation(&m, &names, &format!("{size} locks by String name"));
+        assert_no_allocation(&m, &strs, &format!("{size} locks by &str name"));
+        // A single lock out of many.
+        assert_no_allocation(&m, &ids[size - 1..], &format!("the last of {size} locks"));
+        assert!(ids.iter().all(|&id| !m.is_locked(id).unwrap()));
+    }
+}
+
+#[test]
+fn uncontended_acquire_with_a_timer_allocates_nothing() {
+    let timer = ManualTimer::new();
+    let b = LockManager::builder()
+        .timer(timer.clone())
+        .default_timeout(core::time::Duration::from_secs(10));
+    let (m, ids) = manager(b, 128);
+    assert_no_allocation(&m, &ids, "128 locks with a timer");
+    // The timer was never asked for a sleep.
+    assert_eq!(timer.sleeps(), 0);
+}
+
+/// Takes `ids[0]`, then each next lock through a guard nested in the previous one.
+fn nest_down<T: MaybeTimer>(parent: &Guard<'_, T>, ids: &[LockId], by_future: bool) -> usize {
+    let Some((first, rest)) = ids.split_first() else {
+        return parent.locks().count();
+    };
+    let inner = if by_future {
+        ready(parent.acquire([*first])).unwrap()
+    } else {
+        parent.try_acquire([first]).unwrap()
+    };
+    // Reentrant: asking again for a held lock takes nothing.
+    drop(inner.try_acquire([first, first]).unwrap());
+    nest_down(&inner, rest, by_future)
+}
+
+#[test]
+fn nested_acquire_of_128_locks_allocates_nothing() {
+    let (m, ids) = manager(LockManager::builder(), 128);
+    for by_future in [false, true] {
+        let (n, covered) = allocations(|| {
+            let root = m.try_acquire([ids[0]]).unwrap();
+            nest_down(&root, &ids[1..], by_future)
+        });
+        assert_eq!(covered, 128);
+        assert_eq!(n, 0, "128 nested guards (by future: {by_future})");
+
+        // Two levels: half, then the other half through the guard.
+        let (n, ()) = allocations(|| {
+            let outer = ready(m.acquire(&ids[..64])).unwrap();
+            let inner = ready(outer.acquire(&ids)).unwrap();
+            assert!(inner.holds(ids[127]));
+        });
+        assert_eq!(n, 0, "two levels of 64 locks");
+    }
+    assert!(ids.iter().all(|&id| !m.is_locked(id).unwrap()));
+}

@@ -1,0 +1,264 @@
+//! Hostile callers and hostile timers: panics inside a critical section and inside a timer's
+//! sleep, timers that fire at once or never, wakers that do nothing. After each, the manager must
+//! be consistent: every lock free, and all of them can be taken again.
+#![cfg(not(loom))]
+
+use core::future::Future;
+use core::pin::{pin, Pin};
+use core::task::{Context, Poll, Waker};
+use core::time::Duration;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use futures_lite::future::block_on;
+use lockorder::{Error, LockManager, MaybeTimer, NoTimer, Timer};
+
+const NAMES: [&str; 3] = ["a", "b", "c"];
+
+fn manager_with<T: Timer>(timer: T) -> LockManager<T> {
+    let mut b = LockManager::builder()
+        .timer(timer)
+        .default_timeout(Duration::from_secs(10));
+    for (order, name) in (1..).zip(NAMES) {
+        b.register(name, order).unwrap();
+    }
+    b.build()
+}
+
+fn manager() -> LockManager<NoTimer> {
+    let mut b = LockManager::builder();
+    for (order, name) in (1..).zip(NAMES) {
+        b.register(name, order).unwrap();
+    }
+    b.build()
+}
+
+/// Every lock is free, and all of them can be taken at once.
+fn assert_consistent<T: MaybeTimer>(m: &LockManager<T>) {
+    for name in NAMES {
+        assert!(!m.is_locked(name).unwrap(), "{name} is still locked");
+    }
+    let g = m.try_acquire(NAMES).expect("every lock can be taken");
+    assert!(NAMES.iter().all(|n| g.holds(n)));
+}
+
+fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+// === panics inside the critical section ===
+
+#[test]
+fn panic_while_holding_releases_on_unwind() {
+    let m = manager();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let outer = m.try_acquire(["a"]).unwrap();
+        let _inner = outer.try_acquire(["b", "c"]).unwrap();
+        panic!("inside the critical section");
+    }));
+    assert!(result.is_err());
+    assert_consistent(&m);
+}
+
+#[test]
+fn panic_while_holding_wakes_the_waiters() {
+    let m = manager();
+    let g = m.try_acquire(["a", "b"]).unwrap();
+    thread::scope(|s| {
+        let waiter = s.spawn(|| block_on(m.acquire(["b", "c"])).map(drop));
+        // The panic drops the guard while unwinding; that release must wake the waiter.
+        let result = catch_unwind(AssertUnwindSafe(move || {
+            let _g = g;
+            panic!("inside the critical section");
+        }));
+        assert!(result.is_err());
+        waiter.join().unwrap().unwrap();
+    });
+    assert_consistent(&m);
+}
+
+// === timers that panic, fire at once, or never fire ===
+
+/// A timer whose sleeps panic when polled (or, with `in_sleep`, already when created).
+#[derive(Clone, Default)]
+struct PanickingTimer {
+    in_sleep: bool,
+}
+
+struct PanickingSleep;
+
+impl Future for PanickingSleep {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        panic!("the timer's sleep panicked");
+    }
+}
+
+impl Timer for PanickingTimer {
+    type Sleep = PanickingSleep;
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn sleep(&self, _: Duration) -> PanickingSleep {
+        assert!(!self.in_sleep, "the timer panicked creating a sleep");
+        PanickingSleep
+    }
+}
+
+fn timer_panics_mid_acquire(timer: PanickingTimer) {
+    let m = manager_with(timer);
+    let busy = m.try_acquire(["b"]).unwrap();
+    thread::scope(|s| {
+        // Takes "a", then meets the busy "b": the timer panics, with "a" held.
+        let mut acquire = Box::pin(m.acquire(["a", "b"]));
+        let result = catch_unwind(AssertUnwindSafe(|| poll_once(acquire.as_mut())));
+        assert!(result.is_err());
+        assert!(m.is_locked("a").unwrap(), "the future still holds \"a\"");
+
+        // Someone else waits for "a"; dropping the panicked future must let it in.
+        let waiter = s.spawn(|| block_on(m.acquire(["a"]).no_timeout()).map(drop));
+        drop(acquire);
+        waiter.join().unwrap().unwrap();
+    });
+    drop(busy);
+    assert_consistent(&m);
+}
+
+#[test]
+fn panic_in_sleep_poll_leaks_nothing() {
+    timer_panics_mid_acquire(PanickingTimer { in_sleep: false });
+}
+
+#[test]
+fn panic_creating_sleep_leaks_nothing() {
+    timer_panics_mid_acquire(PanickingTimer { in_sleep: true });
+}
+
+/// A timer whose sleeps complete at once, or never; it counts the sleeps it made.
+#[derive(Clone, Default)]
+struct FixedTimer {
+    fires: bool,
+    sleeps: Arc<AtomicUsize>,
+}
+
+struct FixedSleep(bool);
+
+impl Future for FixedSleep {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Timer for FixedTimer {
+    type Sleep = FixedSleep;
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn sleep(&self, _: Duration) -> FixedSleep {
+        self.sleeps.fetch_add(1, Ordering::Relaxed);
+        FixedSleep(self.fires)
+    }
+}
+
+#[test]
+fn timer_firing_at_once_times_out_at_first_contention() {
+    let timer = FixedTimer {
+        fires: true,
+        ..FixedTimer::default()
+    };
+    let m = manager_with(timer.clone());
+
+    // No contention: the timer is never asked, the locks are taken.
+    drop(block_on(m.acquire(NAMES)).unwrap());
+    assert_eq!(timer.sleeps.load(Ordering::Relaxed), 0);
+
+    // "a" is taken, "b" is busy: timeout on "b", and "a" is given back.
+    let busy = m.try_acquire(["b"]).unwrap();
+    let err = block_on(m.acquire(["c", "a", "b"])).unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout { ref lock } if lock == "b"),
+        "{err}"
+    );
+    assert_eq!(timer.sleeps.load(Ordering::Relaxed), 1);
+    assert!(!m.is_locked("a").unwrap());
+    drop(busy);
+    assert_consistent(&m);
+}
+
+#[test]
+fn timer_never_firing_waits_for_the_release() {
+    let m = manager_with(FixedTimer::default());
+    let busy = m.try_acquire(["b"]).unwrap();
+    thread::scope(|s| {
+        let mut acquire = Box::pin(m.acquire(["a", "b"]).timeout(Duration::from_secs(1)));
+        assert!(poll_once(acquire.as_mut()).is_pending());
+        assert!(m.is_locked("a").unwrap());
+        // Released from another thread: the real waker of block_on is woken.
+        s.spawn(move || drop(busy));
+        let g = block_on(acquire).unwrap();
+        assert!(g.holds("a") && g.holds("b"));
+    });
+    assert_consistent(&m);
+}
+
+// === wakers that do nothing ===
+
+#[test]
+fn noop_waker_makes_progress_by_polling_again() {
+    let m = manager();
+    let first = m.try_acquire(["a"]).unwrap();
+    let second = m.try_acquire(["c"]).unwrap();
+    let mut acquire = pin!(m.acquire(["c", "b", "a"]));
+    assert!(poll_once(acquire.as_mut()).is_pending());
+    assert!(poll_once(acquire.as_mut()).is_pending());
+    drop(first);
+    // "a" and "b" are free now, "c" is not.
+    assert!(poll_once(acquire.as_mut()).is_pending());
+    assert!(m.is_locked("a").unwrap() && m.is_locked("b").unwrap());
+    drop(second);
+    let g = match poll_once(acquire.as_mut()) {
+        Poll::Ready(g) => g.unwrap(),
+        Poll::Pending => panic!("all locks are free, yet the acquire still waits"),
+    };
+    assert!(NAMES.iter().all(|n| g.holds(n)));
+    drop(g);
+    // Polled after completion: an error, never a second guard.
+    assert!(matches!(
+        poll_once(acquire.as_mut()),
+        Poll::Ready(Err(Error::PolledAfterCompletion))
+    ));
+    assert_consistent(&m);
+}
+
+#[test]
+fn noop_waker_cancelled_after_its_wake_up_passes_it_on() {
+    let m = manager();
+    let busy = m.try_acquire(["a"]).unwrap();
+    // The first listener is polled with a waker that does nothing, the second blocks a thread.
+    let mut ignored = Box::pin(m.acquire(["a"]));
+    assert!(poll_once(ignored.as_mut()).is_pending());
+    thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let m = &m;
+        let waiter = s.spawn(move || {
+            let mut acquire = pin!(m.acquire(["a"]));
+            // Registered behind `ignored` before the release below.
+            assert!(poll_once(acquire.as_mut()).is_pending());
+            tx.send(()).unwrap();
+            block_on(acquire).map(drop)
+        });
+        rx.recv().unwrap();
+        // The release notifies `ignored`, which never looks; dropping it must pass that on.
+        drop(busy);
+        drop(ignored);
+        waiter.join().unwrap().unwrap();
+    });
+    assert_consistent(&m);
+}
