@@ -52,6 +52,9 @@
 //! * **Cancellation** at any point releases what was taken and passes on a wake-up the future
 //!   received but did not use (see [`Acquire`](futures::Acquire#cancel-safety)).
 //!
+//! Wakers must not panic: a release wakes the next waiter inside `event-listener`, and a panic
+//! from `wake` escapes from that release and can leave the guard's lower locks held.
+//!
 //! # Reentrancy goes through the guard
 //!
 //! A runtime-agnostic library has no task identity. Nested acquisition is reentrant only
