@@ -27,6 +27,8 @@ fi
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
+# cargo-fuzz has no --locked: check the committed lock file first.
+cargo +nightly fetch --locked --manifest-path fuzz/Cargo.toml
 cargo +nightly fuzz build
 for target in $(cargo +nightly fuzz list); do
     echo "--- fuzz $target for ${seconds}s"
