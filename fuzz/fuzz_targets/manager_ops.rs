@@ -976,8 +976,8 @@ fn run(
     while let Some(op) = ops.next() {
         match *op {
             Op::Exit if depth > 0 => return,
-            Op::Exit | Op::Enter { .. } if depth >= MAX_DEPTH => {}
             Op::Exit => {}
+            Op::Enter { .. } if depth >= MAX_DEPTH => {}
             Op::Enter { slot } => {
                 let frame = &mut *stack.frame;
                 if frame.guards.is_empty() {
