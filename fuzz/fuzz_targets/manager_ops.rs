@@ -41,6 +41,8 @@ use lockorder::{Error, Guard, Key, LockId, LockManager, LockRef, ManualTimer};
 type Manager = LockManager<ManualTimer>;
 
 const MAX_LOCKS: usize = 10;
+/// A large manager has more locks than a lock set holds inline (128).
+const LARGE_LOCKS: usize = 120;
 const FUTURE_SLOTS: usize = 4;
 const MAX_DEPTH: usize = 3;
 const OWNER: &str = "fuzz-owner";
@@ -54,6 +56,8 @@ const UNKNOWN: &str = "no-such-lock";
 //   header: LOCKS DEFAULT_WAIT DEFAULT_MILLIS ORDER*LOCKS
 //     LOCKS % 10 + 1 locks named `lock0`.., ORDER byte b gives order b * 1000 (255: u32::MAX),
 //     a taken order is bumped by one; DEFAULT_WAIT is a wait code (below) for default_timeout.
+//     LOCKS >= 0xf0 instead gives a large manager of 120 + LOCKS % 16 locks (lock sets then
+//     spill out of their inline words), with no ORDER bytes: lock i has order (n - i) * 10.
 //   then ops, each OP [args], OP = level << 4 | code, code % 10:
 //     0 acquire  SLOT FLAGS MILLIS COUNT KEY*COUNT
 //     1 poll     SLOT (bit 7: with a fresh waker)
@@ -192,13 +196,23 @@ impl Bytes<'_> {
 impl<'a> Arbitrary<'a> for Input {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         let mut b = Bytes(u.bytes(u.len())?);
-        let n = usize::from(b.next()) % MAX_LOCKS + 1;
+        let locks = b.next();
         let default_timeout = match Bytes::wait(b.next(), b.next()) {
             Wait::Default | Wait::Forever => None,
             Wait::Zero => Some(Duration::ZERO),
             Wait::Millis(ms) => Some(Duration::from_millis(ms.into())),
             Wait::Max => Some(Duration::MAX),
         };
+        if locks >= 0xf0 {
+            let n = LARGE_LOCKS + usize::from(locks % 16);
+            let orders = (0..n).map(|i| (n - i) as u32 * 10).collect();
+            return Ok(Input {
+                orders,
+                default_timeout,
+                ops: ops(b),
+            });
+        }
+        let n = usize::from(locks) % MAX_LOCKS + 1;
         let mut orders: Vec<u32> = Vec::with_capacity(n);
         for _ in 0..n {
             let mut order = match b.next() {
@@ -210,63 +224,67 @@ impl<'a> Arbitrary<'a> for Input {
             }
             orders.push(order);
         }
-        let mut ops = Vec::new();
-        while !b.0.is_empty() {
-            let op = b.next();
-            let level = op >> 4;
-            ops.push(match (op & 15) % 10 {
-                0 => {
-                    let slot = b.next();
-                    let (kind, wait, owner, _, keys) = b.request();
-                    Op::Acquire {
-                        level,
-                        slot,
-                        keys,
-                        kind,
-                        wait,
-                        owner,
-                    }
-                }
-                1 => {
-                    let slot = b.next();
-                    Op::Poll {
-                        level,
-                        slot,
-                        fresh_waker: slot & 0x80 != 0,
-                    }
-                }
-                2 => Op::PollWoken { level },
-                3 => Op::DropFuture {
-                    level,
-                    slot: b.next(),
-                },
-                4 => Op::DropGuard {
-                    level,
-                    slot: b.next(),
-                },
-                5 => {
-                    let (kind, wait, owner, via_future, keys) = b.request();
-                    Op::TryAcquire {
-                        level,
-                        keys,
-                        kind,
-                        via_future,
-                        wait,
-                        owner,
-                    }
-                }
-                6 => Op::Advance { millis: b.next() },
-                7 => Op::Enter { slot: b.next() },
-                8 => Op::Exit,
-                _ => Op::Inspect { level },
-            });
-        }
         Ok(Input {
             orders,
             default_timeout,
-            ops,
+            ops: ops(b),
         })
     }
+}
+
+fn ops(mut b: Bytes<'_>) -> Vec<Op> {
+    let mut ops = Vec::new();
+    while !b.0.is_empty() {
+        let op = b.next();
+        let level = op >> 4;
+        ops.push(match (op & 15) % 10 {
+            0 => {
+                let slot = b.next();
+                let (kind, wait, owner, _, keys) = b.request();
+                Op::Acquire {
+                    level,
+                    slot,
+                    keys,
+                    kind,
+                    wait,
+                    owner,
+                }
+            }
+            1 => {
+                let slot = b.next();
+                Op::Poll {
+                    level,
+                    slot,
+                    fresh_waker: slot & 0x80 != 0,
+                }
+            }
+            2 => Op::PollWoken { level },
+            3 => Op::DropFuture {
+                level,
+                slot: b.next(),
+            },
+            4 => Op::DropGuard {
+                level,
+                slot: b.next(),
+            },
+            5 => {
+                let (kind, wait, owner, via_future, keys) = b.request();
+                Op::TryAcquire {
+                    level,
+                    keys,
+                    kind,
+                    via_future,
+                    wait,
+                    owner,
+                }
+            }
+            6 => Op::Advance { millis: b.next() },
+            7 => Op::Enter { slot: b.next() },
+            8 => Op::Exit,
+            _ => Op::Inspect { level },
+        });
+    }
+    ops
 }
 
 // === A waker that counts ===
