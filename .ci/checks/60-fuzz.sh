@@ -12,6 +12,10 @@ TOOLS="${LOCKORDER_CI_TOOLS:-$HOME/.cache/lockorder-ci-tools}"
 export PATH="$TOOLS/bin:$PATH"
 seconds="${LOCKORDER_FUZZ_SECONDS:-40}"
 
+# The harness is code too (it is its own workspace, outside the main fmt and clippy runs).
+cargo fmt --manifest-path fuzz/Cargo.toml --check
+cargo clippy --locked --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+
 if ! cargo +nightly --version >/dev/null 2>&1; then
     if ! timeout 300 rustup toolchain install nightly --profile minimal; then
         printf '\nSKIP: fuzzing needs a nightly toolchain and none could be installed\n\n'
