@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo bench --bench status`. One thread acquires and releases 4 locks (by id,
 //! uncontended) while, in the other rows, a second thread reads `status()` or `long_held()` in a
-//! loop. Readers only load atomics, so the acquirer's cost should change only by cache-line
+//! tight loop, or `status()` once a millisecond. Readers only load atomics, so the acquirer's cost should change only by cache-line
 //! traffic on the slots it owns. The same rows are timed with a clock-backed timer, where each
 //! acquire also takes one `now()` for its timestamp. `status_read` times one `status()` of 16
 //! locks, from the reader's side.
@@ -49,8 +49,12 @@ fn timed_manager() -> (LockManager<Clock>, Vec<LockId>) {
 #[derive(Clone, Copy, Debug)]
 enum Reader {
     None,
+    /// `status()` in a tight loop: the worst case.
     Status,
+    /// `long_held()` in a tight loop.
     LongHeld,
+    /// `status()` once a millisecond, a watchdog's pace (and faster than most).
+    StatusEveryMs,
 }
 
 fn rows<T>(c: &mut Criterion, label: &str, m: &LockManager<T>, ids: &[LockId])
@@ -61,7 +65,12 @@ where
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(40);
-    for reader in [Reader::None, Reader::Status, Reader::LongHeld] {
+    for reader in [
+        Reader::None,
+        Reader::Status,
+        Reader::LongHeld,
+        Reader::StatusEveryMs,
+    ] {
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
             let stop = &stop;
@@ -71,6 +80,10 @@ where
                         match reader {
                             Reader::Status => drop(black_box(m.status())),
                             Reader::LongHeld => drop(black_box(m.long_held(Duration::ZERO))),
+                            Reader::StatusEveryMs => {
+                                drop(black_box(m.status()));
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
                             Reader::None => {}
                         }
                     }
