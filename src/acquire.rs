@@ -225,8 +225,8 @@ pin_project! {
     ///
     /// Each lock is taken with one compare-and-swap when free. At the first busy lock the future
     /// starts listening for its release and, if it has a timeout, creates the timer's sleep: the
-    /// timeout counts from the first contention. An acquire that meets no contention never
-    /// touches the timer.
+    /// timeout counts from the first contention. An acquire that meets no contention creates no
+    /// sleep; with a timer it reads `now()` once, for the status timestamp.
     ///
     /// # Cancel safety
     ///

@@ -42,9 +42,10 @@
 //! * **Registration, then freeze.** A [`Builder`] collects `(name, order, description)`;
 //!   [`Builder::build`] sorts them into a fixed array. A lock's position in it is its rank, and
 //!   nothing is registered or removed afterwards, so acquiring needs no manager-wide lock.
-//! * **One raw lock per slot**: an atomic state byte and an `event-listener` event for waiters.
-//!   A free lock is taken with one compare-and-swap and given back with one swap; nothing is
-//!   allocated and the timer is not touched unless a lock is busy.
+//! * **One raw lock per slot**: an atomic state word and an `event-listener` event for waiters.
+//!   A free lock is taken with one compare-and-swap and given back with one `fetch_and`; nothing is
+//!   allocated, and no sleep is created unless a lock is busy (a manager with a timer reads `now()`
+//!   once per acquire, for the status timestamp).
 //! * **[`Acquire`](futures::Acquire)** is a named future that walks the requested set upward. At
 //!   a busy lock it listens for the release; if it has a timeout it creates the timer's sleep
 //!   then, and when that fires it releases everything taken, newest first, and returns

@@ -56,7 +56,7 @@ fn the_sleep_is_created_only_at_the_first_contention_and_only_once() {
     assert_eq!(
         timer.sleeps(),
         0,
-        "an uncontended acquire never touches the timer"
+        "an uncontended acquire never asks for a sleep"
     );
 
     let g = m.try_acquire(["b"]).unwrap();

@@ -15,7 +15,7 @@ use super::Timer;
 /// Its clock starts at zero and moves only by [`advance`](Self::advance), which wakes every sleep
 /// whose deadline has been reached. Clones share one clock. It works without `std`, so it also
 /// stands in for an embedded timer in host tests. It counts the sleeps it was asked for, which
-/// shows for example that an uncontended acquire never touches the timer.
+/// shows for example that an uncontended acquire never asks for a sleep.
 ///
 /// ```
 /// use core::time::Duration;
