@@ -61,6 +61,7 @@ pub struct Guard<'a, T: MaybeTimer = NoTimer> {
 }
 
 impl<'a, T: MaybeTimer> Guard<'a, T> {
+    #[inline]
     pub(crate) fn new(
         manager: &'a LockManager<T>,
         own: LockSet,

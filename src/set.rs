@@ -23,6 +23,7 @@ impl LockSet {
     pub(crate) const EMPTY: LockSet = LockSet::Inline([0; INLINE_WORDS]);
 
     /// An empty set able to hold positions `0..len`.
+    #[inline]
     pub(crate) fn with_len(len: usize) -> Self {
         if len <= INLINE_LOCKS {
             Self::EMPTY
@@ -75,6 +76,7 @@ impl LockSet {
     }
 
     /// Whether the set is empty.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.words().iter().all(|&w| w == 0)
     }
