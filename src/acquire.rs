@@ -67,7 +67,7 @@ impl<'a> Walk<'a> {
     /// `pos` is busy. With a context, the walk then listens for its release and the context's
     /// waker will be woken; without one, it only tries.
     pub(crate) fn advance(&mut self, mut cx: Option<&mut Context<'_>>) -> Result<(), usize> {
-        while let Some(pos) = self.want.next_from(self.next) {
+        for pos in self.want.iter_from(self.next) {
             let slot = &self.table.slots[pos];
             let raw = &slot.raw;
             let mut taken = if self.waited {
