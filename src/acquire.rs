@@ -294,7 +294,7 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
             walk,
             state,
             origin,
-            timeout: manager.default_timeout(),
+            timeout: manager.default_timeout().filter(|_| T::HAS_TIMER),
             sleep: None,
         }
     }
@@ -384,7 +384,8 @@ impl<'a, T: MaybeTimer> Future for Acquire<'a, T> {
             State::Done => return Poll::Ready(Err(Error::PolledAfterCompletion)),
         }
         // Progress first: a lock granted in the same instant as the deadline is kept.
-        let try_once = *this.timeout == Some(Duration::ZERO);
+        // Without a timer there is no timeout: the checks compile away.
+        let try_once = T::HAS_TIMER && *this.timeout == Some(Duration::ZERO);
         this.walk.publish.at = this.manager.timer.now_opt();
         let busy = match this.walk.advance((!try_once).then_some(&mut *cx)) {
             Ok(()) => {
@@ -393,7 +394,7 @@ impl<'a, T: MaybeTimer> Future for Acquire<'a, T> {
             }
             Err(pos) => pos,
         };
-        if let Some(timeout) = *this.timeout {
+        if let Some(timeout) = this.timeout.filter(|_| T::HAS_TIMER) {
             let expired = try_once || {
                 if this.sleep.is_none() {
                     this.sleep.set(Some(this.manager.timer.sleep_for(timeout)));
