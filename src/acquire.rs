@@ -144,13 +144,13 @@ impl<'a> Walk<'a> {
     }
 
     /// Hands the locks over to a guard once every lock is held; the walk then holds nothing.
-    fn finish<'m, T>(&mut self, manager: &'m LockManager<T>, origin: &mut Origin) -> Guard<'m, T>
+    fn finish<'m, T>(&mut self, manager: &'m LockManager<T>, origin: Origin<'_>) -> Guard<'m, T>
     where
         T: MaybeTimer,
     {
         self.next = 0;
         let own = mem::replace(&mut self.want, LockSet::EMPTY);
-        Guard::new(manager, own, self.holder, self.publish.label, origin.take())
+        Guard::new(manager, own, self.holder, self.publish.label, origin)
     }
 
     /// Whether this walk is listening for a lock.
@@ -173,36 +173,30 @@ impl Drop for Walk<'_> {
 // === Acquire ===
 
 /// Where an acquisition comes from, carried from the call into its guard.
-#[derive(Debug)]
-pub(crate) struct Origin {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin<'a> {
     /// Where `acquire` was called.
     pub(crate) caller: &'static Location<'static>,
     /// For a nested acquisition: what the parent guard covers.
-    pub(crate) parent: Option<Parent>,
+    pub(crate) parent: Option<Parent<'a>>,
 }
 
-/// What a nested acquisition needs of its parent guard.
-#[derive(Debug, Clone)]
-pub(crate) struct Parent {
+/// What a nested acquisition needs of its parent guard, borrowed from it (the nested acquire
+/// borrows the parent guard anyway).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parent<'a> {
     /// Every lock the parent covers.
-    pub(crate) covered: LockSet,
+    pub(crate) covered: &'a LockSet,
     /// Where the highest of them was taken.
     pub(crate) top_at: &'static Location<'static>,
 }
 
-impl Origin {
+impl Origin<'_> {
     /// A top-level acquisition called from `caller`.
     pub(crate) fn new(caller: &'static Location<'static>) -> Self {
         Self {
             caller,
             parent: None,
-        }
-    }
-
-    fn take(&mut self) -> Origin {
-        Origin {
-            caller: self.caller,
-            parent: self.parent.take(),
         }
     }
 }
@@ -268,7 +262,7 @@ pin_project! {
         manager: &'a LockManager<T>,
         walk: Walk<'a>,
         state: State,
-        origin: Origin,
+        origin: Origin<'a>,
         timeout: Option<Duration>,
         #[pin]
         sleep: Option<T::Sleep>,
@@ -279,7 +273,7 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
     pub(crate) fn new(
         manager: &'a LockManager<T>,
         want: Result<LockSet, Error>,
-        origin: Origin,
+        origin: Origin<'a>,
         holder: Option<HolderId>,
         owner: Option<&'static str>,
     ) -> Self {
@@ -336,7 +330,7 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
         }
         self.walk.publish.at = self.manager.timer.now_opt();
         match self.walk.advance(None) {
-            Ok(()) => Ok(self.walk.finish(self.manager, &mut self.origin)),
+            Ok(()) => Ok(self.walk.finish(self.manager, self.origin)),
             Err(pos) => {
                 self.walk.release();
                 Err(Error::WouldBlock {
@@ -390,7 +384,7 @@ impl<'a, T: MaybeTimer> Future for Acquire<'a, T> {
         let busy = match this.walk.advance((!try_once).then_some(&mut *cx)) {
             Ok(()) => {
                 this.sleep.set(None);
-                return Poll::Ready(Ok(this.walk.finish(this.manager, this.origin)));
+                return Poll::Ready(Ok(this.walk.finish(this.manager, *this.origin)));
             }
             Err(pos) => pos,
         };
