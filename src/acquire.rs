@@ -3,7 +3,7 @@
 use alloc::boxed::Box;
 use core::fmt;
 use core::future::Future;
-use core::mem;
+use core::mem::{self, ManuallyDrop};
 use core::panic::Location;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -31,8 +31,9 @@ pub(crate) struct Walk<'a> {
     table: &'a Table,
     want: LockSet,
     next: usize,
-    /// Listening for a release of the lock at the cursor.
-    listener: Option<EventListener>,
+    /// Listening for a release of the lock at the cursor. `ManuallyDrop` so that dropping a walk
+    /// that never listened (every uncontended acquire) costs no drop call: `Drop` takes it.
+    listener: ManuallyDrop<Option<EventListener>>,
     /// Has listened for the lock at the cursor, so takes it as a waiter (see `RawLock`).
     waited: bool,
     /// What each lock taken publishes for status readers.
@@ -50,7 +51,7 @@ impl<'a> Walk<'a> {
         Self {
             table,
             next: 0,
-            listener: None,
+            listener: ManuallyDrop::new(None),
             waited: false,
             publish: Publish {
                 label: None,
@@ -87,10 +88,10 @@ impl<'a> Walk<'a> {
                     self.wait_since = self.publish.at;
                 }
                 self.waited = true;
-                match &mut self.listener {
-                    None => self.listener = Some(raw.listen()),
+                match &mut *self.listener {
+                    None => *self.listener = Some(raw.listen()),
                     Some(listener) => match Pin::new(listener).poll(cx) {
-                        Poll::Ready(()) => self.listener = None,
+                        Poll::Ready(()) => *self.listener = None,
                         Poll::Pending => return Err(pos),
                     },
                 }
@@ -130,7 +131,7 @@ impl<'a> Walk<'a> {
         // drop call on every completed acquire (whose walk is dropped holding nothing).
         debug_assert!(self.waited || self.listener.is_none());
         if self.waited {
-            self.listener = None;
+            *self.listener = None;
             self.waited = false;
         }
         let below = mem::take(&mut self.next);
@@ -166,6 +167,11 @@ impl Drop for Walk<'_> {
         // check stays inline, the release itself does not.
         if self.next != 0 || self.waited {
             self.release();
+        }
+        // Normally `None` by now (a listener exists only while `waited` is set); taking it drops
+        // anything left, since the field is not dropped on its own.
+        if let Some(listener) = self.listener.take() {
+            drop(listener);
         }
     }
 }
