@@ -201,7 +201,7 @@ impl Key for LockId {}
 impl<K: Key + ?Sized> Key for &K {}
 
 /// Resolves `keys` into a set over `table`; the first unknown key is the error.
-#[inline]
+#[inline(always)]
 pub(crate) fn resolve<I>(table: &Table, keys: I) -> Result<LockSet, Error>
 where
     I: IntoIterator,
