@@ -3,7 +3,7 @@
 use alloc::boxed::Box;
 use core::fmt;
 use core::future::Future;
-use core::mem;
+use core::mem::{self, ManuallyDrop};
 use core::panic::Location;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -31,8 +31,9 @@ pub(crate) struct Walk<'a> {
     table: &'a Table,
     want: LockSet,
     next: usize,
-    /// Listening for a release of the lock at the cursor.
-    listener: Option<EventListener>,
+    /// Listening for a release of the lock at the cursor. `ManuallyDrop` so that dropping a walk
+    /// that never listened (every uncontended acquire) costs no drop call: `Drop` takes it.
+    listener: ManuallyDrop<Option<EventListener>>,
     /// Has listened for the lock at the cursor, so takes it as a waiter (see `RawLock`).
     waited: bool,
     /// What each lock taken publishes for status readers.
@@ -50,7 +51,7 @@ impl<'a> Walk<'a> {
         Self {
             table,
             next: 0,
-            listener: None,
+            listener: ManuallyDrop::new(None),
             waited: false,
             publish: Publish {
                 label: None,
@@ -67,7 +68,7 @@ impl<'a> Walk<'a> {
     /// `pos` is busy. With a context, the walk then listens for its release and the context's
     /// waker will be woken; without one, it only tries.
     pub(crate) fn advance(&mut self, mut cx: Option<&mut Context<'_>>) -> Result<(), usize> {
-        while let Some(pos) = self.want.next_from(self.next) {
+        for pos in self.want.iter_from(self.next) {
             let slot = &self.table.slots[pos];
             let raw = &slot.raw;
             let mut taken = if self.waited {
@@ -87,10 +88,10 @@ impl<'a> Walk<'a> {
                     self.wait_since = self.publish.at;
                 }
                 self.waited = true;
-                match &mut self.listener {
-                    None => self.listener = Some(raw.listen()),
+                match &mut *self.listener {
+                    None => *self.listener = Some(raw.listen()),
                     Some(listener) => match Pin::new(listener).poll(cx) {
-                        Poll::Ready(()) => self.listener = None,
+                        Poll::Ready(()) => *self.listener = None,
                         Poll::Pending => return Err(pos),
                     },
                 }
@@ -130,7 +131,7 @@ impl<'a> Walk<'a> {
         // drop call on every completed acquire (whose walk is dropped holding nothing).
         debug_assert!(self.waited || self.listener.is_none());
         if self.waited {
-            self.listener = None;
+            *self.listener = None;
             self.waited = false;
         }
         let below = mem::take(&mut self.next);
@@ -144,13 +145,13 @@ impl<'a> Walk<'a> {
     }
 
     /// Hands the locks over to a guard once every lock is held; the walk then holds nothing.
-    fn finish<'m, T>(&mut self, manager: &'m LockManager<T>, origin: &mut Origin) -> Guard<'m, T>
+    fn finish<'m, T>(&mut self, manager: &'m LockManager<T>, origin: Origin<'_>) -> Guard<'m, T>
     where
         T: MaybeTimer,
     {
         self.next = 0;
         let own = mem::replace(&mut self.want, LockSet::EMPTY);
-        Guard::new(manager, own, self.holder, self.publish.label, origin.take())
+        Guard::new(manager, own, self.holder, self.publish.label, origin)
     }
 
     /// Whether this walk is listening for a lock.
@@ -160,44 +161,48 @@ impl<'a> Walk<'a> {
 }
 
 impl Drop for Walk<'_> {
+    #[inline]
     fn drop(&mut self) {
-        self.release();
+        // Every completed acquire drops a walk that holds nothing and listens for nothing: that
+        // check stays inline, the release itself does not.
+        if self.next != 0 || self.waited {
+            self.release();
+        }
+        // Normally `None` by now (a listener exists only while `waited` is set); taking it drops
+        // anything left, since the field is not dropped on its own.
+        if let Some(listener) = self.listener.take() {
+            drop(listener);
+        }
     }
 }
 
 // === Acquire ===
 
 /// Where an acquisition comes from, carried from the call into its guard.
-#[derive(Debug)]
-pub(crate) struct Origin {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin<'a> {
     /// Where `acquire` was called.
     pub(crate) caller: &'static Location<'static>,
     /// For a nested acquisition: what the parent guard covers.
-    pub(crate) parent: Option<Parent>,
+    pub(crate) parent: Option<Parent<'a>>,
 }
 
-/// What a nested acquisition needs of its parent guard.
-#[derive(Debug, Clone)]
-pub(crate) struct Parent {
+/// What a nested acquisition needs of its parent guard, borrowed from it (the nested acquire
+/// borrows the parent guard anyway).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parent<'a> {
     /// Every lock the parent covers.
-    pub(crate) covered: LockSet,
+    pub(crate) covered: &'a LockSet,
     /// Where the highest of them was taken.
     pub(crate) top_at: &'static Location<'static>,
 }
 
-impl Origin {
+impl Origin<'_> {
     /// A top-level acquisition called from `caller`.
     pub(crate) fn new(caller: &'static Location<'static>) -> Self {
         Self {
             caller,
             parent: None,
-        }
-    }
-
-    fn take(&mut self) -> Origin {
-        Origin {
-            caller: self.caller,
-            parent: self.parent.take(),
         }
     }
 }
@@ -263,7 +268,7 @@ pin_project! {
         manager: &'a LockManager<T>,
         walk: Walk<'a>,
         state: State,
-        origin: Origin,
+        origin: Origin<'a>,
         timeout: Option<Duration>,
         #[pin]
         sleep: Option<T::Sleep>,
@@ -274,7 +279,7 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
     pub(crate) fn new(
         manager: &'a LockManager<T>,
         want: Result<LockSet, Error>,
-        origin: Origin,
+        origin: Origin<'a>,
         holder: Option<HolderId>,
         owner: Option<&'static str>,
     ) -> Self {
@@ -289,7 +294,7 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
             walk,
             state,
             origin,
-            timeout: manager.default_timeout(),
+            timeout: manager.default_timeout().filter(|_| T::HAS_TIMER),
             sleep: None,
         }
     }
@@ -331,7 +336,7 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
         }
         self.walk.publish.at = self.manager.timer.now_opt();
         match self.walk.advance(None) {
-            Ok(()) => Ok(self.walk.finish(self.manager, &mut self.origin)),
+            Ok(()) => Ok(self.walk.finish(self.manager, self.origin)),
             Err(pos) => {
                 self.walk.release();
                 Err(Error::WouldBlock {
@@ -379,16 +384,17 @@ impl<'a, T: MaybeTimer> Future for Acquire<'a, T> {
             State::Done => return Poll::Ready(Err(Error::PolledAfterCompletion)),
         }
         // Progress first: a lock granted in the same instant as the deadline is kept.
-        let try_once = *this.timeout == Some(Duration::ZERO);
+        // Without a timer there is no timeout: the checks compile away.
+        let try_once = T::HAS_TIMER && *this.timeout == Some(Duration::ZERO);
         this.walk.publish.at = this.manager.timer.now_opt();
         let busy = match this.walk.advance((!try_once).then_some(&mut *cx)) {
             Ok(()) => {
                 this.sleep.set(None);
-                return Poll::Ready(Ok(this.walk.finish(this.manager, this.origin)));
+                return Poll::Ready(Ok(this.walk.finish(this.manager, *this.origin)));
             }
             Err(pos) => pos,
         };
-        if let Some(timeout) = *this.timeout {
+        if let Some(timeout) = this.timeout.filter(|_| T::HAS_TIMER) {
             let expired = try_once || {
                 if this.sleep.is_none() {
                     this.sleep.set(Some(this.manager.timer.sleep_for(timeout)));

@@ -61,19 +61,20 @@ pub struct Guard<'a, T: MaybeTimer = NoTimer> {
 }
 
 impl<'a, T: MaybeTimer> Guard<'a, T> {
+    #[inline]
     pub(crate) fn new(
         manager: &'a LockManager<T>,
         own: LockSet,
         holder: Option<HolderId>,
         owner: Option<&'static str>,
-        origin: Origin,
+        origin: Origin<'_>,
     ) -> Self {
         let top_at = match &origin.parent {
             Some(parent) if own.is_empty() => parent.top_at,
             _ => origin.caller,
         };
         let covered = origin.parent.map(|parent| {
-            let mut covered = parent.covered;
+            let mut covered = parent.covered.clone();
             covered.union_with(&own);
             covered
         });
@@ -154,7 +155,7 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
         let origin = Origin {
             caller: Location::caller(),
             parent: Some(Parent {
-                covered: covered.clone(),
+                covered,
                 top_at: self.top_at,
             }),
         };

@@ -122,6 +122,7 @@ impl<T: MaybeTimer> LockManager<T> {
     /// A lock already held by the same task *through another guard* is not special: asking the
     /// manager for it again waits for that guard. Use [`Guard::acquire`] to nest.
     #[track_caller]
+    #[inline(always)]
     pub fn acquire<I>(&self, keys: I) -> Acquire<'_, T>
     where
         I: IntoIterator,

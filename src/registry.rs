@@ -139,6 +139,7 @@ impl Table {
         self.slots[pos].info.lock_ref()
     }
 
+    #[inline]
     pub(crate) fn empty_set(&self) -> LockSet {
         LockSet::with_len(self.slots.len())
     }
@@ -200,6 +201,7 @@ impl Key for LockId {}
 impl<K: Key + ?Sized> Key for &K {}
 
 /// Resolves `keys` into a set over `table`; the first unknown key is the error.
+#[inline(always)]
 pub(crate) fn resolve<I>(table: &Table, keys: I) -> Result<LockSet, Error>
 where
     I: IntoIterator,

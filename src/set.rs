@@ -23,6 +23,7 @@ impl LockSet {
     pub(crate) const EMPTY: LockSet = LockSet::Inline([0; INLINE_WORDS]);
 
     /// An empty set able to hold positions `0..len`.
+    #[inline]
     pub(crate) fn with_len(len: usize) -> Self {
         if len <= INLINE_LOCKS {
             Self::EMPTY
@@ -75,6 +76,7 @@ impl LockSet {
     }
 
     /// Whether the set is empty.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.words().iter().all(|&w| w == 0)
     }
@@ -129,6 +131,19 @@ impl LockSet {
         Iter { set: self, next: 0 }
     }
 
+    /// The positions at or after `from`, in ascending order: the acquisition order.
+    ///
+    /// Walks whole words, clearing one bit per step, like [`iter_rev_below`](Self::iter_rev_below).
+    #[inline]
+    pub(crate) fn iter_from(&self, from: usize) -> FwdIter<'_> {
+        let words = self.words();
+        let (word, bits) = match words.get(from / 64) {
+            Some(&w) => (from / 64, w & (u64::MAX << (from % 64))),
+            None => (words.len(), 0),
+        };
+        FwdIter { words, word, bits }
+    }
+
     /// The positions strictly below `before`, in descending order: the release order.
     ///
     /// Walks whole words, clearing one bit per step, so a release costs a few instructions per
@@ -164,6 +179,31 @@ impl Iterator for Iter<'_> {
         let pos = self.set.next_from(self.next)?;
         self.next = pos + 1;
         Some(pos)
+    }
+}
+
+/// Ascending iterator over a [`LockSet`], from [`LockSet::iter_from`].
+#[derive(Debug, Clone)]
+pub(crate) struct FwdIter<'a> {
+    words: &'a [u64],
+    /// The index of the word `bits` came from.
+    word: usize,
+    /// What is left to visit of that word; words above it are visited whole.
+    bits: u64,
+}
+
+impl Iterator for FwdIter<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.bits == 0 {
+            self.word += 1;
+            self.bits = *self.words.get(self.word)?;
+        }
+        let bit = self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(self.word * 64 + bit)
     }
 }
 
@@ -305,6 +345,9 @@ mod tests {
                         below,
                         "before {before}"
                     );
+                    let from = before;
+                    let above: Vec<usize> = model.iter().copied().filter(|&p| p >= from).collect();
+                    assert_eq!(s.iter_from(from).collect::<Vec<_>>(), above, "from {from}");
                 }
             }
         }
