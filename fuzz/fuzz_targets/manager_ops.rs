@@ -649,6 +649,8 @@ struct World<'m> {
     ids: Vec<LockId>,
     foreign: Vec<LockId>,
     model: Model,
+    /// The locks in ascending order (by index).
+    ascending: Vec<usize>,
     /// The holder id status showed for each holding chain, once seen.
     holder_ids: RefCell<HashMap<u64, HolderId>>,
 }
@@ -708,7 +710,12 @@ impl World<'_> {
             "guard locks not ascending"
         );
         assert_eq!(g.owner(), gm.owner, "guard owner");
-        self.check_owner(g.holder(), gm.owner, gm.chain, "guard holder()");
+        self.check_owner(
+            g.holder(),
+            gm.owner,
+            gm.chain,
+            format_args!("guard holder()"),
+        );
         for (i, &lock) in self.ids.iter().enumerate() {
             let covered = gm.covered.contains(&i);
             assert_eq!(g.holds(lock), covered, "holds({i}) by id");
@@ -728,7 +735,7 @@ impl World<'_> {
         actual: Option<Owner>,
         label: Option<&str>,
         chain: Option<u64>,
-        what: &str,
+        what: std::fmt::Arguments<'_>,
     ) {
         match (label, chain, actual) {
             (Some(label), _, Some(Owner::Label(l))) => {
@@ -754,20 +761,27 @@ impl World<'_> {
         let n = model.names.len();
         assert_eq!(status.len(), n, "status entries");
         let mut chains: HashMap<HolderId, u64> = HashMap::new();
-        for (s, i) in status.iter().zip(model.by_order(0..n)) {
-            let what = format!("status of lock {i}");
-            assert_eq!(s.name, model.names[i], "{what}: name");
-            assert_eq!(s.order, model.orders[i], "{what}: order");
-            assert_eq!(s.description, "", "{what}: description");
-            assert_eq!(s.is_locked, model.holder[i].is_some(), "{what}: is_locked");
-            assert_eq!(s.acquired_at, model.at[i], "{what}: acquired_at");
+        for (s, &i) in status.iter().zip(&self.ascending) {
+            assert_eq!(s.name, model.names[i], "status of lock {i}: name");
+            assert_eq!(s.order, model.orders[i], "status of lock {i}: order");
+            assert_eq!(s.description, "", "status of lock {i}: description");
+            let held = model.holder[i].is_some();
+            assert_eq!(s.is_locked, held, "status of lock {i}: is_locked");
+            assert_eq!(
+                s.acquired_at, model.at[i],
+                "status of lock {i}: acquired_at"
+            );
             match model.owner_of(i) {
-                None => assert_eq!(s.owner, None, "{what}: owner of a free lock"),
+                None => assert_eq!(s.owner, None, "status of lock {i}: owner of a free lock"),
                 Some((label, chain)) => {
-                    self.check_owner(s.owner, label, chain, &what);
+                    let what = format_args!("status of lock {i}");
+                    self.check_owner(s.owner, label, chain, what);
                     if let (Some(Owner::Holder(h)), Some(chain)) = (s.owner, chain) {
                         let other = *chains.entry(h).or_insert(chain);
-                        assert_eq!(other, chain, "{what}: chains {other} and {chain} share {h}");
+                        assert_eq!(
+                            other, chain,
+                            "lock {i}: chains {other} and {chain} share {h}"
+                        );
                     }
                 }
             }
@@ -779,10 +793,10 @@ impl World<'_> {
         let model = &self.model;
         let now = model.now;
         let real = self.m.long_held(t);
-        let expected: Vec<(usize, Duration)> = model
-            .by_order(0..model.names.len())
-            .into_iter()
-            .filter_map(|i| Some((i, now.saturating_sub(model.at[i]?))))
+        let expected: Vec<(usize, Duration)> = self
+            .ascending
+            .iter()
+            .filter_map(|&i| Some((i, now.saturating_sub(model.at[i]?))))
             .filter(|&(_, held_for)| held_for > t)
             .collect();
         let locks: Vec<&str> = real.iter().map(|h| h.lock.name()).collect();
@@ -796,7 +810,7 @@ impl World<'_> {
             assert_eq!(h.held_for, held_for, "long_held: held_for of lock {i}");
             assert_eq!(h.threshold, t, "long_held: threshold");
             let (label, chain) = model.owner_of(i).unwrap();
-            self.check_owner(h.owner, label, chain, "long_held owner");
+            self.check_owner(h.owner, label, chain, format_args!("long_held owner"));
         }
     }
 
@@ -1213,6 +1227,8 @@ fuzz_target!(|input: Input| {
     let foreign = foreign.build();
     assert_eq!(m.default_timeout(), default_timeout);
 
+    let mut ascending: Vec<usize> = (0..n).collect();
+    ascending.sort_by_key(|&i| orders[i]);
     let mut w = World {
         m: &m,
         timer,
@@ -1230,6 +1246,7 @@ fuzz_target!(|input: Input| {
             futures: Default::default(),
             guards: Default::default(),
         },
+        ascending,
         holder_ids: RefCell::default(),
     };
     let mut top = Frame::new(&m, None);
