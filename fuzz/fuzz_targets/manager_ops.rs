@@ -163,7 +163,8 @@ enum Op {
     },
     /// Close the current frame.
     Exit,
-    /// Format everything (the `Debug` impls must not panic) and re-check every guard.
+    /// Format everything (the `Debug` and `Display` impls must not panic, status tables and long
+    /// holds included) and re-check every guard.
     Inspect {
         level: u8,
     },
@@ -1102,6 +1103,11 @@ impl<'g> Frame<'g> {
             }
             Op::Inspect { .. } => {
                 let _ = format!("{:?}", self.m);
+                let status = self.m.status();
+                let _ = format!("{status}{status:?}");
+                for hold in self.m.long_held(Duration::ZERO) {
+                    let _ = format!("{hold}{hold:?}");
+                }
                 for s in self.futures.iter().flatten() {
                     let _ = format!("{:?}", s.fut);
                 }
