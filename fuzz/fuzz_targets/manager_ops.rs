@@ -16,7 +16,17 @@
 //!   still blocked; a zero timeout tries once; the timer's parked sleeps are exactly those of the
 //!   blocked futures whose deadline is still ahead;
 //! * no stranded waiter: when a lock is free, at least one of the futures blocked on it has been
-//!   woken since its last poll, and a blocked future whose deadline has passed has been woken.
+//!   woken since its last poll, and a blocked future whose deadline has passed has been woken;
+//! * `status()`: one entry per lock, ascending, each with the model's name, order and
+//!   `is_locked`; a held lock's owner is the label of the acquisition that holds it (given or
+//!   inherited, cut to 32 bytes at a character boundary), or else its holder id, which is the same
+//!   for every lock of one acquisition and the guards nested in it, differs between chains alive at
+//!   the same time, never changes while a chain lives, and is what every guard's `holder()` says;
+//!   its `acquired_at` is the clock at the poll or try that took it (a walk that waits keeps the
+//!   earlier times of the locks it took before); a free lock has neither owner nor time;
+//! * `long_held(t)`: exactly the held locks with `now - acquired_at > t`, ascending, with that
+//!   hold time and the same owner as status; checked after every clock move with `t` = the
+//!   advance, and at `Inspect` at each hold time and just below it, at zero and at the maximum.
 //!
 //! Nested guards borrow their parent, so nesting is a stack of frames: `Enter` moves a guard out
 //! of the current frame and opens a frame whose futures and guards borrow it; `Exit` (or the end
@@ -25,7 +35,8 @@
 //! by an outer guard and be woken when that guard is dropped.
 #![no_main]
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,7 +47,7 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use lockorder::futures::Acquire;
-use lockorder::{Error, Guard, Key, LockId, LockManager, LockRef, ManualTimer};
+use lockorder::{Error, Guard, HolderId, Key, LockId, LockManager, LockRef, ManualTimer, Owner};
 
 type Manager = LockManager<ManualTimer>;
 
@@ -46,6 +57,9 @@ const LARGE_LOCKS: usize = 120;
 const FUTURE_SLOTS: usize = 4;
 const MAX_DEPTH: usize = 3;
 const OWNER: &str = "fuzz-owner";
+/// Longer than a status label keeps (32 bytes), with a character across the cut: status shows
+/// 31 bytes of it.
+const LONG_OWNER: &str = "long-owner-label-\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}";
 const UNKNOWN: &str = "no-such-lock";
 
 // === Input ===
@@ -71,7 +85,8 @@ const UNKNOWN: &str = "no-such-lock";
 //     9 inspect
 //   FLAGS: bits 0-1 key kind (0 name, 1 String, 2 LockId, 3 name), bits 2-4 wait code
 //     (0 default, 1 no_timeout, 2 zero, 3 max, else MILLIS), bit 5 owner label, bit 6 (try) via
-//     `acquire(..).try_now()`. COUNT % 6 keys; KEY 255 is a key of no lock here, else KEY % LOCKS.
+//     `acquire(..).try_now()`, bit 7 (with bit 5) the long label (which status cuts) instead of
+//     the short one. COUNT % 6 keys; KEY 255 is a key of no lock here, else KEY % LOCKS.
 //   `level` picks the frame: 0 the current one, 1 its parent, ... (modulo the depth).
 
 #[derive(Debug)]
@@ -110,7 +125,7 @@ enum Op {
         keys: Vec<u8>,
         kind: KeyKind,
         wait: Wait,
-        owner: bool,
+        owner: Option<&'static str>,
     },
     /// Poll the future in `slot`, optionally with a new waker.
     Poll {
@@ -137,7 +152,7 @@ enum Op {
         kind: KeyKind,
         via_future: bool,
         wait: Wait,
-        owner: bool,
+        owner: Option<&'static str>,
     },
     Advance {
         millis: u8,
@@ -148,7 +163,8 @@ enum Op {
     },
     /// Close the current frame.
     Exit,
-    /// Format everything (the `Debug` impls must not panic) and re-check every guard.
+    /// Format everything (the `Debug` and `Display` impls must not panic, status tables and long
+    /// holds included) and re-check every guard.
     Inspect {
         level: u8,
     },
@@ -178,7 +194,7 @@ impl Bytes<'_> {
     }
 
     /// FLAGS MILLIS COUNT KEY*COUNT
-    fn request(&mut self) -> (KeyKind, Wait, bool, bool, Vec<u8>) {
+    fn request(&mut self) -> (KeyKind, Wait, Option<&'static str>, bool, Vec<u8>) {
         let flags = self.next();
         let millis = self.next();
         let count = self.next() % 6;
@@ -189,7 +205,12 @@ impl Bytes<'_> {
             _ => KeyKind::Name,
         };
         let wait = Self::wait(flags >> 2 & 7, millis);
-        (kind, wait, flags & 0x20 != 0, flags & 0x40 != 0, keys)
+        let owner = match (flags & 0x20 != 0, flags & 0x80 != 0) {
+            (false, _) => None,
+            (true, false) => Some(OWNER),
+            (true, true) => Some(LONG_OWNER),
+        };
+        (kind, wait, owner, flags & 0x40 != 0, keys)
     }
 }
 
@@ -340,6 +361,9 @@ struct FutModel {
     /// Set when the sleep is created: at the first contended poll with a nonzero timeout.
     deadline: Option<Duration>,
     owner: Option<&'static str>,
+    /// The holding chain (acquisition and the guards nested in it) whose holder id status shows:
+    /// the parent guard's, else a new one once the first lock is taken.
+    chain: Option<u64>,
     /// The lock it is blocked on, after a poll that returned `Pending`.
     blocked_on: Option<usize>,
     waker: Arc<Counter>,
@@ -358,6 +382,7 @@ struct GuardModel {
     own: BTreeSet<usize>,
     covered: BTreeSet<usize>,
     owner: Option<&'static str>,
+    chain: Option<u64>,
 }
 
 enum Outcome {
@@ -371,6 +396,8 @@ struct Model {
     orders: Vec<u32>,
     default_timeout: Option<Duration>,
     holder: Vec<Option<u64>>,
+    /// The clock when each held lock was taken.
+    at: Vec<Option<Duration>>,
     now: Duration,
     sleeps: u64,
     next_id: u64,
@@ -441,15 +468,12 @@ impl Model {
         kind: KeyKind,
         parent: Option<u64>,
         wait: Wait,
-        owner: bool,
+        owner: Option<&'static str>,
     ) -> u64 {
         let parent = parent.map(|p| &self.guards[&p]);
         let state_want = self.resolve(keys, kind, parent);
-        let owner = if owner {
-            Some(OWNER)
-        } else {
-            parent.and_then(|p| p.owner)
-        };
+        let owner = owner.or_else(|| parent.and_then(|p| p.owner));
+        let chain = parent.and_then(|p| p.chain);
         let parent = parent.map(|p| p.covered.clone());
         let (state, want) = match state_want {
             Ok(want) => (FutState::Walking, want),
@@ -464,6 +488,7 @@ impl Model {
             timeout: self.timeout_of(wait),
             deadline: None,
             owner,
+            chain,
             blocked_on: None,
             waker: Arc::default(),
             seen: 0,
@@ -478,6 +503,7 @@ impl Model {
         for &i in &f.want[..f.taken] {
             assert_eq!(self.holder[i], Some(id), "model: future {id} lost lock {i}");
             self.holder[i] = None;
+            self.at[i] = None;
         }
         f.taken = 0;
         f.blocked_on = None;
@@ -494,6 +520,7 @@ impl Model {
         for i in g.own {
             assert_eq!(self.holder[i], Some(id), "model: guard {id} lost lock {i}");
             self.holder[i] = None;
+            self.at[i] = None;
         }
     }
 
@@ -507,6 +534,7 @@ impl Model {
         let mut covered = f.parent.clone().unwrap_or_default();
         covered.extend(own.iter().copied());
         let owner = f.owner;
+        let chain = f.chain;
         let gid = self.id();
         for &i in &own {
             self.holder[i] = Some(gid);
@@ -517,6 +545,7 @@ impl Model {
                 own,
                 covered,
                 owner,
+                chain,
             },
         );
         gid
@@ -535,6 +564,11 @@ impl Model {
                 break;
             }
             self.holder[i] = Some(id);
+            self.at[i] = Some(self.now);
+            if f.chain.is_none() {
+                self.next_id += 1;
+                f.chain = Some(self.next_id);
+            }
             f.taken += 1;
         }
         let Some(&busy) = f.want.get(f.taken) else {
@@ -558,12 +592,21 @@ impl Model {
         Outcome::Pending
     }
 
+    /// Who holds lock `i`, as status should show it: the label, and the holding chain.
+    fn owner_of(&self, i: usize) -> Option<(Option<&'static str>, Option<u64>)> {
+        let h = self.holder[i]?;
+        Some(match self.futures.get(&h) {
+            Some(f) => (f.owner, f.chain),
+            None => (self.guards[&h].owner, self.guards[&h].chain),
+        })
+    }
+
     /// A single try: all or nothing.
     fn try_now(
         &mut self,
         want: Result<Vec<usize>, Expected>,
         parent: Option<u64>,
-        owner: bool,
+        owner: Option<&'static str>,
     ) -> Outcome {
         let want = match want {
             Ok(want) => want,
@@ -573,16 +616,18 @@ impl Model {
             return Outcome::Failed(Expected::WouldBlock(busy));
         }
         let parent = parent.map(|p| &self.guards[&p]);
-        let owner = if owner {
-            Some(OWNER)
-        } else {
-            parent.and_then(|p| p.owner)
-        };
+        let owner = owner.or_else(|| parent.and_then(|p| p.owner));
+        let chain = parent.and_then(|p| p.chain);
         let mut covered = parent.map(|p| p.covered.clone()).unwrap_or_default();
         covered.extend(want.iter().copied());
+        let chain = match chain {
+            None if !want.is_empty() => Some(self.id()),
+            chain => chain,
+        };
         let gid = self.id();
         for &i in &want {
             self.holder[i] = Some(gid);
+            self.at[i] = Some(self.now);
         }
         self.guards.insert(
             gid,
@@ -590,6 +635,7 @@ impl Model {
                 own: want.into_iter().collect(),
                 covered,
                 owner,
+                chain,
             },
         );
         Outcome::Granted(gid)
@@ -604,6 +650,19 @@ struct World<'m> {
     ids: Vec<LockId>,
     foreign: Vec<LockId>,
     model: Model,
+    /// The locks in ascending order (by index).
+    ascending: Vec<usize>,
+    /// The holder id status showed for each holding chain, once seen.
+    holder_ids: RefCell<HashMap<u64, HolderId>>,
+}
+
+/// A label as status keeps it: at most 32 bytes, cut at a character boundary.
+fn cut(label: &str) -> &str {
+    let mut len = label.len().min(32);
+    while !label.is_char_boundary(len) {
+        len -= 1;
+    }
+    &label[..len]
 }
 
 impl World<'_> {
@@ -652,6 +711,12 @@ impl World<'_> {
             "guard locks not ascending"
         );
         assert_eq!(g.owner(), gm.owner, "guard owner");
+        self.check_owner(
+            g.holder(),
+            gm.owner,
+            gm.chain,
+            format_args!("guard holder()"),
+        );
         for (i, &lock) in self.ids.iter().enumerate() {
             let covered = gm.covered.contains(&i);
             assert_eq!(g.holds(lock), covered, "holds({i}) by id");
@@ -665,8 +730,111 @@ impl World<'_> {
         assert!(!g.holds(UNKNOWN));
     }
 
+    /// An owner as status or `holder()` reports it, against the label and chain of the model.
+    fn check_owner(
+        &self,
+        actual: Option<Owner>,
+        label: Option<&str>,
+        chain: Option<u64>,
+        what: std::fmt::Arguments<'_>,
+    ) {
+        match (label, chain, actual) {
+            (Some(label), _, Some(Owner::Label(l))) => {
+                assert_eq!(l.as_str(), cut(label), "{what}: label");
+            }
+            (None, Some(chain), Some(Owner::Holder(h))) => {
+                let mut ids = self.holder_ids.borrow_mut();
+                let known = *ids.entry(chain).or_insert(h);
+                assert_eq!(h, known, "{what}: holder id of chain {chain} changed");
+            }
+            (None, None, None) => {}
+            (label, chain, actual) => {
+                panic!("{what}: expected label {label:?} / chain {chain:?}, got {actual:?}")
+            }
+        }
+    }
+
+    /// `status()` against the model.
+    fn check_status(&self) {
+        let model = &self.model;
+        let status = self.m.status();
+        assert_eq!(status.now(), Some(model.now), "status now");
+        let n = model.names.len();
+        assert_eq!(status.len(), n, "status entries");
+        let mut chains: HashMap<HolderId, u64> = HashMap::new();
+        for (s, &i) in status.iter().zip(&self.ascending) {
+            assert_eq!(s.name, model.names[i], "status of lock {i}: name");
+            assert_eq!(s.order, model.orders[i], "status of lock {i}: order");
+            assert_eq!(s.description, "", "status of lock {i}: description");
+            let held = model.holder[i].is_some();
+            assert_eq!(s.is_locked, held, "status of lock {i}: is_locked");
+            assert_eq!(
+                s.acquired_at, model.at[i],
+                "status of lock {i}: acquired_at"
+            );
+            match model.owner_of(i) {
+                None => assert_eq!(s.owner, None, "status of lock {i}: owner of a free lock"),
+                Some((label, chain)) => {
+                    let what = format_args!("status of lock {i}");
+                    self.check_owner(s.owner, label, chain, what);
+                    if let (Some(Owner::Holder(h)), Some(chain)) = (s.owner, chain) {
+                        let other = *chains.entry(h).or_insert(chain);
+                        assert_eq!(
+                            other, chain,
+                            "lock {i}: chains {other} and {chain} share {h}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// `long_held(t)` against the model.
+    fn check_long_held(&self, t: Duration) {
+        let model = &self.model;
+        let now = model.now;
+        let real = self.m.long_held(t);
+        let expected: Vec<(usize, Duration)> = self
+            .ascending
+            .iter()
+            .filter_map(|&i| Some((i, now.saturating_sub(model.at[i]?))))
+            .filter(|&(_, held_for)| held_for > t)
+            .collect();
+        let locks: Vec<&str> = real.iter().map(|h| h.lock.name()).collect();
+        let want: Vec<&str> = expected
+            .iter()
+            .map(|&(i, _)| model.names[i].as_str())
+            .collect();
+        assert_eq!(locks, want, "long_held({t:?}) at {now:?}");
+        for (h, &(i, held_for)) in real.iter().zip(&expected) {
+            assert!(self.lock_is(&h.lock, i), "long_held: lock {i}");
+            assert_eq!(h.held_for, held_for, "long_held: held_for of lock {i}");
+            assert_eq!(h.threshold, t, "long_held: threshold");
+            let (label, chain) = model.owner_of(i).unwrap();
+            self.check_owner(h.owner, label, chain, format_args!("long_held owner"));
+        }
+    }
+
+    /// `long_held` at every threshold where its answer changes: each hold time and just below it,
+    /// and at the extremes.
+    fn check_long_held_edges(&self) {
+        let now = self.model.now;
+        let mut ts = vec![Duration::ZERO, Duration::MAX];
+        for &at in self.model.at.iter().flatten() {
+            let held_for = now.saturating_sub(at);
+            ts.push(held_for);
+            ts.extend(held_for.checked_sub(Duration::from_nanos(1)));
+        }
+        ts.sort();
+        ts.dedup();
+        for t in ts {
+            self.check_long_held(t);
+        }
+    }
+
     /// The invariants that hold between operations.
     fn check(&self) {
+        self.check_status();
         let model = &self.model;
         for (i, &lock) in self.ids.iter().enumerate() {
             assert_eq!(
@@ -767,7 +935,7 @@ impl<'g> Frame<'g> {
         keys: &[Option<usize>],
         kind: KeyKind,
         wait: Wait,
-        owner: bool,
+        owner: Option<&'static str>,
     ) -> Acquire<'g, ManualTimer> {
         let parent = self.parent.map(|p| p.1);
         let names = &w.model.names;
@@ -802,10 +970,9 @@ impl<'g> Frame<'g> {
             Wait::Millis(ms) => fut.timeout(Duration::from_millis(ms.into())),
             Wait::Max => fut.timeout(Duration::MAX),
         };
-        if owner {
-            fut.owner(OWNER)
-        } else {
-            fut
+        match owner {
+            Some(label) => fut.owner(label),
+            None => fut,
         }
     }
 
@@ -919,9 +1086,9 @@ impl<'g> Frame<'g> {
                             keys.iter()
                                 .map(|k| k.map_or(UNKNOWN, |i| w.model.names[i].as_str())),
                         ),
-                        _ => self.begin(w, &keys, kind, Wait::Default, false).try_now(),
+                        _ => self.begin(w, &keys, kind, Wait::Default, None).try_now(),
                     };
-                    (real, false)
+                    (real, None)
                 };
                 let want = w
                     .model
@@ -936,6 +1103,11 @@ impl<'g> Frame<'g> {
             }
             Op::Inspect { .. } => {
                 let _ = format!("{:?}", self.m);
+                let status = self.m.status();
+                let _ = format!("{status}{status:?}");
+                for hold in self.m.long_held(Duration::ZERO) {
+                    let _ = format!("{hold}{hold:?}");
+                }
                 for s in self.futures.iter().flatten() {
                     let _ = format!("{:?}", s.fut);
                 }
@@ -946,6 +1118,7 @@ impl<'g> Frame<'g> {
                 if let Some((id, g)) = self.parent {
                     w.check_guard(g, id);
                 }
+                w.check_long_held_edges();
             }
             Op::Advance { .. } | Op::Enter { .. } | Op::Exit => unreachable!(),
         }
@@ -1021,6 +1194,7 @@ fn run(
                 let by = Duration::from_millis(millis.into());
                 w.timer.advance(by);
                 w.model.now = w.model.now.saturating_add(by);
+                w.check_long_held(by);
             }
             Op::Acquire { level, .. }
             | Op::Poll { level, .. }
@@ -1059,6 +1233,8 @@ fuzz_target!(|input: Input| {
     let foreign = foreign.build();
     assert_eq!(m.default_timeout(), default_timeout);
 
+    let mut ascending: Vec<usize> = (0..n).collect();
+    ascending.sort_by_key(|&i| orders[i]);
     let mut w = World {
         m: &m,
         timer,
@@ -1069,12 +1245,15 @@ fuzz_target!(|input: Input| {
             orders,
             default_timeout,
             holder: vec![None; n],
+            at: vec![None; n],
             now: Duration::ZERO,
             sleeps: 0,
             next_id: 0,
             futures: Default::default(),
             guards: Default::default(),
         },
+        ascending,
+        holder_ids: RefCell::default(),
     };
     let mut top = Frame::new(&m, None);
     let mut ops = ops.iter();
