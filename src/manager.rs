@@ -218,7 +218,7 @@ impl<T: MaybeTimer> LockManager<T> {
     /// assert_eq!(
     ///     warnings[0].to_string(),
     ///     "potential deadlock: lock `db` (order 10) held by worker-3 for 30.001s \
-    ///      (more than 30s); check that its holder is not stuck"
+    ///      (more than 30.000s); check that its holder is not stuck"
     /// );
     /// # drop(g);
     /// # Ok::<(), lockorder::Error>(())
