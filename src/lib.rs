@@ -54,8 +54,11 @@
 //! * **Cancellation** at any point releases what was taken and passes on a wake-up the future
 //!   received but did not use (see [`Acquire`](futures::Acquire#cancel-safety)).
 //!
-//! Wakers must not panic: a release wakes the next waiter inside `event-listener`, and a panic
-//! from `wake` escapes from that release and can leave the guard's lower locks held.
+//! Panics in foreign code (the timer, a waker) keep no lock: a poll that unwinds leaves its
+//! future able to go on (dropping it releases what it took), and a guard whose release wakes a
+//! waker that panics still releases all its locks while unwinding. Wakers should not panic all
+//! the same: `event-listener` wakes while holding its waiter list's lock, and a panic there can
+//! strand later waiters of that lock.
 //!
 //! # Reentrancy goes through the guard
 //!
