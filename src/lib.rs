@@ -135,6 +135,9 @@ pub use timer::TokioTimer;
 #[cfg(feature = "async-io")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
 pub use timer::{AsyncIoSleep, AsyncIoTimer};
+#[cfg(all(feature = "std", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use timer::{StdSleep, StdTimer};
 
 /// The named futures of this crate.
 pub mod futures {
