@@ -39,6 +39,7 @@ use super::Timer;
 ///
 /// The same runs on a PC with embassy-time's `std` driver in `compat/tests/embassy.rs`, and on an
 /// emulated Cortex-M in the firmware check of the CI folder.
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy-time")))]
 #[derive(Debug, Clone, Copy)]
 pub struct EmbassyTimer {
     base: Instant,
