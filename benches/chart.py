@@ -10,12 +10,27 @@ second, higher is better) as grouped bars (from the interleaved passes in
 than criterion's one-row-after-another runs; `--criterion-only` draws criterion's estimates), and prints the ratios of `lockorder` to each peer and
 to the atomic floor as Markdown, with the interleaved W1/W3 pass (`w1-interleaved.json`) first
 when present. Python 3 standard library only.
+
+    python3 benches/chart.py --callgrind [BINARY] [--label NAME]
+
+runs the W1 instruction profile instead: `profile_w1` (built as the README says; the newest
+`target/profile/release/deps/profile_w1-*` by default) under `valgrind --tool=callgrind` twice per
+row, with N = 10,000 and 30,000 iterations, and takes (I(N2) - I(N1)) / (N2 - N1) as the exact
+instruction count of one acquire + release, setup excluded. It also splits one lockorder-id K = 1
+iteration by function (self cost, the same difference). Writes `benches/instructions-NAME.json`
+(NAME `current` by default) and prints it as a table; the chart mode prints every
+`benches/instructions-*.json` it finds side by side.
 """
 
 import argparse
+import collections
+import glob
 import json
 import os
+import re
+import subprocess
 import sys
+import tempfile
 from xml.sax.saxutils import escape
 
 LOCKORDER = "lockorder-id"
@@ -247,13 +262,135 @@ def interleaved_ratios(root):
     return "\n".join(lines) + "\n"
 
 
+# === callgrind instruction profile ===
+
+CG_VARIANTS = [LOCKORDER, "lockorder-name", "async-lock", "futures", FLOOR]
+CG_KS = [1, 4, 16]
+CG_NS = (10_000, 30_000)
+BENCHES = os.path.dirname(os.path.abspath(__file__))
+
+
+def callgrind_self_costs(path):
+    """{function: self instructions} from a callgrind output file (inlined code counted in the
+    function it was inlined into; the inclusive cost lines after `calls=` are skipped)."""
+    names, cost = {}, collections.Counter()
+    fn, skip = None, False
+    for line in open(path):
+        if line.startswith("fn="):
+            m = re.match(r"\((\d+)\)(?: (.*))?", line[3:].rstrip("\n"))
+            if m:
+                if m.group(2) is not None:
+                    names[m.group(1)] = m.group(2)
+                fn = names[m.group(1)]
+            else:
+                fn = line[3:].rstrip("\n")
+        elif line.startswith("cfn="):
+            m = re.match(r"\((\d+)\) (.*)", line[4:].rstrip("\n"))
+            if m:
+                names[m.group(1)] = m.group(2)
+        elif line.startswith("calls="):
+            skip = True
+        elif line[:1].isdigit() or line[:1] in "+-*":
+            if skip:
+                skip = False
+                continue
+            parts = line.split()
+            if fn is not None and len(parts) >= 2:
+                cost[fn] += int(parts[1])
+    return cost
+
+
+def callgrind_run(binary, variant, k, n, out):
+    subprocess.run(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, variant, str(k), str(n)],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return callgrind_self_costs(out)
+
+
+def callgrind(binary, label):
+    if binary is None:
+        found = glob.glob(os.path.join("target", "profile", "release", "deps", "profile_w1-*"))
+        found = [f for f in found if os.access(f, os.X_OK) and not f.endswith(".d")]
+        if not found:
+            sys.exit("no profile_w1 binary: build it as the README's hot-path profile paragraph says")
+        binary = max(found, key=os.path.getmtime)
+    n1, n2 = CG_NS
+    rows, top = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for v in CG_VARIANTS:
+            for k in CG_KS:
+                a = callgrind_run(binary, v, k, n1, os.path.join(tmp, "a"))
+                b = callgrind_run(binary, v, k, n2, os.path.join(tmp, "b"))
+                per = (sum(b.values()) - sum(a.values())) / (n2 - n1)
+                rows.append({"impl": v, "k": k, "instructions": round(per, 1)})
+                print(f"{v:<16} K={k:<3} {per:8.1f} instructions per acquire + release", file=sys.stderr)
+                if v == LOCKORDER and k == 1:
+                    diff = {f: (b[f] - a.get(f, 0)) / (n2 - n1) for f in b}
+                    top = [{"function": f, "instructions": round(c, 1)}
+                           for f, c in sorted(diff.items(), key=lambda x: -x[1]) if c >= 0.5]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    doc = {
+        "label": label,
+        "commit": commit,
+        "command": f"python3 benches/chart.py --callgrind {binary} --label {label}",
+        "iterations": list(CG_NS),
+        "rows": rows,
+        "lockorder_id_k1_by_function": top,
+    }
+    path = os.path.join(BENCHES, f"instructions-{label}.json")
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print(instruction_tables([doc]))
+    print(f"written to {path}")
+
+
+def instruction_tables(docs):
+    """Per-iteration instruction counts of each profile, one column per profile and row."""
+    if not docs:
+        return ""
+    labels = [d["label"] for d in docs]
+    by = {(d["label"], r["impl"], r["k"]): r["instructions"] for d in docs for r in d["rows"]}
+    impls = [v for v in CG_VARIANTS if any(k[1] == v for k in by)]
+    lines = [
+        "Instructions per acquire + release (callgrind, W1): " + ", ".join(
+            f"{d['label']} at {d['commit']}" for d in docs),
+        "",
+        "| K | " + " | ".join(f"{v} ({l})" if len(labels) > 1 else v for v in impls for l in labels) + " |",
+        "|---|" + "---|" * (len(impls) * len(labels)),
+    ]
+    for k in CG_KS:
+        cells = [f"{by[(l, v, k)]:,.0f}" if (l, v, k) in by else "-" for v in impls for l in labels]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    for d in docs:
+        lines += ["", f"lockorder-id K=1 by function ({d['label']}), self instructions per iteration:", ""]
+        lines += [f"  {t['instructions']:7.1f}  {t['function']}" for t in d["lockorder_id_k1_by_function"][:10]]
+    return "\n".join(lines) + "\n"
+
+
+def load_instructions():
+    docs = []
+    for path in sorted(glob.glob(os.path.join(BENCHES, "instructions-*.json"))):
+        with open(path) as f:
+            docs.append(json.load(f))
+    docs.sort(key=lambda d: d["label"] != "before")
+    return docs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--criterion", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion"))
     ap.add_argument("--out", default=os.path.join("docs", "bench.svg"))
     ap.add_argument("--criterion-only", action="store_true",
                     help="draw criterion's estimates even if the interleaved passes ran")
+    ap.add_argument("--callgrind", nargs="?", const="", metavar="BINARY",
+                    help="run the W1 instruction profile instead (see above)")
+    ap.add_argument("--label", default="current", help="with --callgrind: names the output file")
     args = ap.parse_args()
+    if args.callgrind is not None:
+        callgrind(args.callgrind or None, args.label)
+        return
     data = load(args.criterion)
     if not data:
         sys.exit(f"no criterion results under {args.criterion}: run `cargo bench --bench lockorder` first")
@@ -262,6 +399,7 @@ def main():
         f.write(svg(data, None if args.criterion_only else load_interleaved(args.criterion)))
     print(interleaved_ratios(args.criterion))
     print(ratios(data))
+    print(instruction_tables(load_instructions()))
     print(f"chart written to {args.out}")
 
 
