@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use lockorder::{LockId, LockManager};
 
-use common::{manager, names, ready, Peer, LOCKS};
+use common::{lock_each, manager, names, ready, Peer, LOCKS};
 
 type AsyncLock = async_lock::Mutex<()>;
 type TokioMutex = tokio::sync::Mutex<()>;
@@ -70,10 +70,10 @@ fn w1(c: &mut Criterion) {
                 drop(black_box(ready(m.acquire(keys)).unwrap()))
             });
         });
-        w1_peer::<AsyncLock>(&mut g, k);
-        w1_peer::<TokioMutex>(&mut g, k);
-        w1_peer::<FuturesMutex>(&mut g, k);
-        w1_peer::<MaitakeMutex>(&mut g, k);
+        peer_row::<AsyncLock>(&mut g, k, false);
+        peer_row::<TokioMutex>(&mut g, k, false);
+        peer_row::<FuturesMutex>(&mut g, k, false);
+        peer_row::<MaitakeMutex>(&mut g, k, false);
         let flags: Vec<AtomicBool> = (0..LOCKS).map(|_| AtomicBool::new(false)).collect();
         g.bench_with_input(BenchmarkId::new("atomic-floor", k), &k, |b, &k| {
             b.iter(|| atomic_floor(&flags[..k]));
@@ -82,22 +82,20 @@ fn w1(c: &mut Criterion) {
     g.finish();
 }
 
-fn w1_peer<M: Peer>(
+/// A peer's W1 row (parameter K), or its W3 row (no parameter) when `k` is 4 and `w3` is set.
+fn peer_row<M: Peer>(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     k: usize,
+    w3: bool,
 ) {
     let locks: Vec<M> = (0..LOCKS).map(|_| M::new()).collect();
     let mut guards = Vec::with_capacity(LOCKS);
-    g.bench_with_input(BenchmarkId::new(M::NAME, k), &k, |b, &k| {
-        b.iter(|| {
-            for l in &locks[..k] {
-                guards.push(ready(l.lock()));
-            }
-            while let Some(guard) = guards.pop() {
-                drop(black_box(guard));
-            }
-        });
-    });
+    let run = |b: &mut criterion::Bencher<'_>| b.iter(|| lock_each(&locks[..k], &mut guards));
+    if w3 {
+        g.bench_function(M::NAME, run);
+    } else {
+        g.bench_function(BenchmarkId::new(M::NAME, k), run);
+    }
 }
 
 /// The floor: one compare-and-swap to take each flag, one store to give it back.
@@ -130,28 +128,13 @@ fn w3(c: &mut Criterion) {
             drop(black_box(outer));
         });
     });
-    w3_peer::<AsyncLock>(&mut g);
-    w3_peer::<TokioMutex>(&mut g);
-    w3_peer::<FuturesMutex>(&mut g);
-    w3_peer::<MaitakeMutex>(&mut g);
+    peer_row::<AsyncLock>(&mut g, 4, true);
+    peer_row::<TokioMutex>(&mut g, 4, true);
+    peer_row::<FuturesMutex>(&mut g, 4, true);
+    peer_row::<MaitakeMutex>(&mut g, 4, true);
     let flags: Vec<AtomicBool> = (0..LOCKS).map(|_| AtomicBool::new(false)).collect();
     g.bench_function("atomic-floor", |b| b.iter(|| atomic_floor(&flags[..4])));
     g.finish();
-}
-
-fn w3_peer<M: Peer>(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
-    let locks: Vec<M> = (0..LOCKS).map(|_| M::new()).collect();
-    let mut guards = Vec::with_capacity(LOCKS);
-    g.bench_function(M::NAME, |b| {
-        b.iter(|| {
-            for l in &locks[..4] {
-                guards.push(ready(l.lock()));
-            }
-            while let Some(guard) = guards.pop() {
-                drop(black_box(guard));
-            }
-        });
-    });
 }
 
 // === W1 and W3, interleaved ===
@@ -196,12 +179,7 @@ fn peer_batch<M: Peer>(k: usize) -> Batch {
     Box::new(move |n| {
         let mut guards = Vec::with_capacity(LOCKS);
         for _ in 0..n {
-            for l in &locks[..k] {
-                guards.push(ready(l.lock()));
-            }
-            while let Some(guard) = guards.pop() {
-                drop(black_box(guard));
-            }
+            lock_each(&locks[..k], &mut guards);
         }
     })
 }

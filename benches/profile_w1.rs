@@ -14,7 +14,7 @@ mod common;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{manager, names, ready, Peer, LOCKS};
+use common::{lock_each, manager, names, ready, Peer, LOCKS};
 
 const VARIANTS: &str = "lockorder-id | lockorder-name | lockorder-try | lockorder-nested | \
                         async-lock | tokio | futures | maitake-sync | atomic-floor";
@@ -23,12 +23,7 @@ fn peer<M: Peer>(k: usize, n: u64) {
     let locks: Vec<M> = (0..LOCKS).map(|_| M::new()).collect();
     let mut guards = Vec::with_capacity(LOCKS);
     for _ in 0..n {
-        for l in &locks[..k] {
-            guards.push(ready(l.lock()));
-        }
-        while let Some(guard) = guards.pop() {
-            drop(black_box(guard));
-        }
+        lock_each(&locks[..k], &mut guards);
     }
 }
 
