@@ -22,18 +22,13 @@
 
 mod common;
 
-use std::cell::Cell;
-use std::future::{poll_fn, Future};
 use std::hint::black_box;
-use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::Poll;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use lockorder::{LockId, LockManager};
 
+use common::contended::{alternating, runtime, Exclusive, Lockorder, Mix, Peers, Subject, PICK};
 use common::{lock_each, manager, names, ready, Peer, LOCKS};
 
 type AsyncLock = async_lock::Mutex<()>;
@@ -48,7 +43,6 @@ const W2_OPS: usize = 4096;
 /// Operations per instrumented W2 row, split into rounds that alternate between the rows.
 const W2_STATS_OPS: usize = 262_144;
 const W2_STATS_ROUNDS: usize = 16;
-const W2_PICK: usize = 3;
 
 // === W1: uncontended ===
 
@@ -283,232 +277,6 @@ fn write_json(file: &str, json: &str) {
 
 // === W2: contended ===
 
-thread_local! {
-    /// The index of the runtime worker this thread is (0 or 1), `usize::MAX` elsewhere.
-    static WORKER: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    let next = Arc::new(AtomicUsize::new(0));
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .on_thread_start(move || WORKER.with(|w| w.set(next.fetch_add(1, Ordering::Relaxed))))
-        .build()
-        .expect("a tokio runtime")
-}
-
-/// xorshift64*: enough randomness to pick locks, and reproducible per task.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize % n
-    }
-
-    /// `W2_PICK` distinct lock indices, in random order.
-    fn pick(&mut self) -> [usize; W2_PICK] {
-        let mut out = [usize::MAX; W2_PICK];
-        let mut i = 0;
-        while i < W2_PICK {
-            let x = self.below(LOCKS);
-            if !out[..i].contains(&x) {
-                out[i] = x;
-                i += 1;
-            }
-        }
-        out
-    }
-}
-
-/// What one task saw in an instrumented run.
-#[derive(Default)]
-struct TaskStats {
-    waits_ns: Vec<u64>,
-    waited: u64,
-    per_worker: [u64; 2],
-}
-
-/// Awaits `fut`, also telling whether it ever returned `Pending`.
-async fn counted<F: Future>(fut: F) -> (F::Output, bool) {
-    let mut fut = pin!(fut);
-    let mut waited = false;
-    let out = poll_fn(|cx| match fut.as_mut().poll(cx) {
-        Poll::Ready(out) => Poll::Ready(out),
-        Poll::Pending => {
-            waited = true;
-            Poll::Pending
-        }
-    })
-    .await;
-    (out, waited)
-}
-
-/// The critical section: a little work, and one trip through the scheduler with the locks held.
-async fn critical_section() {
-    for i in 0..16u32 {
-        black_box(i);
-    }
-    tokio::task::yield_now().await;
-}
-
-fn record(stats: &mut Option<TaskStats>, start: Option<Instant>, waited: bool) {
-    if let (Some(s), Some(start)) = (stats.as_mut(), start) {
-        s.waits_ns.push(start.elapsed().as_nanos() as u64);
-        s.waited += u64::from(waited);
-        let w = WORKER.with(Cell::get);
-        if let Some(n) = s.per_worker.get_mut(w) {
-            *n += 1;
-        }
-    }
-}
-
-async fn lockorder_task(
-    m: Arc<LockManager>,
-    ids: Arc<[LockId]>,
-    seed: u64,
-    ops: usize,
-    mut stats: Option<TaskStats>,
-) -> Option<TaskStats> {
-    let mut rng = Rng::new(seed);
-    for _ in 0..ops {
-        let [a, b, c] = rng.pick();
-        let start = stats.is_some().then(Instant::now);
-        let (guard, waited) = counted(m.acquire([ids[a], ids[b], ids[c]])).await;
-        let guard = guard.expect("known ids");
-        record(&mut stats, start, waited);
-        critical_section().await;
-        drop(guard);
-    }
-    stats
-}
-
-async fn peer_task<M: Peer>(
-    locks: Arc<[M]>,
-    seed: u64,
-    ops: usize,
-    mut stats: Option<TaskStats>,
-) -> Option<TaskStats> {
-    let mut rng = Rng::new(seed);
-    for _ in 0..ops {
-        let mut want = rng.pick();
-        want.sort_unstable();
-        let start = stats.is_some().then(Instant::now);
-        let ([g0, g1, g2], waited) = counted(async {
-            let g0 = locks[want[0]].lock().await;
-            let g1 = locks[want[1]].lock().await;
-            let g2 = locks[want[2]].lock().await;
-            [g0, g1, g2]
-        })
-        .await;
-        record(&mut stats, start, waited);
-        critical_section().await;
-        drop(g2);
-        drop(g1);
-        drop(g0);
-    }
-    stats
-}
-
-/// One W2 round: `tasks` tasks share `ops` operations. Returns each task's stats if asked.
-trait W2Subject: Send + Sync + 'static {
-    const NAME: &'static str;
-    fn new() -> Self;
-    fn round(
-        &self,
-        rt: &tokio::runtime::Runtime,
-        tasks: usize,
-        ops: usize,
-        stats: bool,
-    ) -> Vec<TaskStats>;
-}
-
-fn run_round<F, Fut>(
-    rt: &tokio::runtime::Runtime,
-    tasks: usize,
-    ops: usize,
-    stats: bool,
-    spawn: F,
-) -> Vec<TaskStats>
-where
-    F: Fn(u64, usize, Option<TaskStats>) -> Fut,
-    Fut: Future<Output = Option<TaskStats>> + Send + 'static,
-{
-    rt.block_on(async {
-        let handles: Vec<_> = (0..tasks)
-            .map(|t| {
-                let s = stats.then(|| TaskStats {
-                    waits_ns: Vec::with_capacity(ops / tasks),
-                    ..TaskStats::default()
-                });
-                tokio::spawn(spawn(t as u64 + 1, ops / tasks, s))
-            })
-            .collect();
-        let mut out = Vec::new();
-        for h in handles {
-            out.extend(h.await.expect("a W2 task panicked"));
-        }
-        out
-    })
-}
-
-struct Lockorder {
-    m: Arc<LockManager>,
-    ids: Arc<[LockId]>,
-}
-
-impl W2Subject for Lockorder {
-    const NAME: &'static str = "lockorder-id";
-
-    fn new() -> Self {
-        let (m, ids) = manager();
-        Self {
-            m: Arc::new(m),
-            ids: ids.into(),
-        }
-    }
-
-    fn round(
-        &self,
-        rt: &tokio::runtime::Runtime,
-        tasks: usize,
-        ops: usize,
-        stats: bool,
-    ) -> Vec<TaskStats> {
-        run_round(rt, tasks, ops, stats, |seed, n, s| {
-            lockorder_task(self.m.clone(), self.ids.clone(), seed, n, s)
-        })
-    }
-}
-
-struct Peers<M>(Arc<[M]>);
-
-impl<M: Peer> W2Subject for Peers<M> {
-    const NAME: &'static str = M::NAME;
-
-    fn new() -> Self {
-        Self((0..LOCKS).map(|_| M::new()).collect())
-    }
-
-    fn round(
-        &self,
-        rt: &tokio::runtime::Runtime,
-        tasks: usize,
-        ops: usize,
-        stats: bool,
-    ) -> Vec<TaskStats> {
-        run_round(rt, tasks, ops, stats, |seed, n, s| {
-            peer_task(self.0.clone(), seed, n, s)
-        })
-    }
-}
-
 fn w2(c: &mut Criterion) {
     let mut g = c.benchmark_group("W2_contended");
     g.warm_up_time(Duration::from_millis(500))
@@ -516,195 +284,98 @@ fn w2(c: &mut Criterion) {
         .sample_size(15)
         .throughput(Throughput::Elements(W2_OPS as u64));
     let rt = runtime();
-    w2_subject::<Lockorder>(&mut g, &rt);
-    w2_subject::<Peers<AsyncLock>>(&mut g, &rt);
-    w2_subject::<Peers<TokioMutex>>(&mut g, &rt);
-    w2_subject::<Peers<FuturesMutex>>(&mut g, &rt);
-    w2_subject::<Peers<MaitakeMutex>>(&mut g, &rt);
+    for subject in w2_subjects() {
+        for tasks in W2_TASKS {
+            contended_row(&mut g, &rt, &*subject, tasks, Mix::EXCLUSIVE);
+        }
+    }
     g.finish();
 }
 
-fn w2_subject<S: W2Subject>(
+fn w2_subjects() -> Vec<Box<dyn Subject>> {
+    vec![
+        Box::new(Lockorder::new()),
+        Box::new(Peers::<Exclusive<AsyncLock>>::new()),
+        Box::new(Peers::<Exclusive<TokioMutex>>::new()),
+        Box::new(Peers::<Exclusive<FuturesMutex>>::new()),
+        Box::new(Peers::<Exclusive<MaitakeMutex>>::new()),
+    ]
+}
+
+/// One timed criterion row of a contended workload: `W2_OPS` operations per iteration.
+fn contended_row(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     rt: &tokio::runtime::Runtime,
+    subject: &dyn Subject,
+    tasks: usize,
+    mix: Mix,
 ) {
-    let subject = S::new();
-    for tasks in W2_TASKS {
-        g.bench_with_input(BenchmarkId::new(S::NAME, tasks), &tasks, |b, &tasks| {
+    g.bench_with_input(
+        BenchmarkId::new(subject.name(), tasks),
+        &tasks,
+        |b, &tasks| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    subject.round(rt, tasks, W2_OPS, false);
+                    subject.round(rt, tasks, W2_OPS, mix, false);
                 }
                 start.elapsed()
             });
-        });
-    }
+        },
+    );
 }
 
 // === W2 instrumented run ===
-
-/// CPU time used by the threads of this process so far, in nanoseconds: the sum of the first
-/// field of `/proc/self/task/*/schedstat` (`/proc/self/stat` only counts 10 ms ticks, too coarse
-/// for rounds of a few milliseconds). `None` where that does not exist. Threads that have exited
-/// are not counted; the runtime's workers live as long as the runtime.
-fn cpu_time() -> Option<Duration> {
-    let mut ns = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        ns += stat.split(' ').next()?.parse::<u64>().ok()?;
-    }
-    Some(Duration::from_nanos(ns))
-}
-
-struct StatsRow {
-    name: &'static str,
-    tasks: usize,
-    ops: usize,
-    ops_per_sec: f64,
-    p50_ns: u64,
-    p99_ns: u64,
-    max_ns: u64,
-    waited_pct: f64,
-    cores: Option<f64>,
-    busier_worker_pct: f64,
-}
-
-/// A W2 subject behind a pointer, so that the rows of one T can be run in alternation.
-trait DynSubject {
-    fn name(&self) -> &'static str;
-    fn run(
-        &self,
-        rt: &tokio::runtime::Runtime,
-        tasks: usize,
-        ops: usize,
-        stats: bool,
-    ) -> Vec<TaskStats>;
-}
-
-impl<S: W2Subject> DynSubject for S {
-    fn name(&self) -> &'static str {
-        S::NAME
-    }
-    fn run(
-        &self,
-        rt: &tokio::runtime::Runtime,
-        tasks: usize,
-        ops: usize,
-        stats: bool,
-    ) -> Vec<TaskStats> {
-        self.round(rt, tasks, ops, stats)
-    }
-}
-
-/// What the instrumented rounds of one row add up to.
-#[derive(Default)]
-struct RowAcc {
-    waits: Vec<u64>,
-    waited: u64,
-    per_worker: [u64; 2],
-    wall: Duration,
-    cpu: Option<Duration>,
-    round_ops_per_sec: Vec<f64>,
-}
 
 fn w2_stats() {
     let rt = runtime();
     let mut rows = Vec::new();
     for tasks in W2_TASKS {
-        let subjects: Vec<Box<dyn DynSubject>> = vec![
-            Box::new(Lockorder::new()),
-            Box::new(Peers::<AsyncLock>::new()),
-            Box::new(Peers::<TokioMutex>::new()),
-            Box::new(Peers::<FuturesMutex>::new()),
-            Box::new(Peers::<MaitakeMutex>::new()),
-        ];
-        let mut acc: Vec<RowAcc> = subjects.iter().map(|_| RowAcc::default()).collect();
-        for s in &subjects {
-            s.run(&rt, tasks, W2_OPS, false); // warm up
-        }
-        // Rounds alternate between the subjects (in a rotating order) so that a burst of load
-        // from elsewhere on the machine does not land on one row only.
-        for round in 0..W2_STATS_ROUNDS {
-            for i in 0..subjects.len() {
-                let i = (i + round) % subjects.len();
-                let cpu0 = cpu_time();
-                let start = Instant::now();
-                let stats = subjects[i].run(&rt, tasks, W2_STATS_OPS / W2_STATS_ROUNDS, true);
-                let wall = start.elapsed();
-                let cpu = cpu0.zip(cpu_time()).map(|(a, b)| b - a);
-                let a = &mut acc[i];
-                let before = a.waits.len();
-                for s in &stats {
-                    a.waits.extend_from_slice(&s.waits_ns);
-                    a.waited += s.waited;
-                    a.per_worker[0] += s.per_worker[0];
-                    a.per_worker[1] += s.per_worker[1];
-                }
-                a.wall += wall;
-                a.cpu = match (round, a.cpu, cpu) {
-                    (0, _, cpu) => cpu,
-                    (_, Some(sum), Some(cpu)) => Some(sum + cpu),
-                    _ => None,
-                };
-                a.round_ops_per_sec
-                    .push((a.waits.len() - before) as f64 / wall.as_secs_f64());
-            }
-        }
-        for (s, mut a) in subjects.iter().zip(acc) {
-            a.waits.sort_unstable();
-            a.round_ops_per_sec.sort_by(f64::total_cmp);
-            let ops = a.waits.len();
-            let pct = |p: f64| a.waits[((ops - 1) as f64 * p).round() as usize];
-            rows.push(StatsRow {
-                name: s.name(),
-                tasks,
-                ops,
-                ops_per_sec: a.round_ops_per_sec[a.round_ops_per_sec.len() / 2],
-                p50_ns: pct(0.50),
-                p99_ns: pct(0.99),
-                max_ns: *a.waits.last().expect("at least one operation"),
-                waited_pct: 100.0 * a.waited as f64 / ops as f64,
-                cores: a.cpu.map(|c| c.as_secs_f64() / a.wall.as_secs_f64()),
-                busier_worker_pct: 100.0 * a.per_worker[0].max(a.per_worker[1]) as f64
-                    / (a.per_worker[0] + a.per_worker[1]) as f64,
-            });
-        }
+        rows.extend(alternating(
+            &rt,
+            &w2_subjects(),
+            tasks,
+            Mix::EXCLUSIVE,
+            W2_OPS,
+            W2_STATS_OPS,
+            W2_STATS_ROUNDS,
+        ));
     }
     println!();
     println!(
-        "W2 instrumented: {W2_STATS_OPS} operations of {W2_PICK} locks per row in {W2_STATS_ROUNDS} \
-         alternating rounds; ops/s = median round; wait = time to get all {W2_PICK}"
+        "W2 instrumented: {W2_STATS_OPS} operations of {PICK} locks per row in {W2_STATS_ROUNDS} \
+         alternating rounds; ops/s = median round; wait = time to get all {PICK}"
     );
     println!(
         "{:<14} {:>3} {:>10} {:>9} {:>9} {:>10} {:>8} {:>6} {:>8}",
         "impl", "T", "ops/s", "p50 ns", "p99 ns", "max ns", "waited%", "cores", "busier%"
     );
-    let mut json = String::from("[\n");
-    for (i, r) in rows.iter().enumerate() {
-        let cores = r.cores.map_or("-".into(), |c| format!("{c:.2}"));
+    let mut json = Vec::new();
+    for r in &rows {
+        let w = &r.all;
         println!(
             "{:<14} {:>3} {:>10.0} {:>9} {:>9} {:>10} {:>8.1} {:>6} {:>8.1}",
             r.name,
             r.tasks,
             r.ops_per_sec,
-            r.p50_ns,
-            r.p99_ns,
-            r.max_ns,
-            r.waited_pct,
-            cores,
+            w.p50_ns,
+            w.p99_ns,
+            w.max_ns,
+            w.waited_pct,
+            r.cores.map_or("-".into(), |c| format!("{c:.2}")),
             r.busier_worker_pct
         );
-        json += &format!(
-            "  {{\"impl\": \"{}\", \"tasks\": {}, \"ops\": {}, \"ops_per_sec\": {:.0}, \"p50_ns\": {}, \"p99_ns\": {}, \"max_ns\": {}, \"waited_pct\": {:.2}, \"cores\": {}, \"busier_worker_pct\": {:.2}}}{}\n",
-            r.name, r.tasks, r.ops, r.ops_per_sec, r.p50_ns, r.p99_ns, r.max_ns, r.waited_pct,
+        json.push(format!(
+            "  {{\"impl\": \"{}\", \"tasks\": {}, \"ops_per_sec\": {:.0}, {}, \"cores\": {}, \"busier_worker_pct\": {:.2}}}",
+            r.name,
+            r.tasks,
+            r.ops_per_sec,
+            w.json(""),
             r.cores.map_or("null".into(), |c| format!("{c:.3}")),
             r.busier_worker_pct,
-            if i + 1 < rows.len() { "," } else { "" }
-        );
+        ));
     }
-    json += "]\n";
-    write_json("w2-stats.json", &json);
+    write_json("w2-stats.json", &format!("[\n{}\n]\n", json.join(",\n")));
 }
 
 fn main() {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each binary uses a different part
 
+pub(crate) mod contended;
+
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
