@@ -263,16 +263,37 @@ fn w1_w3_interleaved() -> String {
     out
 }
 
+/// Writes `json` to `criterion/<file>` in the target directory criterion itself writes to.
 fn write_json(file: &str, json: &str) {
-    let dir = std::path::PathBuf::from(
-        std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into()),
-    )
-    .join("criterion");
+    let dir = target_dir().join("criterion");
     let path = dir.join(file);
     match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, json)) {
         Ok(()) => println!("written to {}", path.display()),
         Err(e) => println!("could not write {}: {e}", path.display()),
     }
+}
+
+/// The workspace's target directory, found the way criterion finds it: `CARGO_TARGET_DIR`, else
+/// `cargo metadata`. `cargo bench` runs this binary in the package's folder, `benches/`, so a
+/// relative `target` would be `benches/target`, where `chart.py` does not look.
+fn target_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return dir.into();
+    }
+    let metadata = std::env::var_os("CARGO").and_then(|cargo| {
+        std::process::Command::new(cargo)
+            .args(["metadata", "--format-version", "1", "--no-deps"])
+            .output()
+            .ok()
+    });
+    let key = "\"target_directory\":\"";
+    metadata
+        .and_then(|out| {
+            let text = String::from_utf8(out.stdout).ok()?;
+            let rest = &text[text.find(key)? + key.len()..];
+            Some(rest[..rest.find('"')?].replace("\\\\", "\\"))
+        })
+        .map_or_else(|| "target".into(), Into::into)
 }
 
 // === W2: contended ===
