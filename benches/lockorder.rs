@@ -13,12 +13,24 @@
 //!   busier worker's share of operations, and writes them to `target/criterion/w2-stats.json`.
 //!   Its rounds alternate between the rows, and its throughput is the median round.
 //! * **W3, nested**: a guard of 2 locks nests a guard of 2 more (peers take 4 in order).
+//! * **W4, read-mostly**: W2's workload at T = 8 and 64 with 90 % of the operations taking their 3
+//!   locks shared. In `W4_read_mostly` the other 10 % take all 3 exclusive; in `W4_one_writer`
+//!   they take one exclusive and two shared (`acquire([a]).shared([b, c])`), the mixed sets
+//!   `lockorder` exists for. Peers are `async_lock::RwLock` and `tokio::sync::RwLock`, taken one
+//!   by one in ascending order with `read()` or `write()`. The instrumented run (rounds
+//!   alternating as in W2, `target/criterion/w4-stats.json`) reports writers' and readers'
+//!   waits apart: a read-mostly lock is judged by how long its writers wait.
 //!
 //! Criterion measures one row after another, so on a shared machine a burst of load from
 //! elsewhere can land on one row only. After the criterion runs, W1 and W3 are therefore timed
 //! again with the rows of each table interleaved, keeping each row's fastest round; that table
 //! (also in `target/criterion/w1-interleaved.json`) is the one to take ratios from.
 //! `benches/chart.py` draws the criterion estimates.
+//!
+//! A filter (`cargo bench --bench lockorder -- W4`) selects criterion rows as usual, and the
+//! passes after them whose workload it names (`W1` or `W3`: the interleaved pass; `W2`, `W4`: the
+//! instrumented runs); a filter that names none of them, such as `W4-stats`, runs only the
+//! passes it names.
 
 mod common;
 
@@ -28,7 +40,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 
-use common::contended::{alternating, runtime, Exclusive, Lockorder, Mix, Peers, Subject, PICK};
+use common::contended::{
+    alternating, runtime, Exclusive, Lockorder, Mix, Peers, Row, Subject, PICK, READERS, WRITERS,
+};
 use common::{lock_each, manager, names, ready, Peer, LOCKS};
 
 type AsyncLock = async_lock::Mutex<()>;
@@ -43,6 +57,26 @@ const W2_OPS: usize = 4096;
 /// Operations per instrumented W2 row, split into rounds that alternate between the rows.
 const W2_STATS_OPS: usize = 262_144;
 const W2_STATS_ROUNDS: usize = 16;
+const W4_TASKS: [usize; 2] = [8, 64];
+/// W4's two workloads: criterion group, label, mix.
+const W4_MIXES: [(&str, &str, Mix); 2] = [
+    (
+        "W4_read_mostly",
+        "all 3 exclusive",
+        Mix {
+            write_pct: 10,
+            one_writer: false,
+        },
+    ),
+    (
+        "W4_one_writer",
+        "1 exclusive + 2 shared",
+        Mix {
+            write_pct: 10,
+            one_writer: true,
+        },
+    ),
+];
 
 // === W1: uncontended ===
 
@@ -399,24 +433,139 @@ fn w2_stats() {
     write_json("w2-stats.json", &format!("[\n{}\n]\n", json.join(",\n")));
 }
 
+// === W4: read-mostly ===
+
+type AsyncRwLock = async_lock::RwLock<()>;
+type TokioRwLock = tokio::sync::RwLock<()>;
+
+fn w4(c: &mut Criterion) {
+    let rt = runtime();
+    for (group, _, mix) in W4_MIXES {
+        let mut g = c.benchmark_group(group);
+        g.warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3))
+            .sample_size(15)
+            .throughput(Throughput::Elements(W2_OPS as u64));
+        for subject in w4_subjects() {
+            for tasks in W4_TASKS {
+                contended_row(&mut g, &rt, &*subject, tasks, mix);
+            }
+        }
+        g.finish();
+    }
+}
+
+fn w4_subjects() -> Vec<Box<dyn Subject>> {
+    vec![
+        Box::new(Peers::<AsyncRwLock>::new()),
+        Box::new(Peers::<TokioRwLock>::new()),
+    ]
+}
+
+fn w4_stats() {
+    let rt = runtime();
+    let mut json = Vec::new();
+    for (group, label, mix) in W4_MIXES {
+        let mut rows: Vec<Row> = Vec::new();
+        for tasks in W4_TASKS {
+            rows.extend(alternating(
+                &rt,
+                &w4_subjects(),
+                tasks,
+                mix,
+                W2_OPS,
+                W2_STATS_OPS,
+                W2_STATS_ROUNDS,
+            ));
+        }
+        println!();
+        println!(
+            "{group} instrumented: {W2_STATS_OPS} operations of {PICK} locks per row in \
+             {W2_STATS_ROUNDS} alternating rounds, {}% writing ({label}); ops/s = median round",
+            mix.write_pct
+        );
+        println!(
+            "{:<14} {:>3} {:>10} | {:>9} {:>9} {:>10} {:>8} | {:>9} {:>10} | {:>6} {:>8}",
+            "impl",
+            "T",
+            "ops/s",
+            "w p50 ns",
+            "w p99 ns",
+            "w max ns",
+            "w wait%",
+            "r p99 ns",
+            "r max ns",
+            "cores",
+            "busier%"
+        );
+        for r in &rows {
+            let writers = r.class[WRITERS].as_ref().map_or_else(
+                || format!("{:>9} {:>9} {:>10} {:>8}", "-", "-", "-", "-"),
+                |w| {
+                    format!(
+                        "{:>9} {:>9} {:>10} {:>8.1}",
+                        w.p50_ns, w.p99_ns, w.max_ns, w.waited_pct
+                    )
+                },
+            );
+            let readers = r.class[READERS].as_ref().map_or_else(
+                || format!("{:>9} {:>10}", "-", "-"),
+                |w| format!("{:>9} {:>10}", w.p99_ns, w.max_ns),
+            );
+            println!(
+                "{:<14} {:>3} {:>10.0} | {writers} | {readers} | {:>6} {:>8.1}",
+                r.name,
+                r.tasks,
+                r.ops_per_sec,
+                r.cores.map_or("-".into(), |c| format!("{c:.2}")),
+                r.busier_worker_pct
+            );
+            let mut members = vec![
+                format!("\"workload\": \"{group}\""),
+                format!("\"impl\": \"{}\"", r.name),
+                format!("\"tasks\": {}", r.tasks),
+                format!("\"write_pct\": {}", mix.write_pct),
+                format!("\"ops_per_sec\": {:.0}", r.ops_per_sec),
+                r.all.json(""),
+            ];
+            for (class, prefix) in [(READERS, "reader_"), (WRITERS, "writer_")] {
+                members.extend(r.class[class].as_ref().map(|w| w.json(prefix)));
+            }
+            members.push(format!(
+                "\"cores\": {}",
+                r.cores.map_or("null".into(), |c| format!("{c:.3}"))
+            ));
+            members.push(format!("\"busier_worker_pct\": {:.2}", r.busier_worker_pct));
+            json.push(format!("  {{{}}}", members.join(", ")));
+        }
+    }
+    write_json("w4-stats.json", &format!("[\n{}\n]\n", json.join(",\n")));
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     w1(&mut c);
     w3(&mut c);
     w2(&mut c);
+    w4(&mut c);
     c.final_summary();
-    // Only a real benchmark run (not `cargo test --benches`) does the instrumented W2 run, and
-    // only when no filter excludes W2.
+    // Only a real benchmark run (not `cargo test --benches`) does the passes after criterion's,
+    // and only those that no filter excludes.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    if args.iter().any(|a| a == "--bench")
+    let real = args.iter().any(|a| a == "--bench")
         && !args
             .iter()
-            .any(|a| ["--test", "--list", "--profile-time"].contains(&a.as_str()))
-        && (filters.is_empty() || filters.iter().any(|f| f.contains("W2")))
-    {
+            .any(|a| ["--test", "--list", "--profile-time"].contains(&a.as_str()));
+    let wants = |tag: &str| real && (filters.is_empty() || filters.iter().any(|f| f.contains(tag)));
+    if wants("W1") || wants("W3") {
         println!("\nW1 and W3 again, rows interleaved ({INTERLEAVED_ROUNDS} rounds; min = fastest round)\n");
         print!("{}", w1_w3_interleaved());
+    }
+    if wants("W2") {
         w2_stats();
+    }
+    if wants("W4") {
+        w4_stats();
     }
 }
