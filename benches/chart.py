@@ -4,11 +4,12 @@
     python3 benches/chart.py [--criterion target/criterion] [--out docs/bench.svg]
 
 Reads `<group>/<function>/<parameter>/new/{benchmark,estimates}.json` under the criterion
-directory, draws W1 (ns per lock, lower is better), W3 (ns per lock) and W2 (operations per
+directory, draws W1 (ns per lock, lower is better), W3 (ns per lock), W2 and W4 (operations per
 second, higher is better) as grouped bars (from the interleaved passes in
-`w1-interleaved.json` and `w2-stats.json` when present, which a shared machine disturbs less
-than criterion's one-row-after-another runs; `--criterion-only` draws criterion's estimates), and prints the ratios of `lockorder` to each peer and
-to the atomic floor as Markdown, with the interleaved W1/W3 pass (`w1-interleaved.json`) first
+`w1-interleaved.json`, `w2-stats.json` and `w4-stats.json` when present, which a shared machine
+disturbs less than criterion's one-row-after-another runs; `--criterion-only` draws criterion's
+estimates), and prints the ratios of `lockorder` to each peer and to the atomic floor as
+Markdown, with the interleaved passes first (W4 with its writers' and readers' waits apart)
 when present. Python 3 standard library only.
 
     python3 benches/chart.py --callgrind [BINARY] [--label NAME]
@@ -34,6 +35,10 @@ import tempfile
 from xml.sax.saxutils import escape
 
 LOCKORDER = "lockorder-id"
+W4_GROUPS = {
+    "W4_read_mostly": "W4 read-mostly, writers take 3 exclusive: ops / s",
+    "W4_one_writer": "W4 read-mostly, writers take 1 exclusive + 2 shared",
+}
 FLOOR = "atomic-floor"
 ORDER = [LOCKORDER, "lockorder-name", "async-lock", "tokio", "futures", "maitake-sync", FLOOR]
 COLORS = {
@@ -135,7 +140,18 @@ def load_interleaved(root):
         with open(path) as f:
             for r in json.load(f):
                 out.setdefault("W2_contended", {}).setdefault(r["impl"], {})[str(r["tasks"])] = 1e9 / r["ops_per_sec"]
+    for r in load_w4(root):
+        out.setdefault(r["workload"], {}).setdefault(r["impl"], {})[str(r["tasks"])] = 1e9 / r["ops_per_sec"]
     return out
+
+
+def load_w4(root):
+    """The rows of W4's instrumented run, or [] if it did not run."""
+    path = os.path.join(root, "w4-stats.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f)
 
 
 def svg(data, interleaved):
@@ -143,7 +159,8 @@ def svg(data, interleaved):
     w1 = source.get("W1_uncontended", {})
     w3 = source.get("W3_nested", {})
     w2 = source.get("W2_contended") or data.get("W2_contended", {})
-    width, height = 900, 640
+    w4 = {k: source.get(k) or data.get(k, {}) for k in W4_GROUPS}
+    width, height = 900, 940
     s = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'font-family="sans-serif" font-size="12">',
@@ -156,9 +173,12 @@ def svg(data, interleaved):
                lambda v: f"{v:.1f}")
     s += panel(70, 340, 800, 220, "W2 contended: 3-lock operations per second by tasks T (higher is better)",
                w2, lambda ns: 1e3 / ns, "M ops / s", lambda v: f"{v:.2f}", "T = ")
-    funcs = [f for f in ORDER if f in w1 or f in w2 or f in w3]
-    s += legend(70, 600, funcs)
-    note = ("W1/W3: interleaved pass, fastest of 60 rounds; W2: median of 16 alternating rounds"
+    for i, (group, title) in enumerate(W4_GROUPS.items()):
+        s += panel(70 + i * 430, 640, 370, 220, title, w4[group], lambda ns: 1e3 / ns, "M ops / s",
+                   lambda v: f"{v:.2f}", "T = ")
+    funcs = [f for f in ORDER if f in w1 or f in w2 or f in w3 or any(f in g for g in w4.values())]
+    s += legend(70, 900, funcs)
+    note = ("W1/W3: interleaved pass, fastest of 60 rounds; W2/W4: median of 16 alternating rounds"
             if interleaved else "criterion mean estimates")
     s.append(f'<text x="{width - 10}" y="{height - 8}" text-anchor="end" font-size="10" fill="#666">'
              f"cargo bench --bench lockorder; {note}</text>")
@@ -259,7 +279,55 @@ def interleaved_ratios(root):
                     cores = "-" if r["cores"] is None else f"{r['cores']:.2f}"
                     lines.append(f"| {f} | {t} | {r['p50_ns']:,} | {r['p99_ns']:,} | {r['max_ns']:,} | "
                                  f"{r['waited_pct']:.1f} | {cores} | {r['busier_worker_pct']:.1f} |")
+    lines += w4_tables(load_w4(root))
     return "\n".join(lines) + "\n"
+
+
+def w4_tables(rows):
+    """W4's throughput ratios and its writers' and readers' waits, as Markdown lines."""
+    if not rows:
+        return []
+    by = {(r["workload"], r["impl"], r["tasks"]): r for r in rows}
+    workloads = [w for w in W4_GROUPS if any(k[0] == w for k in by)]
+    impls = [f for f in ORDER if any(k[1] == f for k in by)] + sorted(
+        {k[1] for k in by if k[1] not in ORDER})
+    peers = [f for f in impls if f != LOCKORDER]
+    tasks = sorted({k[2] for k in by})
+    lines = [""]
+    if LOCKORDER in impls:
+        lines += [
+            "W4, instrumented alternating rounds: throughput ratio lockorder-id / X (median round)",
+            "",
+            "| workload | T | lockorder-id ops/s | " + " | ".join(peers) + " |",
+            "|---|---|---|" + "---|" * len(peers),
+        ]
+        for w in workloads:
+            for t in tasks:
+                me = by.get((w, LOCKORDER, t))
+                if me:
+                    cells = [f"{me['ops_per_sec'] / by[(w, f, t)]['ops_per_sec']:.2f}" if (w, f, t) in by else "-"
+                             for f in peers]
+                    lines.append(f"| {w} | {t} | {me['ops_per_sec']:,.0f} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += [
+        "W4 waits (time to get all 3 locks): writers (operations with an exclusive lock), then readers",
+        "",
+        "| workload | impl | T | ops/s | writers p50 ns | writers p99 ns | writers max ns | writers waited % "
+        "| readers p99 ns | readers max ns | cores |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for w in workloads:
+        for t in tasks:
+            for f in impls:
+                r = by.get((w, f, t))
+                if not r:
+                    continue
+                cores = "-" if r["cores"] is None else f"{r['cores']:.2f}"
+                lines.append(
+                    f"| {w} | {f} | {t} | {r['ops_per_sec']:,.0f} | {r['writer_p50_ns']:,} | {r['writer_p99_ns']:,} | "
+                    f"{r['writer_max_ns']:,} | {r['writer_waited_pct']:.1f} | {r['reader_p99_ns']:,} | "
+                    f"{r['reader_max_ns']:,} | {cores} |")
+    return lines
 
 
 # === callgrind instruction profile ===
@@ -392,7 +460,7 @@ def main():
         callgrind(args.callgrind or None, args.label)
         return
     data = load(args.criterion)
-    if not data:
+    if not data and load_interleaved(args.criterion) is None:
         sys.exit(f"no criterion results under {args.criterion}: run `cargo bench --bench lockorder` first")
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
