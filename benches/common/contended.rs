@@ -262,7 +262,7 @@ impl RwPeer for tokio::sync::RwLock<()> {
 }
 
 /// A peer's guard in either mode; it is only ever dropped.
-enum Held<R, W> {
+pub(crate) enum Held<R, W> {
     Read(R),
     Write(W),
 }
@@ -272,6 +272,67 @@ async fn take<P: RwPeer>(lock: &P, write: bool) -> Held<P::Read<'_>, P::Write<'_
         Held::Write(lock.write().await)
     } else {
         Held::Read(lock.read().await)
+    }
+}
+
+/// [`LOCKS`] locks and the way to take an operation's set of them.
+pub(crate) trait Locks: Send + Sync + 'static {
+    /// The name shown in reports.
+    const NAME: &'static str;
+    /// Holds the set; releases it on drop.
+    type Held<'a>: Send
+    where
+        Self: 'a;
+
+    fn new() -> Self;
+    fn take(&self, op: Op) -> impl Future<Output = Self::Held<'_>> + Send;
+}
+
+/// `lockorder` by id: the whole set in one call, in the order the locks were picked.
+pub(crate) struct ById {
+    m: LockManager,
+    ids: Vec<LockId>,
+}
+
+impl Locks for ById {
+    const NAME: &'static str = "lockorder-id";
+    type Held<'a> = lockorder::Guard<'a>;
+
+    fn new() -> Self {
+        let (m, ids) = manager();
+        Self { m, ids }
+    }
+
+    fn take(&self, op: Op) -> impl Future<Output = Self::Held<'_>> + Send {
+        let [a, b, c] = op.locks.map(|i| self.ids[i]);
+        let acquire = match op.kind {
+            Kind::Write => self.m.acquire([a, b, c]),
+            Kind::Read | Kind::OneWriter => unreachable!("shared mode is not in lockorder yet"),
+        };
+        async { acquire.await.expect("known ids") }
+    }
+}
+
+/// Peer locks, taken one by one in ascending order.
+pub(crate) struct OneByOne<P>(Vec<P>);
+
+impl<P: RwPeer> Locks for OneByOne<P> {
+    const NAME: &'static str = P::NAME;
+    /// Newest first: an array drops its elements in index order.
+    type Held<'a> = [Held<P::Read<'a>, P::Write<'a>>; PICK];
+
+    fn new() -> Self {
+        Self((0..LOCKS).map(|_| P::new()).collect())
+    }
+
+    async fn take(&self, op: Op) -> Self::Held<'_> {
+        let mut want = op.locks;
+        want.sort_unstable();
+        let [a, b, c] = want;
+        let g0 = take(&self.0[a], op.writes(a)).await;
+        let g1 = take(&self.0[b], op.writes(b)).await;
+        let g2 = take(&self.0[c], op.writes(c)).await;
+        [g2, g1, g0]
     }
 }
 
@@ -291,57 +352,22 @@ pub(crate) trait Subject: Send + Sync {
     ) -> Vec<TaskStats>;
 }
 
-fn run_round<F, Fut>(
-    rt: &tokio::runtime::Runtime,
-    tasks: usize,
-    ops: usize,
-    stats: bool,
-    spawn: F,
-) -> Vec<TaskStats>
-where
-    F: Fn(u64, usize, Option<TaskStats>) -> Fut,
-    Fut: Future<Output = Option<TaskStats>> + Send + 'static,
-{
-    rt.block_on(async {
-        let handles: Vec<_> = (0..tasks)
-            .map(|t| {
-                let s = stats.then(|| TaskStats {
-                    waits_ns: [
-                        Vec::with_capacity(ops / tasks),
-                        Vec::with_capacity(ops / tasks),
-                    ],
-                    ..TaskStats::default()
-                });
-                tokio::spawn(spawn(t as u64 + 1, ops / tasks, s))
-            })
-            .collect();
-        let mut out = Vec::new();
-        for h in handles {
-            out.extend(h.await.expect("a benchmark task panicked"));
-        }
-        out
-    })
-}
+/// A set of [`Locks`] that the tasks of a round share.
+pub(crate) struct Contended<L>(Arc<L>);
 
-/// `lockorder` by id: the whole set in one call, in the order the locks were picked.
-pub(crate) struct Lockorder {
-    m: Arc<LockManager>,
-    ids: Arc<[LockId]>,
-}
+/// `lockorder` by id.
+pub(crate) type Lockorder = Contended<ById>;
+/// A peer, one lock at a time.
+pub(crate) type Peers<P> = Contended<OneByOne<P>>;
 
-impl Lockorder {
+impl<L: Locks> Contended<L> {
     pub(crate) fn new() -> Self {
-        let (m, ids) = manager();
-        Self {
-            m: Arc::new(m),
-            ids: ids.into(),
-        }
+        Self(Arc::new(L::new()))
     }
 }
 
-async fn lockorder_task(
-    m: Arc<LockManager>,
-    ids: Arc<[LockId]>,
+async fn task<L: Locks>(
+    locks: Arc<L>,
     mix: Mix,
     seed: u64,
     ops: usize,
@@ -350,20 +376,14 @@ async fn lockorder_task(
     let mut rng = Rng::new(seed);
     for _ in 0..ops {
         let op = rng.op(mix);
-        let [a, b, c] = op.locks.map(|i| ids[i]);
-        let acquire = match op.kind {
-            Kind::Write => m.acquire([a, b, c]),
-            Kind::Read | Kind::OneWriter => unreachable!("shared mode is not in lockorder yet"),
-        };
-        let acquire = async { acquire.await.expect("known ids") };
-        operation(op, acquire, &mut stats).await;
+        operation(op, locks.take(op), &mut stats).await;
     }
     stats
 }
 
-impl Subject for Lockorder {
+impl<L: Locks> Subject for Contended<L> {
     fn name(&self) -> &'static str {
-        "lockorder-id"
+        L::NAME
     }
 
     fn round(
@@ -374,62 +394,24 @@ impl Subject for Lockorder {
         mix: Mix,
         stats: bool,
     ) -> Vec<TaskStats> {
-        run_round(rt, tasks, ops, stats, |seed, n, s| {
-            lockorder_task(self.m.clone(), self.ids.clone(), mix, seed, n, s)
-        })
-    }
-}
-
-/// [`LOCKS`] peer locks, taken one by one in ascending order.
-pub(crate) struct Peers<P>(Arc<[P]>);
-
-impl<P: RwPeer> Peers<P> {
-    pub(crate) fn new() -> Self {
-        Self((0..LOCKS).map(|_| P::new()).collect())
-    }
-}
-
-async fn peer_task<P: RwPeer>(
-    locks: Arc<[P]>,
-    mix: Mix,
-    seed: u64,
-    ops: usize,
-    mut stats: Option<TaskStats>,
-) -> Option<TaskStats> {
-    let mut rng = Rng::new(seed);
-    for _ in 0..ops {
-        let op = rng.op(mix);
-        let mut want = op.locks;
-        want.sort_unstable();
-        let [a, b, c] = want;
-        let locks = &locks;
-        let acquire = async move {
-            let g0 = take(&locks[a], op.writes(a)).await;
-            let g1 = take(&locks[b], op.writes(b)).await;
-            let g2 = take(&locks[c], op.writes(c)).await;
-            // Dropped newest first.
-            (g2, g1, g0)
-        };
-        operation(op, acquire, &mut stats).await;
-    }
-    stats
-}
-
-impl<P: RwPeer> Subject for Peers<P> {
-    fn name(&self) -> &'static str {
-        P::NAME
-    }
-
-    fn round(
-        &self,
-        rt: &tokio::runtime::Runtime,
-        tasks: usize,
-        ops: usize,
-        mix: Mix,
-        stats: bool,
-    ) -> Vec<TaskStats> {
-        run_round(rt, tasks, ops, stats, |seed, n, s| {
-            peer_task(self.0.clone(), mix, seed, n, s)
+        rt.block_on(async {
+            let handles: Vec<_> = (0..tasks)
+                .map(|t| {
+                    let s = stats.then(|| TaskStats {
+                        waits_ns: [
+                            Vec::with_capacity(ops / tasks),
+                            Vec::with_capacity(ops / tasks),
+                        ],
+                        ..TaskStats::default()
+                    });
+                    tokio::spawn(task(self.0.clone(), mix, t as u64 + 1, ops / tasks, s))
+                })
+                .collect();
+            let mut out = Vec::new();
+            for h in handles {
+                out.extend(h.await.expect("a benchmark task panicked"));
+            }
+            out
         })
     }
 }
