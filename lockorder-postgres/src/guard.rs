@@ -14,7 +14,7 @@ use crate::status;
 /// The session a guard holds its locks on: its own (outermost guards), or its parent's.
 pub(crate) enum Slot<'a> {
     /// `None` once released.
-    Root(Option<Session>),
+    Root(Option<Box<Session>>),
     Nested(&'a mut Session),
 }
 
@@ -67,7 +67,7 @@ impl<'a> PgGuard<'a> {
 
     fn session(&self) -> Option<&Session> {
         match &self.slot {
-            Slot::Root(s) => s.as_ref(),
+            Slot::Root(s) => s.as_deref(),
             Slot::Nested(s) => Some(s),
         }
     }
@@ -132,7 +132,7 @@ impl<'a> PgGuard<'a> {
     pub async fn check(&mut self) -> Result<(), Error> {
         let mgr = self.mgr.clone();
         let Some(session) = (match &mut self.slot {
-            Slot::Root(s) => s.as_mut(),
+            Slot::Root(s) => s.as_deref_mut(),
             Slot::Nested(s) => Some(&mut **s),
         }) else {
             return Err(Error::Lost {
@@ -260,7 +260,7 @@ impl<'a> PgGuard<'a> {
                 Some(s) => (SessionRef::Owned(s), true),
                 None => return Ok(()),
             },
-            Slot::Nested(s) => (SessionRef::Borrowed(&mut **s), false),
+            Slot::Nested(s) => (SessionRef::Borrowed(s), false),
         };
         // From here the session is out of the guard (outermost) or the guard must not touch it
         // again (nested): dropping `self` does nothing more.
@@ -276,7 +276,7 @@ impl<'a> PgGuard<'a> {
 }
 
 enum SessionRef<'a> {
-    Owned(Session),
+    Owned(Box<Session>),
     Borrowed(&'a mut Session),
 }
 

@@ -201,7 +201,9 @@ pub(crate) struct Inner {
     pub(crate) namespace: i32,
     pub(crate) default_timeout: Option<Duration>,
     max_idle: usize,
-    idle: Mutex<Vec<Session>>,
+    // Boxed: sessions move between the pool and guards without being copied or reboxed.
+    #[allow(clippy::vec_box)]
+    idle: Mutex<Vec<Box<Session>>>,
     pub(crate) default_label: String,
 }
 
@@ -358,7 +360,7 @@ impl PgLockManager {
 
     /// A session for an outermost acquire: an idle one if there is one that still works,
     /// otherwise a new one. The flag says whether it was reused.
-    pub(crate) async fn checkout(&self) -> Result<(Session, bool), Error> {
+    pub(crate) async fn checkout(&self) -> Result<(Box<Session>, bool), Error> {
         loop {
             let idle = self
                 .inner
@@ -375,13 +377,15 @@ impl PgLockManager {
         Ok((self.connect_session().await?, false))
     }
 
-    pub(crate) async fn connect_session(&self) -> Result<Session, Error> {
-        Session::connect(&self.inner.config, &self.inner.names).await
+    pub(crate) async fn connect_session(&self) -> Result<Box<Session>, Error> {
+        Ok(Box::new(
+            Session::connect(&self.inner.config, &self.inner.names).await?,
+        ))
     }
 
     /// Gives back a session that holds nothing; one that holds something, or is broken, is
     /// closed instead.
-    pub(crate) fn checkin(&self, session: Session) {
+    pub(crate) fn checkin(&self, session: Box<Session>) {
         if session.held.is_empty() && session.broken().is_none() {
             let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < self.inner.max_idle {
@@ -474,7 +478,7 @@ impl PgLockManager {
                 })
             })
             .collect();
-        out.sort_by(|a, b| b.held_for.cmp(&a.held_for));
+        out.sort_by_key(|l| std::cmp::Reverse(l.held_for));
         Ok(out)
     }
 }

@@ -12,7 +12,7 @@ use lockorder_postgres::{PgLockManager, TempCluster};
 use tokio_postgres::{Client, NoTls};
 
 /// The connection string of the server under test.
-pub fn database() -> String {
+pub(crate) fn database() -> String {
     if let Ok(url) = std::env::var("DATABASE_URL") {
         return url;
     }
@@ -29,7 +29,7 @@ pub fn database() -> String {
 
 /// A namespace of this test's own, so that tests running at once (and earlier runs against the
 /// same `DATABASE_URL`) never share a lock or a hierarchy row.
-pub fn namespace(test: &str) -> i32 {
+pub(crate) fn namespace(test: &str) -> i32 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -42,7 +42,7 @@ pub fn namespace(test: &str) -> i32 {
 }
 
 /// A core builder with these locks.
-pub fn builder(locks: &[(&str, u32)]) -> lockorder::Builder {
+pub(crate) fn builder(locks: &[(&str, u32)]) -> lockorder::Builder {
     let mut b = lockorder::LockManager::builder();
     for &(name, order) in locks {
         b.register_with(name, order, &format!("the {name} lock"))
@@ -52,10 +52,10 @@ pub fn builder(locks: &[(&str, u32)]) -> lockorder::Builder {
 }
 
 /// The usual test hierarchy: a(10) < b(20) < c(30) < d(40).
-pub const ABCD: &[(&str, u32)] = &[("a", 10), ("b", 20), ("c", 30), ("d", 40)];
+pub(crate) const ABCD: &[(&str, u32)] = &[("a", 10), ("b", 20), ("c", 30), ("d", 40)];
 
 /// A manager over `locks` in namespace `ns`.
-pub async fn manager_in(ns: i32, locks: &[(&str, u32)]) -> PgLockManager {
+pub(crate) async fn manager_in(ns: i32, locks: &[(&str, u32)]) -> PgLockManager {
     PgLockManager::builder(builder(locks))
         .namespace(ns)
         .connect(database().parse().unwrap())
@@ -64,14 +64,14 @@ pub async fn manager_in(ns: i32, locks: &[(&str, u32)]) -> PgLockManager {
 }
 
 /// A plain client for looking at the server from outside the crate.
-pub async fn client() -> Client {
+pub(crate) async fn client() -> Client {
     let (client, conn) = tokio_postgres::connect(&database(), NoTls).await.unwrap();
     tokio::spawn(conn);
     client
 }
 
 /// The advisory locks of namespace `ns` in `pg_locks`: (order, granted, backend pid).
-pub async fn advisory(client: &Client, ns: i32) -> Vec<(u32, bool, i32)> {
+pub(crate) async fn advisory(client: &Client, ns: i32) -> Vec<(u32, bool, i32)> {
     client
         .query(
             "SELECT objid::int8, granted, pid FROM pg_locks WHERE locktype = 'advisory'
@@ -86,7 +86,7 @@ pub async fn advisory(client: &Client, ns: i32) -> Vec<(u32, bool, i32)> {
 }
 
 /// Polls `cond` until it holds, for at most `limit`.
-pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut cond: F)
+pub(crate) async fn eventually<F, Fut>(limit: Duration, what: &str, mut cond: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -102,17 +102,17 @@ where
 }
 
 /// A small deterministic generator (xorshift64*), seeded per worker.
-pub struct Rng(pub u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
