@@ -236,7 +236,7 @@ async fn acquire_root(
             }
             // An idle session that died in the pool (a server restart, a terminated backend):
             // it held nothing, so try once more on a new one.
-            Err(Error::Database(e)) if reused && e.is_closed() => {
+            Err(Error::Database(e)) if reused && session_ended(&e) => {
                 drop(session);
                 session = mgr.connect_session().await?;
                 reused = false;
@@ -244,6 +244,14 @@ async fn acquire_root(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Whether the error says the session is gone (so it holds nothing): the connection closed, or
+/// the server ended the session (a FATAL error, such as `pg_terminate_backend`'s or a shutdown's).
+fn session_ended(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || e.as_db_error()
+            .is_some_and(|d| d.parsed_severity() == Some(tokio_postgres::error::Severity::Fatal))
 }
 
 fn busy(mgr: &PgLockManager, pos: usize, options: &Options) -> Error {
