@@ -34,7 +34,8 @@ pub(crate) enum Slot<'a> {
 /// runs before anything later on that session): an outermost guard queues
 /// `pg_advisory_unlock_all()` and returns the session to the pool, a nested guard queues the
 /// unlock of its own locks. A session that cannot be trusted is closed instead, which releases
-/// everything it held.
+/// everything it held. The queued unlock is written by the session's connection task, so it goes
+/// out once the runtime runs that task (see the [crate docs](crate#releasing-dropping-cancelling)).
 #[must_use = "if unused the locks are immediately released"]
 #[clippy::has_significant_drop]
 pub struct PgGuard<'a> {

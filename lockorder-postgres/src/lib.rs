@@ -70,7 +70,10 @@
 //!   (`pg_advisory_unlock_all()` for an outermost guard, which then returns its session to the
 //!   pool; the unlock of its own locks for a nested one). tokio-postgres sends a statement when
 //!   its future is first polled and runs a session's statements in that order, so the unlock
-//!   comes before anything later on that session.
+//!   comes before anything later on that session. The session's connection task writes it to the
+//!   socket: at once on a multi-thread runtime, and on a current-thread runtime when the runtime
+//!   next runs (a program that drops a guard and then blocks its only runtime thread keeps the
+//!   locks until it returns to the runtime, or drops it, which closes the connections).
 //! * An [`Acquire`](futures::Acquire) **dropped** while its statement runs (perhaps waiting on
 //!   the server) leaves the session in an unknown state, so the session is closed: a cancel
 //!   request stops the wait, and PostgreSQL releases every session lock of a closed
