@@ -142,18 +142,18 @@ fn uncontended_acquire_with_a_timer_allocates_nothing() {
 }
 
 /// Takes `ids[0]`, then each next lock through a guard nested in the previous one.
-fn nest_down<T: MaybeTimer>(parent: &Guard<'_, T>, ids: &[LockId], by_future: bool) -> usize {
+fn nest_down<T: MaybeTimer>(parent: &mut Guard<'_, T>, ids: &[LockId], by_future: bool) -> usize {
     let Some((first, rest)) = ids.split_first() else {
         return parent.locks().count();
     };
-    let inner = if by_future {
+    let mut inner = if by_future {
         ready(parent.acquire([*first])).unwrap()
     } else {
         parent.try_acquire([first]).unwrap()
     };
     // Reentrant: asking again for a held lock takes nothing.
     drop(inner.try_acquire([first, first]).unwrap());
-    nest_down(&inner, rest, by_future)
+    nest_down(&mut inner, rest, by_future)
 }
 
 #[test]
@@ -161,19 +161,55 @@ fn nested_acquire_of_128_locks_allocates_nothing() {
     let (m, ids) = manager(LockManager::builder(), 128);
     for by_future in [false, true] {
         let (n, covered) = allocations(|| {
-            let root = m.try_acquire([ids[0]]).unwrap();
-            nest_down(&root, &ids[1..], by_future)
+            let mut root = m.try_acquire([ids[0]]).unwrap();
+            nest_down(&mut root, &ids[1..], by_future)
         });
         assert_eq!(covered, 128);
         assert_eq!(n, 0, "128 nested guards (by future: {by_future})");
 
         // Two levels: half, then the other half through the guard.
         let (n, ()) = allocations(|| {
-            let outer = ready(m.acquire(&ids[..64])).unwrap();
+            let mut outer = ready(m.acquire(&ids[..64])).unwrap();
             let inner = ready(outer.acquire(&ids)).unwrap();
             assert!(inner.holds(ids[127]));
         });
         assert_eq!(n, 0, "two levels of 64 locks");
     }
+    assert!(ids.iter().all(|&id| !m.is_locked(id).unwrap()));
+}
+
+/// The owned path: building the future clones the manager's `Arc` (a reference count, not an
+/// allocation); the guard, nesting from it and its release allocate nothing. Blocking waits too,
+/// when no lock is busy.
+#[test]
+fn owned_guards_and_blocking_waits_allocate_nothing_when_uncontended() {
+    let (m, ids) = manager(LockManager::builder(), 128);
+    let m = std::sync::Arc::new(m);
+    let names = names(128);
+    let (n, ()) = allocations(|| {
+        let mut g = ready(m.acquire_owned(&ids[..64])).unwrap();
+        assert!(g.holds(ids[0]));
+        let inner = g.try_acquire(&ids[64..]).unwrap();
+        assert!(inner.holds(ids[127]));
+        drop(inner);
+        drop(g);
+    });
+    assert_eq!(n, 0, "acquire_owned + nested + release of 128 locks");
+    let (n, ()) = allocations(|| drop(m.try_acquire_owned(&names).unwrap()));
+    assert_eq!(n, 0, "try_acquire_owned of 128 locks by name");
+    let (n, ()) = allocations(|| {
+        drop(
+            m.acquire_owned(&ids)
+                .owner("a label long enough to be cut by status")
+                .try_now()
+                .unwrap(),
+        )
+    });
+    assert_eq!(n, 0, "acquire_owned().owner().try_now()");
+    let (n, ()) = allocations(|| {
+        drop(m.acquire(&ids).wait().unwrap());
+        drop(m.acquire_owned(&ids).wait().unwrap());
+    });
+    assert_eq!(n, 0, "uncontended wait(), borrowed and owned");
     assert!(ids.iter().all(|&id| !m.is_locked(id).unwrap()));
 }

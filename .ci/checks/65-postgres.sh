@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
 # lockorder-postgres, the workspace member that takes lockorder's sets across processes on
-# PostgreSQL: its lints and docs (the main clippy and doc steps cover the root package only), then
-# its tests, which start a throwaway cluster from the installed binaries when DATABASE_URL is
+# PostgreSQL (its lints and docs are in the main workspace-wide steps): its dependencies' licenses,
+# then its tests, which start a throwaway cluster from the installed binaries when DATABASE_URL is
 # unset. PostgreSQL is installed when missing; if that is impossible, a loud SKIP line says so.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-cargo clippy --locked -p lockorder-postgres --all-targets --all-features -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p lockorder-postgres --all-features
-# The main cargo-deny step checks the root package's graph; this one adds the member's.
+# The main cargo-deny step checks the root package's graph; this one adds the members'.
 TOOLS="${LOCKORDER_CI_TOOLS:-$HOME/.cache/lockorder-ci-tools}"
 "$TOOLS/bin/cargo-deny" --offline --workspace check bans licenses sources
 
