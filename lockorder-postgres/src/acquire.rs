@@ -314,10 +314,12 @@ async fn call(
     let first_order = h.entries[new[0].0].order;
     let (head, base) = status::app_head(&session.levels, first_order);
     let clean = status::clean_label(label);
+    // `lock_timeout` takes at most i32::MAX ms (about 24.8 days): a longer timeout is none.
     let timeout_ms = options
         .timeout
         .unwrap_or(mgr.inner.default_timeout)
-        .map(|d| d.as_secs_f64() * 1000.0);
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .filter(|&ms| ms < f64::from(i32::MAX));
     let ns = mgr.inner.namespace;
     let flight = InFlight {
         session: Some(session),
