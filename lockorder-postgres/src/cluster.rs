@@ -156,8 +156,11 @@ impl TempCluster {
         self.dir.join("data")
     }
 
-    /// Stops the cluster when this process is gone, however it ends.
+    /// Stops the cluster when this process is gone, however it ends. The watchdog gets a process
+    /// group of its own, so that killing this process's group (as `timeout` or a CI runner may)
+    /// leaves it to do its job.
     fn spawn_watchdog(&self) -> io::Result<Child> {
+        use std::os::unix::process::CommandExt as _;
         let pg_ctl = match &self.bindir {
             Some(b) => b.join("pg_ctl"),
             None => PathBuf::from("pg_ctl"),
@@ -178,6 +181,7 @@ impl TempCluster {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
     }
 

@@ -120,7 +120,9 @@
 //! * Through a pooler in transaction mode (PgBouncer's `pool_mode = transaction`): session
 //!   locks need the same server session for the guard's whole life.
 //!
-//! Only `NoTls` connections are made (unix sockets, loopback, or a network you trust).
+//! The manager needs a tokio runtime with I/O and time enabled: each session's connection is
+//! driven by a spawned task. Only `NoTls` connections are made (unix sockets, loopback, or a
+//! network you trust).
 #![forbid(unsafe_code)]
 
 mod acquire;

@@ -66,7 +66,8 @@ impl PgBuilder {
 
     /// How many idle sessions to keep for reuse (default [`DEFAULT_MAX_IDLE`]). A session is
     /// taken from this pool by every outermost acquire, kept by its guard, and given back when the
-    /// guard is released or dropped.
+    /// guard is released or dropped. Sessions in use are not capped: each outermost guard and
+    /// each pending outermost acquire has one (the server's `max_connections` bounds them).
     pub fn max_idle(mut self, max_idle: usize) -> Self {
         self.max_idle = max_idle;
         self
@@ -441,8 +442,12 @@ impl PgLockManager {
             } else {
                 Mode::Exclusive
             });
+            // A holder without a backend (a prepared transaction's) has no session to show.
+            let Some(pid) = row.get::<_, Option<i32>>(3) else {
+                continue;
+            };
             lock.holders.push(Holder::new(
-                row.get(3),
+                pid,
                 row.get::<_, Option<String>>(4).unwrap_or_default(),
                 row.get(5),
                 row.get(6),
