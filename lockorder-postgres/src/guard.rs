@@ -27,8 +27,8 @@ pub(crate) enum Slot<'a> {
 ///
 /// # Releasing
 ///
-/// [`release`](Self::release)`.await` unlocks on the server, checks that the session still held
-/// every lock, and gives the session back to the pool. Dropping a guard instead queues the
+/// [`release`](Self::release)`.await` unlocks on the server, reports locks lost with their
+/// session, and gives the session back to the pool. Dropping a guard instead queues the
 /// unlock on its session at once, without waiting for the answer (tokio-postgres sends a
 /// statement when its future is first polled and runs statements in that order, so the unlock
 /// runs before anything later on that session): an outermost guard queues
@@ -243,8 +243,12 @@ impl<'a> PgGuard<'a> {
         )
     }
 
-    /// Releases this guard's own locks (newest first) and checks that the session still held
-    /// them; an outermost guard gives its session back to the pool.
+    /// Releases this guard's own locks and gives an outermost guard's session back to the pool.
+    ///
+    /// An outermost guard runs the built-in `pg_advisory_unlock_all()`: only this crate runs
+    /// statements on its sessions, so the session holds exactly the guard's locks, and a session
+    /// that answers still held them (locks are lost only with their session). A nested guard
+    /// unlocks its own locks, newest first, and checks that the session held each.
     ///
     /// If this future is dropped before it completes, the guard is dropped with it (see
     /// [Releasing](Self#releasing)).
@@ -315,17 +319,27 @@ async fn release_on(mgr: &PgLockManager, session: &mut Session, depth: usize) ->
     // Forget them before the statement goes out: if this future is dropped once it was sent,
     // the server still runs the release, and the session's record already agrees.
     session.pop_to(depth);
-    let result = session
-        .client
-        .query_one(&session.stmts.release, &[&ns, &keys, &shared, &app])
-        .await;
+    // An outermost guard holds everything its session holds: the built-in
+    // pg_advisory_unlock_all() releases it all for less than the function. Only this crate runs
+    // statements on its sessions, so a session that answers still held every lock it took (locks
+    // are lost only with their session); the function's count checks the nested case.
+    let result = if depth == 0 {
+        session
+            .client
+            .execute(&session.stmts.unlock_all, &[])
+            .await
+            .map(|_| 0)
+    } else {
+        session
+            .client
+            .query_one(&session.stmts.release, &[&ns, &keys, &shared, &app])
+            .await
+            .map(|row| row.get::<_, i32>(0))
+    };
     match result {
-        Ok(row) if row.get::<_, i32>(0) == 0 => Ok(()),
-        Ok(row) => {
-            let reason = format!(
-                "the session no longer held {} of them at release",
-                row.get::<_, i32>(0)
-            );
+        Ok(0) => Ok(()),
+        Ok(missing) => {
+            let reason = format!("the session no longer held {missing} of them at release");
             session.kill(&reason);
             Err(Error::Lost {
                 locks: mine,

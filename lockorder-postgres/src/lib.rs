@@ -65,7 +65,8 @@
 //!
 //! # Releasing, dropping, cancelling
 //!
-//! * [`PgGuard::release`]`.await` unlocks, checks, and gives the session back to the pool clean.
+//! * [`PgGuard::release`]`.await` unlocks and gives the session back to the pool clean, or
+//!   reports [`Error::Lost`] when the session ended (releasing the locks) before.
 //! * A guard **dropped** without `release` queues its unlock on the session at once
 //!   (`pg_advisory_unlock_all()` for an outermost guard, which then returns its session to the
 //!   pool; the unlock of its own locks for a nested one). tokio-postgres sends a statement when
