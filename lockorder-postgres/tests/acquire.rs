@@ -349,3 +349,65 @@ async fn managers_starting_at_once_agree() -> Result {
     assert_eq!(rows, 4);
     Ok(())
 }
+
+async fn commits(c: &tokio_postgres::Client, db: &str) -> i64 {
+    c.query_one(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = $1",
+        &[&db],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// Counts, through the server's statistics, the transactions (one per statement here) that N
+/// acquire + release cycles of K locks cost, in a database of the test's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncontended_set_is_one_statement_whatever_its_size() -> Result {
+    const N: i64 = 50;
+    let ns = namespace("round-trips");
+    let c = client().await;
+    let db = format!("lockorder_rt_{}", ns.unsigned_abs());
+    c.batch_execute(&format!("CREATE DATABASE {db}")).await?;
+    let mut config: lockorder_postgres::Config = database().parse()?;
+    config.dbname(&db);
+    let mut cost = Vec::new();
+    for set in [vec!["b"], vec!["d", "a", "c", "b"]] {
+        let before = commits(&c, &db).await;
+        {
+            let m = PgLockManager::builder(builder(ABCD))
+                .namespace(ns)
+                .connect(config.clone())
+                .await?;
+            for _ in 0..N {
+                m.acquire(&set).await?.release().await?;
+            }
+        } // the manager's sessions close; a backend flushes its statistics as it exits
+        eventually(Duration::from_secs(10), "the sessions are gone", || async {
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                    &[&db],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            n == 0
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        cost.push(commits(&c, &db).await - before);
+    }
+    c.batch_execute(&format!("DROP DATABASE {db}")).await?;
+    let (one, four) = (cost[0], cost[1]);
+    eprintln!("transactions for {N} cycles of K=1 and K=4: {cost:?}");
+    assert!(one >= 2 * N, "statistics counted the statements: {cost:?}");
+    // Per-lock statements would cost 3 N more for the set of 4; the slack is for start-up and
+    // an autovacuum visit.
+    assert!(
+        (four - one).abs() < N / 2,
+        "K=1 and K=4 cost alike: {cost:?}"
+    );
+    assert!(four < 2 * N + N / 2, "two statements per cycle: {cost:?}");
+    Ok(())
+}
