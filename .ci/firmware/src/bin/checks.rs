@@ -46,7 +46,7 @@ const TABLE: [(&str, u32); 6] = [
 ];
 
 /// How many `ok` lines a green run prints.
-const CHECKS: u32 = 10;
+const CHECKS: u32 = 12;
 
 fn locks() -> &'static Locks {
     match LOCKS.get() {
@@ -88,12 +88,14 @@ async fn main(spawner: Spawner) {
         Err(e) => rt::fail(format_args!("{e}")),
     };
     ensure!(m.len() == TABLE.len(), "{} locks registered", m.len());
+    let built = rt::HEAP.used();
     rt::pass(format_args!(
         "{} locks registered; the frozen manager uses {} bytes of heap",
         m.len(),
-        rt::HEAP.used() - before
+        built - before
     ));
 
+    no_allocation(m).await;
     ordering(spawner, m).await;
     conflicting_orders(m).await;
     timeout(m).await;
@@ -104,7 +106,93 @@ async fn main(spawner: Spawner) {
     interrupt_try_acquire(m).await;
     interrupt_releases_into_waiting_task(m).await;
 
+    no_leak(m, built).await;
+
     rt::finish(CHECKS);
+}
+
+// === The uncontended path allocates nothing ===
+
+async fn no_allocation(m: &'static Locks) {
+    rt::check("no-allocation");
+    let before = rt::HEAP.used();
+    for _ in 0..10 {
+        #[allow(unused_mut)] // `Guard::try_acquire` takes `&mut self` from the next API on
+        let Ok(mut g) = m.acquire(["c", "a"]).owner("task").await
+        else {
+            rt::fail(format_args!("acquire of free locks failed"));
+        };
+        let inner = g.try_acquire(["d"]);
+        ensure!(
+            inner.is_ok() && rt::HEAP.used() == before,
+            "an uncontended acquire holds {} bytes of heap",
+            rt::HEAP.used() - before
+        );
+    }
+    ensure!(
+        rt::HEAP.used() == before,
+        "uncontended acquires left {} bytes on the heap",
+        rt::HEAP.used() - before
+    );
+    rt::pass(format_args!(
+        "10 uncontended acquires of [c, a] with a nested [d], each holding: no heap allocated"
+    ));
+}
+
+// === Waiting allocates, and gives it all back ===
+
+/// Waiting allocates: event-listener allocates a lock's waiter list the first time somebody
+/// waits for it (and keeps it), and a listener for every wait. After the first round of checks,
+/// a second round of waits, timeouts and cancellations must give back everything it allocated.
+async fn no_leak(m: &'static Locks, built: usize) {
+    rt::check("no-leak");
+    let warm = rt::HEAP.used();
+    for round in 0..5 {
+        let held = match m.acquire(["c"]).await {
+            Ok(g) => g,
+            Err(e) => rt::fail(format_args!("{e}")),
+        };
+        let timed_out = m
+            .acquire(["b", "c"])
+            .timeout(Duration::from_millis(5))
+            .await;
+        ensure!(timed_out.is_err(), "round {round}: [b, c] did not time out");
+        let cancelled = select(m.acquire(["b", "c"]).no_timeout(), Timer::after_millis(5)).await;
+        ensure!(
+            cancelled.is_second(),
+            "round {round}: [b, c] was not cancelled"
+        );
+        let (cancelled, second) = join(
+            select(m.acquire(["b", "c"]).no_timeout(), async {
+                Timer::after_millis(5).await;
+                drop(held);
+            }),
+            async {
+                yield_now().await;
+                m.acquire(["c"])
+                    .timeout(Duration::from_millis(100))
+                    .await
+                    .is_ok()
+            },
+        )
+        .await;
+        ensure!(
+            cancelled.is_second() && second,
+            "round {round}: the wake-up of the cancelled acquire did not reach the second waiter"
+        );
+    }
+    let after = rt::HEAP.used();
+    ensure!(
+        after == warm,
+        "5 rounds of waits, timeouts and cancellations left {} bytes on the heap",
+        after as isize - warm as isize
+    );
+    rt::pass(format_args!(
+        "5 more rounds of waits, timeouts and cancellations left the heap as they found it; \
+         the checks before grew it once by {} bytes: the waiter lists event-listener allocates \
+         on a lock's first wait",
+        warm - built
+    ));
 }
 
 // === Several tasks, overlapping sets, conflicting request orders ===
