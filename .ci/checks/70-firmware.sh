@@ -33,11 +33,12 @@ logs="$CARGO_TARGET_DIR/logs"
 mkdir -p "$logs"
 
 # qemu ELF LOG: runs the firmware, prints and keeps its output, returns QEMU's exit status.
+# Standard input must be open (QEMU's -nographic console fails on a closed one).
 qemu() {
     local status=0
     timeout 60 qemu-system-arm -cpu cortex-m3 -machine lm3s6965evb -nographic \
         -semihosting-config enable=on,target=native -icount shift=7,sleep=off \
-        -kernel "$1" >"$2" 2>&1 || status=$?
+        -kernel "$1" </dev/null >"$2" 2>&1 || status=$?
     grep -v '^Timer with period zero' "$2" || true
     return "$status"
 }
