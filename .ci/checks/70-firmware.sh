@@ -8,6 +8,8 @@
 #  4. planted bugs: bugs put into a copy of the core make the firmware fail, each in the check
 #     that should catch it.
 # Every QEMU run is under `timeout`; emulated time is deterministic (-icount).
+# The firmware builds with --locked: after a change to the core's dependencies, refresh its lock
+# file with `cd .ci/firmware && cargo update -p lockorder`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
