@@ -56,6 +56,7 @@ async fn main(spawner: Spawner) {
     let Ok(m) = built else {
         rt::fail(format_args!("registration failed"));
     };
+    let manager = rt::HEAP.used();
     for set in [[0, 1], [1, 2], [0, 2]] {
         match worker(m, set) {
             Ok(token) => spawner.spawn(token),
@@ -66,7 +67,7 @@ async fn main(spawner: Spawner) {
         DONE.receive().await;
     }
     rt::pass(format_args!(
-        "3 tasks, {ROUNDS} rounds each; heap in use: {} bytes",
+        "3 tasks, {ROUNDS} rounds each; heap in use: {} bytes, manager {manager}",
         rt::HEAP.used()
     ));
     rt::finish(1);
