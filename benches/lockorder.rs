@@ -124,7 +124,7 @@ fn w3(c: &mut Criterion) {
     let (m, ids) = manager();
     g.bench_function("lockorder-id", |b| {
         b.iter(|| {
-            let outer = ready(m.acquire(&ids[0..2])).unwrap();
+            let mut outer = ready(m.acquire(&ids[0..2])).unwrap();
             let inner = ready(outer.acquire(&ids[2..4])).unwrap();
             drop(black_box(inner));
             drop(black_box(outer));
@@ -183,7 +183,7 @@ fn lockorder_nested_batch() -> Batch {
     let (m, ids) = manager();
     Box::new(move |n| {
         for _ in 0..n {
-            let outer = ready(m.acquire(&ids[0..2])).unwrap();
+            let mut outer = ready(m.acquire(&ids[0..2])).unwrap();
             let inner = ready(outer.acquire(&ids[2..4])).unwrap();
             drop(black_box(inner));
             drop(black_box(outer));

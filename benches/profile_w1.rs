@@ -66,7 +66,7 @@ fn main() {
         "lockorder-nested" => {
             let half = k / 2;
             for _ in 0..n {
-                let outer = ready(m.acquire(&ids[..half])).unwrap();
+                let mut outer = ready(m.acquire(&ids[..half])).unwrap();
                 let inner = ready(outer.acquire(&ids[half..k])).unwrap();
                 drop(black_box(inner));
                 drop(black_box(outer));

@@ -1,9 +1,20 @@
-//! The `Acquire` future: takes a set of locks in ascending order, with an optional timeout.
+//! The acquire future: takes a set of locks in ascending order, with an optional timeout.
+//!
+//! Three layers, from the inside out:
+//!
+//! * [`Walk`] takes the locks of a set one after another, upward, and listens at a busy one. It
+//!   is plain data plus the raw locks, not generic over the timer or over how the manager is
+//!   held, so its code is compiled once.
+//! * [`Core`] drives a walk as a future: the state machine, the timeout and its sleep. It is
+//!   generic over the manager handle (`&LockManager` or `Arc<LockManager>`), so the borrowed and
+//!   the owned futures share one state machine.
+//! * [`Acquire`] is the public, named future over a borrowed manager.
 
 use alloc::boxed::Box;
 use core::fmt;
 use core::future::Future;
-use core::mem::{self, ManuallyDrop};
+use core::mem;
+use core::ops::Deref;
 use core::panic::Location;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -13,27 +24,61 @@ use event_listener::{EventListener, Listener};
 use pin_project_lite::pin_project;
 
 use crate::error::Error;
-use crate::guard::Guard;
+use crate::guard::{Guard, Held};
 use crate::manager::LockManager;
-use crate::registry::Table;
+use crate::registry::{Slot, Table};
 use crate::set::LockSet;
-use crate::status::{HolderId, Publish};
-use crate::timer::{MaybeTimer, Timer};
+use crate::stats::WaitClock;
+use crate::status::{HolderId, Label, Publish};
+use crate::timer::{sealed::Sealed as _, MaybeTimer, Timer};
+
+// === Releasing ===
+
+/// Unlocks the locks at `positions`, in the iterator's order, even if an unlock panics.
+///
+/// An unlock may run foreign code: waking the next waiter calls its waker. If that panics, the
+/// locks not yet unlocked are unlocked while unwinding (a second panic there aborts, as any panic
+/// during unwinding does), so a panicking waker can strand a waiter but never leaves a lock held.
+pub(crate) fn unlock_all<I>(slots: &[Slot], positions: I)
+where
+    I: Iterator<Item = usize> + Clone,
+{
+    struct Rest<'a, I: Iterator<Item = usize>> {
+        slots: &'a [Slot],
+        positions: I,
+    }
+    impl<I: Iterator<Item = usize>> Drop for Rest<'_, I> {
+        fn drop(&mut self) {
+            for pos in self.positions.by_ref() {
+                self.slots[pos].raw.unlock();
+            }
+        }
+    }
+    let mut positions = positions;
+    while let Some(pos) = positions.next() {
+        let rest = Rest {
+            slots,
+            positions: positions.clone(),
+        };
+        slots[pos].raw.unlock();
+        // No panic: the rest is ours to unlock, on the next turn.
+        mem::forget(rest);
+    }
+}
 
 // === Walk: the timer-independent part ===
 
-/// Walks a lock set upward, taking one lock after another. Not generic over the timer.
+/// Walks a lock set upward, taking one lock after another.
 ///
-/// Invariant: every position of `want` below `next` is held by this walk, and nothing else is.
-/// `Drop` gives those back, newest first, and drops the listener, which passes on a notification
-/// it received but did not use.
-pub(crate) struct Walk<'a> {
-    table: &'a Table,
+/// Invariant: every position of `want` below `next` is held by this walk, and nothing else is;
+/// `listener`, when set, listens for a release of the lock at `next`. A walk does not release on
+/// drop (it does not know its table): its owner calls [`release`](Self::release), from its own
+/// `Drop` as well.
+pub(crate) struct Walk {
     want: LockSet,
     next: usize,
-    /// Listening for a release of the lock at the cursor. `ManuallyDrop` so that dropping a walk
-    /// that never listened (every uncontended acquire) costs no drop call: `Drop` takes it.
-    listener: ManuallyDrop<Option<EventListener>>,
+    /// Listening for a release of the lock at the cursor.
+    listener: Option<EventListener>,
     /// Has listened for the lock at the cursor, so takes it as a waiter (see `RawLock`).
     waited: bool,
     /// What each lock taken publishes for status readers.
@@ -41,35 +86,38 @@ pub(crate) struct Walk<'a> {
     /// The holder id of this acquisition: inherited from a parent guard, or named after the
     /// first lock taken.
     pub(crate) holder: Option<HolderId>,
-    /// When the walk started waiting for the lock at the cursor.
-    #[cfg(feature = "stats")]
-    wait_since: Option<Duration>,
+    /// When the walk started waiting for the lock at the cursor (feature `stats`).
+    wait_clock: WaitClock,
 }
 
-impl<'a> Walk<'a> {
-    pub(crate) fn new(table: &'a Table, want: LockSet, holder: Option<HolderId>) -> Self {
+impl Walk {
+    #[inline]
+    pub(crate) fn new(want: LockSet, holder: Option<HolderId>, label: Option<Label>) -> Self {
         Self {
-            table,
-            next: 0,
-            listener: ManuallyDrop::new(None),
-            waited: false,
-            publish: Publish {
-                label: None,
-                at: None,
-            },
-            holder,
-            #[cfg(feature = "stats")]
-            wait_since: None,
             want,
+            next: 0,
+            listener: None,
+            waited: false,
+            publish: Publish { label, at: None },
+            holder,
+            wait_clock: WaitClock::new(),
         }
     }
 
     /// Takes locks upward from the cursor. `Ok` when all are held; `Err(pos)` when the lock at
     /// `pos` is busy. With a context, the walk then listens for its release and the context's
     /// waker will be woken; without one, it only tries.
-    pub(crate) fn advance(&mut self, mut cx: Option<&mut Context<'_>>) -> Result<(), usize> {
+    ///
+    /// If it unwinds (a waker's `clone` panics while the walk registers it), the invariant holds:
+    /// the walk can be advanced again or released.
+    #[inline]
+    pub(crate) fn advance(
+        &mut self,
+        table: &Table,
+        mut cx: Option<&mut Context<'_>>,
+    ) -> Result<(), usize> {
         for pos in self.want.iter_from(self.next) {
-            let slot = &self.table.slots[pos];
+            let slot = &table.slots[pos];
             let raw = &slot.raw;
             let mut taken = if self.waited {
                 raw.try_lock_as_waiter()
@@ -83,15 +131,14 @@ impl<'a> Walk<'a> {
                 let Some(cx) = cx.as_mut() else {
                     return Err(pos);
                 };
-                #[cfg(feature = "stats")]
                 if !self.waited {
-                    self.wait_since = self.publish.at;
+                    self.wait_clock.start(self.publish.at);
+                    self.waited = true;
                 }
-                self.waited = true;
-                match &mut *self.listener {
-                    None => *self.listener = Some(raw.listen()),
+                match &mut self.listener {
+                    None => self.listener = Some(raw.listen()),
                     Some(listener) => match Pin::new(listener).poll(cx) {
-                        Poll::Ready(()) => *self.listener = None,
+                        Poll::Ready(()) => self.listener = None,
                         Poll::Pending => return Err(pos),
                     },
                 }
@@ -101,82 +148,83 @@ impl<'a> Walk<'a> {
                 .holder
                 .get_or_insert_with(|| HolderId::new(pos, generation));
             slot.record.publish(generation, holder, &self.publish);
-            #[cfg(feature = "stats")]
-            {
-                let wait = self.wait_since.take().zip(self.publish.at);
-                slot.stats.acquired(
-                    self.waited,
-                    wait.map(|(since, now)| now.saturating_sub(since)),
-                );
-            }
+            let waited = self.waited;
+            slot.stats
+                .acquired(waited, self.wait_clock.stop(self.publish.at));
+            self.next = pos + 1;
             // A listener exists only once `waited` is set, so a lock taken at the first try has
             // nothing to reset.
-            if self.waited {
+            if waited {
+                self.waited = false;
                 // A notification this listener received was meant to let one waiter take the
                 // lock, and it just did: discard it rather than wake the next waiter to find the
                 // lock busy (and requeue behind later arrivals).
                 if let Some(listener) = self.listener.take() {
                     listener.discard();
                 }
-                self.waited = false;
             }
-            self.next = pos + 1;
         }
         Ok(())
     }
 
-    /// Gives back every lock taken so far, newest first, and stops listening.
-    pub(crate) fn release(&mut self) {
-        // A listener exists only once `waited` is set; skipping the reset otherwise saves the
-        // drop call on every completed acquire (whose walk is dropped holding nothing).
-        debug_assert!(self.waited || self.listener.is_none());
-        if self.waited {
-            *self.listener = None;
-            self.waited = false;
-        }
+    /// Gives back every lock taken so far, newest first, then stops listening.
+    ///
+    /// The locks go first: dropping the listener may pass a notification on, which runs another
+    /// task's waker, and a panic there must not keep a lock. The walk records that it holds
+    /// nothing before unlocking, so a release that unwinds is not repeated.
+    pub(crate) fn release(&mut self, table: &Table) {
         let below = mem::take(&mut self.next);
-        if below == 0 {
-            // Holds nothing: a finished walk (dropped with every completed acquire) or a fresh one.
-            return;
+        self.waited = false;
+        if below != 0 {
+            unlock_all(&table.slots, self.want.iter_rev_below(below));
         }
-        for pos in self.want.iter_rev_below(below) {
-            self.table.slots[pos].raw.unlock();
-        }
+        // Dropping a listener that was notified passes the notification on (event-listener does
+        // that), so a cancelled waiter never strands the next one.
+        drop(self.listener.take());
     }
 
-    /// Hands the locks over to a guard once every lock is held; the walk then holds nothing.
-    fn finish<'m, T>(&mut self, manager: &'m LockManager<T>, origin: Origin<'_>) -> Guard<'m, T>
-    where
-        T: MaybeTimer,
-    {
+    /// Whether the walk holds a lock or listens for one: whether [`release`](Self::release) has
+    /// anything to do.
+    #[inline]
+    pub(crate) fn is_active(&self) -> bool {
+        self.next != 0 || self.listener.is_some()
+    }
+
+    /// Hands the locks over once every lock is held: the walk then holds nothing.
+    #[inline]
+    pub(crate) fn finish(&mut self) -> LockSet {
+        debug_assert!(self.listener.is_none());
         self.next = 0;
-        let own = mem::replace(&mut self.want, LockSet::EMPTY);
-        Guard::new(manager, own, self.holder, self.publish.label, origin)
+        mem::replace(&mut self.want, LockSet::EMPTY)
     }
 
-    /// Whether this walk is listening for a lock.
-    fn is_waiting(&self) -> bool {
+    /// The locks the walk is after.
+    pub(crate) fn want(&self) -> &LockSet {
+        &self.want
+    }
+
+    /// The locks the walk holds.
+    pub(crate) fn held(&self) -> impl Iterator<Item = usize> + '_ {
+        self.want.iter_rev_below(self.next)
+    }
+
+    /// Whether the walk listens for a lock.
+    pub(crate) fn is_listening(&self) -> bool {
         self.listener.is_some()
     }
 }
 
-impl Drop for Walk<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        // Every completed acquire drops a walk that holds nothing and listens for nothing: that
-        // check stays inline, the release itself does not.
-        if self.next != 0 || self.waited {
-            self.release();
-        }
-        // Normally `None` by now (a listener exists only while `waited` is set); taking it drops
-        // anything left, since the field is not dropped on its own.
-        if let Some(listener) = self.listener.take() {
-            drop(listener);
-        }
-    }
-}
+// === Origin ===
 
-// === Acquire ===
+/// What a nested acquisition needs of its parent guard, borrowed from it (the nested acquire
+/// borrows the parent guard mutably anyway).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parent<'a> {
+    /// Every lock the parent covers.
+    pub(crate) covered: &'a LockSet,
+    /// Where the highest of them was taken.
+    pub(crate) top_at: &'static Location<'static>,
+}
 
 /// Where an acquisition comes from, carried from the call into its guard.
 #[derive(Debug, Clone, Copy)]
@@ -187,18 +235,9 @@ pub(crate) struct Origin<'a> {
     pub(crate) parent: Option<Parent<'a>>,
 }
 
-/// What a nested acquisition needs of its parent guard, borrowed from it (the nested acquire
-/// borrows the parent guard anyway).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Parent<'a> {
-    /// Every lock the parent covers.
-    pub(crate) covered: &'a LockSet,
-    /// Where the highest of them was taken.
-    pub(crate) top_at: &'static Location<'static>,
-}
-
 impl Origin<'_> {
     /// A top-level acquisition called from `caller`.
+    #[inline]
     pub(crate) fn new(caller: &'static Location<'static>) -> Self {
         Self {
             caller,
@@ -207,18 +246,240 @@ impl Origin<'_> {
     }
 }
 
-/// Where an [`Acquire`] is in its life.
-enum State {
-    /// Refused before taking anything (an unknown key, an order violation): the next poll returns
-    /// the error. Holds no lock.
+// === Core: the state machine ===
+
+/// How an acquire future holds its manager: borrowed or shared through an `Arc`.
+pub(crate) trait Handle: Deref<Target = LockManager<Self::Timer>> {
+    /// The manager's timer.
+    type Timer: MaybeTimer;
+}
+
+impl<T: MaybeTimer> Handle for &LockManager<T> {
+    type Timer = T;
+}
+
+impl<T: MaybeTimer> Handle for alloc::sync::Arc<LockManager<T>> {
+    type Timer = T;
+}
+
+/// A walk together with the manager whose locks it takes: dropping it releases what the walk
+/// holds.
+pub(crate) struct Walker<M: Handle> {
+    pub(crate) manager: M,
+    pub(crate) walk: Walk,
+}
+
+impl<M: Handle> Drop for Walker<M> {
+    #[inline]
+    fn drop(&mut self) {
+        // Every completed acquire drops a walk that holds nothing and listens for nothing: that
+        // check stays inline, the release itself does not.
+        if self.walk.is_active() {
+            self.walk.release(&self.manager.table);
+        }
+    }
+}
+
+/// Where an acquire future is in its life. Every variant says what is held in it; the future's
+/// `Drop` (through [`Walker`]) undoes it in every variant.
+///
+/// ```text
+///   Refused ──poll──▶ Done (Err)
+///   Walking ──poll: all free──▶ Done (Ok)
+///   Walking ──poll: busy lock──▶ Listening ──(timeout)──▶ Sleeping
+///   Listening/Sleeping ──poll: all taken──▶ Done (Ok)
+///   Sleeping ──poll: sleep fired──▶ Done (Err(Timeout)), everything released first
+/// ```
+///
+/// Transitions happen in place, after the step they record: a poll never takes the state out
+/// and puts it back, so an early return or a panic in foreign code (a timer, a waker) leaves a
+/// state that describes what the walk holds, and polling again goes on from there.
+#[derive(Debug)]
+pub(crate) enum State {
+    /// Refused before taking anything (an unknown key, an order violation): the next poll
+    /// returns the error. Holds nothing.
     Refused(Box<Error>),
-    /// Taking locks: the walk holds those below its cursor and may listen on the one at the
-    /// cursor. Dropping releases them.
+    /// Not yet stopped by a busy lock. The walk may hold locks below its cursor (after a poll
+    /// that unwound) and listens for nothing.
     Walking,
-    /// Has returned its result. Holds no lock; polling again returns
+    /// Stopped at a busy lock: holds the locks below the cursor and listens for the busy one's
+    /// release. No sleep exists (no timeout, or it is about to be created).
+    Listening,
+    /// As `Listening`, and the timeout's sleep exists, counting from the first busy lock.
+    Sleeping,
+    /// Returned its result. Holds nothing; polling again returns
     /// [`Error::PolledAfterCompletion`].
     Done,
 }
+
+pin_project! {
+    /// The state machine behind both acquire futures.
+    pub(crate) struct Core<'p, M: Handle> {
+        pub(crate) walker: Walker<M>,
+        pub(crate) state: State,
+        pub(crate) origin: Origin<'p>,
+        pub(crate) timeout: Option<Duration>,
+        #[pin]
+        sleep: Option<<M::Timer as crate::timer::sealed::Sealed>::Sleep>,
+    }
+}
+
+impl<'p, M: Handle> Core<'p, M> {
+    #[inline(always)]
+    pub(crate) fn new(
+        manager: M,
+        want: Result<LockSet, Error>,
+        origin: Origin<'p>,
+        holder: Option<HolderId>,
+        label: Option<Label>,
+    ) -> Self {
+        let (want, state) = match want {
+            Ok(want) => (want, State::Walking),
+            Err(e) => (LockSet::EMPTY, State::Refused(Box::new(e))),
+        };
+        let timeout = manager
+            .default_timeout()
+            .filter(|_| <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER);
+        Self {
+            walker: Walker {
+                manager,
+                walk: Walk::new(want, holder, label),
+            },
+            state,
+            origin,
+            timeout,
+            sleep: None,
+        }
+    }
+
+    /// The manager.
+    #[inline]
+    pub(crate) fn manager(&self) -> &LockManager<M::Timer> {
+        &self.walker.manager
+    }
+
+    /// Hands the walk's locks to a guard's record of them.
+    #[inline]
+    fn held(walk: &mut Walk, origin: Origin<'p>) -> Held {
+        let own = walk.finish();
+        Held::new(own, walk.holder, walk.publish.label, origin)
+    }
+
+    /// The manager handle, for the guard.
+    #[inline]
+    pub(crate) fn handle(&self) -> M
+    where
+        M: Clone,
+    {
+        self.walker.manager.clone()
+    }
+
+    /// Tries once: all locks or none.
+    #[inline]
+    pub(crate) fn try_now(&mut self) -> Result<Held, Error> {
+        match mem::replace(&mut self.state, State::Done) {
+            State::Walking => {}
+            State::Refused(e) => return Err(*e),
+            _ => return Err(Error::PolledAfterCompletion),
+        }
+        let Walker { manager, walk } = &mut self.walker;
+        walk.publish.at = manager.timer.now_opt();
+        match walk.advance(&manager.table, None) {
+            Ok(()) => Ok(Self::held(walk, self.origin)),
+            Err(pos) => {
+                walk.release(&manager.table);
+                Err(Error::WouldBlock {
+                    lock: manager.table.lock_ref(pos),
+                })
+            }
+        }
+    }
+
+    /// Polls the state machine.
+    pub(crate) fn poll_core(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Held, Error>> {
+        let mut this = self.project();
+        match this.state {
+            State::Walking | State::Listening | State::Sleeping => {}
+            State::Refused(_) => {
+                let State::Refused(e) = mem::replace(this.state, State::Done) else {
+                    unreachable!("matched just above")
+                };
+                return Poll::Ready(Err(*e));
+            }
+            State::Done => return Poll::Ready(Err(Error::PolledAfterCompletion)),
+        }
+        let Walker { manager, walk } = this.walker;
+        let manager: &LockManager<M::Timer> = manager;
+        let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
+        // Without a timer there is no timeout: the checks compile away.
+        let timeout = this.timeout.filter(|_| has_timer);
+        let try_once = timeout == Some(Duration::ZERO);
+        walk.publish.at = manager.timer.now_opt();
+        // Progress first: a lock granted in the same instant as the deadline is kept.
+        let busy = match walk.advance(&manager.table, (!try_once).then_some(&mut *cx)) {
+            Ok(()) => {
+                *this.state = State::Done;
+                // The sleep, if any, stays until the future is dropped: dropping it runs foreign
+                // code, which must not unwind while the locks are in transit to the guard.
+                return Poll::Ready(Ok(Self::held(walk, *this.origin)));
+            }
+            Err(pos) => pos,
+        };
+        if !try_once && matches!(this.state, State::Walking) {
+            *this.state = State::Listening;
+        }
+        let Some(timeout) = timeout else {
+            return Poll::Pending;
+        };
+        let expired = try_once || {
+            if this.sleep.is_none() {
+                this.sleep.set(Some(manager.timer.sleep_for(timeout)));
+                *this.state = State::Sleeping;
+            }
+            this.sleep
+                .as_mut()
+                .as_pin_mut()
+                .is_some_and(|sleep| sleep.poll(cx).is_ready())
+        };
+        if !expired {
+            return Poll::Pending;
+        }
+        manager.table.slots[busy].stats.timed_out();
+        walk.release(&manager.table);
+        *this.state = State::Done;
+        this.sleep.set(None);
+        Poll::Ready(Err(Error::Timeout {
+            lock: manager.table.lock_ref(busy),
+        }))
+    }
+}
+
+impl<M: Handle> fmt::Debug for Core<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let table = &self.manager().table;
+        let name = |pos: usize| table.slots[pos].info.name();
+        let walk = &self.walker.walk;
+        let mut held: alloc::vec::Vec<&str> = walk.held().map(name).collect();
+        held.reverse();
+        f.debug_struct("Acquire")
+            .field("state", &self.state)
+            .field(
+                "locks",
+                &walk.want().iter().map(name).collect::<alloc::vec::Vec<_>>(),
+            )
+            .field("held", &held)
+            .field("listening", &walk.is_listening())
+            .field("timeout", &self.timeout)
+            .field("sleeping", &self.sleep.is_some())
+            .field("owner", &walk.publish.label)
+            .finish()
+    }
+}
+
+// === Acquire ===
 
 pin_project! {
     /// The future returned by [`LockManager::acquire`] and [`Guard::acquire`]: takes a set of
@@ -231,7 +492,7 @@ pin_project! {
     /// Each lock is taken with one compare-and-swap when free. At the first busy lock the future
     /// starts listening for its release and, if it has a timeout, creates the timer's sleep: the
     /// timeout counts from the first contention. An acquire that meets no contention creates no
-    /// sleep; with a timer it reads `now()` once, for the status timestamp.
+    /// sleep; with a timer it reads `now()` once per poll, for the status timestamp.
     ///
     /// # Cancel safety
     ///
@@ -239,6 +500,19 @@ pin_project! {
     /// had been woken for a lock and is dropped before using the wake-up, the wake-up passes to
     /// the next waiter: cancellation never leaks a lock or strands another waiter. On timeout, the
     /// same happens before [`Error::Timeout`] is returned.
+    ///
+    /// # Panics in foreign code
+    ///
+    /// A poll runs the timer's `now`, `sleep` and the sleep's `poll`, and registers the task's
+    /// waker. If one of them panics, the panic propagates out of `poll` and the future stays in
+    /// the state it had reached: it still holds the locks it took, and either polling it again
+    /// goes on from there or dropping it releases them. A future that returned an error holds
+    /// nothing.
+    ///
+    /// # After completion
+    ///
+    /// Polling again after the future returned its result gives
+    /// [`Error::PolledAfterCompletion`] (no panic).
     ///
     /// # Unpin
     ///
@@ -265,59 +539,48 @@ pin_project! {
     /// ```
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct Acquire<'a, T: MaybeTimer> {
-        manager: &'a LockManager<T>,
-        walk: Walk<'a>,
-        state: State,
-        origin: Origin<'a>,
-        timeout: Option<Duration>,
         #[pin]
-        sleep: Option<T::Sleep>,
+        core: Core<'a, &'a LockManager<T>>,
     }
 }
 
 impl<'a, T: MaybeTimer> Acquire<'a, T> {
+    #[inline(always)]
     pub(crate) fn new(
         manager: &'a LockManager<T>,
         want: Result<LockSet, Error>,
         origin: Origin<'a>,
         holder: Option<HolderId>,
-        owner: Option<&'static str>,
+        label: Option<Label>,
     ) -> Self {
-        let (want, state) = match want {
-            Ok(want) => (want, State::Walking),
-            Err(e) => (LockSet::EMPTY, State::Refused(Box::new(e))),
-        };
-        let mut walk = Walk::new(&manager.table, want, holder);
-        walk.publish.label = owner;
         Self {
-            manager,
-            walk,
-            state,
-            origin,
-            timeout: manager.default_timeout().filter(|_| T::HAS_TIMER),
-            sleep: None,
+            core: Core::new(manager, want, origin, holder, label),
         }
     }
 
     /// Waits without a time limit, whatever the manager's default timeout.
     pub fn no_timeout(mut self) -> Self {
-        self.timeout = None;
+        self.core.timeout = None;
         self
     }
 
     /// Labels the holder, for status reports; a nested acquire inherits its parent's label.
+    ///
+    /// The label is copied (any `&str` will do, a formatted one too); status keeps its first
+    /// [`Label::CAPACITY`] bytes, cut at a character boundary.
     ///
     /// ```
     /// # use lockorder::LockManager;
     /// # let mut b = LockManager::builder();
     /// # b.register("db", 10)?;
     /// # let m = b.build();
-    /// let g = m.acquire(["db"]).owner("worker-3").try_now()?;
-    /// assert_eq!(g.owner(), Some("worker-3"));
+    /// let id = 42;
+    /// let g = m.acquire(["db"]).owner(&format!("req-{id}")).try_now()?;
+    /// assert_eq!(g.owner(), Some("req-42"));
     /// # Ok::<(), lockorder::Error>(())
     /// ```
-    pub fn owner(mut self, label: &'static str) -> Self {
-        self.walk.publish.label = Some(label);
+    pub fn owner(mut self, label: &str) -> Self {
+        self.core.walker.walk.publish.label = Some(Label::new(label));
         self
     }
 
@@ -328,26 +591,14 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
     /// [`Error::WouldBlock`] naming the first busy lock (everything taken is released first),
     /// or the error the request was refused with ([`Error::UnknownLock`],
     /// [`Error::OrderViolation`]).
+    #[inline]
     pub fn try_now(mut self) -> Result<Guard<'a, T>, Error> {
-        match mem::replace(&mut self.state, State::Done) {
-            State::Walking => {}
-            State::Refused(e) => return Err(*e),
-            State::Done => return Err(Error::PolledAfterCompletion),
-        }
-        self.walk.publish.at = self.manager.timer.now_opt();
-        match self.walk.advance(None) {
-            Ok(()) => Ok(self.walk.finish(self.manager, self.origin)),
-            Err(pos) => {
-                self.walk.release();
-                Err(Error::WouldBlock {
-                    lock: self.manager.table.lock_ref(pos),
-                })
-            }
-        }
+        let held = self.core.try_now()?;
+        Ok(Guard::from_held(self.core.handle(), held))
     }
 }
 
-impl<'a, T: Timer> Acquire<'a, T> {
+impl<T: Timer> Acquire<'_, T> {
     /// Gives up after `timeout`, counted from the first busy lock, with [`Error::Timeout`].
     ///
     /// A zero timeout means "try once": a busy lock is a timeout, a free one is taken. Only a
@@ -368,7 +619,7 @@ impl<'a, T: Timer> Acquire<'a, T> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.core.timeout = Some(timeout);
         self
     }
 }
@@ -376,79 +627,16 @@ impl<'a, T: Timer> Acquire<'a, T> {
 impl<'a, T: MaybeTimer> Future for Acquire<'a, T> {
     type Output = Result<Guard<'a, T>, Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        match mem::replace(this.state, State::Done) {
-            State::Walking => {}
-            State::Refused(e) => return Poll::Ready(Err(*e)),
-            State::Done => return Poll::Ready(Err(Error::PolledAfterCompletion)),
-        }
-        // Progress first: a lock granted in the same instant as the deadline is kept.
-        // Without a timer there is no timeout: the checks compile away.
-        let try_once = T::HAS_TIMER && *this.timeout == Some(Duration::ZERO);
-        this.walk.publish.at = this.manager.timer.now_opt();
-        let busy = match this.walk.advance((!try_once).then_some(&mut *cx)) {
-            Ok(()) => {
-                this.sleep.set(None);
-                return Poll::Ready(Ok(this.walk.finish(this.manager, *this.origin)));
-            }
-            Err(pos) => pos,
-        };
-        if let Some(timeout) = this.timeout.filter(|_| T::HAS_TIMER) {
-            let expired = try_once || {
-                if this.sleep.is_none() {
-                    this.sleep.set(Some(this.manager.timer.sleep_for(timeout)));
-                }
-                this.sleep
-                    .as_mut()
-                    .as_pin_mut()
-                    .is_some_and(|sleep| sleep.poll(cx).is_ready())
-            };
-            if expired {
-                #[cfg(feature = "stats")]
-                this.manager.table.slots[busy].stats.timed_out();
-                this.walk.release();
-                this.sleep.set(None);
-                return Poll::Ready(Err(Error::Timeout {
-                    lock: this.manager.table.lock_ref(busy),
-                }));
-            }
-        }
-        *this.state = State::Walking;
-        Poll::Pending
+        let mut core = self.project().core;
+        let held = core.as_mut().poll_core(cx);
+        held.map_ok(|held| Guard::from_held(core.as_ref().get_ref().handle(), held))
     }
 }
 
 impl<T: MaybeTimer> fmt::Debug for Acquire<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let table = &self.manager.table;
-        let names = |set: &LockSet| {
-            set.iter()
-                .map(|pos| table.slots[pos].info.name())
-                .collect::<alloc::vec::Vec<_>>()
-        };
-        let state = match &self.state {
-            State::Refused(e) => return f.debug_tuple("Acquire::Refused").field(e).finish(),
-            State::Done => return f.write_str("Acquire::Done"),
-            State::Walking => "walking",
-        };
-        f.debug_struct("Acquire")
-            .field("state", &state)
-            .field("locks", &names(&self.walk.want))
-            .field(
-                "held",
-                &names(&{
-                    let mut held = table.empty_set();
-                    for pos in self.walk.want.iter_rev_below(self.walk.next) {
-                        held.insert(pos);
-                    }
-                    held
-                }),
-            )
-            .field("waiting", &self.walk.is_waiting())
-            .field("timeout", &self.timeout)
-            .field("sleeping", &self.sleep.is_some())
-            .field("owner", &self.walk.publish.label)
-            .finish()
+        fmt::Debug::fmt(&self.core, f)
     }
 }

@@ -160,6 +160,10 @@ pub enum Error {
     },
     /// An [`Acquire`](crate::futures::Acquire) future was polled again after it had completed.
     PolledAfterCompletion,
+    /// The registration of a global manager ([`global::get_or_try_init`](crate::global::get_or_try_init),
+    /// [`Global::get_or_try_init`](crate::global::Global::get_or_try_init)) asked for that same
+    /// global, which would wait for itself forever.
+    ReentrantInit,
 }
 
 impl fmt::Display for Error {
@@ -211,6 +215,11 @@ impl fmt::Display for Error {
             Error::PolledAfterCompletion => write!(
                 f,
                 "an acquire future was polled after it had completed; create a new one"
+            ),
+            Error::ReentrantInit => write!(
+                f,
+                "the registration of a global lock manager asked for that same global, which \
+                 would wait for itself forever; register locks on the builder it is given instead"
             ),
         }
     }

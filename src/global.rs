@@ -37,21 +37,13 @@ use crate::timer::{MaybeTimer, NoTimer};
 /// # Ok::<(), lockorder::Error>(())
 /// ```
 pub struct Global<T: MaybeTimer = NoTimer> {
-    #[cfg(all(feature = "std", not(loom)))]
-    cell: async_lock::OnceCell<LockManager<T>>,
-    #[cfg(any(not(feature = "std"), loom))]
-    cell: spin::Once<LockManager<T>>,
+    cell: Cell<LockManager<T>>,
 }
 
 impl<T: MaybeTimer> Global<T> {
     /// An empty global, for a `static`.
     pub const fn new() -> Self {
-        Self {
-            #[cfg(all(feature = "std", not(loom)))]
-            cell: async_lock::OnceCell::new(),
-            #[cfg(any(not(feature = "std"), loom))]
-            cell: spin::Once::new(),
-        }
+        Self { cell: Cell::new() }
     }
 
     /// The manager, if it has been built.
@@ -61,17 +53,20 @@ impl<T: MaybeTimer> Global<T> {
 
     /// The manager, built by `build` if this is the first successful call.
     ///
+    /// Concurrent first callers block their thread until the first one's `build` returns.
+    /// `build` must not call `get_or_try_init` on the same global: with `std` that call returns
+    /// [`Error::ReentrantInit`] instead of waiting for itself forever; without `std` there is no
+    /// thread identity to tell a re-entrant call from a concurrent one, and it spins forever.
+    ///
     /// # Errors
     ///
     /// The error `build` returned; the global stays empty and the next call tries again.
+    /// [`Error::ReentrantInit`] for a call from inside `build` (with `std`).
     pub fn get_or_try_init(
         &self,
         build: impl FnOnce() -> Result<LockManager<T>, Error>,
     ) -> Result<&LockManager<T>, Error> {
-        #[cfg(all(feature = "std", not(loom)))]
-        return self.cell.get_or_try_init_blocking(build);
-        #[cfg(any(not(feature = "std"), loom))]
-        return self.cell.try_call_once(build);
+        self.cell.get_or_try_init(build)
     }
 }
 
@@ -99,10 +94,12 @@ static GLOBAL: Global<NoTimer> = Global::new();
 /// # Ok::<(), lockorder::Error>(())
 /// ```
 ///
+/// `register` must not call `get_or_try_init` itself (see [`Global::get_or_try_init`]).
+///
 /// # Errors
 ///
 /// The error `register` returned (a duplicate name or order, say); nothing is kept and the next
-/// call tries again.
+/// call tries again. [`Error::ReentrantInit`] for a call from inside `register` (with `std`).
 pub fn get_or_try_init(
     register: impl FnOnce(&mut Builder<NoTimer>) -> Result<(), Error>,
 ) -> Result<&'static LockManager<NoTimer>, Error> {
@@ -116,4 +113,83 @@ pub fn get_or_try_init(
 /// The process-wide manager, if it has been built.
 pub fn get() -> Option<&'static LockManager<NoTimer>> {
     GLOBAL.get()
+}
+
+// === The cell ===
+
+/// A once-cell that waits for a concurrent initialization by blocking its thread: the one place
+/// where the `std` and `no_std` builds differ.
+#[cfg(all(feature = "std", not(loom)))]
+struct Cell<V> {
+    cell: async_lock::OnceCell<V>,
+    /// The thread running the initialization, to refuse a re-entrant call.
+    initializing: std::sync::Mutex<Option<std::thread::ThreadId>>,
+}
+
+#[cfg(all(feature = "std", not(loom)))]
+impl<V> Cell<V> {
+    const fn new() -> Self {
+        Self {
+            cell: async_lock::OnceCell::new(),
+            initializing: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn get(&self) -> Option<&V> {
+        self.cell.get()
+    }
+
+    fn initializer(&self) -> std::sync::MutexGuard<'_, Option<std::thread::ThreadId>> {
+        // Poisoning cannot leave a wrong value here (every write is a whole `Option`).
+        self.initializing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get_or_try_init(&self, init: impl FnOnce() -> Result<V, Error>) -> Result<&V, Error> {
+        if let Some(v) = self.cell.get() {
+            return Ok(v);
+        }
+        let me = std::thread::current().id();
+        if *self.initializer() == Some(me) {
+            return Err(Error::ReentrantInit);
+        }
+        self.cell.get_or_try_init_blocking(|| {
+            /// Clears the initializer mark when the initialization ends, by return or by panic.
+            struct Mark<'a>(&'a std::sync::Mutex<Option<std::thread::ThreadId>>);
+            impl Drop for Mark<'_> {
+                fn drop(&mut self) {
+                    *self
+                        .0
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                }
+            }
+            *self.initializer() = Some(me);
+            let _mark = Mark(&self.initializing);
+            init()
+        })
+    }
+}
+
+#[cfg(any(not(feature = "std"), loom))]
+struct Cell<V> {
+    cell: spin::Once<V>,
+}
+
+#[cfg(any(not(feature = "std"), loom))]
+impl<V> Cell<V> {
+    const fn new() -> Self {
+        Self {
+            cell: spin::Once::new(),
+        }
+    }
+
+    fn get(&self) -> Option<&V> {
+        self.cell.get()
+    }
+
+    fn get_or_try_init(&self, init: impl FnOnce() -> Result<V, Error>) -> Result<&V, Error> {
+        self.cell.try_call_once(init)
+    }
 }

@@ -1,72 +1,38 @@
 //! `Guard`: one guard for a whole set of locks, and nested acquisition through it.
 
 use core::fmt;
-
 use core::panic::Location;
 
-use crate::acquire::{Acquire, Origin, Parent};
+use crate::acquire::{unlock_all, Acquire, Origin, Parent};
 use crate::error::Error;
 use crate::manager::LockManager;
-use crate::registry::{self, Key, LockInfo};
+use crate::registry::{self, Key, LockInfo, Table};
 use crate::set::LockSet;
+use crate::stats;
 use crate::status::{HolderId, Label, Owner};
 use crate::timer::{MaybeTimer, NoTimer, TimerName};
 
-/// Holds a set of locks; dropping it releases them, newest (highest order) first.
-///
-/// A guard is returned by [`LockManager::acquire`] (and [`try_acquire`](LockManager::try_acquire)).
-/// Release also happens while unwinding from a panic.
-///
-/// # Nesting
-///
-/// [`Guard::acquire`] asks for more locks while holding these. Locks the guard already covers are
-/// skipped (reentrancy goes *through the guard*); a new lock ordered below the highest lock held
-/// is refused with [`Error::OrderViolation`] instead of risking a deadlock. The nested guard
-/// borrows its parent, so release is stack-like by construction: the child releases only what it
-/// took, before the parent can release the rest.
-///
-/// ```
-/// # use lockorder::{Error, LockManager};
-/// # use futures_lite::future::block_on;
-/// let mut b = LockManager::builder();
-/// b.register("config", 10)?.register("db", 20)?.register("cache", 30)?;
-/// let m = b.build();
-/// block_on(async {
-///     let outer = m.acquire(["db"]).await?;
-///     let inner = outer.acquire(["db", "cache"]).await?; // "db" is held: skipped
-///     assert!(inner.holds("db") && inner.holds("cache"));
-///     let err = inner.acquire(["config"]).await.unwrap_err();
-///     assert!(matches!(err, Error::OrderViolation { .. }));
-///     drop(inner); // releases "cache" only
-///     assert!(m.is_locked("db")? && !m.is_locked("cache")?);
-///     Ok::<(), Error>(())
-/// })?;
-/// # Ok::<(), Error>(())
-/// ```
-///
-/// A task that holds a lock and asks the *manager* (not its guard) for it again waits for
-/// itself; with a timeout that becomes [`Error::Timeout`].
-#[must_use = "if unused the locks are immediately released"]
-#[clippy::has_significant_drop]
-pub struct Guard<'a, T: MaybeTimer = NoTimer> {
-    manager: &'a LockManager<T>,
+// === Held: what every guard records ===
+
+/// The locks a guard holds and what it knows about them: the part of a guard that does not
+/// depend on how it holds its manager.
+pub(crate) struct Held {
     /// The locks this guard took, and releases.
     own: LockSet,
     /// For a nested guard: every lock it covers (its parent's and its own).
     covered: Option<LockSet>,
-    owner: Option<&'static str>,
+    owner: Option<Label>,
     holder: Option<HolderId>,
     /// Where the highest covered lock was taken.
     top_at: &'static Location<'static>,
 }
 
-impl<'a, T: MaybeTimer> Guard<'a, T> {
+impl Held {
     #[inline]
     pub(crate) fn new(
-        manager: &'a LockManager<T>,
         own: LockSet,
         holder: Option<HolderId>,
-        owner: Option<&'static str>,
+        owner: Option<Label>,
         origin: Origin<'_>,
     ) -> Self {
         let top_at = match &origin.parent {
@@ -79,7 +45,6 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
             covered
         });
         Self {
-            manager,
             own,
             covered,
             owner,
@@ -92,59 +57,37 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
         self.covered.as_ref().unwrap_or(&self.own)
     }
 
-    /// Whether this guard covers the lock `key` (taken by it or, for a nested guard, by a parent).
-    /// An unknown key is simply not held.
-    pub fn holds<K: Key>(&self, key: K) -> bool {
-        registry::sealed::Sealed::position(&key, &self.manager.table)
+    fn holds<K: Key>(&self, table: &Table, key: K) -> bool {
+        registry::sealed::Sealed::position(&key, table)
             .is_ok_and(|pos| self.covered().contains(pos))
     }
 
-    /// The locks this guard covers, in ascending order (a nested guard's include its parents').
-    pub fn locks(&self) -> impl Iterator<Item = &'a LockInfo> + '_ {
-        let slots = &self.manager.table.slots;
-        self.covered().iter().map(move |pos| &slots[pos].info)
+    fn owner(&self) -> Option<&str> {
+        self.owner.as_ref().map(Label::as_str)
     }
 
-    /// The locks this guard itself took and will release, in ascending order.
-    pub fn own_locks(&self) -> impl Iterator<Item = &'a LockInfo> + '_ {
-        let slots = &self.manager.table.slots;
-        self.own.iter().map(move |pos| &slots[pos].info)
-    }
-
-    /// The owner label given at acquisition (or inherited from the parent guard).
-    pub fn owner(&self) -> Option<&'static str> {
-        self.owner
-    }
-
-    /// Who holds these locks, as status reports show it: the label, or the automatic holder id
-    /// (`None` for a guard of no locks at all).
-    pub fn holder(&self) -> Option<Owner> {
+    fn holder(&self) -> Option<Owner> {
         match (self.owner, self.holder) {
-            (Some(label), _) => Some(Owner::Label(Label::new(label))),
+            (Some(label), _) => Some(Owner::Label(label)),
             (None, Some(id)) => Some(Owner::Holder(id)),
             (None, None) => None,
         }
     }
 
-    /// The manager the locks belong to.
-    pub fn manager(&self) -> &'a LockManager<T> {
-        self.manager
-    }
-
-    /// Acquires more locks while holding these: a nested acquisition.
-    ///
-    /// Locks this guard covers are skipped. The request is refused with
-    /// [`Error::OrderViolation`] (on first poll) if a new lock is ordered below the highest lock
-    /// held, and with [`Error::UnknownLock`] for an unknown key; nothing is taken then. The
-    /// returned guard releases only the locks it took. Options and cancel safety are those of
-    /// [`Acquire`].
-    #[track_caller]
-    pub fn acquire<I>(&self, keys: I) -> Acquire<'_, T>
+    /// A nested acquisition of `keys` through this guard, on `manager` (its manager).
+    #[inline]
+    fn nest<'a, T, I>(
+        &'a self,
+        manager: &'a LockManager<T>,
+        keys: I,
+        caller: &'static Location<'static>,
+    ) -> Acquire<'a, T>
     where
+        T: MaybeTimer,
         I: IntoIterator,
         I::Item: Key,
     {
-        let table = &self.manager.table;
+        let table = &manager.table;
         let covered = self.covered();
         let want = registry::resolve(table, keys).and_then(|requested| {
             nest(covered, requested).map_err(|(requested, held)| Error::OrderViolation {
@@ -153,28 +96,66 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
             })
         });
         let origin = Origin {
-            caller: Location::caller(),
+            caller,
             parent: Some(Parent {
                 covered,
                 top_at: self.top_at,
             }),
         };
-        Acquire::new(self.manager, want, origin, self.holder, self.owner)
+        Acquire::new(manager, want, origin, self.holder, self.owner)
     }
 
-    /// A nested [`acquire`](Self::acquire) that tries once: all or nothing.
+    /// Releases the guard's own locks, newest first.
     ///
-    /// # Errors
-    ///
-    /// As [`Acquire::try_now`].
-    #[track_caller]
-    pub fn try_acquire<I>(&self, keys: I) -> Result<Guard<'_, T>, Error>
-    where
-        I: IntoIterator,
-        I::Item: Key,
-    {
-        self.acquire(keys).try_now()
+    /// No panic keeps a lock: a waker that panics while a release wakes the next waiter, or a
+    /// clock that panics when read for hold times (feature `stats`), leaves every lock released.
+    #[inline]
+    fn release<T: MaybeTimer>(&mut self, manager: &LockManager<T>) {
+        let slots = &manager.table.slots;
+        if stats::ENABLED && T::HAS_TIMER {
+            release_with_hold_times(&self.own, manager);
+        } else {
+            unlock_all(slots, self.own.iter_rev_below(usize::MAX));
+        }
     }
+
+    fn debug(&self, table: &Table, f: &mut fmt::DebugStruct<'_, '_>) {
+        let names = |set: &LockSet| {
+            set.iter()
+                .map(|pos| table.slots[pos].info.name())
+                .collect::<alloc::vec::Vec<_>>()
+        };
+        f.field("locks", &names(self.covered()))
+            .field("own", &names(&self.own))
+            .field("owner", &self.owner());
+    }
+}
+
+/// Releases `own` and records each lock's hold time (feature `stats`, with a timer).
+///
+/// The clock is foreign code and is read while the locks are still held (a lock's acquisition
+/// time is in its record only until it is released): if it panics, the locks are released while
+/// unwinding, so no panic keeps a lock.
+#[cold]
+fn release_with_hold_times<T: MaybeTimer>(own: &LockSet, manager: &LockManager<T>) {
+    struct Release<'a> {
+        slots: &'a [crate::registry::Slot],
+        own: &'a LockSet,
+    }
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            unlock_all(self.slots, self.own.iter_rev_below(usize::MAX));
+        }
+    }
+    let slots = &manager.table.slots;
+    let release = Release { slots, own };
+    let now = manager.timer.now_opt();
+    for pos in own.iter() {
+        if let Some(hold) = stats::hold_time(slots[pos].record.acquired_at(), now) {
+            slots[pos].stats.released(hold);
+        }
+    }
+    drop(release);
 }
 
 /// The locks a nested request must still take, or `(requested, held)` when taking them would
@@ -187,34 +168,194 @@ pub(crate) fn nest(covered: &LockSet, mut requested: LockSet) -> Result<LockSet,
     }
 }
 
-impl<T: MaybeTimer> Drop for Guard<'_, T> {
-    fn drop(&mut self) {
+// === Guard ===
+
+/// Holds a set of locks; dropping it releases them, newest (highest order) first.
+///
+/// A guard is returned by [`LockManager::acquire`] (and [`try_acquire`](LockManager::try_acquire)).
+/// Release also happens while unwinding from a panic.
+///
+/// # Nesting
+///
+/// [`Guard::acquire`] asks for more locks while holding these. Locks the guard already covers are
+/// skipped (reentrancy goes *through the guard*); a new lock ordered below the highest lock held
+/// is refused with [`Error::OrderViolation`] instead of risking a deadlock. The nested guard
+/// borrows its parent **mutably**, so a guard has at most one live child and nesting is a stack
+/// by construction: the child releases only what it took, before the parent can release the rest,
+/// and the parent's order check sees every lock held through it.
+///
+/// ```
+/// # use lockorder::{Error, LockManager};
+/// # use futures_lite::future::block_on;
+/// let mut b = LockManager::builder();
+/// b.register("config", 10)?.register("db", 20)?.register("cache", 30)?;
+/// let m = b.build();
+/// block_on(async {
+///     let mut outer = m.acquire(["db"]).await?;
+///     let mut inner = outer.acquire(["db", "cache"]).await?; // "db" is held: skipped
+///     assert!(inner.holds("db") && inner.holds("cache"));
+///     let err = inner.acquire(["config"]).await.unwrap_err();
+///     assert!(matches!(err, Error::OrderViolation { .. }));
+///     drop(inner); // releases "cache" only
+///     assert!(m.is_locked("db")? && !m.is_locked("cache")?);
+///     Ok::<(), Error>(())
+/// })?;
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// Two children of one guard at once ("siblings") do not compile: the second would be checked
+/// against the parent only, not against the locks the first holds, and could deadlock.
+///
+/// ```compile_fail,E0499
+/// # use lockorder::LockManager;
+/// # use futures_lite::future::block_on;
+/// # let mut b = LockManager::builder();
+/// # b.register("a", 10).unwrap().register("b", 20).unwrap().register("c", 30).unwrap();
+/// # let m = b.build();
+/// block_on(async {
+///     let mut g = m.acquire(["a"]).await.unwrap();
+///     let c = g.acquire(["c"]).await.unwrap();
+///     let b = g.acquire(["b"]).await.unwrap(); // a sibling of `c`: refused by the compiler
+///     drop((b, c));
+/// });
+/// ```
+///
+/// Its twin, with the first child gone before the second is asked for, compiles:
+///
+/// ```
+/// # use lockorder::LockManager;
+/// # use futures_lite::future::block_on;
+/// # let mut b = LockManager::builder();
+/// # b.register("a", 10).unwrap().register("b", 20).unwrap().register("c", 30).unwrap();
+/// # let m = b.build();
+/// block_on(async {
+///     let mut g = m.acquire(["a"]).await.unwrap();
+///     let c = g.acquire(["c"]).await.unwrap();
+///     drop(c);
+///     let b = g.acquire(["b"]).await.unwrap();
+///     drop(b);
+/// });
+/// ```
+///
+/// The same holds for [`try_acquire`](Self::try_acquire):
+///
+/// ```compile_fail,E0499
+/// # use lockorder::LockManager;
+/// # let mut b = LockManager::builder();
+/// # b.register("a", 10).unwrap().register("b", 20).unwrap().register("c", 30).unwrap();
+/// # let m = b.build();
+/// let mut g = m.try_acquire(["a"]).unwrap();
+/// let c = g.try_acquire(["c"]).unwrap();
+/// let b = g.try_acquire(["b"]).unwrap(); // a sibling of `c`: refused by the compiler
+/// drop((b, c));
+/// ```
+///
+/// ```
+/// # use lockorder::LockManager;
+/// # let mut b = LockManager::builder();
+/// # b.register("a", 10).unwrap().register("b", 20).unwrap().register("c", 30).unwrap();
+/// # let m = b.build();
+/// let mut g = m.try_acquire(["a"]).unwrap();
+/// let c = g.try_acquire(["c"]).unwrap();
+/// drop(c);
+/// let b = g.try_acquire(["b"]).unwrap();
+/// drop(b);
+/// ```
+///
+/// A task that holds a lock and asks the *manager* (not its guard) for it again waits for
+/// itself; with a timeout that becomes [`Error::Timeout`].
+#[must_use = "if unused the locks are immediately released"]
+#[clippy::has_significant_drop]
+pub struct Guard<'a, T: MaybeTimer = NoTimer> {
+    manager: &'a LockManager<T>,
+    held: Held,
+}
+
+impl<'a, T: MaybeTimer> Guard<'a, T> {
+    #[inline]
+    pub(crate) fn from_held(manager: &'a LockManager<T>, held: Held) -> Self {
+        Self { manager, held }
+    }
+
+    /// Whether this guard covers the lock `key` (taken by it or, for a nested guard, by a parent).
+    /// An unknown key is simply not held.
+    pub fn holds<K: Key>(&self, key: K) -> bool {
+        self.held.holds(&self.manager.table, key)
+    }
+
+    /// The locks this guard covers, in ascending order (a nested guard's include its parents').
+    pub fn locks(&self) -> impl Iterator<Item = &'a LockInfo> + '_ {
         let slots = &self.manager.table.slots;
-        #[cfg(feature = "stats")]
-        let now = self.manager.timer.now_opt();
-        for pos in self.own.iter_rev_below(usize::MAX) {
-            #[cfg(feature = "stats")]
-            if let (Some(now), Some(since)) = (now, slots[pos].record.acquired_at()) {
-                slots[pos].stats.released(now.saturating_sub(since));
-            }
-            slots[pos].raw.unlock();
-        }
+        self.held.covered().iter().map(move |pos| &slots[pos].info)
+    }
+
+    /// The locks this guard itself took and will release, in ascending order.
+    pub fn own_locks(&self) -> impl Iterator<Item = &'a LockInfo> + '_ {
+        let slots = &self.manager.table.slots;
+        self.held.own.iter().map(move |pos| &slots[pos].info)
+    }
+
+    /// The owner label given at acquisition (or inherited from the parent guard), as stored: cut
+    /// to [`Label::CAPACITY`] bytes.
+    pub fn owner(&self) -> Option<&str> {
+        self.held.owner()
+    }
+
+    /// Who holds these locks, as status reports show it: the label, or the automatic holder id
+    /// (`None` for a guard of no locks at all).
+    pub fn holder(&self) -> Option<Owner> {
+        self.held.holder()
+    }
+
+    /// The manager the locks belong to.
+    pub fn manager(&self) -> &'a LockManager<T> {
+        self.manager
+    }
+
+    /// Acquires more locks while holding these: a nested acquisition.
+    ///
+    /// Locks this guard covers are skipped. The request is refused with
+    /// [`Error::OrderViolation`] (on first poll) if a new lock is ordered below the highest lock
+    /// held, and with [`Error::UnknownLock`] for an unknown key; nothing is taken then. The
+    /// returned guard borrows this one mutably until it is dropped, and releases only the locks
+    /// it took. Options and cancel safety are those of [`Acquire`].
+    #[track_caller]
+    #[inline]
+    pub fn acquire<I>(&mut self, keys: I) -> Acquire<'_, T>
+    where
+        I: IntoIterator,
+        I::Item: Key,
+    {
+        self.held.nest(self.manager, keys, Location::caller())
+    }
+
+    /// A nested [`acquire`](Self::acquire) that tries once: all or nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Acquire::try_now`].
+    #[track_caller]
+    pub fn try_acquire<I>(&mut self, keys: I) -> Result<Guard<'_, T>, Error>
+    where
+        I: IntoIterator,
+        I::Item: Key,
+    {
+        self.acquire(keys).try_now()
+    }
+}
+
+impl<T: MaybeTimer> Drop for Guard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.held.release(self.manager);
     }
 }
 
 impl<T: MaybeTimer> fmt::Debug for Guard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names = |set: &LockSet| {
-            set.iter()
-                .map(|pos| self.manager.table.slots[pos].info.name())
-                .collect::<alloc::vec::Vec<_>>()
-        };
-        f.debug_struct("Guard")
-            .field("locks", &names(self.covered()))
-            .field("own", &names(&self.own))
-            .field("owner", &self.owner)
-            .field("timer", &TimerName::<T>::new())
-            .finish()
+        let mut d = f.debug_struct("Guard");
+        self.held.debug(&self.manager.table, &mut d);
+        d.field("timer", &TimerName::<T>::new()).finish()
     }
 }
 

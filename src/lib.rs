@@ -22,10 +22,11 @@
 //!
 //! block_on(async {
 //!     // Any order in, ascending order taken.
-//!     let g = m.acquire(["cache", "config"]).owner("worker-1").await?;
+//!     let mut g = m.acquire(["cache", "config"]).owner("worker-1").await?;
 //!     // Nesting goes through the guard, and is checked.
 //!     let inner = g.acquire(["cache"]).await?; // held already: reentrant
 //!     assert!(inner.holds("config"));
+//!     drop(inner); // a guard has one child at a time
 //!     match g.acquire(["db"]).await {
 //!         Err(Error::OrderViolation { requested, held }) => {
 //!             assert_eq!((requested.name(), held.name()), ("db", "cache"));
@@ -53,14 +54,19 @@
 //! * **Cancellation** at any point releases what was taken and passes on a wake-up the future
 //!   received but did not use (see [`Acquire`](futures::Acquire#cancel-safety)).
 //!
-//! Wakers must not panic: a release wakes the next waiter inside `event-listener`, and a panic
-//! from `wake` escapes from that release and can leave the guard's lower locks held.
+//! Panics in foreign code (the timer, a waker) keep no lock: a poll that unwinds leaves its
+//! future able to go on (dropping it releases what it took), and a guard whose release wakes a
+//! waker that panics still releases all its locks while unwinding. Wakers should not panic all
+//! the same: `event-listener` wakes while holding its waiter list's lock, and a panic there can
+//! strand later waiters of that lock.
 //!
 //! # Reentrancy goes through the guard
 //!
 //! A runtime-agnostic library has no task identity. Nested acquisition is reentrant only
 //! **through the guard**: [`Guard::acquire`] skips locks the guard already covers and refuses, with
-//! [`Error::OrderViolation`], a new lock ordered below one it holds. A task that holds a lock and
+//! [`Error::OrderViolation`], a new lock ordered below one it holds. It borrows the guard mutably,
+//! so a guard has one child at a time and nested guards form a stack: each request is checked
+//! against every lock held through the stack, which is what keeps nesting deadlock-free. A task that holds a lock and
 //! calls [`LockManager::acquire`] for it again waits for itself; a timeout turns that into
 //! [`Error::Timeout`], and without one it waits forever. Pass the guard down instead.
 //!
@@ -105,7 +111,6 @@ pub mod presets;
 mod raw;
 mod registry;
 mod set;
-#[cfg(feature = "stats")]
 mod stats;
 mod status;
 mod sync;

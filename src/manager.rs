@@ -171,9 +171,13 @@ impl<T: MaybeTimer> LockManager<T> {
 impl<T: MaybeTimer> LockManager<T> {
     /// A snapshot of every lock: who holds it, since when, and (feature `stats`) its statistics.
     ///
-    /// Reading never blocks or slows an acquirer: each lock costs the reader a handful of atomic
-    /// loads, and the fields of each entry are checked to belong to one holding. See [`Status`]
-    /// for an example.
+    /// Reading never blocks an acquirer and takes no lock: each lock costs the reader a handful
+    /// of atomic loads, and the fields of each entry are checked to belong to one holding. It is
+    /// not free for acquirers, though: the reader pulls the slots' cache lines to its core, and a
+    /// holder must pull them back. Read at a watchdog's pace (once a millisecond), that costs
+    /// nothing measurable; read in a tight loop from another core, it made an uncontended
+    /// 4-lock acquire 3 to 14 times slower in our runs (`cargo bench --bench status`). See
+    /// [`Status`] for an example.
     pub fn status(&self) -> Status<'_> {
         let now = self.timer.now_opt();
         let locks = self
@@ -218,7 +222,7 @@ impl<T: MaybeTimer> LockManager<T> {
     /// assert_eq!(
     ///     warnings[0].to_string(),
     ///     "potential deadlock: lock `db` (order 10) held by worker-3 for 30.001s \
-    ///      (more than 30s); check that its holder is not stuck"
+    ///      (more than 30.000s); check that its holder is not stuck"
     /// );
     /// # drop(g);
     /// # Ok::<(), lockorder::Error>(())

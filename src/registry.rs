@@ -101,7 +101,6 @@ pub(crate) struct Slot {
     pub(crate) info: LockInfo,
     pub(crate) raw: RawLock,
     pub(crate) record: Record,
-    #[cfg(feature = "stats")]
     pub(crate) stats: crate::stats::Stats,
 }
 
@@ -412,8 +411,7 @@ fn freeze(mut entries: Vec<Entry>) -> Table {
                 },
                 raw: RawLock::new(),
                 record: Record::new(),
-                #[cfg(feature = "stats")]
-                stats: crate::stats::Stats::default(),
+                stats: crate::stats::Stats::new(),
             }
         })
         .collect();

@@ -9,11 +9,11 @@
 
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering};
 use core::time::Duration;
 
 use crate::error::LockRef;
 use crate::registry::Slot;
+use crate::sync::{backoff, fence, AtomicU32, AtomicUsize, Ordering};
 
 /// How many bytes of an owner label status reports keep.
 pub(crate) const LABEL_CAPACITY: usize = 32;
@@ -22,8 +22,9 @@ const LABEL_WORDS: usize = LABEL_CAPACITY / WORD;
 const NO_LABEL: u32 = u32::MAX;
 const NO_TIME: u32 = u32::MAX;
 /// How often a reader retries a record that changes under it before reporting the lock as held by
-/// an unknown owner.
-const READ_TRIES: usize = 64;
+/// an unknown owner. Under loom a few tries explore the same races; each one multiplies the
+/// interleavings to explore.
+const READ_TRIES: usize = if cfg!(loom) { 2 } else { 64 };
 
 // === Owner ===
 
@@ -187,7 +188,7 @@ impl PartialEq<&str> for Owner {
 /// What an acquisition publishes for each lock it takes.
 #[derive(Clone, Copy)]
 pub(crate) struct Publish {
-    pub(crate) label: Option<&'static str>,
+    pub(crate) label: Option<Label>,
     pub(crate) at: Option<Duration>,
 }
 
@@ -227,9 +228,8 @@ impl Record {
         self.holder_first.store(holder.first, Ordering::Relaxed);
         self.holder_generation
             .store(holder.generation, Ordering::Relaxed);
-        match p.label {
+        match &p.label {
             Some(label) => {
-                let label = Label::new(label);
                 for (slot, w) in self.label.iter().zip(label.words()) {
                     slot.store(w, Ordering::Relaxed);
                 }
@@ -251,7 +251,6 @@ impl Record {
     }
 
     /// The timestamp the current holder published (for the holder itself).
-    #[cfg(feature = "stats")]
     pub(crate) fn acquired_at(&self) -> Option<Duration> {
         self.read_at()
     }
@@ -277,7 +276,7 @@ pub(crate) struct Reading {
 /// Reads a slot without blocking its holder or any acquirer.
 pub(crate) fn read(slot: &Slot) -> Reading {
     for _ in 0..READ_TRIES {
-        let Some(generation) = slot.raw.holding(crate::sync::Ordering::Acquire) else {
+        let Some(generation) = slot.raw.holding(Ordering::Acquire) else {
             return Reading {
                 generation: None,
                 owner: None,
@@ -287,7 +286,7 @@ pub(crate) fn read(slot: &Slot) -> Reading {
         let r = &slot.record;
         if r.tag.load(Ordering::Acquire) != generation {
             // Taken, but the holder has not finished publishing yet.
-            core::hint::spin_loop();
+            backoff();
             continue;
         }
         let label_len = r.label_len.load(Ordering::Relaxed);
@@ -299,7 +298,7 @@ pub(crate) fn read(slot: &Slot) -> Reading {
         };
         let acquired_at = r.read_at();
         fence(Ordering::Acquire);
-        if slot.raw.holding(crate::sync::Ordering::Relaxed) != Some(generation) {
+        if slot.raw.holding(Ordering::Relaxed) != Some(generation) {
             continue;
         }
         let owner = if label_len == NO_LABEL {
@@ -315,7 +314,7 @@ pub(crate) fn read(slot: &Slot) -> Reading {
     }
     // The lock changed hands on every try, or its holder is between taking and publishing.
     Reading {
-        generation: slot.raw.holding(crate::sync::Ordering::Relaxed),
+        generation: slot.raw.holding(Ordering::Relaxed),
         owner: None,
         acquired_at: None,
     }
@@ -486,8 +485,9 @@ impl fmt::Display for LongHold {
         }
         write!(
             f,
-            " for {:?} (more than {:?}); check that its holder is not stuck",
-            self.held_for, self.threshold
+            " for {} (more than {}); check that its holder is not stuck",
+            Secs(self.held_for),
+            Secs(self.threshold)
         )
     }
 }
@@ -530,7 +530,7 @@ mod tests {
             generation,
             holder,
             &Publish {
-                label: Some("w"),
+                label: Some(Label::new("w")),
                 at: Some(at),
             },
         );

@@ -18,7 +18,9 @@ pin_project! {
     /// longer than `threshold` and calls its callback once for each such holding.
     ///
     /// It never completes: spawn it on any executor, and drop it to stop watching. Each check
-    /// reads the manager's status, which never blocks or slows an acquirer.
+    /// reads every lock's status record, which never blocks an acquirer (see
+    /// [`LockManager::status`] for what it costs one). A poll does at most one check, whatever
+    /// the period (zero included): a watchdog never keeps its executor's thread to itself.
     ///
     /// ```
     /// # use core::time::Duration;
@@ -79,31 +81,44 @@ impl<'a, T: Timer, F: FnMut(&LongHold)> Watchdog<'a, T, F> {
 impl<T: Timer, F: FnMut(&LongHold)> Future for Watchdog<'_, T, F> {
     type Output = core::convert::Infallible;
 
+    /// One poll does at most one check, so a zero or tiny period cannot keep it inside `poll`:
+    /// when the next period has passed already, it wakes its own task and returns `Pending`,
+    /// letting the executor run others first.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        loop {
-            if this.sleep.is_none() {
-                this.sleep.set(Some(this.manager.timer.sleep(*this.period)));
-            }
-            let Some(sleep) = this.sleep.as_mut().as_pin_mut() else {
-                return Poll::Pending;
-            };
-            if sleep.poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            this.sleep.set(None);
-            let holds = this.manager.long_held(*this.threshold);
-            for hold in &holds {
-                let key = (hold.lock.order(), hold.generation);
-                if !this.reported.contains(&key) {
-                    (this.report)(hold);
-                }
-            }
-            // Forget holdings that ended, so the list stays as short as the current long holds.
-            this.reported.clear();
-            this.reported
-                .extend(holds.iter().map(|h| (h.lock.order(), h.generation)));
+        if this.sleep.is_none() {
+            this.sleep.set(Some(this.manager.timer.sleep(*this.period)));
         }
+        let Some(sleep) = this.sleep.as_mut().as_pin_mut() else {
+            return Poll::Pending;
+        };
+        if sleep.poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        this.sleep.set(None);
+        let holds = this.manager.long_held(*this.threshold);
+        let key = |h: &LongHold| (h.lock.order(), h.generation);
+        // Forget holdings that ended (the list stays as short as the current long holds), and
+        // mark each new one reported just before reporting it: if the callback panics, what was
+        // reported stays reported and the rest is reported at the next check.
+        let previous = core::mem::take(this.reported);
+        this.reported
+            .extend(holds.iter().map(key).filter(|k| previous.contains(k)));
+        for hold in holds.iter().filter(|h| !previous.contains(&key(h))) {
+            this.reported.push(key(hold));
+            (this.report)(hold);
+        }
+        // The next period starts now. A sleep that is over at once (a zero period) is not
+        // polled again: the task wakes itself and the next poll starts a new period, so the
+        // executor gets a turn between checks.
+        this.sleep.set(Some(this.manager.timer.sleep(*this.period)));
+        if let Some(sleep) = this.sleep.as_mut().as_pin_mut() {
+            if sleep.poll(cx).is_ready() {
+                this.sleep.set(None);
+                cx.waker().wake_by_ref();
+            }
+        }
+        Poll::Pending
     }
 }
 

@@ -142,18 +142,18 @@ fn uncontended_acquire_with_a_timer_allocates_nothing() {
 }
 
 /// Takes `ids[0]`, then each next lock through a guard nested in the previous one.
-fn nest_down<T: MaybeTimer>(parent: &Guard<'_, T>, ids: &[LockId], by_future: bool) -> usize {
+fn nest_down<T: MaybeTimer>(parent: &mut Guard<'_, T>, ids: &[LockId], by_future: bool) -> usize {
     let Some((first, rest)) = ids.split_first() else {
         return parent.locks().count();
     };
-    let inner = if by_future {
+    let mut inner = if by_future {
         ready(parent.acquire([*first])).unwrap()
     } else {
         parent.try_acquire([first]).unwrap()
     };
     // Reentrant: asking again for a held lock takes nothing.
     drop(inner.try_acquire([first, first]).unwrap());
-    nest_down(&inner, rest, by_future)
+    nest_down(&mut inner, rest, by_future)
 }
 
 #[test]
@@ -161,15 +161,15 @@ fn nested_acquire_of_128_locks_allocates_nothing() {
     let (m, ids) = manager(LockManager::builder(), 128);
     for by_future in [false, true] {
         let (n, covered) = allocations(|| {
-            let root = m.try_acquire([ids[0]]).unwrap();
-            nest_down(&root, &ids[1..], by_future)
+            let mut root = m.try_acquire([ids[0]]).unwrap();
+            nest_down(&mut root, &ids[1..], by_future)
         });
         assert_eq!(covered, 128);
         assert_eq!(n, 0, "128 nested guards (by future: {by_future})");
 
         // Two levels: half, then the other half through the guard.
         let (n, ()) = allocations(|| {
-            let outer = ready(m.acquire(&ids[..64])).unwrap();
+            let mut outer = ready(m.acquire(&ids[..64])).unwrap();
             let inner = ready(outer.acquire(&ids)).unwrap();
             assert!(inner.holds(ids[127]));
         });

@@ -69,13 +69,13 @@ fn the_contract_compiles_and_behaves() -> Result<(), Error> {
         drop(g);
 
         // --- nesting ---
-        let outer = m.acquire(["db"]).await?;
+        let mut outer = m.acquire(["db"]).await?;
         let inner = outer.acquire(["db", "cache"]).await?;
         assert!(inner.holds("db") && inner.holds("cache"));
         assert_eq!(inner.locks().count(), 2);
         drop(inner);
         assert!(outer.holds("db") && !outer.holds("cache"));
-        let big = m.acquire(["cache"]).await?;
+        let mut big = m.acquire(["cache"]).await?;
         match big.acquire(["db"]).await {
             Err(Error::OrderViolation { requested, held }) => {
                 assert_eq!((requested.name(), held.name()), ("db", "cache"));

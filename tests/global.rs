@@ -145,3 +145,46 @@ fn the_preset_registers_all_or_nothing() {
     presets::foundation(&mut b2).unwrap();
     assert_eq!(b2.len(), 9);
 }
+
+/// A registration that asks for the global it is building gets an error instead of waiting for
+/// itself for ever (it used to block silently). The outer call then fails with that error, and
+/// the global stays empty.
+#[test]
+fn a_registration_that_asks_for_its_own_global_is_refused() {
+    static LOCKS: Global<ManualTimer> = Global::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut inner = None;
+        let outer = LOCKS.get_or_try_init(|| {
+            inner = Some(
+                LOCKS
+                    .get_or_try_init(|| unreachable!("never runs"))
+                    .map(drop),
+            );
+            Err(Error::EmptyName { order: 1 })
+        });
+        let _ = tx.send((inner, outer.map(drop)));
+    });
+    let (inner, outer) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the re-entrant call did not return within ten seconds");
+    assert_eq!(inner, Some(Err(Error::ReentrantInit)));
+    assert!(Error::ReentrantInit
+        .to_string()
+        .contains("asked for that same global"));
+    assert_eq!(outer, Err(Error::EmptyName { order: 1 }));
+    assert!(LOCKS.get().is_none());
+    // Another thread still builds it normally afterwards.
+    let m = std::thread::spawn(|| {
+        LOCKS
+            .get_or_try_init(|| {
+                let mut b = LockManager::builder().timer(ManualTimer::new());
+                b.register("db", 1)?;
+                Ok(b.build())
+            })
+            .map(|m| m.len())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(m, Ok(1));
+}

@@ -114,12 +114,12 @@ fn nested_in_opposite_orders_is_refused_not_deadlocked() {
         let t = {
             let m = m.clone();
             thread::spawn(move || {
-                let outer = block_on(m.acquire(["a"])).unwrap();
+                let mut outer = block_on(m.acquire(["a"])).unwrap();
                 let inner = block_on(outer.acquire(["b"])).unwrap();
                 assert!(inner.holds("a") && inner.holds("b"));
             })
         };
-        let outer = block_on(m.acquire(["b"])).unwrap();
+        let mut outer = block_on(m.acquire(["b"])).unwrap();
         let err = block_on(outer.acquire(["a"])).unwrap_err();
         assert!(matches!(err, Error::OrderViolation { .. }), "{err}");
         drop(outer);
@@ -196,7 +196,7 @@ fn nested_reentrant_acquire_excludes() {
         let t = {
             let (m, data) = (m.clone(), data.clone());
             thread::spawn(move || {
-                let outer = block_on(m.acquire(["a"])).unwrap();
+                let mut outer = block_on(m.acquire(["a"])).unwrap();
                 data.0.bump();
                 // "a" is held already: skipped; "b" is taken.
                 let inner = block_on(outer.acquire(["a", "b"])).unwrap();
@@ -309,3 +309,73 @@ fn timeout_racing_a_release_strands_nobody() {
     assert!(GRANTED.load(StdOrdering::Relaxed) > 0);
     assert!(TIMED_OUT.load(StdOrdering::Relaxed) > 0);
 }
+
+// === status readers against holders ===
+
+loom::thread_local! {
+    /// The time a `ThreadClock` shows on this model thread.
+    static NOW: std::cell::Cell<u64> = std::cell::Cell::new(0);
+}
+
+/// A clock that shows each model thread its own time, so that a status entry's timestamp names
+/// the holding that published it.
+#[derive(Clone, Copy)]
+struct ThreadClock;
+
+impl Timer for ThreadClock {
+    type Sleep = core::future::Pending<()>;
+
+    fn now(&self) -> Duration {
+        Duration::from_secs(NOW.with(|n| n.get()))
+    }
+
+    fn sleep(&self, _: Duration) -> Self::Sleep {
+        core::future::pending()
+    }
+}
+
+/// The status record is a sequence lock whose sequence is the lock word: a reader must never
+/// accept an entry mixing two holdings (one holding's label with another's timestamp), whatever
+/// the interleaving of its loads with the holder's publishing, releasing and taking again.
+#[test]
+fn status_never_mixes_two_holdings() {
+    loom::model(|| {
+        let mut b = LockManager::builder().timer(ThreadClock);
+        b.register("a", 1).unwrap();
+        let m = Arc::new(b.build());
+        // One holder, two holdings in a row: "one" at time 1, then "two" at time 2.
+        let holder = {
+            let m = m.clone();
+            thread::spawn(move || {
+                for (id, label) in [(1, "one"), (2, "two")] {
+                    NOW.with(|n| n.set(id));
+                    drop(m.acquire(["a"]).owner(label).try_now().unwrap());
+                }
+            })
+        };
+        // Without a yield here loom runs the reader's loads before the holders start and never
+        // reorders them (its backtracking starts from a thread's first yield or write).
+        thread::yield_now();
+        for entry in m.status().iter() {
+            if entry.is_locked {
+                SEEN_HELD.fetch_add(1, StdOrdering::Relaxed);
+            }
+            let at = entry.acquired_at.map(|d| d.as_secs());
+            match entry.owner.as_ref().and_then(|o| o.label()) {
+                Some("one") => assert_eq!(at, Some(1), "label of one, time of another"),
+                Some("two") => assert_eq!(at, Some(2), "label of two, time of another"),
+                Some(other) => panic!("unknown label {other}"),
+                None => assert_eq!(at, None, "a time without an owner"),
+            }
+            if !entry.is_locked {
+                assert!(entry.owner.is_none() && entry.acquired_at.is_none());
+            }
+        }
+        holder.join().unwrap();
+        assert_all_free(&m);
+    });
+    // The reader did meet held locks, not only free ones.
+    assert!(SEEN_HELD.load(StdOrdering::Relaxed) > 0);
+}
+
+static SEEN_HELD: StdAtomicUsize = StdAtomicUsize::new(0);

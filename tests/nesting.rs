@@ -11,7 +11,7 @@ use lockorder::Error;
 #[test]
 fn held_locks_are_skipped_and_the_child_releases_only_its_own() {
     let m = manager(ABC);
-    let outer = block_on(m.acquire(["a"])).unwrap();
+    let mut outer = block_on(m.acquire(["a"])).unwrap();
     let inner = block_on(outer.acquire(["a", "b"])).unwrap();
     assert!(inner.holds("a") && inner.holds("b"));
     assert_eq!(
@@ -32,7 +32,7 @@ fn held_locks_are_skipped_and_the_child_releases_only_its_own() {
 #[test]
 fn a_lower_lock_is_an_order_violation_naming_both() {
     let m = manager(ABC);
-    let outer = m.try_acquire(["b"]).unwrap();
+    let mut outer = m.try_acquire(["b"]).unwrap();
     let mut t = Task::new(outer.acquire(["c", "a"]));
     match t.ready() {
         Err(Error::OrderViolation { requested, held }) => {
@@ -41,6 +41,7 @@ fn a_lower_lock_is_an_order_violation_naming_both() {
         }
         other => panic!("unexpected: {other:?}"),
     }
+    drop(t);
     assert_eq!(locked(&m, &["a", "b", "c"]), ["b"], "nothing taken");
     let msg = outer.try_acquire(["a"]).unwrap_err().to_string();
     assert!(
@@ -53,7 +54,7 @@ fn a_lower_lock_is_an_order_violation_naming_both() {
 #[test]
 fn a_gap_below_the_highest_held_lock_is_a_violation_too() {
     let m = manager(ABC);
-    let outer = m.try_acquire(["a", "c"]).unwrap();
+    let mut outer = m.try_acquire(["a", "c"]).unwrap();
     let err = outer.try_acquire(["b"]).unwrap_err();
     assert!(matches!(err, Error::OrderViolation { ref held, .. } if held == "c"));
 }
@@ -61,8 +62,8 @@ fn a_gap_below_the_highest_held_lock_is_a_violation_too() {
 #[test]
 fn nesting_three_deep_unwinds_like_a_stack() {
     let m = manager(ABC);
-    let g1 = m.try_acquire(["a"]).unwrap();
-    let g2 = g1.try_acquire(["b"]).unwrap();
+    let mut g1 = m.try_acquire(["a"]).unwrap();
+    let mut g2 = g1.try_acquire(["b"]).unwrap();
     let g3 = g2.try_acquire(["c", "a"]).unwrap();
     assert_eq!(g3.locks().count(), 3);
     assert_eq!(g3.own_locks().map(|l| l.name()).collect::<Vec<_>>(), ["c"]);
@@ -78,12 +79,13 @@ fn nesting_three_deep_unwinds_like_a_stack() {
 fn a_nested_acquire_waits_and_can_time_out_without_touching_the_parent() {
     let (m, timer) = timed(ABC);
     let other = m.try_acquire(["c"]).unwrap();
-    let outer = m.try_acquire(["a"]).unwrap();
+    let mut outer = m.try_acquire(["a"]).unwrap();
     let mut t = Task::new(outer.acquire(["b", "c"]).timeout(Duration::from_millis(3)));
     t.pending();
     assert_eq!(locked(&m, &["a", "b", "c"]), ["a", "b", "c"]);
     timer.advance(Duration::from_millis(3));
     assert!(matches!(t.ready(), Err(Error::Timeout { lock }) if lock == "c"));
+    drop(t);
     assert_eq!(locked(&m, &["a", "b", "c"]), ["a", "c"]);
     assert!(outer.holds("a"));
     drop(other);
@@ -94,12 +96,12 @@ fn a_nested_acquire_waits_and_can_time_out_without_touching_the_parent() {
 #[test]
 fn nested_unknown_locks_and_owner_inheritance() {
     let m = manager(ABC);
-    let outer = m.acquire(["a"]).owner("job-7").try_now().unwrap();
+    let mut outer = m.acquire(["a"]).owner("job-7").try_now().unwrap();
     assert!(matches!(
         outer.try_acquire(["nope"]),
         Err(Error::UnknownLock { name }) if name == "nope"
     ));
-    let inner = outer.try_acquire(["b"]).unwrap();
+    let mut inner = outer.try_acquire(["b"]).unwrap();
     assert_eq!(inner.owner(), Some("job-7"));
     let relabelled = inner.acquire(["c"]).owner("sub").try_now().unwrap();
     assert_eq!(relabelled.owner(), Some("sub"));
@@ -109,11 +111,52 @@ fn nested_unknown_locks_and_owner_inheritance() {
 fn nested_try_acquire_is_all_or_nothing() {
     let m = manager(ABC);
     let other = m.try_acquire(["c"]).unwrap();
-    let outer = m.try_acquire(["a"]).unwrap();
+    let mut outer = m.try_acquire(["a"]).unwrap();
     assert!(matches!(
         outer.try_acquire(["b", "c"]),
         Err(Error::WouldBlock { lock }) if lock == "c"
     ));
     assert_eq!(locked(&m, &["a", "b", "c"]), ["a", "c"]);
     drop(other);
+}
+
+/// The shape that broke the order check when siblings compiled: a guard of `a` whose child holds
+/// `c` asks for `b`. Through the child (the only way left) the request is refused, because the
+/// child covers `c`; the sibling form does not compile (see the `compile_fail` doctests on
+/// `Guard`).
+#[test]
+fn a_request_through_the_child_sees_every_lock_held_below_it() {
+    let m = manager(ABC);
+    let mut g = m.try_acquire(["a"]).unwrap();
+    let mut child = g.try_acquire(["c"]).unwrap();
+    match child.try_acquire(["b"]) {
+        Err(Error::OrderViolation { requested, held }) => {
+            assert_eq!((requested.name(), held.name()), ("b", "c"));
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+    // Once the child is gone, the parent may take `b` again: nothing above it is held.
+    drop(child);
+    let b = g.try_acquire(["b"]).unwrap();
+    assert_eq!(locked(&m, &["a", "b", "c"]), ["a", "b"]);
+    drop(b);
+}
+
+/// The child of a child covers all three levels, and a request through it is checked against
+/// the highest lock of any level.
+#[test]
+fn order_checks_see_every_level_of_a_deep_stack() {
+    let m = manager(ABC);
+    let mut g1 = m.try_acquire(["a"]).unwrap();
+    let mut g2 = g1.try_acquire(["c"]).unwrap();
+    let mut g3 = g2.try_acquire(Vec::<&str>::new()).unwrap();
+    assert!(g3.holds("a") && g3.holds("c") && !g3.holds("b"));
+    assert!(matches!(
+        g3.try_acquire(["b"]),
+        Err(Error::OrderViolation { held, .. }) if held == "c"
+    ));
+    // Reentrant through every level: nothing new is taken.
+    let g4 = g3.try_acquire(["a", "c"]).unwrap();
+    assert_eq!(g4.own_locks().count(), 0);
+    assert_eq!(g4.locks().count(), 2);
 }

@@ -47,7 +47,7 @@ fn status_shows_owner_and_time_of_each_holding() {
 #[test]
 fn without_a_label_the_owner_is_a_holder_id_shared_by_one_acquisition() {
     let m = manager(ABC);
-    let g1 = m.try_acquire(["a", "b"]).unwrap();
+    let mut g1 = m.try_acquire(["a", "b"]).unwrap();
     let g2 = m.try_acquire(["c"]).unwrap();
     let status = m.status();
     let owner = |i: usize| status[i].owner.unwrap();
@@ -58,9 +58,10 @@ fn without_a_label_the_owner_is_a_holder_id_shared_by_one_acquisition() {
     assert_eq!(status[0].acquired_at, None, "no timer, no timestamps");
     // A nested guard shows as the same holder.
     drop(g2);
+    let parent = g1.holder();
     let inner = g1.try_acquire(["c"]).unwrap();
-    assert_eq!(m.status()[2].owner, g1.holder());
-    assert_eq!(inner.holder(), g1.holder());
+    assert_eq!(m.status()[2].owner, parent);
+    assert_eq!(inner.holder(), parent);
 }
 
 #[test]
@@ -78,7 +79,7 @@ fn long_holds_are_strictly_longer_than_the_threshold() {
     assert_eq!(holds[0].owner.unwrap(), "slow");
     let line = holds[0].to_string();
     assert!(line.starts_with(
-        "potential deadlock: lock `a` (order 10) held by slow for 30s (more than 29s)"
+        "potential deadlock: lock `a` (order 10) held by slow for 30.000s (more than 29.000s)"
     ));
     assert_eq!(m.long_held(Duration::ZERO).len(), 2);
     // Without a timer there are no hold times.
@@ -135,7 +136,7 @@ fn the_status_table_is_readable() {
 #[test]
 fn errors_name_locks_with_orders_and_where_the_held_lock_was_taken() {
     let (m, timer) = timed(ABC);
-    let outer = m.try_acquire(["b"]).unwrap();
+    let mut outer = m.try_acquire(["b"]).unwrap();
     let line = line!() - 1;
     let err = outer.try_acquire(["a"]).unwrap_err();
     let Error::OrderViolation { requested, held } = &err else {
@@ -290,4 +291,61 @@ fn reading_status_does_not_wake_or_disturb_waiters() {
     assert!(!waiter.woken());
     drop(g);
     assert!(matches!(waiter.poll(), Poll::Ready(Ok(_))));
+}
+
+/// Runs `f` on another thread and fails if it has not returned within ten seconds: a spin inside
+/// one poll is a test failure, not a hung test run.
+fn within_ten_seconds<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("did not return within ten seconds")
+}
+
+/// A zero period with a timer whose sleeps are over at once: one poll does one check, wakes its
+/// own task and returns `Pending`. (It used to loop inside one poll for ever.)
+#[test]
+fn a_zero_period_watchdog_yields_after_each_check() {
+    let (reports, wakes) = within_ten_seconds(|| {
+        let (m, timer) = timed(ABC);
+        let _g = m.acquire(["a"]).owner("held").try_now().unwrap();
+        timer.advance(S);
+        let mut reports = 0;
+        let mut dog = Task::new(m.watchdog(Duration::ZERO, Duration::ZERO, |_| reports += 1));
+        for _ in 0..3 {
+            dog.pending();
+        }
+        let wakes = dog.wakes();
+        drop(dog);
+        (reports, wakes)
+    });
+    assert_eq!(reports, 1, "once per holding, however often it checks");
+    assert!(wakes >= 3, "each poll that checked woke its task: {wakes}");
+}
+
+/// A callback that panics: the panic propagates out of `poll`, the holding it was reporting
+/// counts as reported, and the watchdog goes on (other holdings are still reported, once).
+#[test]
+fn a_panicking_watchdog_callback_loses_no_report_and_repeats_none() {
+    let (m, timer) = timed(ABC);
+    let _a = m.acquire(["a"]).owner("first").try_now().unwrap();
+    let _b = m.acquire(["b"]).owner("second").try_now().unwrap();
+    let seen = std::cell::RefCell::new(Vec::new());
+    let mut dog = Task::new(m.watchdog(S, S, |h| {
+        seen.borrow_mut().push(h.lock.name().to_owned());
+        if h.lock == "a" {
+            panic!("the callback panicked");
+        }
+    }));
+    dog.pending();
+    timer.advance(2 * S);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dog.poll()));
+    assert!(result.is_err());
+    for _ in 0..3 {
+        timer.advance(S);
+        dog.pending();
+    }
+    assert_eq!(*seen.borrow(), ["a", "b"]);
 }

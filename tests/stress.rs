@@ -192,7 +192,7 @@ fn worker(m: &LockManager, ids: &[LockId], shared: &Shared, stats: &Stats, seed:
             // Nested: the lower half through the manager, the upper half through the guard.
             _ => {
                 let (low, high) = held.split_at(held.len() / 2);
-                let outer = block_on(m.acquire(low.iter().map(|&p| ids[p]))).unwrap();
+                let mut outer = block_on(m.acquire(low.iter().map(|&p| ids[p]))).unwrap();
                 let inner = block_on(outer.acquire(&keys)).unwrap();
                 assert!(held.iter().all(|&p| inner.holds(ids[p])));
                 critical_section(shared, stats, high, &mut rng);

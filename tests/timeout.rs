@@ -169,7 +169,7 @@ fn a_timed_out_waiter_does_not_strand_the_next() {
 #[test]
 fn asking_the_manager_again_for_a_held_lock_times_out_instead_of_hanging() {
     let (m, timer) = timed(ABC);
-    let mine = block_on(m.acquire(["a"])).unwrap();
+    let mut mine = block_on(m.acquire(["a"])).unwrap();
     // Reentrancy goes through the guard; this waits for `mine` itself.
     let mut again = Task::new(m.acquire(["a"]).timeout(MS));
     again.pending();

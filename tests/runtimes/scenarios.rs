@@ -390,8 +390,8 @@ pub(crate) fn cancellation_under_contention<R: Runtime>(rt: &R) {
 pub(crate) fn nesting<R: Runtime>(rt: &R) {
     let m = manager(rt);
     run(rt, "nesting", async {
-        let outer = m.acquire(["b"]).await.unwrap();
-        let inner = outer.acquire(["c", "b"]).await.unwrap();
+        let mut outer = m.acquire(["b"]).await.unwrap();
+        let mut inner = outer.acquire(["c", "b"]).await.unwrap();
         assert!(inner.holds("b") && inner.holds("c"));
         assert_eq!(
             inner.own_locks().map(|l| l.name()).collect::<Vec<_>>(),
