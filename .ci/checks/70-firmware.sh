@@ -131,9 +131,10 @@ plant timeout-never-fires src/acquire.rs \
 plant timeout-twice-as-long src/acquire.rs \
     'sleep_for(timeout)' 'sleep_for(timeout * 2)' timeout
 plant timeout-keeps-partial-set src/acquire.rs \
-    '                this.walk.release();' '' timeout
+    $'walk.release(&manager.table);\n        *this.state = State::Done;' \
+    '*this.state = State::Done;' timeout
 plant cancel-keeps-wake-up src/acquire.rs \
-    '*self.listener = None;' 'core::mem::forget(self.listener.take());' cancel-passes-wake-up
+    'drop(self.listener.take());' 'core::mem::forget(self.listener.take());' cancel-passes-wake-up
 rm -rf "$mutants"
 
 # Leave the real firmware in place for whoever looks next.

@@ -117,9 +117,7 @@ async fn no_allocation(m: &'static Locks) {
     rt::check("no-allocation");
     let before = rt::HEAP.used();
     for _ in 0..10 {
-        #[allow(unused_mut)] // `Guard::try_acquire` takes `&mut self` from the next API on
-        let Ok(mut g) = m.acquire(["c", "a"]).owner("task").await
-        else {
+        let Ok(mut g) = m.acquire(["c", "a"]).owner("task").await else {
             rt::fail(format_args!("acquire of free locks failed"));
         };
         let inner = g.try_acquire(["d"]);
@@ -344,14 +342,12 @@ async fn conflicting_orders(m: &'static Locks) {
     let start = Instant::now();
     let (first, second) = join(
         async {
-            #[allow(unused_mut)] // `Guard::acquire` takes `&mut self` from the next API on
             let mut a = m.acquire(["a"]).await?;
             yield_now().await;
             let b = a.acquire(["b"]).await?;
             Ok::<_, Error>(b.holds("a") && b.holds("b"))
         },
         async {
-            #[allow(unused_mut)]
             let mut b = m.acquire(["b"]).await?;
             yield_now().await;
             let refused = b.acquire(["a"]).await;
@@ -473,7 +469,6 @@ async fn default_timeout(m: &'static Locks) {
 
 async fn nesting(m: &'static Locks) {
     rt::check("nesting");
-    #[allow(unused_mut)] // `Guard::acquire` takes `&mut self` from the next API on
     let mut outer = match m.acquire(["b"]).owner("outer").await {
         Ok(g) => g,
         Err(e) => rt::fail(format_args!("{e}")),
