@@ -118,7 +118,7 @@ mod timer;
 mod watchdog;
 
 pub use error::{Error, LockRef};
-pub use guard::Guard;
+pub use guard::{Guard, OwnedGuard};
 pub use manager::LockManager;
 pub use registry::{Builder, Key, LockId, LockInfo};
 #[cfg(feature = "stats")]
@@ -135,10 +135,13 @@ pub use timer::TokioTimer;
 #[cfg(feature = "async-io")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
 pub use timer::{AsyncIoSleep, AsyncIoTimer};
+#[cfg(all(feature = "std", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use timer::{StdSleep, StdTimer};
 
 /// The named futures of this crate.
 pub mod futures {
-    pub use crate::acquire::Acquire;
+    pub use crate::acquire::{Acquire, AcquireOwned};
     pub use crate::watchdog::Watchdog;
 }
 

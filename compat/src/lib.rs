@@ -1,0 +1,1 @@
+//! Nothing here: this package holds the runtime compatibility tests and examples.
