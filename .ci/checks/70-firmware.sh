@@ -97,7 +97,11 @@ plant() {
     local name=$1 file=$2 old=$3 new=$4 check=$5
     local copy="$mutants/$name"
     mkdir -p "$copy/.ci"
-    cp -r Cargo.toml README.md src benches examples "$copy/"
+    # The whole package and its workspace, less build output and the fuzz crate.
+    local item
+    for item in *; do
+        case "$item" in target | fuzz) ;; *) cp -r "$item" "$copy/" ;; esac
+    done
     cp -r .ci/firmware "$copy/.ci/"
     OLD=$old NEW=$new python3 - "$copy/$file" <<'EOF'
 import os, sys
