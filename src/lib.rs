@@ -144,8 +144,3 @@ pub mod futures {
     pub use crate::acquire::{Acquire, AcquireOwned};
     pub use crate::watchdog::Watchdog;
 }
-
-// The README's Rust snippets are compiled as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;

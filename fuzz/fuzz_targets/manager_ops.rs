@@ -8,13 +8,13 @@
 //!   ascending order and stopped at the first busy one, nothing held once its guard or future is
 //!   gone);
 //! * every poll, try and guard agrees with the model: which locks a guard covers and owns, its
-//!   owner label, `Timeout`/`WouldBlock` naming the busy lock, `OrderViolation` exactly when a
-//!   nested request asks for a new lock below the highest one held, `UnknownLock`,
-//!   `PolledAfterCompletion`;
+//!   owner label (cut to 32 bytes at a character boundary), `Timeout`/`WouldBlock` naming the busy
+//!   lock, `OrderViolation` exactly when a nested request asks for a new lock below the highest
+//!   one held, `UnknownLock`, `PolledAfterCompletion`;
 //! * timeouts: the sleep is created at the first contended poll (and only then), a future is not
 //!   timed out before that time plus its timeout and is timed out when polled at or after it while
 //!   still blocked; a zero timeout tries once; the timer's parked sleeps are exactly those of the
-//!   blocked futures whose deadline is still ahead;
+//!   futures (blocked, or granted and not yet dropped) whose deadline is still ahead;
 //! * no stranded waiter: when a lock is free, at least one of the futures blocked on it has been
 //!   woken since its last poll, and a blocked future whose deadline has passed has been woken;
 //! * `status()`: one entry per lock, ascending, each with the model's name, order and
@@ -25,19 +25,25 @@
 //!   its `acquired_at` is the clock at the poll or try that took it (a walk that waits keeps the
 //!   earlier times of the locks it took before); a free lock has neither owner nor time;
 //! * `long_held(t)`: exactly the held locks with `now - acquired_at > t`, ascending, with that
-//!   hold time and the same owner as status; checked after every clock move with `t` = the
-//!   advance, and at `Inspect` at each hold time and just below it, at zero and at the maximum.
+//!   hold time and the same owner as status, and a message naming the lock, the owner and the
+//!   hold time (`1.250s`); checked after every clock move with `t` = the advance, and at `Inspect`
+//!   at each hold time and just below it, at zero and at the maximum.
 //!
-//! Nested guards borrow their parent, so nesting is a stack of frames: `Enter` moves a guard out
-//! of the current frame and opens a frame whose futures and guards borrow it; `Exit` (or the end
-//! of the input) drops that frame's futures and guards and puts the parent back. Operations name
-//! the frame they act on by how many levels up it is, so an inner future can wait on a lock held
-//! by an outer guard and be woken when that guard is dropped.
+//! Shapes: a nested acquire borrows its parent guard mutably, so a guard has at most one child
+//! (an in-flight future or a guard) and nesting is a stack. The harness drives every shape that
+//! compiles: a *pool* of futures and guards taken from the manager, which interleave freely, and
+//! a few *tasks*, each a stack of guards (its root taken from the manager or moved in from the
+//! pool, each further guard nested in the one below) with at most one in-flight future at its
+//! top. Operations on the pool and on the tasks interleave freely, so a nested future can wait on
+//! a lock held by a pool guard or by another task and be woken when that is dropped. Each task is
+//! an `async` stack of recursive frames (one frame per guard, so the borrows are the compiler's
+//! to check), driven one command at a time; it polls its acquire futures with the harness's
+//! counting wakers.
 #![no_main]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -50,16 +56,21 @@ use lockorder::futures::Acquire;
 use lockorder::{Error, Guard, HolderId, Key, LockId, LockManager, LockRef, ManualTimer, Owner};
 
 type Manager = LockManager<ManualTimer>;
+type G<'a> = Guard<'a, ManualTimer>;
 
 const MAX_LOCKS: usize = 10;
 /// A large manager has more locks than a lock set holds inline (128).
 const LARGE_LOCKS: usize = 120;
+/// Future slots of the pool.
 const FUTURE_SLOTS: usize = 4;
-const MAX_DEPTH: usize = 3;
-const OWNER: &str = "fuzz-owner";
-/// Longer than a status label keeps (32 bytes), with a character across the cut: status shows
-/// 31 bytes of it.
-const LONG_OWNER: &str = "long-owner-label-\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}";
+const TASKS: usize = 3;
+/// Guards on one task's stack, at most.
+const MAX_DEPTH: usize = 6;
+/// Labels are built per acquisition (and dropped once given): `owner-<n>`.
+const OWNER: &str = "owner-";
+/// Longer than a status label keeps (32 bytes), with characters across the cut: status shows a
+/// prefix of `<n>-long-owner-...` cut at a character boundary, which moves with the digits of n.
+const LONG_OWNER: &str = "-long-owner-label-\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}";
 const UNKNOWN: &str = "no-such-lock";
 
 // === Input ===
@@ -72,22 +83,28 @@ const UNKNOWN: &str = "no-such-lock";
 //     a taken order is bumped by one; DEFAULT_WAIT is a wait code (below) for default_timeout.
 //     LOCKS >= 0xf0 instead gives a large manager of 120 + LOCKS % 16 locks (lock sets then
 //     spill out of their inline words), with no ORDER bytes: lock i has order (n - i) * 10.
-//   then ops, each OP [args], OP = level << 4 | code, code % 10:
+//   then ops, each OP [args], OP = TARGET << 4 | code, code % 10. TARGET % 4 picks what the op
+//   acts on: 0 the pool, 1-3 task 0-2.
 //     0 acquire  SLOT FLAGS MILLIS COUNT KEY*COUNT
-//     1 poll     SLOT (bit 7: with a fresh waker)
-//     2 poll every woken future of the frame
-//     3 drop future SLOT
-//     4 drop guard  SLOT
-//     5 try      FLAGS MILLIS COUNT KEY*COUNT
-//     6 advance  MILLIS
-//     7 enter    SLOT (a guard of the current frame)
-//     8 exit
-//     9 inspect
+//                pool: a new future from the manager in SLOT (dropping the one there);
+//                task: a new future at the top of its stack, through its top guard (from the
+//                manager if it has none), dropping the one in flight; SLOT is not used
+//     1 poll     SLOT (bit 7: with a fresh waker); a task polls its future
+//     2 poll woken futures: of the pool, of the task; TARGET bit 3: of the pool and every task
+//     3 drop future SLOT (a task drops its future; SLOT is not used)
+//     4 drop guard  SLOT (a task drops its future, if any, then its top guard; SLOT not used)
+//     5 try      FLAGS MILLIS COUNT KEY*COUNT (a task: at its top, dropping its future first)
+//     6 advance  MILLIS (TARGET is not used)
+//     7 enter    SLOT: a task with nothing takes the pool's guard in SLOT as its root (the pool:
+//                nothing)
+//     8 unwind   the pool drops every future and guard; a task drops its future and its guards,
+//                innermost first
+//     9 inspect  format everything (`Debug`, `Display`, status tables, long holds) and re-check
+//                every guard that can be read (a task's top guard)
 //   FLAGS: bits 0-1 key kind (0 name, 1 String, 2 LockId, 3 name), bits 2-4 wait code
 //     (0 default, 1 no_timeout, 2 zero, 3 max, else MILLIS), bit 5 owner label, bit 6 (try) via
 //     `acquire(..).try_now()`, bit 7 (with bit 5) the long label (which status cuts) instead of
 //     the short one. COUNT % 6 keys; KEY 255 is a key of no lock here, else KEY % LOCKS.
-//   `level` picks the frame: 0 the current one, 1 its parent, ... (modulo the depth).
 
 #[derive(Debug)]
 struct Input {
@@ -116,58 +133,70 @@ enum KeyKind {
     Id,
 }
 
+/// Which owner label a request gives.
+#[derive(Debug, Clone, Copy)]
+enum LabelKind {
+    Short,
+    Long,
+}
+
+#[derive(Debug, Clone)]
+struct Request {
+    keys: Vec<u8>,
+    kind: KeyKind,
+    wait: Wait,
+    label: Option<LabelKind>,
+    /// A try through `acquire(..)` with its options then `try_now()`, not the shorthand.
+    via_future: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Pool,
+    Task(usize),
+}
+
 #[derive(Debug)]
-enum Op {
-    /// Replace the future in `slot` by a new acquire (through the frame's guard, if any).
+struct Op {
+    target: Target,
+    act: Act,
+}
+
+#[derive(Debug)]
+enum Act {
+    /// A new acquire future (see the format).
     Acquire {
-        level: u8,
         slot: u8,
-        keys: Vec<u8>,
-        kind: KeyKind,
-        wait: Wait,
-        owner: Option<&'static str>,
+        req: Request,
     },
-    /// Poll the future in `slot`, optionally with a new waker.
+    /// Poll a future, optionally with a new waker.
     Poll {
-        level: u8,
         slot: u8,
         fresh_waker: bool,
     },
-    /// Poll every future of the frame that has been woken since its last poll.
+    /// Poll every future that has been woken since its last poll.
     PollWoken {
-        level: u8,
+        everywhere: bool,
     },
     DropFuture {
-        level: u8,
         slot: u8,
     },
     DropGuard {
-        level: u8,
         slot: u8,
     },
     /// `try_acquire`, or `acquire(..)` with options then `try_now()`.
-    TryAcquire {
-        level: u8,
-        keys: Vec<u8>,
-        kind: KeyKind,
-        via_future: bool,
-        wait: Wait,
-        owner: Option<&'static str>,
+    Try {
+        req: Request,
     },
     Advance {
         millis: u8,
     },
-    /// Open a frame nested in the guard in `slot` of the current frame.
+    /// Move a pool guard into a task, as the root of its stack.
     Enter {
         slot: u8,
     },
-    /// Close the current frame.
-    Exit,
-    /// Format everything (the `Debug` and `Display` impls must not panic, status tables and long
-    /// holds included) and re-check every guard.
-    Inspect {
-        level: u8,
-    },
+    Unwind,
+    Inspect,
 }
 
 struct Bytes<'a>(&'a [u8]);
@@ -194,7 +223,7 @@ impl Bytes<'_> {
     }
 
     /// FLAGS MILLIS COUNT KEY*COUNT
-    fn request(&mut self) -> (KeyKind, Wait, Option<&'static str>, bool, Vec<u8>) {
+    fn request(&mut self) -> Request {
         let flags = self.next();
         let millis = self.next();
         let count = self.next() % 6;
@@ -204,13 +233,18 @@ impl Bytes<'_> {
             2 => KeyKind::Id,
             _ => KeyKind::Name,
         };
-        let wait = Self::wait(flags >> 2 & 7, millis);
-        let owner = match (flags & 0x20 != 0, flags & 0x80 != 0) {
+        let label = match (flags & 0x20 != 0, flags & 0x80 != 0) {
             (false, _) => None,
-            (true, false) => Some(OWNER),
-            (true, true) => Some(LONG_OWNER),
+            (true, false) => Some(LabelKind::Short),
+            (true, true) => Some(LabelKind::Long),
         };
-        (kind, wait, owner, flags & 0x40 != 0, keys)
+        Request {
+            keys,
+            kind,
+            wait: Self::wait(flags >> 2 & 7, millis),
+            label,
+            via_future: flags & 0x40 != 0,
+        }
     }
 }
 
@@ -257,53 +291,34 @@ fn ops(mut b: Bytes<'_>) -> Vec<Op> {
     let mut ops = Vec::new();
     while !b.0.is_empty() {
         let op = b.next();
-        let level = op >> 4;
-        ops.push(match (op & 15) % 10 {
-            0 => {
-                let slot = b.next();
-                let (kind, wait, owner, _, keys) = b.request();
-                Op::Acquire {
-                    level,
-                    slot,
-                    keys,
-                    kind,
-                    wait,
-                    owner,
-                }
-            }
+        let target = match op >> 4 & 3 {
+            0 => Target::Pool,
+            t => Target::Task(usize::from(t) - 1),
+        };
+        let act = match (op & 15) % 10 {
+            0 => Act::Acquire {
+                slot: b.next(),
+                req: b.request(),
+            },
             1 => {
                 let slot = b.next();
-                Op::Poll {
-                    level,
+                Act::Poll {
                     slot,
                     fresh_waker: slot & 0x80 != 0,
                 }
             }
-            2 => Op::PollWoken { level },
-            3 => Op::DropFuture {
-                level,
-                slot: b.next(),
+            2 => Act::PollWoken {
+                everywhere: op & 0x80 != 0,
             },
-            4 => Op::DropGuard {
-                level,
-                slot: b.next(),
-            },
-            5 => {
-                let (kind, wait, owner, via_future, keys) = b.request();
-                Op::TryAcquire {
-                    level,
-                    keys,
-                    kind,
-                    via_future,
-                    wait,
-                    owner,
-                }
-            }
-            6 => Op::Advance { millis: b.next() },
-            7 => Op::Enter { slot: b.next() },
-            8 => Op::Exit,
-            _ => Op::Inspect { level },
-        });
+            3 => Act::DropFuture { slot: b.next() },
+            4 => Act::DropGuard { slot: b.next() },
+            5 => Act::Try { req: b.request() },
+            6 => Act::Advance { millis: b.next() },
+            7 => Act::Enter { slot: b.next() },
+            8 => Act::Unwind,
+            _ => Act::Inspect,
+        };
+        ops.push(Op { target, act });
     }
     ops
 }
@@ -358,9 +373,12 @@ struct FutModel {
     /// The parent guard's covered locks, for a nested acquire.
     parent: Option<BTreeSet<usize>>,
     timeout: Option<Duration>,
-    /// Set when the sleep is created: at the first contended poll with a nonzero timeout.
+    /// The deadline of the future's sleep: set when the sleep is created, at the first contended
+    /// poll with a nonzero timeout, and kept until the future times out or is dropped (a granted
+    /// future keeps its sleep: dropping it would run the timer's code while the locks are in
+    /// transit to the guard).
     deadline: Option<Duration>,
-    owner: Option<&'static str>,
+    owner: Option<String>,
     /// The holding chain (acquisition and the guards nested in it) whose holder id status shows:
     /// the parent guard's, else a new one once the first lock is taken.
     chain: Option<u64>,
@@ -381,7 +399,7 @@ impl FutModel {
 struct GuardModel {
     own: BTreeSet<usize>,
     covered: BTreeSet<usize>,
-    owner: Option<&'static str>,
+    owner: Option<String>,
     chain: Option<u64>,
 }
 
@@ -401,8 +419,8 @@ struct Model {
     now: Duration,
     sleeps: u64,
     next_id: u64,
-    futures: std::collections::HashMap<u64, FutModel>,
-    guards: std::collections::HashMap<u64, GuardModel>,
+    futures: HashMap<u64, FutModel>,
+    guards: HashMap<u64, GuardModel>,
 }
 
 impl Model {
@@ -468,11 +486,11 @@ impl Model {
         kind: KeyKind,
         parent: Option<u64>,
         wait: Wait,
-        owner: Option<&'static str>,
+        owner: Option<String>,
     ) -> u64 {
         let parent = parent.map(|p| &self.guards[&p]);
         let state_want = self.resolve(keys, kind, parent);
-        let owner = owner.or_else(|| parent.and_then(|p| p.owner));
+        let owner = owner.or_else(|| parent.and_then(|p| p.owner.clone()));
         let chain = parent.and_then(|p| p.chain);
         let parent = parent.map(|p| p.covered.clone());
         let (state, want) = match state_want {
@@ -528,12 +546,11 @@ impl Model {
         let f = self.futures.get_mut(&id).unwrap();
         f.state = FutState::Done;
         f.blocked_on = None;
-        f.deadline = None;
         let own: BTreeSet<usize> = f.want.drain(..).collect();
         f.taken = 0;
         let mut covered = f.parent.clone().unwrap_or_default();
         covered.extend(own.iter().copied());
-        let owner = f.owner;
+        let owner = f.owner.take();
         let chain = f.chain;
         let gid = self.id();
         for &i in &own {
@@ -593,11 +610,11 @@ impl Model {
     }
 
     /// Who holds lock `i`, as status should show it: the label, and the holding chain.
-    fn owner_of(&self, i: usize) -> Option<(Option<&'static str>, Option<u64>)> {
+    fn owner_of(&self, i: usize) -> Option<(Option<&str>, Option<u64>)> {
         let h = self.holder[i]?;
         Some(match self.futures.get(&h) {
-            Some(f) => (f.owner, f.chain),
-            None => (self.guards[&h].owner, self.guards[&h].chain),
+            Some(f) => (f.owner.as_deref(), f.chain),
+            None => (self.guards[&h].owner.as_deref(), self.guards[&h].chain),
         })
     }
 
@@ -606,7 +623,7 @@ impl Model {
         &mut self,
         want: Result<Vec<usize>, Expected>,
         parent: Option<u64>,
-        owner: Option<&'static str>,
+        owner: Option<String>,
     ) -> Outcome {
         let want = match want {
             Ok(want) => want,
@@ -616,7 +633,7 @@ impl Model {
             return Outcome::Failed(Expected::WouldBlock(busy));
         }
         let parent = parent.map(|p| &self.guards[&p]);
-        let owner = owner.or_else(|| parent.and_then(|p| p.owner));
+        let owner = owner.or_else(|| parent.and_then(|p| p.owner.clone()));
         let chain = parent.and_then(|p| p.chain);
         let mut covered = parent.map(|p| p.covered.clone()).unwrap_or_default();
         covered.extend(want.iter().copied());
@@ -654,6 +671,8 @@ struct World<'m> {
     ascending: Vec<usize>,
     /// The holder id status showed for each holding chain, once seen.
     holder_ids: RefCell<HashMap<u64, HolderId>>,
+    /// Owner labels made so far.
+    labels: u32,
 }
 
 /// A label as status keeps it: at most 32 bytes, cut at a character boundary.
@@ -666,6 +685,23 @@ fn cut(label: &str) -> &str {
 }
 
 impl World<'_> {
+    /// A new owner label of that kind: each acquisition's is its own.
+    fn label(&mut self, kind: Option<LabelKind>) -> Option<String> {
+        self.labels += 1;
+        let n = self.labels;
+        kind.map(|kind| match kind {
+            LabelKind::Short => format!("{OWNER}{n}"),
+            LabelKind::Long => format!("{n}{LONG_OWNER}"),
+        })
+    }
+
+    fn advance(&mut self, millis: u8) {
+        let by = Duration::from_millis(millis.into());
+        self.timer.advance(by);
+        self.model.now = self.model.now.saturating_add(by);
+        self.check_long_held(by);
+    }
+
     fn lock_is(&self, r: &LockRef, i: usize) -> bool {
         r.name() == self.model.names[i] && r.order() == self.model.orders[i]
     }
@@ -710,10 +746,10 @@ impl World<'_> {
                 .all(|(a, b)| a.order() < b.order()),
             "guard locks not ascending"
         );
-        assert_eq!(g.owner(), gm.owner, "guard owner");
+        assert_eq!(g.owner(), gm.owner.as_deref().map(cut), "guard owner");
         self.check_owner(
             g.holder(),
-            gm.owner,
+            gm.owner.as_deref(),
             gm.chain,
             format_args!("guard holder()"),
         );
@@ -812,6 +848,15 @@ impl World<'_> {
             assert_eq!(h.threshold, t, "long_held: threshold");
             let (label, chain) = model.owner_of(i).unwrap();
             self.check_owner(h.owner, label, chain, format_args!("long_held owner"));
+            let text = h.to_string();
+            let secs = |d: Duration| format!("{}.{:03}s", d.as_secs(), d.subsec_millis());
+            assert!(
+                text.contains(model.names[i].as_str())
+                    && text.contains(&secs(held_for))
+                    && text.contains(&secs(t))
+                    && h.owner.is_none_or(|o| text.contains(&o.to_string())),
+                "long_held message: {text}"
+            );
         }
     }
 
@@ -852,7 +897,6 @@ impl World<'_> {
         let parked: Vec<Duration> = model
             .futures
             .values()
-            .filter(|f| f.blocked_on.is_some())
             .filter_map(|f| f.deadline)
             .filter(|&d| d > now)
             .collect();
@@ -886,109 +930,191 @@ impl World<'_> {
     }
 }
 
-// === Frames ===
+// === Requests, on the real manager and the model at once ===
 
-struct FutSlot<'g> {
-    id: u64,
-    fut: Pin<Box<Acquire<'g, ManualTimer>>>,
-}
-
-struct GuardSlot<'g> {
-    id: u64,
-    guard: Guard<'g, ManualTimer>,
-}
-
-struct Frame<'g> {
-    m: &'g Manager,
-    parent: Option<(u64, &'g Guard<'g, ManualTimer>)>,
-    futures: Vec<Option<FutSlot<'g>>>,
-    guards: Vec<Option<GuardSlot<'g>>>,
-    /// The guard slot whose guard is lent to a nested frame: not free for reuse.
-    lent: Option<usize>,
-}
-
-fn start<'g, K: Key>(
-    m: &'g Manager,
-    parent: Option<&'g Guard<'g, ManualTimer>>,
-    keys: Vec<K>,
-) -> Acquire<'g, ManualTimer> {
-    match parent {
-        None => m.acquire(keys),
-        Some(g) => g.acquire(keys),
+/// The real acquire future of a request: from the manager, or through `parent`.
+fn open<'a>(
+    w: &World<'_>,
+    m: &'a Manager,
+    parent: Option<&'a mut G<'_>>,
+    keys: &[Option<usize>],
+    kind: KeyKind,
+    wait: Wait,
+    label: Option<&str>,
+) -> Acquire<'a, ManualTimer> {
+    fn start<'a, K: Key>(
+        m: &'a Manager,
+        parent: Option<&'a mut G<'_>>,
+        keys: Vec<K>,
+    ) -> Acquire<'a, ManualTimer> {
+        match parent {
+            None => m.acquire(keys),
+            Some(g) => g.acquire(keys),
+        }
     }
-}
-
-impl<'g> Frame<'g> {
-    fn new(m: &'g Manager, parent: Option<(u64, &'g Guard<'g, ManualTimer>)>) -> Self {
-        Self {
+    let names = &w.model.names;
+    let fut = match kind {
+        KeyKind::Name => start(
             m,
             parent,
+            keys.iter()
+                .map(|k| k.map_or(UNKNOWN, |i| names[i].as_str()))
+                .collect(),
+        ),
+        KeyKind::Owned => start(
+            m,
+            parent,
+            keys.iter()
+                .map(|k| k.map_or(UNKNOWN, |i| names[i].as_str()).to_string())
+                .collect(),
+        ),
+        KeyKind::Id => start(
+            m,
+            parent,
+            keys.iter()
+                .enumerate()
+                .map(|(at, k)| k.map_or(w.foreign[at % w.foreign.len()], |i| w.ids[i]))
+                .collect(),
+        ),
+    };
+    let fut = match wait {
+        Wait::Default => fut,
+        Wait::Forever => fut.no_timeout(),
+        Wait::Zero => fut.timeout(Duration::ZERO),
+        Wait::Millis(ms) => fut.timeout(Duration::from_millis(ms.into())),
+        Wait::Max => fut.timeout(Duration::MAX),
+    };
+    match label {
+        Some(label) => fut.owner(label),
+        None => fut,
+    }
+}
+
+/// A new acquire future and its model (`pid`: the model id of `parent`).
+fn begin<'a>(
+    w: &mut World<'_>,
+    m: &'a Manager,
+    pid: Option<u64>,
+    parent: Option<&'a mut G<'_>>,
+    req: &Request,
+) -> (u64, Acquire<'a, ManualTimer>) {
+    let keys = w.keys(&req.keys);
+    // The label is a fresh string, dropped before the future is polled: the library copies it.
+    let label = w.label(req.label);
+    let fut = open(w, m, parent, &keys, req.kind, req.wait, label.as_deref());
+    let id = w.model.new_future(&keys, req.kind, pid, req.wait, label);
+    (id, fut)
+}
+
+/// Polls future `id` and checks the outcome against the model: the guard, if it was granted.
+fn poll_one<'a>(
+    w: &mut World<'_>,
+    id: u64,
+    fut: Pin<&mut Acquire<'a, ManualTimer>>,
+    fresh_waker: bool,
+) -> Option<(u64, G<'a>)> {
+    let f = w.model.futures.get_mut(&id).unwrap();
+    if fresh_waker {
+        f.waker = Arc::default();
+    }
+    f.seen = f.waker.count();
+    let waker = Waker::from(f.waker.clone());
+    let real = fut.poll(&mut Context::from_waker(&waker));
+    match (w.model.poll(id), real) {
+        (Outcome::Pending, Poll::Pending) => None,
+        (Outcome::Granted(gid), Poll::Ready(Ok(guard))) => {
+            w.check_guard(&guard, gid);
+            Some((gid, guard))
+        }
+        (Outcome::Failed(e), Poll::Ready(Err(actual))) => {
+            w.check_error(&actual, &e);
+            None
+        }
+        (Outcome::Pending, real) => panic!("future {id}: expected Pending, got {real:?}"),
+        (Outcome::Granted(_), real) => panic!("future {id}: expected a guard, got {real:?}"),
+        (Outcome::Failed(e), real) => panic!("future {id}: expected {e:?}, got {real:?}"),
+    }
+}
+
+/// A single try, from the manager or through `parent`, checked against the model.
+fn try_one<'a>(
+    w: &mut World<'_>,
+    m: &'a Manager,
+    pid: Option<u64>,
+    parent: Option<&'a mut G<'_>>,
+    req: &Request,
+) -> Option<(u64, G<'a>)> {
+    let keys = w.keys(&req.keys);
+    let (real, label) = if req.via_future {
+        let label = w.label(req.label);
+        let fut = open(w, m, parent, &keys, req.kind, req.wait, label.as_deref());
+        (fut.try_now(), label)
+    } else {
+        let names = keys
+            .iter()
+            .map(|k| k.map_or(UNKNOWN, |i| w.model.names[i].as_str()));
+        let real = match (parent, req.kind) {
+            // The shorthands, which must be the same as `acquire(..).try_now()`.
+            (None, KeyKind::Name) => m.try_acquire(names),
+            (Some(g), KeyKind::Name) => g.try_acquire(names),
+            (parent, kind) => open(w, m, parent, &keys, kind, Wait::Default, None).try_now(),
+        };
+        (real, None)
+    };
+    let want = w
+        .model
+        .resolve(&keys, req.kind, pid.map(|p| &w.model.guards[&p]));
+    match (w.model.try_now(want, pid, label), real) {
+        (Outcome::Granted(gid), Ok(guard)) => {
+            w.check_guard(&guard, gid);
+            Some((gid, guard))
+        }
+        (Outcome::Failed(e), Err(actual)) => {
+            w.check_error(&actual, &e);
+            None
+        }
+        (Outcome::Pending, _) => unreachable!(),
+        (Outcome::Granted(_), real) => panic!("try: expected a guard, got {real:?}"),
+        (Outcome::Failed(e), real) => panic!("try: expected {e:?}, got {real:?}"),
+    }
+}
+
+// === The pool: futures and guards taken from the manager ===
+
+struct FutSlot<'m> {
+    id: u64,
+    fut: Pin<Box<Acquire<'m, ManualTimer>>>,
+}
+
+struct Pool<'m> {
+    m: &'m Manager,
+    futures: Vec<Option<FutSlot<'m>>>,
+    guards: Vec<Option<(u64, G<'m>)>>,
+}
+
+impl<'m> Pool<'m> {
+    fn new(m: &'m Manager) -> Self {
+        Self {
+            m,
             futures: (0..FUTURE_SLOTS).map(|_| None).collect(),
             guards: Vec::new(),
-            lent: None,
         }
     }
 
-    fn begin(
-        &self,
-        w: &World<'_>,
-        keys: &[Option<usize>],
-        kind: KeyKind,
-        wait: Wait,
-        owner: Option<&'static str>,
-    ) -> Acquire<'g, ManualTimer> {
-        let parent = self.parent.map(|p| p.1);
-        let names = &w.model.names;
-        let fut = match kind {
-            KeyKind::Name => start(
-                self.m,
-                parent,
-                keys.iter()
-                    .map(|k| k.map_or(UNKNOWN, |i| names[i].as_str()))
-                    .collect(),
-            ),
-            KeyKind::Owned => start(
-                self.m,
-                parent,
-                keys.iter()
-                    .map(|k| k.map_or(UNKNOWN, |i| names[i].as_str()).to_string())
-                    .collect(),
-            ),
-            KeyKind::Id => start(
-                self.m,
-                parent,
-                keys.iter()
-                    .enumerate()
-                    .map(|(at, k)| k.map_or(w.foreign[at % w.foreign.len()], |i| w.ids[i]))
-                    .collect(),
-            ),
-        };
-        let fut = match wait {
-            Wait::Default => fut,
-            Wait::Forever => fut.no_timeout(),
-            Wait::Zero => fut.timeout(Duration::ZERO),
-            Wait::Millis(ms) => fut.timeout(Duration::from_millis(ms.into())),
-            Wait::Max => fut.timeout(Duration::MAX),
-        };
-        match owner {
-            Some(label) => fut.owner(label),
-            None => fut,
+    fn store(&mut self, guard: (u64, G<'m>)) {
+        match self.guards.iter_mut().find(|s| s.is_none()) {
+            Some(free) => *free = Some(guard),
+            None => self.guards.push(Some(guard)),
         }
     }
 
-    fn store(&mut self, w: &World<'_>, id: u64, guard: Guard<'g, ManualTimer>) {
-        w.check_guard(&guard, id);
-        let slot = GuardSlot { id, guard };
-        let lent = self.lent;
-        let free = self
-            .guards
-            .iter_mut()
-            .enumerate()
-            .find(|(at, s)| s.is_none() && Some(*at) != lent);
-        match free {
-            Some((_, free)) => *free = Some(slot),
-            None => self.guards.push(Some(slot)),
+    /// Takes the guard in `slot` out of the pool.
+    fn take_guard(&mut self, slot: u8) -> Option<(u64, G<'m>)> {
+        if self.guards.is_empty() {
+            return None;
         }
+        let at = usize::from(slot) % self.guards.len();
+        self.guards[at].take()
     }
 
     fn drop_future(&mut self, w: &mut World<'_>, slot: usize) {
@@ -999,109 +1125,55 @@ impl<'g> Frame<'g> {
     }
 
     fn poll(&mut self, w: &mut World<'_>, slot: usize, fresh_waker: bool) {
-        let Some(s) = self.futures[slot].as_mut() else {
-            return;
-        };
-        let f = w.model.futures.get_mut(&s.id).unwrap();
-        if fresh_waker {
-            f.waker = Arc::default();
-        }
-        f.seen = f.waker.count();
-        let waker = Waker::from(f.waker.clone());
-        let real = s.fut.as_mut().poll(&mut Context::from_waker(&waker));
-        let id = s.id;
-        match (w.model.poll(id), real) {
-            (Outcome::Pending, Poll::Pending) => {}
-            (Outcome::Granted(gid), Poll::Ready(Ok(guard))) => self.store(w, gid, guard),
-            (Outcome::Failed(e), Poll::Ready(Err(actual))) => w.check_error(&actual, &e),
-            (Outcome::Pending, real) => panic!("future {id}: expected Pending, got {real:?}"),
-            (Outcome::Granted(_), real) => panic!("future {id}: expected a guard, got {real:?}"),
-            (Outcome::Failed(e), real) => panic!("future {id}: expected {e:?}, got {real:?}"),
+        if let Some(s) = self.futures[slot].as_mut() {
+            if let Some(guard) = poll_one(w, s.id, s.fut.as_mut(), fresh_waker) {
+                self.store(guard);
+            }
         }
     }
 
-    fn apply(&mut self, w: &mut World<'_>, op: &Op) {
-        match *op {
-            Op::Acquire {
-                slot,
-                ref keys,
-                kind,
-                wait,
-                owner,
-                ..
-            } => {
+    /// Polls the futures woken since their last poll.
+    fn poll_woken(&mut self, w: &mut World<'_>) {
+        for slot in 0..FUTURE_SLOTS {
+            let woken = self.futures[slot]
+                .as_ref()
+                .is_some_and(|s| w.model.futures[&s.id].woken());
+            if woken {
+                self.poll(w, slot, false);
+            }
+        }
+    }
+
+    fn apply(&mut self, w: &mut World<'_>, act: &Act) {
+        match *act {
+            Act::Acquire { slot, ref req } => {
                 let slot = usize::from(slot) % FUTURE_SLOTS;
                 self.drop_future(w, slot);
                 w.check();
-                let keys = w.keys(keys);
-                let fut = Box::pin(self.begin(w, &keys, kind, wait, owner));
-                let parent = self.parent.map(|p| p.0);
-                let id = w.model.new_future(&keys, kind, parent, wait, owner);
-                self.futures[slot] = Some(FutSlot { id, fut });
+                let (id, fut) = begin(w, self.m, None, None, req);
+                self.futures[slot] = Some(FutSlot {
+                    id,
+                    fut: Box::pin(fut),
+                });
             }
-            Op::Poll {
-                slot, fresh_waker, ..
-            } => self.poll(w, usize::from(slot) % FUTURE_SLOTS, fresh_waker),
-            Op::PollWoken { .. } => {
-                for slot in 0..FUTURE_SLOTS {
-                    let woken = self.futures[slot]
-                        .as_ref()
-                        .is_some_and(|s| w.model.futures[&s.id].woken());
-                    if woken {
-                        self.poll(w, slot, false);
-                    }
+            Act::Poll { slot, fresh_waker } => {
+                self.poll(w, usize::from(slot) % FUTURE_SLOTS, fresh_waker)
+            }
+            Act::PollWoken { .. } => self.poll_woken(w),
+            Act::DropFuture { slot } => self.drop_future(w, usize::from(slot) % FUTURE_SLOTS),
+            Act::DropGuard { slot } => {
+                if let Some((id, guard)) = self.take_guard(slot) {
+                    drop(guard);
+                    w.model.drop_guard(id);
                 }
             }
-            Op::DropFuture { slot, .. } => self.drop_future(w, usize::from(slot) % FUTURE_SLOTS),
-            Op::DropGuard { slot, .. } => {
-                if self.guards.is_empty() {
-                    return;
-                }
-                let at = usize::from(slot) % self.guards.len();
-                if let Some(s) = self.guards[at].take() {
-                    drop(s.guard);
-                    w.model.drop_guard(s.id);
+            Act::Try { ref req } => {
+                if let Some(guard) = try_one(w, self.m, None, None, req) {
+                    self.store(guard);
                 }
             }
-            Op::TryAcquire {
-                ref keys,
-                kind,
-                via_future,
-                wait,
-                owner,
-                ..
-            } => {
-                let keys = w.keys(keys);
-                let parent = self.parent.map(|p| p.0);
-                let (real, owner) = if via_future {
-                    (self.begin(w, &keys, kind, wait, owner).try_now(), owner)
-                } else {
-                    let real = match self.parent {
-                        // The shorthands, which must be the same as `acquire(..).try_now()`.
-                        None if matches!(kind, KeyKind::Name) => self.m.try_acquire(
-                            keys.iter()
-                                .map(|k| k.map_or(UNKNOWN, |i| w.model.names[i].as_str())),
-                        ),
-                        Some((_, g)) if matches!(kind, KeyKind::Name) => g.try_acquire(
-                            keys.iter()
-                                .map(|k| k.map_or(UNKNOWN, |i| w.model.names[i].as_str())),
-                        ),
-                        _ => self.begin(w, &keys, kind, Wait::Default, None).try_now(),
-                    };
-                    (real, None)
-                };
-                let want = w
-                    .model
-                    .resolve(&keys, kind, parent.map(|p| &w.model.guards[&p]));
-                match (w.model.try_now(want, parent, owner), real) {
-                    (Outcome::Granted(gid), Ok(guard)) => self.store(w, gid, guard),
-                    (Outcome::Failed(e), Err(actual)) => w.check_error(&actual, &e),
-                    (Outcome::Pending, _) => unreachable!(),
-                    (Outcome::Granted(_), real) => panic!("try: expected a guard, got {real:?}"),
-                    (Outcome::Failed(e), real) => panic!("try: expected {e:?}, got {real:?}"),
-                }
-            }
-            Op::Inspect { .. } => {
+            Act::Unwind => self.clear(w),
+            Act::Inspect => {
                 let _ = format!("{:?}", self.m);
                 let status = self.m.status();
                 let _ = format!("{status}{status:?}");
@@ -1111,16 +1183,13 @@ impl<'g> Frame<'g> {
                 for s in self.futures.iter().flatten() {
                     let _ = format!("{:?}", s.fut);
                 }
-                for s in self.guards.iter().flatten() {
-                    let _ = format!("{:?}", s.guard);
-                    w.check_guard(&s.guard, s.id);
-                }
-                if let Some((id, g)) = self.parent {
-                    w.check_guard(g, id);
+                for (id, guard) in self.guards.iter().flatten() {
+                    let _ = format!("{guard:?}");
+                    w.check_guard(guard, *id);
                 }
                 w.check_long_held_edges();
             }
-            Op::Advance { .. } | Op::Enter { .. } | Op::Exit => unreachable!(),
+            Act::Advance { .. } | Act::Enter { .. } => unreachable!(),
         }
     }
 
@@ -1130,83 +1199,248 @@ impl<'g> Frame<'g> {
             self.drop_future(w, slot);
             w.check();
         }
-        for s in self.guards.drain(..).flatten() {
-            drop(s.guard);
-            w.model.drop_guard(s.id);
+        for (id, guard) in self.guards.drain(..).flatten() {
+            drop(guard);
+            w.model.drop_guard(id);
             w.check();
         }
     }
 }
 
-/// A frame and the frames it is nested in.
-trait Level {
-    fn apply(&mut self, w: &mut World<'_>, up: usize, op: &Op);
+// === Tasks: stacks of nested guards ===
+//
+// A task is an `async` function that holds its stack in recursive frames: `level` waits for
+// commands at one guard (or at the manager, for the root), and `hold` keeps a guard while the
+// frame above it runs. The compiler checks every borrow; the harness polls a task once per
+// command, with a no-op waker, and the task polls its own acquire future with the counting waker
+// of the model.
+
+enum Cmd<'m> {
+    Acquire(Request),
+    Poll {
+        fresh_waker: bool,
+    },
+    DropFuture,
+    /// Drop the future, then the top guard.
+    Pop,
+    Try(Request),
+    /// A pool guard becomes the root of the (empty) stack.
+    Enter(u64, G<'m>),
+    Unwind,
+    Inspect,
 }
 
-struct Stack<'s, 'g> {
-    frame: &'s mut Frame<'g>,
-    outer: Option<&'s mut dyn Level>,
+/// Why a frame returned: its guard is dropped, and for `Unwind` the one below it too.
+#[derive(Clone, Copy, PartialEq)]
+enum Exit {
+    Pop,
+    Unwind,
 }
 
-impl Level for Stack<'_, '_> {
-    fn apply(&mut self, w: &mut World<'_>, up: usize, op: &Op) {
-        match (up, self.outer.as_mut()) {
-            (0, _) => self.frame.apply(w, op),
-            (_, Some(outer)) => outer.apply(w, up - 1, op),
-            (_, None) => unreachable!(),
+/// What a task shares with the harness.
+#[derive(Default)]
+struct TaskBox<'m> {
+    mail: RefCell<Option<Cmd<'m>>>,
+    /// Guards on the stack.
+    depth: Cell<usize>,
+    /// The model id of the future in flight at the top.
+    future: Cell<Option<u64>>,
+}
+
+struct Shared<'m> {
+    m: &'m Manager,
+    world: RefCell<World<'m>>,
+    tasks: Vec<TaskBox<'m>>,
+}
+
+type Task<'s> = Pin<Box<dyn Future<Output = ()> + 's>>;
+
+async fn recv<'m>(sh: &Shared<'m>, t: usize) -> Cmd<'m> {
+    poll_fn(|_| match sh.tasks[t].mail.take() {
+        Some(cmd) => Poll::Ready(cmd),
+        None => Poll::Pending,
+    })
+    .await
+}
+
+enum Next<'a, 'm> {
+    Idle,
+    Then(Cmd<'m>),
+    Granted(u64, G<'a>),
+}
+
+/// Keeps an in-flight future at the top of task `t` until it is granted, dropped or replaced.
+async fn drive<'a, 'm>(
+    sh: &Shared<'m>,
+    t: usize,
+    id: u64,
+    fut: Acquire<'a, ManualTimer>,
+) -> Next<'a, 'm> {
+    let mut fut = Box::pin(fut);
+    sh.tasks[t].future.set(Some(id));
+    let next = loop {
+        match recv(sh, t).await {
+            Cmd::Poll { fresh_waker } => {
+                let mut w = sh.world.borrow_mut();
+                if let Some((gid, guard)) = poll_one(&mut w, id, fut.as_mut(), fresh_waker) {
+                    break Next::Granted(gid, guard);
+                }
+            }
+            Cmd::Inspect => {
+                let _ = format!("{fut:?}");
+            }
+            Cmd::DropFuture => break Next::Idle,
+            Cmd::Enter(..) => unreachable!("a task in flight takes no root"),
+            cmd => break Next::Then(cmd),
+        }
+    };
+    drop(fut);
+    sh.tasks[t].future.set(None);
+    let mut w = sh.world.borrow_mut();
+    w.model.drop_future(id);
+    w.check();
+    next
+}
+
+/// Keeps guard `g` on the stack of task `t` while the frame above it runs.
+async fn hold<'m>(sh: &Shared<'m>, t: usize, id: u64, mut g: G<'_>) -> Exit {
+    let task = &sh.tasks[t];
+    task.depth.set(task.depth.get() + 1);
+    let exit = Box::pin(level(sh, t, Some((id, &mut g)))).await;
+    drop(g);
+    task.depth.set(task.depth.get() - 1);
+    let mut w = sh.world.borrow_mut();
+    w.model.drop_guard(id);
+    w.check();
+    exit
+}
+
+/// One frame of task `t`: commands at its top guard (`None`: at the manager, the root frame,
+/// which never returns).
+async fn level<'m>(sh: &Shared<'m>, t: usize, mut top: Option<(u64, &mut G<'_>)>) -> Exit {
+    let mut next = None;
+    loop {
+        let cmd = match next.take() {
+            Some(cmd) => cmd,
+            None => recv(sh, t).await,
+        };
+        let pid = top.as_ref().map(|p| p.0);
+        let full = sh.tasks[t].depth.get() >= MAX_DEPTH;
+        let exit = match cmd {
+            Cmd::Acquire(_) | Cmd::Try(_) if full => None,
+            Cmd::Acquire(req) => {
+                let (id, fut) = {
+                    let mut w = sh.world.borrow_mut();
+                    begin(&mut w, sh.m, pid, top.as_mut().map(|p| &mut *p.1), &req)
+                };
+                match drive(sh, t, id, fut).await {
+                    Next::Idle => None,
+                    Next::Then(cmd) => {
+                        next = Some(cmd);
+                        None
+                    }
+                    Next::Granted(gid, guard) => Some(hold(sh, t, gid, guard).await),
+                }
+            }
+            Cmd::Try(req) => {
+                let granted = {
+                    let mut w = sh.world.borrow_mut();
+                    try_one(&mut w, sh.m, pid, top.as_mut().map(|p| &mut *p.1), &req)
+                };
+                match granted {
+                    Some((gid, guard)) => {
+                        sh.world.borrow().check();
+                        Some(hold(sh, t, gid, guard).await)
+                    }
+                    None => None,
+                }
+            }
+            Cmd::Enter(gid, guard) => {
+                assert!(top.is_none(), "a root moves into an empty task only");
+                Some(hold(sh, t, gid, guard).await)
+            }
+            Cmd::Pop if top.is_some() => return Exit::Pop,
+            Cmd::Unwind if top.is_some() => return Exit::Unwind,
+            Cmd::Pop | Cmd::Unwind | Cmd::Poll { .. } | Cmd::DropFuture => None,
+            Cmd::Inspect => {
+                if let Some((id, g)) = &top {
+                    let _ = format!("{g:?}");
+                    sh.world.borrow().check_guard(g, *id);
+                }
+                None
+            }
+        };
+        if exit == Some(Exit::Unwind) && top.is_some() {
+            return Exit::Unwind;
         }
     }
 }
 
-fn run(
-    w: &mut World<'_>,
-    ops: &mut std::slice::Iter<'_, Op>,
-    stack: &mut Stack<'_, '_>,
-    depth: usize,
-) {
-    while let Some(op) = ops.next() {
-        match *op {
-            Op::Exit if depth > 0 => return,
-            Op::Exit => {}
-            Op::Enter { .. } if depth >= MAX_DEPTH => {}
-            Op::Enter { slot } => {
-                let frame = &mut *stack.frame;
-                if frame.guards.is_empty() {
-                    continue;
+/// Hands `cmd` to task `t` and runs it until it waits for the next command.
+fn send<'m>(sh: &Shared<'m>, tasks: &mut [Task<'_>], t: usize, cmd: Cmd<'m>) {
+    let task = &sh.tasks[t];
+    assert!(task.mail.replace(Some(cmd)).is_none());
+    let polled = tasks[t]
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()));
+    assert!(polled.is_pending(), "a task never ends");
+    assert!(task.mail.take().is_none(), "task {t} left its command");
+}
+
+/// Polls the in-flight future of task `t` if it was woken.
+fn poll_task_if_woken(sh: &Shared<'_>, tasks: &mut [Task<'_>], t: usize) {
+    let woken = sh.tasks[t]
+        .future
+        .get()
+        .is_some_and(|id| sh.world.borrow().model.futures[&id].woken());
+    if woken {
+        send(sh, tasks, t, Cmd::Poll { fresh_waker: false });
+    }
+}
+
+// === Running ===
+
+fn run<'m>(sh: &Shared<'m>, pool: &mut Pool<'m>, tasks: &mut [Task<'_>], ops: &[Op]) {
+    for op in ops {
+        match (op.target, &op.act) {
+            (_, Act::Advance { millis }) => sh.world.borrow_mut().advance(*millis),
+            (_, Act::PollWoken { everywhere: true }) => {
+                pool.poll_woken(&mut sh.world.borrow_mut());
+                for t in 0..TASKS {
+                    poll_task_if_woken(sh, tasks, t);
                 }
-                let at = usize::from(slot) % frame.guards.len();
-                let Some(parent) = frame.guards[at].take() else {
-                    continue;
-                };
-                frame.lent = Some(at);
-                let mut inner = Frame::new(frame.m, Some((parent.id, &parent.guard)));
-                let mut here = Stack {
-                    frame: &mut inner,
-                    outer: Some(&mut *stack),
-                };
-                run(w, ops, &mut here, depth + 1);
-                inner.clear(w);
-                drop(inner);
-                stack.frame.lent = None;
-                stack.frame.guards[at] = Some(parent);
             }
-            Op::Advance { millis } => {
-                let by = Duration::from_millis(millis.into());
-                w.timer.advance(by);
-                w.model.now = w.model.now.saturating_add(by);
-                w.check_long_held(by);
+            (Target::Pool, Act::Enter { .. }) => {}
+            (Target::Pool, act) => pool.apply(&mut sh.world.borrow_mut(), act),
+            (Target::Task(t), Act::PollWoken { .. }) => poll_task_if_woken(sh, tasks, t),
+            (Target::Task(t), Act::Enter { slot }) => {
+                let task = &sh.tasks[t];
+                if task.depth.get() == 0 && task.future.get().is_none() {
+                    if let Some((id, guard)) = pool.take_guard(*slot) {
+                        send(sh, tasks, t, Cmd::Enter(id, guard));
+                    }
+                }
             }
-            Op::Acquire { level, .. }
-            | Op::Poll { level, .. }
-            | Op::PollWoken { level }
-            | Op::DropFuture { level, .. }
-            | Op::DropGuard { level, .. }
-            | Op::TryAcquire { level, .. }
-            | Op::Inspect { level } => {
-                stack.apply(w, usize::from(level) % (depth + 1), op);
+            (Target::Task(t), act) => {
+                let cmd = match act {
+                    Act::Acquire { req, .. } => Cmd::Acquire(req.clone()),
+                    &Act::Poll { fresh_waker, .. } => Cmd::Poll { fresh_waker },
+                    Act::DropFuture { .. } => Cmd::DropFuture,
+                    Act::DropGuard { .. } => Cmd::Pop,
+                    Act::Try { req } => Cmd::Try(req.clone()),
+                    Act::Unwind => Cmd::Unwind,
+                    Act::Inspect => Cmd::Inspect,
+                    Act::Advance { .. } | Act::PollWoken { .. } | Act::Enter { .. } => {
+                        unreachable!()
+                    }
+                };
+                send(sh, tasks, t, cmd);
+                if matches!(act, Act::Inspect) {
+                    sh.world.borrow().check_long_held_edges();
+                }
             }
         }
-        w.check();
+        sh.world.borrow().check();
     }
 }
 
@@ -1235,7 +1469,7 @@ fuzz_target!(|input: Input| {
 
     let mut ascending: Vec<usize> = (0..n).collect();
     ascending.sort_by_key(|&i| orders[i]);
-    let mut w = World {
+    let world = World {
         m: &m,
         timer,
         ids: names.iter().map(|n| m.id(n).unwrap()).collect(),
@@ -1249,24 +1483,36 @@ fuzz_target!(|input: Input| {
             now: Duration::ZERO,
             sleeps: 0,
             next_id: 0,
-            futures: Default::default(),
-            guards: Default::default(),
+            futures: HashMap::new(),
+            guards: HashMap::new(),
         },
         ascending,
         holder_ids: RefCell::default(),
+        labels: 0,
     };
-    let mut top = Frame::new(&m, None);
-    let mut ops = ops.iter();
-    run(
-        &mut w,
-        &mut ops,
-        &mut Stack {
-            frame: &mut top,
-            outer: None,
-        },
-        0,
-    );
-    top.clear(&mut w);
+    let sh = Shared {
+        m: &m,
+        world: RefCell::new(world),
+        tasks: (0..TASKS).map(|_| TaskBox::default()).collect(),
+    };
+    let mut pool = Pool::new(&m);
+    let sh = &sh;
+    let mut tasks: Vec<Task<'_>> = (0..TASKS)
+        .map(|t| -> Task<'_> {
+            Box::pin(async move {
+                level(sh, t, None).await;
+                unreachable!("the root frame never returns");
+            })
+        })
+        .collect();
+    run(sh, &mut pool, &mut tasks, &ops);
+    for t in 0..TASKS {
+        send(sh, &mut tasks, t, Cmd::Unwind);
+        assert_eq!(sh.tasks[t].depth.get(), 0);
+        assert_eq!(sh.tasks[t].future.get(), None);
+    }
+    let mut w = sh.world.borrow_mut();
+    pool.clear(&mut w);
     w.check();
     assert!(w.model.futures.is_empty() && w.model.guards.is_empty());
     assert!(w.model.holder.iter().all(Option::is_none));

@@ -35,6 +35,7 @@ use super::Timer;
 /// drop(held);
 /// # Ok::<(), Error>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 #[derive(Debug, Clone, Copy)]
 pub struct StdTimer {
     start: Instant,
@@ -73,6 +74,7 @@ impl Timer for StdTimer {
 }
 
 /// The sleep future of a [`StdTimer`].
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct StdSleep {
     /// `None`: too far away to represent; never completes.

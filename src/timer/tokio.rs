@@ -43,6 +43,7 @@ use super::Timer;
 ///     Ok(())
 /// }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 #[derive(Debug, Clone, Copy)]
 pub struct TokioTimer {
     base: Instant,
