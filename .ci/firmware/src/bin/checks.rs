@@ -1,0 +1,798 @@
+//! lockorder on an emulated Cortex-M3: each check prints `ok NAME: what was seen`, and the
+//! first one that fails prints `FAIL NAME: why` and exits QEMU with status 1. A hang is a
+//! failure too: the SysTick watchdog ends the run.
+//!
+//! Locks, in order: a 10, b 20, c 30, d 40, dma 50, bus 60.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use core::cell::{Cell, RefCell};
+use core::future::{poll_fn, Future};
+use core::pin::{pin, Pin};
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering::SeqCst};
+use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use core::time::Duration;
+
+use critical_section::Mutex;
+use embassy_executor::Spawner;
+use embassy_futures::join::join;
+use embassy_futures::select::{select, Either};
+use embassy_futures::yield_now;
+use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use embassy_sync::channel::Channel;
+use embassy_sync::signal::Signal;
+use embassy_time::{with_timeout, Instant, Timer};
+use lockorder::global::Global;
+use lockorder::{EmbassyTimer, Error, Guard, LockManager};
+use lockorder_firmware::{self as rt, ensure};
+use panic_semihosting as _;
+
+type Locks = LockManager<EmbassyTimer>;
+
+/// In a `static`, so that the interrupt handler reaches it too.
+static LOCKS: Global<EmbassyTimer> = Global::new();
+
+const TABLE: [(&str, u32); 6] = [
+    ("a", 10),
+    ("b", 20),
+    ("c", 30),
+    ("d", 40),
+    ("dma", 50),
+    ("bus", 60),
+];
+
+/// How many `ok` lines a green run prints.
+const CHECKS: u32 = 12;
+
+fn locks() -> &'static Locks {
+    match LOCKS.get() {
+        Some(m) => m,
+        None => rt::fail(format_args!("the manager is used before it is built")),
+    }
+}
+
+fn is_locked(m: &Locks, name: &str) -> bool {
+    match m.is_locked(name) {
+        Ok(locked) => locked,
+        Err(e) => rt::fail(format_args!("is_locked({name}): {e}")),
+    }
+}
+
+fn ticks_since(start: Instant) -> u64 {
+    start.elapsed().as_ticks()
+}
+
+#[embassy_executor::main]
+async fn main(spawner: Spawner) {
+    rt::heap!(16 * 1024);
+    rt::init(3_000);
+    rt::enable_test_irq();
+
+    rt::check("build");
+    let before = rt::HEAP.used();
+    let built = LOCKS.get_or_try_init(|| {
+        let mut b = LockManager::builder()
+            .timer(EmbassyTimer::new())
+            .default_timeout(Duration::from_secs(1));
+        for (name, order) in TABLE {
+            b.register(name, order)?;
+        }
+        Ok(b.build())
+    });
+    let m = match built {
+        Ok(m) => m,
+        Err(e) => rt::fail(format_args!("{e}")),
+    };
+    ensure!(m.len() == TABLE.len(), "{} locks registered", m.len());
+    let built = rt::HEAP.used();
+    rt::pass(format_args!(
+        "{} locks registered; the frozen manager uses {} bytes of heap",
+        m.len(),
+        built - before
+    ));
+
+    no_allocation(m).await;
+    ordering(spawner, m).await;
+    conflicting_orders(m).await;
+    timeout(m).await;
+    default_timeout(m).await;
+    nesting(m).await;
+    cancel_on_timer(m).await;
+    cancel_passes_wake_up(spawner, m).await;
+    interrupt_try_acquire(m).await;
+    interrupt_releases_into_waiting_task(m).await;
+
+    no_leak(m, built).await;
+
+    rt::finish(CHECKS);
+}
+
+// === The uncontended path allocates nothing ===
+
+async fn no_allocation(m: &'static Locks) {
+    rt::check("no-allocation");
+    let before = rt::HEAP.used();
+    for _ in 0..10 {
+        let Ok(mut g) = m.acquire(["c", "a"]).owner("task").await else {
+            rt::fail(format_args!("acquire of free locks failed"));
+        };
+        let inner = g.try_acquire(["d"]);
+        ensure!(
+            inner.is_ok() && rt::HEAP.used() == before,
+            "an uncontended acquire holds {} bytes of heap",
+            rt::HEAP.used() - before
+        );
+    }
+    ensure!(
+        rt::HEAP.used() == before,
+        "uncontended acquires left {} bytes on the heap",
+        rt::HEAP.used() - before
+    );
+    rt::pass(format_args!(
+        "10 uncontended acquires of [c, a] with a nested [d], each holding: no heap allocated"
+    ));
+}
+
+// === Waiting allocates, and gives it all back ===
+
+/// Waiting allocates: event-listener allocates a lock's waiter list the first time somebody
+/// waits for it (and keeps it), and a listener for every wait. After the first round of checks,
+/// a second round of waits, timeouts and cancellations must give back everything it allocated.
+async fn no_leak(m: &'static Locks, built: usize) {
+    rt::check("no-leak");
+    let warm = rt::HEAP.used();
+    for round in 0..5 {
+        let held = match m.acquire(["c"]).await {
+            Ok(g) => g,
+            Err(e) => rt::fail(format_args!("{e}")),
+        };
+        let timed_out = m
+            .acquire(["b", "c"])
+            .timeout(Duration::from_millis(5))
+            .await;
+        ensure!(timed_out.is_err(), "round {round}: [b, c] did not time out");
+        let cancelled = select(m.acquire(["b", "c"]).no_timeout(), Timer::after_millis(5)).await;
+        ensure!(
+            cancelled.is_second(),
+            "round {round}: [b, c] was not cancelled"
+        );
+        let (cancelled, second) = join(
+            select(m.acquire(["b", "c"]).no_timeout(), async {
+                Timer::after_millis(5).await;
+                drop(held);
+            }),
+            async {
+                yield_now().await;
+                m.acquire(["c"])
+                    .timeout(Duration::from_millis(100))
+                    .await
+                    .is_ok()
+            },
+        )
+        .await;
+        ensure!(
+            cancelled.is_second() && second,
+            "round {round}: the wake-up of the cancelled acquire did not reach the second waiter"
+        );
+    }
+    let after = rt::HEAP.used();
+    ensure!(
+        after == warm,
+        "5 rounds of waits, timeouts and cancellations left {} bytes on the heap",
+        after as isize - warm as isize
+    );
+    rt::pass(format_args!(
+        "5 more rounds of waits, timeouts and cancellations left the heap as they found it; \
+         the checks before grew it once by {} bytes: the waiter lists event-listener allocates \
+         on a lock's first wait",
+        warm - built
+    ));
+}
+
+// === Several tasks, overlapping sets, conflicting request orders ===
+
+/// Each worker asks for its set in this order; they conflict pairwise (a<b<c against c>b>a,
+/// d>a against b<d, ...), and every set overlaps another.
+const SETS: [&[&str]; 4] = [&["a", "b", "c"], &["c", "b", "a"], &["d", "a"], &["b", "d"]];
+const ROUNDS: u32 = 40;
+
+/// How many tasks are inside each of a, b, c, d right now: never more than one.
+static INSIDE: [AtomicU32; 4] = [
+    AtomicU32::new(0),
+    AtomicU32::new(0),
+    AtomicU32::new(0),
+    AtomicU32::new(0),
+];
+/// Acquisitions that found a lock busy and had to wait.
+static WAITED: AtomicU32 = AtomicU32::new(0);
+/// Which worker took its set last, and how often that changed.
+static LAST_HOLDER: AtomicU32 = AtomicU32::new(u32::MAX);
+static HANDOFFS: AtomicU32 = AtomicU32::new(0);
+static FINISHED: Channel<CriticalSectionRawMutex, usize, 4> = Channel::new();
+
+fn inside(name: &str) -> &'static AtomicU32 {
+    match name {
+        "a" => &INSIDE[0],
+        "b" => &INSIDE[1],
+        "c" => &INSIDE[2],
+        "d" => &INSIDE[3],
+        _ => rt::fail(format_args!("no counter for {name}")),
+    }
+}
+
+#[embassy_executor::task(pool_size = 4)]
+async fn worker(m: &'static Locks, id: usize) {
+    let set = SETS[id];
+    for round in 0..ROUNDS {
+        let guard = match m.try_acquire(set) {
+            Ok(guard) => guard,
+            Err(Error::WouldBlock { .. }) => {
+                WAITED.fetch_add(1, SeqCst);
+                match m.acquire(set).owner("worker").await {
+                    Ok(guard) => guard,
+                    Err(e) => rt::fail(format_args!("worker {id}, round {round}: {e}")),
+                }
+            }
+            Err(e) => rt::fail(format_args!("worker {id}, round {round}: {e}")),
+        };
+        let previous = LAST_HOLDER.swap(id as u32, SeqCst);
+        if previous != id as u32 {
+            HANDOFFS.fetch_add(1, SeqCst);
+        }
+        for name in set {
+            ensure!(
+                guard.holds(*name),
+                "worker {id}: the guard does not cover {name}"
+            );
+            let others = inside(name).fetch_add(1, SeqCst);
+            ensure!(
+                others == 0,
+                "worker {id}, round {round}: {name} is held by another task too"
+            );
+        }
+        // Hold for one or two ticks, so that the others run into the held locks.
+        Timer::after_ticks(1 + (round as u64 + id as u64) % 2).await;
+        for name in set {
+            inside(name).fetch_sub(1, SeqCst);
+        }
+        drop(guard);
+        // Ask again at once on even rounds; on odd rounds, after a tick. (embassy's executor
+        // runs a batch of woken tasks newest first, so a task that releases, yields and asks
+        // again gets the lock back before the waiter its release woke: without the pause, one
+        // task would keep the locks for all its rounds.)
+        if round % 2 == 0 {
+            yield_now().await;
+        } else {
+            Timer::after_ticks(1).await;
+        }
+    }
+    FINISHED.send(id).await;
+}
+
+async fn ordering(spawner: Spawner, m: &'static Locks) {
+    rt::check("ordering");
+    let start = Instant::now();
+    for id in 0..SETS.len() {
+        match worker(m, id) {
+            Ok(token) => spawner.spawn(token),
+            Err(e) => rt::fail(format_args!("spawn worker {id}: {e}")),
+        }
+    }
+    for _ in 0..SETS.len() {
+        FINISHED.receive().await;
+    }
+    let waited = WAITED.load(SeqCst);
+    let total = ROUNDS * SETS.len() as u32;
+    let handoffs = HANDOFFS.load(SeqCst);
+    ensure!(
+        waited >= total / 4 && handoffs >= total / 4,
+        "only {waited} of {total} acquisitions met a busy lock and the holder changed \
+         {handoffs} times: the tasks hardly contended, so the check proved little"
+    );
+    for name in ["a", "b", "c", "d"] {
+        ensure!(
+            !is_locked(m, name),
+            "{name} is still held after every worker finished"
+        );
+    }
+    rt::pass(format_args!(
+        "{} tasks took [a,b,c], [c,b,a], [d,a], [b,d] {ROUNDS} times each: {total} acquisitions, \
+         {waited} of them waited for a busy lock, the holder changed {handoffs} times; never \
+         two holders of a lock, no deadlock, no timeout ({} ms)",
+        SETS.len(),
+        ticks_since(start)
+    ));
+}
+
+// === The same conflicting orders on plain mutexes deadlock ===
+
+static PLAIN_A: embassy_sync::mutex::Mutex<CriticalSectionRawMutex, ()> =
+    embassy_sync::mutex::Mutex::new(());
+static PLAIN_B: embassy_sync::mutex::Mutex<CriticalSectionRawMutex, ()> =
+    embassy_sync::mutex::Mutex::new(());
+
+async fn conflicting_orders(m: &'static Locks) {
+    rt::check("conflicting-orders");
+    let patience = embassy_time::Duration::from_millis(50);
+    // Plain mutexes, each task taking its first lock, yielding, then asking for the second.
+    // Each keeps its first lock until both are done, or the first to time out frees the other.
+    let ((_a, first), (_b, second)) = join(
+        async {
+            let a = PLAIN_A.lock().await;
+            yield_now().await;
+            (a, with_timeout(patience, PLAIN_B.lock()).await.is_err())
+        },
+        async {
+            let b = PLAIN_B.lock().await;
+            yield_now().await;
+            (b, with_timeout(patience, PLAIN_A.lock()).await.is_err())
+        },
+    )
+    .await;
+    drop((_a, _b));
+    ensure!(
+        first && second,
+        "plain mutexes in these orders did not deadlock: the schedule tests nothing"
+    );
+    // The same schedule through lockorder: the out-of-order step is refused at once.
+    let start = Instant::now();
+    let (first, second) = join(
+        async {
+            let mut a = m.acquire(["a"]).await?;
+            yield_now().await;
+            let b = a.acquire(["b"]).await?;
+            Ok::<_, Error>(b.holds("a") && b.holds("b"))
+        },
+        async {
+            let mut b = m.acquire(["b"]).await?;
+            yield_now().await;
+            let refused = b.acquire(["a"]).await;
+            Ok::<_, Error>(matches!(
+                refused,
+                Err(Error::OrderViolation { requested, held })
+                    if requested.name() == "a" && held.name() == "b"
+            ))
+        },
+    )
+    .await;
+    let took = ticks_since(start);
+    ensure!(
+        matches!((&first, &second), (Ok(true), Ok(true))),
+        "lockorder, same schedule: {first:?}, {second:?}"
+    );
+    // And as sets, in the conflicting orders, both tasks get both locks.
+    let (first, second) = join(
+        async {
+            let g = m.acquire(["a", "b"]).await?;
+            yield_now().await;
+            Ok::<_, Error>(g.holds("a") && g.holds("b"))
+        },
+        async {
+            let g = m.acquire(["b", "a"]).await?;
+            yield_now().await;
+            Ok::<_, Error>(g.holds("a") && g.holds("b"))
+        },
+    )
+    .await;
+    ensure!(
+        matches!((&first, &second), (Ok(true), Ok(true))),
+        "lockorder sets [a,b] and [b,a]: {first:?}, {second:?}"
+    );
+    rt::pass(format_args!(
+        "embassy-sync mutexes taken a-then-b and b-then-a deadlocked (both timed out after 50 \
+         ms); through lockorder the b-then-a step was refused with OrderViolation at once and \
+         the other task finished ({took} ms); the sets [a,b] and [b,a] both succeeded"
+    ));
+}
+
+// === Timeouts on SysTick time ===
+
+async fn timeout(m: &'static Locks) {
+    rt::check("timeout");
+    let held = match m.acquire(["c"]).owner("holder").await {
+        Ok(g) => g,
+        Err(e) => rt::fail(format_args!("{e}")),
+    };
+    let start = Instant::now();
+    // Polled by hand, so that the future still exists when it returns the error: the partial
+    // set must be released by then, not only when the future is dropped.
+    let mut acquire = pin!(m.acquire(["b", "c"]).timeout(Duration::from_millis(50)));
+    let result = poll_fn(|cx| acquire.as_mut().poll(cx)).await;
+    let waited = ticks_since(start);
+    ensure!(
+        matches!(&result, Err(Error::Timeout { lock }) if lock.name() == "c"),
+        "a 50 ms timeout on [b, c] while c is held gave {result:?}"
+    );
+    ensure!(
+        (50..=51).contains(&waited),
+        "the 50 ms timeout fired after {waited} ms of SysTick time"
+    );
+    ensure!(
+        !is_locked(m, "b"),
+        "b, taken before the wait for c, is still held when Timeout is returned"
+    );
+    ensure!(
+        is_locked(m, "c"),
+        "c was released by someone else's timeout"
+    );
+    let long = m.long_held(Duration::from_millis(40));
+    ensure!(
+        long.len() == 1
+            && long[0].lock.name() == "c"
+            && long[0].held_for >= Duration::from_millis(50),
+        "long_held(40 ms) after holding c for 50 ms: {long:?}"
+    );
+    let start = Instant::now();
+    let once = m.acquire(["c"]).timeout(Duration::ZERO).await;
+    let tried = ticks_since(start);
+    ensure!(
+        matches!(&once, Err(Error::Timeout { lock }) if lock.name() == "c") && tried == 0,
+        "a zero timeout on a busy lock gave {once:?} after {tried} ms"
+    );
+    drop(held);
+    ensure!(
+        m.acquire(["c"]).timeout(Duration::ZERO).await.is_ok(),
+        "a zero timeout on a free lock did not take it"
+    );
+    rt::pass(format_args!(
+        "Timeout {{ lock: c }} after {waited} ms of SysTick time (asked 50), b released \
+         first; long_held saw c held {} ms; a zero timeout tried once",
+        long[0].held_for.as_millis()
+    ));
+}
+
+async fn default_timeout(m: &'static Locks) {
+    rt::check("default-timeout");
+    let held = match m.try_acquire(["d"]) {
+        Ok(g) => g,
+        Err(e) => rt::fail(format_args!("{e}")),
+    };
+    let start = Instant::now();
+    let result = m.acquire(["d"]).await;
+    let waited = ticks_since(start);
+    ensure!(
+        matches!(&result, Err(Error::Timeout { lock }) if lock.name() == "d")
+            && (1000..=1001).contains(&waited),
+        "the builder's 1 s default timeout gave {result:?} after {waited} ms"
+    );
+    drop(held);
+    rt::pass(format_args!(
+        "a task waiting on itself got Timeout {{ lock: d }} after {waited} ms (default 1 s)"
+    ));
+}
+
+// === Nesting ===
+
+async fn nesting(m: &'static Locks) {
+    rt::check("nesting");
+    let mut outer = match m.acquire(["b"]).owner("outer").await {
+        Ok(g) => g,
+        Err(e) => rt::fail(format_args!("{e}")),
+    };
+    match outer.acquire(["b", "c"]).await {
+        Ok(inner) => {
+            ensure!(
+                inner.holds("b") && inner.holds("c") && is_locked(m, "c"),
+                "the nested guard does not cover b and c"
+            );
+        }
+        Err(e) => rt::fail(format_args!("nested [b, c] under b: {e}")),
+    }
+    ensure!(
+        is_locked(m, "b") && !is_locked(m, "c"),
+        "dropping the nested guard did not release exactly c"
+    );
+    {
+        let refused = outer.acquire(["a"]).await;
+        ensure!(
+            matches!(&refused, Err(Error::OrderViolation { requested, held })
+                if requested.name() == "a" && held.name() == "b"),
+            "nested a under b gave {refused:?}"
+        );
+    }
+    {
+        let refused = outer.try_acquire(["d", "a"]);
+        ensure!(
+            matches!(&refused, Err(Error::OrderViolation { .. })),
+            "nested try [d, a] under b gave {refused:?}"
+        );
+    }
+    ensure!(
+        !is_locked(m, "a") && !is_locked(m, "d"),
+        "a refused nested request took a lock"
+    );
+    drop(outer);
+    ensure!(
+        !is_locked(m, "b"),
+        "b is still held after its guard was dropped"
+    );
+    rt::pass(format_args!(
+        "b then [b, c] nested: reentrant on b, c taken and given back alone; a under b refused \
+         with OrderViolation {{ requested: a, held: b }}, taking nothing"
+    ));
+}
+
+// === Cancellation ===
+
+async fn cancel_on_timer(m: &'static Locks) {
+    rt::check("cancel-on-timer");
+    let held = match m.acquire(["c"]).await {
+        Ok(g) => g,
+        Err(e) => rt::fail(format_args!("{e}")),
+    };
+    let start = Instant::now();
+    match select(m.acquire(["b", "c"]).no_timeout(), Timer::after_millis(30)).await {
+        Either::First(result) => rt::fail(format_args!("the acquire finished: {result:?}")),
+        Either::Second(()) => {}
+    }
+    let waited = ticks_since(start);
+    ensure!(!is_locked(m, "b"), "the cancelled acquire left b held");
+    ensure!(is_locked(m, "c"), "c was released by the cancellation");
+    drop(held);
+    ensure!(
+        m.try_acquire(["b", "c"]).is_ok(),
+        "b and c cannot be taken after the holder and the cancelled acquire are gone"
+    );
+    rt::pass(format_args!(
+        "an acquire of [b, c] waiting on c lost a select against a {waited} ms timer: b was \
+         given back, c stayed with its holder"
+    ));
+}
+
+static THIRD_GO: Signal<CriticalSectionRawMutex, ()> = Signal::new();
+static THIRD_DONE: Signal<CriticalSectionRawMutex, u64> = Signal::new();
+
+/// Queues for c behind the acquire that will be cancelled; it must get c without its timeout.
+#[embassy_executor::task]
+async fn third(m: &'static Locks) {
+    THIRD_GO.wait().await;
+    let start = Instant::now();
+    match m
+        .acquire(["c"])
+        .timeout(Duration::from_millis(200))
+        .owner("third")
+        .await
+    {
+        Ok(g) => drop(g),
+        Err(e) => rt::fail(format_args!(
+            "the third task, queued behind the cancelled acquire, never got c ({e} after {} \
+             ms): the cancelled acquire kept the wake-up",
+            ticks_since(start)
+        )),
+    }
+    THIRD_DONE.signal(ticks_since(start));
+}
+
+async fn cancel_passes_wake_up(spawner: Spawner, m: &'static Locks) {
+    rt::check("cancel-passes-wake-up");
+    let held = match m.acquire(["c"]).await {
+        Ok(g) => g,
+        Err(e) => rt::fail(format_args!("{e}")),
+    };
+    match third(m) {
+        Ok(token) => spawner.spawn(token),
+        Err(e) => rt::fail(format_args!("spawn: {e}")),
+    }
+    // The acquire listens for c first, the third task second. The release wakes the acquire,
+    // which the select then drops before it uses the wake-up.
+    let release_later = async {
+        THIRD_GO.signal(());
+        Timer::after_millis(20).await;
+        drop(held);
+    };
+    match select(m.acquire(["b", "c"]).no_timeout(), release_later).await {
+        Either::First(result) => rt::fail(format_args!(
+            "the acquire finished before its cancellation: {result:?}"
+        )),
+        Either::Second(()) => {}
+    }
+    ensure!(!is_locked(m, "b"), "the cancelled acquire left b held");
+    let waited = THIRD_DONE.wait().await;
+    ensure!(
+        waited <= 21,
+        "the third task got c only after {waited} ms (released at 20 ms)"
+    );
+    ensure!(!is_locked(m, "c"), "c is still held");
+    rt::pass(format_args!(
+        "the holder released c at 20 ms, waking the first waiter, which a select dropped \
+         (releasing b); the third task, queued behind it, got c after {waited} ms"
+    ));
+}
+
+// === An interrupt handler takes and releases locks ===
+
+const COMMAND_NONE: u8 = 0;
+const COMMAND_TRY_BUS: u8 = 1;
+const COMMAND_TAKE_DMA: u8 = 2;
+const COMMAND_RELEASE_DMA: u8 = 3;
+
+/// What the interrupt handler does on its next run.
+static COMMAND: AtomicU8 = AtomicU8::new(COMMAND_NONE);
+static RUNS: AtomicU32 = AtomicU32::new(0);
+static OUTCOME: Mutex<Cell<Outcome>> = Mutex::new(Cell::new(Outcome::Nothing));
+/// The guard the interrupt handler holds between its runs.
+static INTERRUPT_GUARD: Mutex<RefCell<Option<Guard<'static, EmbassyTimer>>>> =
+    Mutex::new(RefCell::new(None));
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    Nothing,
+    Refused,
+    Took,
+    Released,
+    Wrong(&'static str),
+}
+
+fn outcome() -> Outcome {
+    critical_section::with(|cs| OUTCOME.borrow(cs).replace(Outcome::Nothing))
+}
+
+#[cortex_m_rt::exception]
+unsafe fn DefaultHandler(irqn: i16) {
+    if irqn != rt::TEST_IRQ.0 as i16 {
+        rt::fail(format_args!("unexpected exception or interrupt {irqn}"));
+    }
+    RUNS.fetch_add(1, SeqCst);
+    let m = locks();
+    let outcome = match COMMAND.swap(COMMAND_NONE, SeqCst) {
+        COMMAND_TRY_BUS => match m.try_acquire(["bus"]) {
+            Err(Error::WouldBlock { lock }) if lock.name() == "bus" => Outcome::Refused,
+            Ok(_) => Outcome::Wrong("try_acquire took bus, which a task holds"),
+            Err(_) => Outcome::Wrong("try_acquire of bus failed with another error"),
+        },
+        COMMAND_TAKE_DMA => match m.try_acquire(["dma"]) {
+            Ok(g) => {
+                critical_section::with(|cs| INTERRUPT_GUARD.borrow_ref_mut(cs).replace(g));
+                Outcome::Took
+            }
+            Err(_) => Outcome::Wrong("try_acquire of a free dma failed"),
+        },
+        COMMAND_RELEASE_DMA => {
+            // Dropped outside the critical section: the release itself must cope.
+            match critical_section::with(|cs| INTERRUPT_GUARD.borrow_ref_mut(cs).take()) {
+                Some(g) => {
+                    drop(g);
+                    Outcome::Released
+                }
+                None => Outcome::Wrong("no guard to release"),
+            }
+        }
+        _ => Outcome::Wrong("pended without a command"),
+    };
+    critical_section::with(|cs| OUTCOME.borrow(cs).set(outcome));
+}
+
+async fn interrupt_try_acquire(m: &'static Locks) {
+    rt::check("interrupt-try-acquire");
+    let bus = match m.acquire(["bus"]).owner("task").await {
+        Ok(g) => g,
+        Err(e) => rt::fail(format_args!("{e}")),
+    };
+    let runs = RUNS.load(SeqCst);
+    COMMAND.store(COMMAND_TRY_BUS, SeqCst);
+    rt::pend_test_irq();
+    let refused = outcome();
+    ensure!(
+        refused == Outcome::Refused,
+        "in the interrupt handler, try_acquire of the task's bus gave {refused:?}"
+    );
+    COMMAND.store(COMMAND_TAKE_DMA, SeqCst);
+    rt::pend_test_irq();
+    let took = outcome();
+    ensure!(
+        took == Outcome::Took && is_locked(m, "dma"),
+        "in the interrupt handler, try_acquire of a free dma gave {took:?}"
+    );
+    ensure!(
+        RUNS.load(SeqCst) - runs == 2,
+        "the interrupt handler ran {} times for 2 pends",
+        RUNS.load(SeqCst) - runs
+    );
+    let busy = m.try_acquire(["dma"]);
+    ensure!(
+        matches!(&busy, Err(Error::WouldBlock { lock }) if lock.name() == "dma"),
+        "a task's try_acquire of the handler's dma gave {busy:?}"
+    );
+    drop(bus);
+    rt::pass(format_args!(
+        "from the interrupt handler, try_acquire refused the task's bus (WouldBlock) and took \
+         dma; the task then found dma busy"
+    ));
+}
+
+/// Set to make the next clone of a [`PendOnRegister`] waker pend the test interrupt.
+static HOOK_ARMED: AtomicBool = AtomicBool::new(false);
+/// Whether interrupts were masked when the hook pended the interrupt.
+static HOOK_MASKED: AtomicBool = AtomicBool::new(false);
+/// The task's own waker, which the hook's waker forwards to.
+static TASK_WAKER: Mutex<RefCell<Option<Waker>>> = Mutex::new(RefCell::new(None));
+
+static HOOK_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(hook_clone, hook_wake, hook_wake, hook_drop);
+
+/// event-listener clones the waker of a listener it registers *inside* its waiter list's lock:
+/// pending the interrupt there makes the handler run exactly when the list is locked (with the
+/// `critical-section` feature: right after, since the critical section masks interrupts).
+unsafe fn hook_clone(_: *const ()) -> RawWaker {
+    if HOOK_ARMED.swap(false, SeqCst) {
+        HOOK_MASKED.store(rt::interrupts_masked(), SeqCst);
+        rt::pend_test_irq();
+    }
+    RawWaker::new(ptr::null(), &HOOK_VTABLE)
+}
+
+unsafe fn hook_wake(_: *const ()) {
+    critical_section::with(|cs| {
+        if let Some(waker) = TASK_WAKER.borrow_ref(cs).as_ref() {
+            waker.wake_by_ref();
+        }
+    });
+}
+
+unsafe fn hook_drop(_: *const ()) {}
+
+/// Polls a future with a waker whose first clone, once armed, pends the test interrupt.
+struct PendOnRegister<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for PendOnRegister<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        critical_section::with(|cs| {
+            TASK_WAKER.borrow_ref_mut(cs).replace(cx.waker().clone());
+        });
+        // SAFETY: the vtable's functions ignore the data pointer and uphold RawWaker's contract
+        // (clone returns an equivalent waker; wake forwards to the task's waker).
+        let waker = unsafe { Waker::from_raw(RawWaker::new(ptr::null(), &HOOK_VTABLE)) };
+        self.0.as_mut().poll(&mut Context::from_waker(&waker))
+    }
+}
+
+async fn interrupt_releases_into_waiting_task(m: &'static Locks) {
+    rt::check("interrupt-releases-into-waiting-task");
+    ensure!(
+        is_locked(m, "dma"),
+        "the interrupt handler does not hold dma"
+    );
+    let runs = RUNS.load(SeqCst);
+    COMMAND.store(COMMAND_RELEASE_DMA, SeqCst);
+    HOOK_ARMED.store(true, SeqCst);
+    let start = Instant::now();
+    let waiting = PendOnRegister(Box::pin(m.acquire(["dma"]).no_timeout()));
+    let got = match select(waiting, Timer::after_millis(100)).await {
+        Either::First(Ok(g)) => g,
+        Either::First(Err(e)) => rt::fail(format_args!("{e}")),
+        Either::Second(()) => rt::fail(format_args!(
+            "the task did not get dma within 100 ms of the interrupt handler's release: its \
+             wake-up was lost"
+        )),
+    };
+    let waited = ticks_since(start);
+    ensure!(
+        !HOOK_ARMED.load(SeqCst),
+        "the task never registered a waker: it did not wait for dma"
+    );
+    ensure!(
+        HOOK_MASKED.load(SeqCst),
+        "the waker was registered with interrupts enabled: event-listener's waiter list is not \
+         under a critical section"
+    );
+    let released = outcome();
+    ensure!(
+        released == Outcome::Released && RUNS.load(SeqCst) - runs == 1,
+        "the interrupt handler gave {released:?} in {} runs",
+        RUNS.load(SeqCst) - runs
+    );
+    ensure!(got.holds("dma"), "the guard does not cover dma");
+    drop(got);
+    ensure!(!is_locked(m, "dma"), "dma is still held");
+    rt::pass(format_args!(
+        "the interrupt, pended while the task registered its waker inside event-listener's \
+         critical section, ran right after it, released dma and woke the task, which took dma \
+         after {waited} ms"
+    ));
+}
