@@ -457,6 +457,7 @@ fn w4(c: &mut Criterion) {
 
 fn w4_subjects() -> Vec<Box<dyn Subject>> {
     vec![
+        Box::new(Lockorder::new()),
         Box::new(Peers::<AsyncRwLock>::new()),
         Box::new(Peers::<TokioRwLock>::new()),
     ]

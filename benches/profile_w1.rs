@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{lock_each, manager, names, ready, Peer, LOCKS};
 
-const VARIANTS: &str = "lockorder-id | lockorder-name | lockorder-try | lockorder-nested | \
+const VARIANTS: &str = "lockorder-id | lockorder-shared | lockorder-name | lockorder-try | \
+                        lockorder-nested | \
                         async-lock | tokio | futures | maitake-sync | atomic-floor";
 
 fn peer<M: Peer>(k: usize, n: u64) {
@@ -45,6 +46,11 @@ fn main() {
         "lockorder-id" => {
             for _ in 0..n {
                 drop(black_box(ready(m.acquire(&ids[..k])).unwrap()));
+            }
+        }
+        "lockorder-shared" => {
+            for _ in 0..n {
+                drop(black_box(ready(m.acquire_shared(&ids[..k])).unwrap()));
             }
         }
         "lockorder-name" => {

@@ -307,7 +307,8 @@ impl Locks for ById {
         let [a, b, c] = op.locks.map(|i| self.ids[i]);
         let acquire = match op.kind {
             Kind::Write => self.m.acquire([a, b, c]),
-            Kind::Read | Kind::OneWriter => unreachable!("shared mode is not in lockorder yet"),
+            Kind::Read => self.m.acquire_shared([a, b, c]),
+            Kind::OneWriter => self.m.acquire([a]).shared([b, c]),
         };
         async { acquire.await.expect("known ids") }
     }
