@@ -36,13 +36,14 @@ from xml.sax.saxutils import escape
 
 LOCKORDER = "lockorder-id"
 W4_GROUPS = {
-    "W4_read_mostly": "W4 read-mostly, writers take 3 exclusive: ops / s",
-    "W4_one_writer": "W4 read-mostly, writers take 1 exclusive + 2 shared",
+    "W4_read_mostly": "W4 90 % shared, writers take 3 exclusive",
+    "W4_one_writer": "W4 90 % shared, writers take 1 exclusive + 2 shared",
 }
 FLOOR = "atomic-floor"
-ORDER = [LOCKORDER, "lockorder-name", "async-lock", "tokio", "futures", "maitake-sync", FLOOR]
+ORDER = [LOCKORDER, "lockorder-shared", "lockorder-name", "async-lock", "tokio", "futures", "maitake-sync", FLOOR]
 COLORS = {
     LOCKORDER: "#d62728",
+    "lockorder-shared": "#e377c2",
     "lockorder-name": "#ff9896",
     "async-lock": "#1f77b4",
     "tokio": "#9467bd",
@@ -118,8 +119,8 @@ def panel(x0, y0, w, h, title, group, value, unit, fmt, prefix=""):
 def legend(x, y, funcs):
     s = []
     for i, f in enumerate(funcs):
-        s.append(f'<rect x="{x + i * 118}" y="{y}" width="10" height="10" fill="{COLORS.get(f, "#bcbd22")}"/>')
-        s.append(f'<text x="{x + i * 118 + 14}" y="{y + 9}" font-size="11">{escape(f)}</text>')
+        s.append(f'<rect x="{x + i * 106}" y="{y}" width="10" height="10" fill="{COLORS.get(f, "#bcbd22")}"/>')
+        s.append(f'<text x="{x + i * 106 + 14}" y="{y + 9}" font-size="11">{escape(f)}</text>')
     return s
 
 
@@ -177,7 +178,7 @@ def svg(data, interleaved):
         s += panel(70 + i * 430, 640, 370, 220, title, w4[group], lambda ns: 1e3 / ns, "M ops / s",
                    lambda v: f"{v:.2f}", "T = ")
     funcs = [f for f in ORDER if f in w1 or f in w2 or f in w3 or any(f in g for g in w4.values())]
-    s += legend(70, 900, funcs)
+    s += legend(40, 900, funcs)
     note = ("W1/W3: interleaved pass, fastest of 60 rounds; W2/W4: median of 16 alternating rounds"
             if interleaved else "criterion mean estimates")
     s.append(f'<text x="{width - 10}" y="{height - 8}" text-anchor="end" font-size="10" fill="#666">'

@@ -4,6 +4,7 @@
 //!
 //! * **W1, uncontended**: one task takes and releases the same K locks (K = 1, 4, 16). Futures
 //!   are polled once with a no-op waker, so only the lock path is measured. Reported per lock.
+//!   `lockorder-shared` takes the same set with `acquire_shared`.
 //! * **W2, contended**: T tasks (T = 2, 8, 64) on a 2-worker tokio runtime share 16 locks; each
 //!   repeatedly takes a random 3 of them, asked for in random order (peers sort, then lock
 //!   upward), runs a tiny critical section that yields to the scheduler once while holding the
@@ -92,6 +93,9 @@ fn w1(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("lockorder-id", k), &k, |b, &k| {
             b.iter(|| drop(black_box(ready(m.acquire(&ids[..k])).unwrap())));
         });
+        g.bench_with_input(BenchmarkId::new("lockorder-shared", k), &k, |b, &k| {
+            b.iter(|| drop(black_box(ready(m.acquire_shared(&ids[..k])).unwrap())));
+        });
         g.bench_with_input(BenchmarkId::new("lockorder-name", k), &k, |b, &k| {
             b.iter(|| {
                 let keys = names[..k].iter().map(String::as_str);
@@ -175,6 +179,15 @@ fn lockorder_batch(k: usize) -> Batch {
     Box::new(move |n| {
         for _ in 0..n {
             drop(black_box(ready(m.acquire(&ids[..k])).unwrap()));
+        }
+    })
+}
+
+fn lockorder_shared_batch(k: usize) -> Batch {
+    let (m, ids) = manager();
+    Box::new(move |n| {
+        for _ in 0..n {
+            drop(black_box(ready(m.acquire_shared(&ids[..k])).unwrap()));
         }
     })
 }
@@ -270,6 +283,7 @@ fn w1_w3_interleaved() -> String {
     for k in W1_KS {
         let mut rows: Vec<(&'static str, Batch)> = vec![
             ("lockorder-id", lockorder_batch(k)),
+            ("lockorder-shared", lockorder_shared_batch(k)),
             ("lockorder-name", lockorder_name_batch(k)),
             (AsyncLock::NAME, peer_batch::<AsyncLock>(k)),
             (TokioMutex::NAME, peer_batch::<TokioMutex>(k)),
