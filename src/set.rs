@@ -177,6 +177,32 @@ impl core::fmt::Debug for LockSet {
     }
 }
 
+impl IntoIterator for LockSet {
+    type Item = usize;
+    type IntoIter = IntoIter;
+
+    fn into_iter(self) -> IntoIter {
+        IntoIter { set: self, next: 0 }
+    }
+}
+
+/// Owning ascending iterator over a [`LockSet`].
+#[derive(Debug, Clone)]
+pub(crate) struct IntoIter {
+    set: LockSet,
+    next: usize,
+}
+
+impl Iterator for IntoIter {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let pos = self.set.next_from(self.next)?;
+        self.next = pos + 1;
+        Some(pos)
+    }
+}
+
 /// Ascending iterator over a [`LockSet`].
 #[derive(Debug, Clone)]
 pub(crate) struct Iter<'a> {
@@ -296,18 +322,24 @@ impl Request {
     }
 
     /// A top-level request: nothing is covered, nothing refused.
+    #[cfg(test)]
+    pub(crate) fn new(exclusive: LockSet, shared: LockSet) -> Request {
+        let mut request = Request {
+            want: exclusive,
+            shared,
+        };
+        request.normalize();
+        request
+    }
+
+    /// Turns "`want` exclusive, `shared` shared" into "take `want`, `shared` of them shared": a
+    /// lock in both is exclusive.
     #[inline]
-    pub(crate) fn new(exclusive: LockSet, mut shared: LockSet) -> Request {
-        if shared.is_empty() {
-            return Request {
-                want: exclusive,
-                shared,
-            };
+    pub(crate) fn normalize(&mut self) {
+        if !self.shared.is_empty() {
+            self.shared.subtract(&self.want);
+            self.want.union_with(&self.shared);
         }
-        shared.subtract(&exclusive);
-        let mut want = exclusive;
-        want.union_with(&shared);
-        Request { want, shared }
     }
 }
 
