@@ -44,19 +44,6 @@ impl fmt::Debug for Hierarchy {
     }
 }
 
-/// A [`LockRef`] for a lock of `core`. The core crate builds these internally; from outside, the
-/// only way to one is an error that names the lock, so take the lock twice on the (private,
-/// never shared) manager and keep what the refusal names.
-fn lock_ref_of<T: MaybeTimer>(core: &LockManager<T>, id: LockId) -> LockRef {
-    let _held = core
-        .try_acquire([id])
-        .expect("a fresh, private manager has every lock free");
-    match core.try_acquire([id]) {
-        Err(lockorder::Error::WouldBlock { lock }) => lock,
-        other => unreachable!("a held lock must be refused, got {other:?}"),
-    }
-}
-
 impl Hierarchy {
     pub(crate) fn new<T: MaybeTimer>(core: &LockManager<T>) -> Self {
         let mut entries = Vec::with_capacity(core.len());
@@ -69,7 +56,7 @@ impl Hierarchy {
                 name: info.name().to_owned(),
                 order: info.order(),
                 description: info.description().to_owned(),
-                lock_ref: lock_ref_of(core, info.id()),
+                lock_ref: info.lock_ref(),
                 id: info.id(),
             });
         }
