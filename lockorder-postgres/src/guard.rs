@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-use lockorder::LockRef;
+use lockorder::{Key, LockRef};
 
 use crate::acquire::{lost, Acquire, Options, Target};
 use crate::error::Error;
-use crate::hierarchy::{self, Key, Mode, Request};
+use crate::hierarchy::{self, Mode, Request};
 use crate::manager::PgLockManager;
 use crate::session::Session;
 use crate::status;
@@ -82,7 +82,7 @@ impl<'a> PgGuard<'a> {
     /// How this guard (with its ancestors) holds `key`; `None` when it does not, or for an
     /// unknown key.
     pub fn mode<K: Key>(&self, key: K) -> Option<Mode> {
-        let pos = hierarchy::sealed::Sealed::position(&key, &self.mgr.inner.hierarchy).ok()?;
+        let pos = self.mgr.inner.hierarchy.position(key).ok()?;
         self.session()?
             .held
             .iter()

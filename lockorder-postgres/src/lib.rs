@@ -139,7 +139,11 @@ mod status;
 pub use cluster::TempCluster;
 pub use error::Error;
 pub use guard::PgGuard;
-pub use hierarchy::{Key, Mode};
+pub use hierarchy::Mode;
+/// The core's key trait, re-exported: the same names and [`lockorder::LockId`]s name locks in
+/// both crates. A `LockId` for a [`PgLockManager`] comes from [`PgLockManager::id`] (an id of
+/// another manager, such as a core one, is [`lockorder::Error::UnknownLock`]).
+pub use lockorder::Key;
 pub use manager::{PgBuilder, PgLockManager, DEFAULT_MAX_IDLE, DEFAULT_NAMESPACE};
 pub use status::{Holder, PgLockStatus, PgLongHold, PgStatus};
 /// The driver's connection configuration, re-exported.
