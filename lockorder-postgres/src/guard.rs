@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-use lockorder::{Key, LockRef};
+use lockorder::{Key, LockRef, Mode};
 
 use crate::acquire::{lost, Acquire, Options, Target};
 use crate::error::Error;
-use crate::hierarchy::{self, Mode, Request};
+use crate::hierarchy::{self, Request};
 use crate::manager::PgLockManager;
 use crate::session::Session;
 use crate::status;

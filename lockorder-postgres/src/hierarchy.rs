@@ -3,20 +3,9 @@
 
 use std::fmt;
 
-use lockorder::{Key, LockId, LockManager, LockRef, MaybeTimer, NoTimer};
+use lockorder::{Key, LockId, LockManager, LockRef, MaybeTimer, Mode, NoTimer};
 
 use crate::error::Error;
-
-/// How a lock is held: by one holder, or shared by readers.
-///
-/// A lock asked for in both modes by one request is taken exclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// Held by readers, any number at once (`pg_advisory_lock_shared`).
-    Shared,
-    /// Held by one holder (`pg_advisory_lock`).
-    Exclusive,
-}
 
 /// One registered lock.
 pub(crate) struct Entry {

@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lockorder::{Key, LockId, LockManager, MaybeTimer};
+use lockorder::{Key, LockId, LockManager, MaybeTimer, Mode};
 use tokio_postgres::{Config, NoTls};
 
 use crate::acquire::{Acquire, Options, Target};
 use crate::error::Error;
-use crate::hierarchy::{self, Hierarchy, Mode, Request};
+use crate::hierarchy::{self, Hierarchy, Request};
 use crate::session::Session;
 use crate::sql::{self, Names};
 use crate::status::{Holder, PgLockStatus, PgLongHold, PgStatus};

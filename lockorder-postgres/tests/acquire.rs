@@ -270,6 +270,9 @@ async fn unknown_keys_and_empty_sets() -> Result {
     let local = core.try_acquire(&names)?;
     let g = m.acquire(&names).await?;
     assert!(local.holds(&names[0]) && g.holds(&names[0]) && g.holds(&names[1]));
+    // And the modes are the core's `lockorder::Mode`.
+    assert_eq!(g.mode(&names[0]), local.mode(&names[0]));
+    assert_eq!(g.mode("a"), Some(lockorder::Mode::Exclusive));
     assert_eq!(m.advisory_key(&names[1])?, (ns, 10));
     g.release().await?;
     drop(local);
