@@ -178,7 +178,7 @@ impl<'a> PgGuard<'a> {
     /// Takes more locks on this guard's session, exclusive: locks it already covers are skipped
     /// (reentrancy through the guard); a new lock must be ordered above every lock held, or the
     /// request is [`lockorder::Error::OrderViolation`] naming both (an error, never a deadlock);
-    /// an exclusive request for a lock held shared is [`Error::UpgradeRefused`]. The nested
+    /// an exclusive request for a lock held shared is [`lockorder::Error::UpgradeRefused`]. The nested
     /// guard releases only what it took.
     ///
     /// Cancelling the returned future while its statement runs closes this guard's session:

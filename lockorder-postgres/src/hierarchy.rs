@@ -139,9 +139,9 @@ pub(crate) fn plan_nested(
     for &(pos, mode) in request {
         match held.iter().find(|x| x.pos == pos) {
             Some(x) if mode == Mode::Exclusive && x.mode == Mode::Shared => {
-                return Err(Error::UpgradeRefused {
+                return Err(Error::Lock(lockorder::Error::UpgradeRefused {
                     lock: h.lock_ref(pos),
-                });
+                }));
             }
             Some(_) => {}
             None => new.push((pos, mode)),
@@ -292,7 +292,7 @@ mod tests {
         // Exclusive over held-shared: an upgrade, refused.
         let r = req(&h, &["b"], &[]).unwrap();
         match plan_nested(&h, &held, &r) {
-            Err(Error::UpgradeRefused { lock }) => assert_eq!(lock, "b"),
+            Err(Error::Lock(lockorder::Error::UpgradeRefused { lock })) => assert_eq!(lock, "b"),
             other => panic!("{other:?}"),
         }
         // Nothing held: anything goes.
