@@ -36,39 +36,53 @@ use crate::timer::{sealed::Sealed as _, MaybeTimer, Timer};
 
 // === Releasing ===
 
-/// Unlocks the locks at `positions`, in the iterator's order, each in the mode `shared` says,
-/// even if an unlock panics.
+/// Unlocks the locks of `request` below position `below`, newest first, each in its mode, even
+/// if an unlock panics.
 ///
-/// An unlock may run foreign code: waking the next waiter calls its waker. If that panics, the
-/// locks not yet unlocked are unlocked while unwinding (a second panic there aborts, as any panic
-/// during unwinding does), so a panicking waker can strand a waiter but never leaves a lock held.
-pub(crate) fn unlock_all<I>(slots: &[Slot], positions: I, shared: &LockSet)
-where
-    I: Iterator<Item = usize> + Clone,
-{
-    struct Rest<'a, I: Iterator<Item = usize>> {
+/// An unlock may run foreign code: waking the next waiter calls its waker. The lock itself is
+/// given back before that, so if the waker panics, the locks not yet unlocked are unlocked while
+/// unwinding (a second panic there aborts, as any panic during unwinding does): a panicking waker
+/// can strand a waiter but never leaves a lock held. The guard that does it holds a cursor, so
+/// the normal path pays one store per lock for it.
+#[inline]
+pub(crate) fn unlock_all(slots: &[Slot], request: &Request, below: usize) {
+    struct Rest<'a> {
         slots: &'a [Slot],
-        positions: I,
-        shared: &'a LockSet,
+        request: &'a Request,
+        /// Everything below this is still to be unlocked.
+        below: usize,
     }
-    impl<I: Iterator<Item = usize>> Drop for Rest<'_, I> {
+    impl Drop for Rest<'_> {
+        #[inline]
         fn drop(&mut self) {
-            for pos in self.positions.by_ref() {
-                self.slots[pos].raw.unlock(mode_of(self.shared, pos));
+            if self.below != 0 {
+                unlock_rest(self.slots, self.request, self.below);
             }
         }
     }
-    let mut positions = positions;
-    while let Some(pos) = positions.next() {
-        let rest = Rest {
-            slots,
-            positions: positions.clone(),
-            shared,
-        };
-        slots[pos].raw.unlock(mode_of(shared, pos));
-        // No panic: the rest is ours to unlock, on the next turn.
-        mem::forget(rest);
+    #[cold]
+    fn unlock_rest(slots: &[Slot], request: &Request, below: usize) {
+        for pos in request.want.iter_rev_below(below) {
+            slots[pos].raw.unlock(mode_of(&request.shared, pos));
+        }
     }
+    let mut rest = Rest {
+        slots,
+        request,
+        below: 0,
+    };
+    if request.shared.is_empty() {
+        for pos in request.want.iter_rev_below(below) {
+            rest.below = pos;
+            slots[pos].raw.unlock_exclusive();
+        }
+    } else {
+        for pos in request.want.iter_rev_below(below) {
+            rest.below = pos;
+            slots[pos].raw.unlock(mode_of(&request.shared, pos));
+        }
+    }
+    rest.below = 0;
 }
 
 /// The mode a position of a request is taken in.
@@ -136,10 +150,15 @@ impl Walk {
         table: &Table,
         mut cx: Option<&mut Context<'_>>,
     ) -> Result<(), usize> {
+        let any_shared = !self.request.shared.is_empty();
         for pos in self.request.want.iter_from(self.next) {
             let slot = &table.slots[pos];
             let raw = &slot.raw;
-            let mode = mode_of(&self.request.shared, pos);
+            let mode = if any_shared {
+                mode_of(&self.request.shared, pos)
+            } else {
+                Mode::Exclusive
+            };
             let taken = loop {
                 let busy = match raw.try_lock(mode, self.turn) {
                     Ok(taken) => break taken,
@@ -213,11 +232,7 @@ impl Walk {
         let below = mem::take(&mut self.next);
         self.turn = Turn::New;
         if below != 0 {
-            unlock_all(
-                &table.slots,
-                self.request.want.iter_rev_below(below),
-                &self.request.shared,
-            );
+            unlock_all(&table.slots, &self.request, below);
         }
         let listener = self.listener.take();
         let counted = mem::take(&mut self.writer_counted);
@@ -289,25 +304,22 @@ impl alloc::task::Wake for Unparker {
 
 // === Origin ===
 
-/// What a nested acquisition needs of its parent guard, borrowed from it (the nested acquire
-/// borrows the parent guard mutably anyway).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Parent<'a> {
-    /// Every lock the parent covers.
-    pub(crate) covered: &'a LockSet,
-    /// The covered locks held shared (by every level that holds them).
-    pub(crate) covered_shared: &'a LockSet,
-    /// Where the highest of them was taken.
-    pub(crate) top_at: &'static Location<'static>,
-}
-
 /// Where an acquisition comes from, carried from the call into its guard.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub(crate) struct Origin<'a> {
     /// Where `acquire` was called.
     pub(crate) caller: &'static Location<'static>,
-    /// For a nested acquisition: what the parent guard covers.
-    pub(crate) parent: Option<Parent<'a>>,
+    /// For a nested acquisition: the parent guard's record.
+    pub(crate) parent: Option<&'a Held<'a>>,
+}
+
+impl fmt::Debug for Origin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Origin")
+            .field("caller", &self.caller)
+            .field("nested", &self.parent.is_some())
+            .finish()
+    }
 }
 
 impl Origin<'_> {
@@ -513,22 +525,14 @@ impl<'p, M: Handle> Core<'p, M> {
         let table = &walker.manager.table;
         let request = &mut walker.walk.request;
         match &origin.parent {
-            None => {
-                let Request { want, shared } = mem::replace(
-                    request,
-                    Request {
-                        want: LockSet::EMPTY,
-                        shared: LockSet::EMPTY,
-                    },
-                );
-                *request = Request::new(want, shared);
-            }
+            None => request.normalize(),
             Some(parent) => {
+                let covered = parent.covered(table);
                 match Request::nested(
                     &request.want,
                     request.shared.clone(),
-                    parent.covered,
-                    parent.covered_shared,
+                    &covered.want,
+                    &covered.shared,
                 ) {
                     Ok(checked) => *request = checked,
                     Err(refusal) => {
@@ -536,7 +540,7 @@ impl<'p, M: Handle> Core<'p, M> {
                         return Err(match refusal {
                             Refusal::Order { requested, held } => Error::OrderViolation {
                                 requested: table.lock_ref(requested),
-                                held: table.lock_ref(held).acquired_at_location(parent.top_at),
+                                held: table.lock_ref(held).acquired_at_location(parent.top_at()),
                             },
                             Refusal::Upgrade { lock } => Error::UpgradeRefused {
                                 lock: table.lock_ref(lock),
@@ -552,14 +556,14 @@ impl<'p, M: Handle> Core<'p, M> {
 
     /// Hands the walk's locks to a guard's record of them.
     #[inline]
-    fn held(walk: &mut Walk, origin: Origin<'p>) -> Held {
+    fn held(walk: &mut Walk, origin: Origin<'p>) -> Held<'p> {
         let request = walk.finish();
         Held::new(request, walk.holder, walk.publish.label, origin)
     }
 
     /// Tries once: all locks or none.
     #[inline]
-    pub(crate) fn try_now(&mut self) -> Result<Held, Error> {
+    pub(crate) fn try_now(&mut self) -> Result<Held<'p>, Error> {
         if !matches!(self.state, State::Fresh) {
             // Refused, or used already.
             self.start()?;
@@ -584,7 +588,7 @@ impl<'p, M: Handle> Core<'p, M> {
     /// Blocks the thread until every lock is held, or until the timeout passes (measured with
     /// `std::time::Instant` from the first busy lock; the manager's timer only stamps status).
     #[cfg(feature = "std")]
-    pub(crate) fn wait(&mut self) -> Result<Held, Error> {
+    pub(crate) fn wait(&mut self) -> Result<Held<'p>, Error> {
         use std::time::Instant;
 
         if !matches!(self.state, State::Fresh) {
@@ -645,7 +649,7 @@ impl<'p, M: Handle> Core<'p, M> {
     pub(crate) fn poll_core(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<Held, Error>> {
+    ) -> Poll<Result<Held<'p>, Error>> {
         let mut this = self.project();
         // Not started: check and start (or report the refusal, or a poll after completion).
         if let Err(e) = Self::start_parts(this.state, this.walker, this.origin) {
