@@ -7,7 +7,12 @@
 //! ```
 //!
 //! The difference between the instruction counts of two runs with different N, divided by the
-//! difference of N, is the cost of one iteration, setup excluded.
+//! difference of N, is the cost of one iteration, setup excluded. `benches/chart.py --callgrind`
+//! does that for every variant.
+//!
+//! Each variant's loop is a function of its own that is never inlined: were they all inlined into
+//! `main`, the inliner's budget for one variant would depend on the code of the others, and a
+//! peer's count could move by a third when an unrelated variant is added.
 
 mod common;
 
@@ -15,16 +20,73 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{lock_each, manager, names, ready, Peer, LOCKS};
+use lockorder::{LockId, LockManager};
 
 const VARIANTS: &str = "lockorder-id | lockorder-shared | lockorder-name | lockorder-try | \
                         lockorder-nested | \
                         async-lock | tokio | futures | maitake-sync | atomic-floor";
 
+#[inline(never)]
+fn by_id(m: &LockManager, ids: &[LockId], n: u64) {
+    for _ in 0..n {
+        drop(black_box(ready(m.acquire(ids)).unwrap()));
+    }
+}
+
+#[inline(never)]
+fn shared(m: &LockManager, ids: &[LockId], n: u64) {
+    for _ in 0..n {
+        drop(black_box(ready(m.acquire_shared(ids)).unwrap()));
+    }
+}
+
+#[inline(never)]
+fn by_name(m: &LockManager, names: &[String], n: u64) {
+    for _ in 0..n {
+        let keys = names.iter().map(String::as_str);
+        drop(black_box(ready(m.acquire(keys)).unwrap()));
+    }
+}
+
+#[inline(never)]
+fn try_now(m: &LockManager, ids: &[LockId], n: u64) {
+    for _ in 0..n {
+        drop(black_box(m.try_acquire(ids).unwrap()));
+    }
+}
+
+#[inline(never)]
+fn nested(m: &LockManager, ids: &[LockId], n: u64) {
+    let (outer_ids, inner_ids) = ids.split_at(ids.len() / 2);
+    for _ in 0..n {
+        let mut outer = ready(m.acquire(outer_ids)).unwrap();
+        let inner = ready(outer.acquire(inner_ids)).unwrap();
+        drop(black_box(inner));
+        drop(black_box(outer));
+    }
+}
+
+#[inline(never)]
 fn peer<M: Peer>(k: usize, n: u64) {
     let locks: Vec<M> = (0..LOCKS).map(|_| M::new()).collect();
     let mut guards = Vec::with_capacity(LOCKS);
     for _ in 0..n {
         lock_each(&locks[..k], &mut guards);
+    }
+}
+
+#[inline(never)]
+fn atomic_floor(k: usize, n: u64) {
+    let flags: Vec<AtomicBool> = (0..LOCKS).map(|_| AtomicBool::new(false)).collect();
+    for _ in 0..n {
+        for f in &flags[..k] {
+            assert!(f
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok());
+        }
+        for f in flags[..k].iter().rev() {
+            f.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -43,53 +105,16 @@ fn main() {
     let (m, ids) = manager();
     let names = names();
     match variant {
-        "lockorder-id" => {
-            for _ in 0..n {
-                drop(black_box(ready(m.acquire(&ids[..k])).unwrap()));
-            }
-        }
-        "lockorder-shared" => {
-            for _ in 0..n {
-                drop(black_box(ready(m.acquire_shared(&ids[..k])).unwrap()));
-            }
-        }
-        "lockorder-name" => {
-            for _ in 0..n {
-                let keys = names[..k].iter().map(String::as_str);
-                drop(black_box(ready(m.acquire(keys)).unwrap()));
-            }
-        }
-        "lockorder-try" => {
-            for _ in 0..n {
-                drop(black_box(m.try_acquire(&ids[..k]).unwrap()));
-            }
-        }
-        "lockorder-nested" => {
-            let half = k / 2;
-            for _ in 0..n {
-                let mut outer = ready(m.acquire(&ids[..half])).unwrap();
-                let inner = ready(outer.acquire(&ids[half..k])).unwrap();
-                drop(black_box(inner));
-                drop(black_box(outer));
-            }
-        }
+        "lockorder-id" => by_id(&m, &ids[..k], n),
+        "lockorder-shared" => shared(&m, &ids[..k], n),
+        "lockorder-name" => by_name(&m, &names[..k], n),
+        "lockorder-try" => try_now(&m, &ids[..k], n),
+        "lockorder-nested" => nested(&m, &ids[..k], n),
         "async-lock" => peer::<async_lock::Mutex<()>>(k, n),
         "tokio" => peer::<tokio::sync::Mutex<()>>(k, n),
         "futures" => peer::<futures::lock::Mutex<()>>(k, n),
         "maitake-sync" => peer::<maitake_sync::Mutex<()>>(k, n),
-        "atomic-floor" => {
-            let flags: Vec<AtomicBool> = (0..LOCKS).map(|_| AtomicBool::new(false)).collect();
-            for _ in 0..n {
-                for f in &flags[..k] {
-                    assert!(f
-                        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                        .is_ok());
-                }
-                for f in flags[..k].iter().rev() {
-                    f.store(false, Ordering::Release);
-                }
-            }
-        }
+        "atomic-floor" => atomic_floor(k, n),
         other => panic!("unknown variant {other:?}: expected one of {VARIANTS}"),
     }
 }
