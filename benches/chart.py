@@ -379,7 +379,7 @@ def callgrind_run(binary, variant, k, n, out):
     return callgrind_self_costs(out) if done.returncode == 0 else None
 
 
-def callgrind(binary, label):
+def callgrind(binary, label, commit=None):
     if binary is None:
         found = glob.glob(os.path.join("target", "profile", "release", "deps", "profile_w1-*"))
         found = [f for f in found if os.access(f, os.X_OK) and not f.endswith(".d")]
@@ -403,11 +403,13 @@ def callgrind(binary, label):
                     diff = {f: (b[f] - a.get(f, 0)) / (n2 - n1) for f in b}
                     top = [{"function": f, "instructions": round(c, 1)}
                            for f, c in sorted(diff.items(), key=lambda x: -x[1]) if c >= 0.5]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                      text=True).stdout.strip()
     doc = {
         "label": label,
         "commit": commit,
-        "command": f"python3 benches/chart.py --callgrind {binary} --label {label}",
+        "command": f"python3 benches/chart.py --callgrind {binary} --label {label}"
+                   + (f" --commit {commit}" if commit else ""),
         "iterations": list(CG_NS),
         "rows": rows,
         "lockorder_id_k1_by_function": top,
@@ -461,9 +463,11 @@ def main():
     ap.add_argument("--callgrind", nargs="?", const="", metavar="BINARY",
                     help="run the W1 instruction profile instead (see above)")
     ap.add_argument("--label", default="current", help="with --callgrind: names the output file")
+    ap.add_argument("--commit", help="with --callgrind: the library's commit the binary was built "
+                    "from, when it is not this checkout's HEAD")
     args = ap.parse_args()
     if args.callgrind is not None:
-        callgrind(args.callgrind or None, args.label)
+        callgrind(args.callgrind or None, args.label, args.commit)
         return
     data = load(args.criterion)
     if not data and load_interleaved(args.criterion) is None:
