@@ -60,7 +60,7 @@ build .ci/firmware --bins
 status=0
 qemu "$out/checks" "$logs/checks.log" || status=$?
 if [ "$status" -ne 0 ] || grep -q '^FAIL' "$logs/checks.log" ||
-    ! grep -qx '13 passed, 0 failed' "$logs/checks.log"; then
+    ! grep -qx '18 passed, 0 failed' "$logs/checks.log"; then
     echo "FAIL: the firmware's checks failed on the emulated MCU (QEMU exit status $status)"
     exit 1
 fi
@@ -164,8 +164,20 @@ plant cancel-keeps-wake-up src/acquire.rs \
 plant no-bounded-waiting src/acquire.rs \
     'Turn::Priority if busy == Busy::Held => raw.passed_over(),' \
     'Turn::Priority if false && busy == Busy::Held => raw.passed_over(),' ordering
+plant shared-take-ignores-writer src/raw.rs \
+    'if holders == EXCLUSIVE || holders == MAX_READERS {' \
+    'if holders == MAX_READERS {' shared-exclusion
+plant last-reader-wakes-nobody src/raw.rs \
+    'if holders == 1 && old & (WAIT_S | WAIT_X | STARVE) != 0 {' \
+    'if false && holders == 1 && old & (WAIT_S | WAIT_X | STARVE) != 0 {' shared-exclusion
+plant new-readers-ignore-waiting-writer src/raw.rs \
+    'Turn::New => self.writers_waiting.load(Ordering::Relaxed) != 0,' \
+    'Turn::New => false,' writer-preference
+plant writer-giving-up-strands-readers src/raw.rs \
+    'if state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE {' \
+    'if false && state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE {' writer-preference
 rm -rf "$mutants"
 
 # Leave the real firmware in place for whoever looks next.
 build .ci/firmware --bins >/dev/null 2>&1
-echo "ok: the firmware passed on the emulated MCU; the spin lock deadlocked and the strict hand-off failed as expected; 7 planted bugs were caught"
+echo "ok: the firmware passed on the emulated MCU; the spin lock deadlocked and the strict hand-off failed as expected; 11 planted bugs were caught"
