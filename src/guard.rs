@@ -4,15 +4,17 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::panic::Location;
 
-use crate::acquire::{mode_of, unlock_all, Acquire, Origin};
+use crate::acquire::{Acquire, Origin};
 use crate::error::Error;
 use crate::manager::LockManager;
-use crate::raw::Mode;
-use crate::registry::{self, Key, LockInfo, Table};
+use crate::record::{HolderId, Label, Owner};
+use crate::registry::{self, Key, LockInfo};
+use crate::set::Mode;
 use crate::set::{LockSet, Request};
 use crate::stats;
-use crate::status::{HolderId, Label, Owner};
+use crate::table::Table;
 use crate::timer::{MaybeTimer, NoTimer, TimerName};
+use crate::walk::{mode_of, unlock_all};
 
 // === Held: what every guard records ===
 
@@ -103,7 +105,7 @@ impl<'p> Held<'p> {
     }
 
     fn mode<K: Key>(&self, table: &Table, key: K) -> Option<Mode> {
-        let pos = registry::sealed::Sealed::position(&key, table).ok()?;
+        let pos = registry::sealed::Sealed::position(&key, &table.index).ok()?;
         self.covers(pos)
     }
 
@@ -139,7 +141,7 @@ impl<'p> Held<'p> {
         I::Item: Key,
     {
         let table = &manager.table;
-        let request = registry::resolve(table, keys).map(|set| match mode {
+        let request = registry::resolve(&table.index, keys).map(|set| match mode {
             Mode::Exclusive => Request {
                 want: set,
                 shared: table.empty_set(),
@@ -192,7 +194,7 @@ impl<'p> Held<'p> {
 #[cold]
 fn release_with_hold_times<T: MaybeTimer>(own: &Request, manager: &LockManager<T>) {
     struct Release<'a> {
-        slots: &'a [crate::registry::Slot],
+        slots: &'a [crate::table::Slot],
         own: &'a Request,
     }
     impl Drop for Release<'_> {

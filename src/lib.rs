@@ -114,29 +114,41 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod acquire;
-mod error;
-pub mod global;
-mod guard;
-mod manager;
-pub mod presets;
-mod raw;
-mod registry;
-mod set;
-mod stats;
-mod status;
-mod sync;
-mod timer;
-mod watchdog;
+// The modules, by layer: each uses only modules of its own layer or below (`tests/layers.rs`
+// checks it).
+//
+// Layer 0, plain data: nothing concurrent, nothing that waits.
+mod error; // the error type and the locks it names
+mod registry; // the builder, lock ids and infos, keys and the name index
+mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
+mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
+           // Layer 1, primitives with atomics.
+mod raw; // the raw reader-writer lock of each slot
+mod record; // the record of each holding and how status readers read it
+mod stats; // per-lock statistics (zero-sized without the `stats` feature)
+mod sync; // the atomics, swapped for loom's under `--cfg loom`
+mod table; // the frozen slots of a manager
+           // Layer 2, the walk.
+mod walk; // taking a request's locks upward, and releasing held locks
+          // Layer 3, the public API.
+mod acquire; // the acquire futures and their state machine
+mod guard; // guards, owned guards, nesting
+mod manager; // LockManager
+mod status; // status views: LockStatus, Status, LongHold
+mod watchdog; // the Watchdog future
+              // Layer 4, extras.
+pub mod global; // the process-wide manager
+pub mod presets; // ready-made hierarchies
 
 pub use error::{Error, LockRef};
 pub use guard::{Guard, OwnedGuard};
 pub use manager::LockManager;
-pub use raw::Mode;
+pub use record::{HolderId, Label, Owner};
 pub use registry::{Builder, Key, LockId, LockInfo};
+pub use set::Mode;
 #[cfg(feature = "stats")]
 pub use stats::LockStats;
-pub use status::{HolderId, Label, LockStatus, LongHold, Owner, Status};
+pub use status::{LockStatus, LongHold, Status};
 pub use timer::{ManualSleep, ManualTimer, MaybeTimer, NoTimer, Timer};
 
 #[cfg(feature = "embassy-time")]

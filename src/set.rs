@@ -276,6 +276,15 @@ impl Iterator for RevIter<'_> {
 
 // === Requests ===
 
+/// How a lock is held: the mode of each lock in a request, in a guard, in a status entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mode {
+    /// Held by any number of readers at once.
+    Shared,
+    /// Held by one holder alone.
+    Exclusive,
+}
+
 /// What an acquisition asks for: every lock it wants, and which of them in shared mode.
 ///
 /// Plain data: the rules that turn what a caller asked for (and what a parent guard holds) into

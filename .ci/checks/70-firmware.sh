@@ -5,7 +5,10 @@
 #     embassy-sync mutexes, over a baseline without locks);
 #  3. negative case: without lockorder's `critical-section` feature, the interrupt check
 #     deadlocks in event-listener's spin lock, and the firmware's watchdog reports it;
-#  4. planted bugs: bugs put into a copy of the core make the firmware fail, each in the check
+#  4. known core bug: with the firmware's `strict-hand-off` feature, the hand-off check also
+#     requires that a passed-over waiter gets the next turn with another waiter queued, which
+#     the core does not do yet: that build must fail there, and nowhere else;
+#  5. planted bugs: bugs put into a copy of the core make the firmware fail, each in the check
 #     that should catch it.
 # Every QEMU run is under `timeout`; emulated time is deterministic (-icount).
 # The firmware builds with --locked: after a change to the core's dependencies, refresh its lock
@@ -57,7 +60,7 @@ build .ci/firmware --bins
 status=0
 qemu "$out/checks" "$logs/checks.log" || status=$?
 if [ "$status" -ne 0 ] || grep -q '^FAIL' "$logs/checks.log" ||
-    ! grep -qx '12 passed, 0 failed' "$logs/checks.log"; then
+    ! grep -qx '18 passed, 0 failed' "$logs/checks.log"; then
     echo "FAIL: the firmware's checks failed on the emulated MCU (QEMU exit status $status)"
     exit 1
 fi
@@ -85,6 +88,23 @@ if [ "$status" -ne 1 ] || ! grep -q "$expected" "$logs/spin.log" ||
     exit 1
 fi
 echo "ok: without critical-section, the interrupt handler deadlocked in the spin lock, as expected"
+
+echo "--- known core bug: a passed-over waiter loses its turn when another waiter is queued"
+build .ci/firmware --bin checks --features strict-hand-off
+status=0
+qemu "$out/checks" "$logs/strict-hand-off.log" >/dev/null || status=$?
+verdict=$(grep -m1 '^FAIL' "$logs/strict-hand-off.log" || true)
+if [ "$status" -eq 0 ]; then
+    echo "FAIL: the strict hand-off check passed: the core now gives a passed-over waiter the next"
+    echo "turn with three tasks on a lock. Make the check strict by default (drop the"
+    echo "strict-hand-off feature in .ci/firmware), remove this step, and update the README."
+    exit 1
+fi
+if [[ "$verdict" != "FAIL hand-off: three tasks on a "* ]]; then
+    echo "FAIL: the strict-hand-off firmware failed elsewhere (QEMU exit status $status)"
+    exit 1
+fi
+echo "known core bug, as expected: $verdict"
 
 echo "--- planted bugs in a copy of the core must make the firmware fail"
 mutants="$CARGO_TARGET_DIR/mutants"
@@ -126,9 +146,10 @@ EOF
 }
 
 plant raw-lock-ignores-holder src/raw.rs \
-    'if state & LOCKED != 0 {' 'if false && state & LOCKED != 0 {' ordering
+    'if state & HOLDERS != 0 {' 'if false && state & HOLDERS != 0 {' ordering
 plant raw-release-wakes-nobody src/raw.rs \
-    'if old & WAITING != 0 {' 'if false && old & WAITING != 0 {' ordering
+    'if old & (WAIT_S | WAIT_X | STARVE) != 0 {' \
+    'if false && old & (WAIT_S | WAIT_X | STARVE) != 0 {' ordering
 plant timeout-never-fires src/acquire.rs \
     '.is_some_and(|sleep| sleep.poll(cx).is_ready())' \
     '.is_some_and(|sleep| false && sleep.poll(cx).is_ready())' timeout
@@ -138,9 +159,25 @@ plant timeout-keeps-partial-set src/acquire.rs \
     $'walk.release(&manager.table);\n        *this.state = State::Done;' \
     '*this.state = State::Done;' timeout
 plant cancel-keeps-wake-up src/acquire.rs \
-    'drop(self.listener.take());' 'core::mem::forget(self.listener.take());' cancel-passes-wake-up
+    'if listener.is_some_and(|listener| listener.discard()) {' \
+    'if listener.is_some_and(|listener| listener.discard() && false) {' cancel-passes-wake-up
+plant no-bounded-waiting src/acquire.rs \
+    'Turn::Priority if busy == Busy::Held => raw.passed_over(),' \
+    'Turn::Priority if false && busy == Busy::Held => raw.passed_over(),' ordering
+plant shared-take-ignores-writer src/raw.rs \
+    'if holders == EXCLUSIVE || holders == MAX_READERS {' \
+    'if holders == MAX_READERS {' shared-exclusion
+plant last-reader-wakes-nobody src/raw.rs \
+    'if holders == 1 && old & (WAIT_S | WAIT_X | STARVE) != 0 {' \
+    'if false && holders == 1 && old & (WAIT_S | WAIT_X | STARVE) != 0 {' shared-exclusion
+plant new-readers-ignore-waiting-writer src/raw.rs \
+    'Turn::New => self.writers_waiting.load(Ordering::Relaxed) != 0,' \
+    'Turn::New => false,' writer-preference
+plant writer-giving-up-strands-readers src/raw.rs \
+    'if state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE {' \
+    'if false && state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE {' writer-preference
 rm -rf "$mutants"
 
 # Leave the real firmware in place for whoever looks next.
 build .ci/firmware --bins >/dev/null 2>&1
-echo "ok: the firmware passed on the emulated MCU; the spin lock deadlocked as expected; 6 planted bugs were caught"
+echo "ok: the firmware passed on the emulated MCU; the spin lock deadlocked and the strict hand-off failed as expected; 11 planted bugs were caught"
