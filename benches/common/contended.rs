@@ -3,15 +3,16 @@
 //! section that yields to the scheduler once while holding them (so that tasks on the same worker
 //! meet held locks), and releases. A [`Mix`] says which operations read and which write.
 //!
-//! One task loop for `lockorder` (one call for the whole set) and one for the peers (one lock at a
-//! time, sorted ascending), and the instrumented rounds that alternate between subjects.
+//! One task loop over [`Locks`], which `lockorder` implements with one call for the whole set and
+//! the peers one lock at a time, sorted ascending; the instrumented rounds that alternate between
+//! subjects; and a watchdog that ends the run when a round stalls.
 
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::hint::black_box;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Once};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -395,7 +396,8 @@ impl<L: Locks> Subject for Contended<L> {
         mix: Mix,
         stats: bool,
     ) -> Vec<TaskStats> {
-        rt.block_on(async {
+        watch(Some((L::NAME, tasks, mix)));
+        let out = rt.block_on(async {
             let handles: Vec<_> = (0..tasks)
                 .map(|t| {
                     let s = stats.then(|| TaskStats {
@@ -413,8 +415,59 @@ impl<L: Locks> Subject for Contended<L> {
                 out.extend(h.await.expect("a benchmark task panicked"));
             }
             out
-        })
+        });
+        watch(None);
+        out
     }
+}
+
+// === stall watchdog ===
+
+/// How long a round may go without finishing before the watchdog ends the run. A round takes
+/// milliseconds, even on a loaded machine.
+const STALL: Duration = Duration::from_secs(30);
+
+/// A round: subject, tasks, mix.
+type RoundId = (&'static str, usize, Mix);
+
+/// The round under way, and a count of the rounds started and finished.
+static WATCHED: Mutex<(Option<RoundId>, u64)> = Mutex::new((None, 0));
+
+/// Tells the watchdog that a round starts (`Some`) or finished (`None`), starting the watchdog
+/// on first use. If a round stalls, the watchdog prints which, and whether the process used
+/// any CPU meanwhile, and exits: a lock that loses a wake-up would otherwise hang the run with
+/// every worker parked and nothing said.
+fn watch(round: Option<RoundId>) {
+    static START: Once = Once::new();
+    START.call_once(|| {
+        std::thread::spawn(|| {
+            let mut last = (u64::MAX, Instant::now(), cpu_time());
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let (round, count) = *WATCHED.lock().unwrap_or_else(|e| e.into_inner());
+                if count != last.0 || round.is_none() {
+                    last = (count, Instant::now(), cpu_time());
+                    continue;
+                }
+                if last.1.elapsed() < STALL {
+                    continue;
+                }
+                let (name, tasks, mix) = round.expect("checked above");
+                let cpu = last.2.zip(cpu_time()).map_or("unknown".into(), |(a, b)| {
+                    format!("{:.3} s", (b - a).as_secs_f64())
+                });
+                eprintln!(
+                    "\nSTALLED: a round of {name} with T = {tasks} and {mix:?} has not finished \
+                     in {} s; CPU used meanwhile: {cpu}. Tasks that wait with the CPU idle wait \
+                     for a wake-up that never comes.",
+                    STALL.as_secs()
+                );
+                std::process::exit(3);
+            }
+        });
+    });
+    let mut watched = WATCHED.lock().unwrap_or_else(|e| e.into_inner());
+    *watched = (round, watched.1 + 1);
 }
 
 // === instrumented rounds ===
