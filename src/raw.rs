@@ -130,43 +130,28 @@ impl RawLock {
 
     #[inline]
     fn try_lock_exclusive(&self, turn: Turn) -> Result<Taken, Busy> {
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
+        self.take(|state| {
             if state & HOLDERS != 0 {
                 return Err(Busy::Held);
             }
-            let mut next = state.wrapping_add(GENERATION) | EXCLUSIVE;
-            match turn {
-                // The reservation's turn has come: the lock is open to all again. Releases during
-                // the reservation cleared the queues' waiting bits without waking them: set both
-                // again, so that this holder's release wakes them.
-                Turn::Reserved => next = (next & !RESERVED) | WAIT_S | WAIT_X,
+            let next = state.wrapping_add(GENERATION) | EXCLUSIVE;
+            let next = match turn {
+                // The reservation's turn has come: the lock is open to all again. Releases
+                // during the reservation cleared the queues' waiting bits without waking them:
+                // set both again, so that this holder's release wakes them.
+                Turn::Reserved => (next & !RESERVED) | WAIT_S | WAIT_X,
                 _ if state & RESERVED != 0 => return Err(Busy::Yield),
-                Turn::New => {}
+                Turn::New => next,
                 // A waiter (woken, or about to be): other writers may queue behind it, and the
                 // release that woke it cleared their bit, so it sets the bit again.
-                Turn::Listening | Turn::Woken => next |= WAIT_X,
-            }
-            match self.state.compare_exchange_weak(
-                state,
-                next,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    return Ok(Taken {
-                        generation: generation(next),
-                        first: true,
-                    })
-                }
-                Err(actual) => state = actual,
-            }
-        }
+                Turn::Listening | Turn::Woken => next | WAIT_X,
+            };
+            Ok((next, true))
+        })
     }
 
     #[inline]
     fn try_lock_shared(&self, turn: Turn) -> Result<Taken, Busy> {
-        let mut state = self.state.load(Ordering::Relaxed);
         // A new reader yields to waiting writers. The listening try pairs with a giving-up
         // writer (see `writer_done`): either it sees the writer still counted and waits, its
         // `WAIT_S` seen by that writer, who then wakes it; or it sees the count down.
@@ -175,7 +160,7 @@ impl RawLock {
             Turn::New => self.writers_waiting.load(Ordering::Relaxed) != 0,
             Turn::Listening => self.writers_waiting.load(Ordering::Acquire) != 0,
         };
-        loop {
+        self.take(|state| {
             let holders = state & HOLDERS;
             if holders == EXCLUSIVE || holders == MAX_READERS {
                 return Err(Busy::Held);
@@ -192,6 +177,17 @@ impl RawLock {
                 // As for an exclusive reserved take: the queues' bits are set again.
                 next = (next & !RESERVED) | WAIT_S | WAIT_X;
             }
+            Ok((next, first))
+        })
+    }
+
+    /// The compare-and-swap loop of a take: `step` turns the current word into the next one
+    /// (and whether the take starts a holding), or refuses.
+    #[inline(always)]
+    fn take(&self, step: impl Fn(u32) -> Result<(u32, bool), Busy>) -> Result<Taken, Busy> {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let (next, first) = step(state)?;
             match self.state.compare_exchange_weak(
                 state,
                 next,

@@ -138,6 +138,29 @@ fn nested_in_opposite_orders_is_refused_not_deadlocked() {
 
 static CANCELLED_WHILE_WAITING: StdAtomicUsize = StdAtomicUsize::new(0);
 
+/// Spawns a thread that polls `acquire` once (with a waker that does nothing), lets the others
+/// run, and drops it: if it was woken in between, that wake-up must reach another waiter. Counts
+/// in `dropped_waiting` the executions where it was still waiting when dropped.
+fn poll_once_then_drop<F>(
+    acquire: F,
+    dropped_waiting: &'static StdAtomicUsize,
+) -> thread::JoinHandle<()>
+where
+    F: Future + Send + 'static,
+{
+    thread::spawn(move || {
+        let mut acquire = Box::pin(acquire);
+        let poll = acquire
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()));
+        thread::yield_now();
+        drop(acquire);
+        if poll.is_pending() {
+            dropped_waiting.fetch_add(1, StdOrdering::Relaxed);
+        }
+    })
+}
+
 #[test]
 fn cancelled_waiter_passes_its_wake_up_on() {
     loom::model(|| {
@@ -148,17 +171,10 @@ fn cancelled_waiter_passes_its_wake_up_on() {
         };
         let canceller = {
             let m = m.clone();
-            thread::spawn(move || {
-                // Polled once, then dropped: if it was woken in between, that wake-up must
-                // reach the waiter below.
-                let mut acquire = m.acquire(["a"]);
-                let poll = Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()));
-                thread::yield_now();
-                drop(acquire);
-                if poll.is_pending() {
-                    CANCELLED_WHILE_WAITING.fetch_add(1, StdOrdering::Relaxed);
-                }
-            })
+            poll_once_then_drop(
+                async move { m.acquire(["a"]).await.map(drop) },
+                &CANCELLED_WHILE_WAITING,
+            )
         };
         // Blocks until it holds the lock: a lost wake-up leaves every thread blocked, which
         // loom reports as a deadlock.
@@ -433,15 +449,10 @@ fn readers_yielding_to_a_writer_that_gives_up_are_woken() {
         };
         let writer = {
             let m = m.clone();
-            thread::spawn(move || {
-                let mut acquire = m.acquire(["a"]);
-                let poll = Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()));
-                thread::yield_now();
-                drop(acquire);
-                if poll.is_pending() {
-                    WRITER_GAVE_UP_WAITING.fetch_add(1, StdOrdering::Relaxed);
-                }
-            })
+            poll_once_then_drop(
+                async move { m.acquire(["a"]).await.map(drop) },
+                &WRITER_GAVE_UP_WAITING,
+            )
         };
         drop(block_on(m.acquire_shared(["a"])).unwrap());
         first.join().unwrap();

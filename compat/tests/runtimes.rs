@@ -11,57 +11,30 @@ mod virtual_executor;
 /// One test per scenario, on the runtime `$rt` creates; `$attr`s go on every test.
 macro_rules! on_runtime {
     ($(#[$attr:meta])* $name:ident, $rt:expr) => {
+        on_runtime!(@scenarios { $(#[$attr])* } $name, $rt, [
+            ordered_acquire_under_contention,
+            timeout_releases_partial_locks,
+            queued_waiters_all_get_through,
+            cancel_passes_the_wakeup_on,
+            cancellation_under_contention,
+            nesting,
+            readers_and_writers,
+            writers_are_not_starved,
+        ]);
+    };
+    (@scenarios $attrs:tt $name:ident, $rt:expr, [$($scenario:ident),* $(,)?]) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            #[test]
-            $(#[$attr])*
-            fn ordered_acquire_under_contention() {
-                crate::scenarios::ordered_acquire_under_contention(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn timeout_releases_partial_locks() {
-                crate::scenarios::timeout_releases_partial_locks(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn queued_waiters_all_get_through() {
-                crate::scenarios::queued_waiters_all_get_through(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn cancel_passes_the_wakeup_on() {
-                crate::scenarios::cancel_passes_the_wakeup_on(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn cancellation_under_contention() {
-                crate::scenarios::cancellation_under_contention(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn nesting() {
-                crate::scenarios::nesting(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn readers_and_writers() {
-                crate::scenarios::readers_and_writers(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn writers_are_not_starved() {
-                crate::scenarios::writers_are_not_starved(&$rt);
-            }
+            $(on_runtime!(@test $attrs $scenario, $rt);)*
+        }
+    };
+    (@test { $($attr:tt)* } $scenario:ident, $rt:expr) => {
+        #[test]
+        $($attr)*
+        fn $scenario() {
+            crate::scenarios::$scenario(&$rt);
         }
     };
 }
