@@ -5,10 +5,7 @@
 #     embassy-sync mutexes, over a baseline without locks);
 #  3. negative case: without lockorder's `critical-section` feature, the interrupt check
 #     deadlocks in event-listener's spin lock, and the firmware's watchdog reports it;
-#  4. known core bug: with the firmware's `strict-hand-off` feature, the hand-off check also
-#     requires that a passed-over waiter gets the next turn with another waiter queued, which
-#     the core does not do yet: that build must fail there, and nowhere else;
-#  5. planted bugs: bugs put into a copy of the core make the firmware fail, each in the check
+#  4. planted bugs: bugs put into a copy of the core make the firmware fail, each in the check
 #     that should catch it.
 # Every QEMU run is under `timeout`; emulated time is deterministic (-icount).
 # The firmware builds with --locked: after a change to the core's dependencies, refresh its lock
@@ -89,23 +86,6 @@ if [ "$status" -ne 1 ] || ! grep -q "$expected" "$logs/spin.log" ||
 fi
 echo "ok: without critical-section, the interrupt handler deadlocked in the spin lock, as expected"
 
-echo "--- known core bug: a passed-over waiter loses its turn when another waiter is queued"
-build .ci/firmware --bin checks --features strict-hand-off
-status=0
-qemu "$out/checks" "$logs/strict-hand-off.log" >/dev/null || status=$?
-verdict=$(grep -m1 '^FAIL' "$logs/strict-hand-off.log" || true)
-if [ "$status" -eq 0 ]; then
-    echo "FAIL: the strict hand-off check passed: the core now gives a passed-over waiter the next"
-    echo "turn with three tasks on a lock. Make the check strict by default (drop the"
-    echo "strict-hand-off feature in .ci/firmware), remove this step, and update the README."
-    exit 1
-fi
-if [[ "$verdict" != "FAIL hand-off: three tasks on a "* ]]; then
-    echo "FAIL: the strict-hand-off firmware failed elsewhere (QEMU exit status $status)"
-    exit 1
-fi
-echo "known core bug, as expected: $verdict"
-
 echo "--- planted bugs in a copy of the core must make the firmware fail"
 mutants="$CARGO_TARGET_DIR/mutants"
 rm -rf "$mutants"
@@ -180,4 +160,4 @@ rm -rf "$mutants"
 
 # Leave the real firmware in place for whoever looks next.
 build .ci/firmware --bins >/dev/null 2>&1
-echo "ok: the firmware passed on the emulated MCU; the spin lock deadlocked and the strict hand-off failed as expected; 11 planted bugs were caught"
+echo "ok: the firmware passed on the emulated MCU; the spin lock deadlocked as expected; 11 planted bugs were caught"
