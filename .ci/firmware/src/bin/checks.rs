@@ -145,8 +145,9 @@ async fn no_allocation(m: &'static Locks) {
 
 // === Waiting allocates, and gives it all back ===
 
-/// Waiting allocates: event-listener allocates a lock's waiter list the first time somebody
-/// waits for it (and keeps it), and a listener for every wait. After the first round of checks,
+/// Waiting allocates: event-listener allocates the waiter list of each of a lock's events
+/// (readers, writers, the reservation) the first time it is listened on or notified (and keeps
+/// it), and a listener for every wait. After the first round of checks,
 /// a second round of waits, timeouts and cancellations must give back everything it allocated.
 async fn no_leak(m: &'static Locks, built: usize) {
     rt::check("no-leak");
@@ -194,7 +195,7 @@ async fn no_leak(m: &'static Locks, built: usize) {
     rt::pass(format_args!(
         "5 more rounds of waits, timeouts and cancellations left the heap as they found it; \
          the checks before grew it once by {} bytes: the waiter lists event-listener allocates \
-         on a lock's first wait",
+         on an event's first wait or wake-up",
         warm - built
     ));
 }
