@@ -161,30 +161,44 @@ where
     })
 }
 
-#[test]
-fn cancelled_waiter_passes_its_wake_up_on() {
-    loom::model(|| {
+/// Three threads on one lock: one takes it in mode `first` and releases it, one waits
+/// (exclusive) and is dropped after one poll, and the last blocks on it in mode `last` until it
+/// has it: a lost wake-up leaves every thread blocked, which loom reports as a deadlock.
+fn a_dropped_waiter_strands_nobody(
+    first: lockorder::Mode,
+    last: lockorder::Mode,
+    dropped_waiting: &'static StdAtomicUsize,
+) {
+    loom::model(move || {
         let m = Arc::new(manager(&["a"]));
+        let take = |m: &LockManager, mode| match mode {
+            lockorder::Mode::Shared => drop(block_on(m.acquire_shared(["a"])).unwrap()),
+            lockorder::Mode::Exclusive => drop(block_on(m.acquire(["a"])).unwrap()),
+        };
         let holder = {
             let m = m.clone();
-            thread::spawn(move || drop(block_on(m.acquire(["a"])).unwrap()))
+            thread::spawn(move || take(&m, first))
         };
-        let canceller = {
+        let dropped = {
             let m = m.clone();
             poll_once_then_drop(
                 async move { m.acquire(["a"]).await.map(drop) },
-                &CANCELLED_WHILE_WAITING,
+                dropped_waiting,
             )
         };
-        // Blocks until it holds the lock: a lost wake-up leaves every thread blocked, which
-        // loom reports as a deadlock.
-        drop(block_on(m.acquire(["a"])).unwrap());
+        take(&m, last);
         holder.join().unwrap();
-        canceller.join().unwrap();
+        dropped.join().unwrap();
         assert_all_free(&m);
     });
     // The interesting case, a waiter dropped while listening, was explored.
-    assert!(CANCELLED_WHILE_WAITING.load(StdOrdering::Relaxed) > 0);
+    assert!(dropped_waiting.load(StdOrdering::Relaxed) > 0);
+}
+
+#[test]
+fn cancelled_waiter_passes_its_wake_up_on() {
+    use lockorder::Mode::Exclusive;
+    a_dropped_waiter_strands_nobody(Exclusive, Exclusive, &CANCELLED_WHILE_WAITING);
 }
 
 #[test]
@@ -437,29 +451,11 @@ fn readers_share_and_writers_exclude() {
 static WRITER_GAVE_UP_WAITING: StdAtomicUsize = StdAtomicUsize::new(0);
 
 /// A writer that waits behind a reader, then gives up: a new reader that yielded to it must be
-/// woken when it gives up (or get in once the first reader leaves). A lost wake-up leaves the
-/// new reader blocked for good, which loom reports.
+/// woken when it gives up (or get in once the first reader leaves).
 #[test]
 fn readers_yielding_to_a_writer_that_gives_up_are_woken() {
-    loom::model(|| {
-        let m = Arc::new(manager(&["a"]));
-        let first = {
-            let m = m.clone();
-            thread::spawn(move || drop(block_on(m.acquire_shared(["a"])).unwrap()))
-        };
-        let writer = {
-            let m = m.clone();
-            poll_once_then_drop(
-                async move { m.acquire(["a"]).await.map(drop) },
-                &WRITER_GAVE_UP_WAITING,
-            )
-        };
-        drop(block_on(m.acquire_shared(["a"])).unwrap());
-        first.join().unwrap();
-        writer.join().unwrap();
-        assert_all_free(&m);
-    });
-    assert!(WRITER_GAVE_UP_WAITING.load(StdOrdering::Relaxed) > 0);
+    use lockorder::Mode::Shared;
+    a_dropped_waiter_strands_nobody(Shared, Shared, &WRITER_GAVE_UP_WAITING);
 }
 
 static PASSED_OVER_THEN_CANCELLED: StdAtomicUsize = StdAtomicUsize::new(0);
