@@ -848,14 +848,19 @@ impl World<'_> {
             assert_eq!(h.threshold, t, "long_held: threshold");
             let (label, chain) = model.owner_of(i).unwrap();
             self.check_owner(h.owner, label, chain, format_args!("long_held owner"));
+            // The message names the lock, its owner and both durations as seconds with
+            // milliseconds (`1.250s`).
             let text = h.to_string();
             let secs = |d: Duration| format!("{}.{:03}s", d.as_secs(), d.subsec_millis());
+            let owner = h.owner.map_or(String::new(), |o| format!(" by {o}"));
+            let (lock, held_for, t) = (&model.names[i], secs(held_for), secs(t));
+            let expected = format!(
+                "{lock}` (order {}) held{owner} for {held_for} (more than {t})",
+                model.orders[i]
+            );
             assert!(
-                text.contains(model.names[i].as_str())
-                    && text.contains(&secs(held_for))
-                    && text.contains(&secs(t))
-                    && h.owner.is_none_or(|o| text.contains(&o.to_string())),
-                "long_held message: {text}"
+                text.contains(&expected),
+                "long_held message: {text}, expected {expected}"
             );
         }
     }
