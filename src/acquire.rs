@@ -11,6 +11,7 @@
 //! * [`Acquire`] is the public, named future over a borrowed manager.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::mem;
@@ -24,7 +25,7 @@ use event_listener::{EventListener, Listener};
 use pin_project_lite::pin_project;
 
 use crate::error::Error;
-use crate::guard::{Guard, Held};
+use crate::guard::{Guard, Held, OwnedGuard};
 use crate::manager::LockManager;
 use crate::registry::{Slot, Table};
 use crate::set::LockSet;
@@ -214,6 +215,21 @@ impl Walk {
     }
 }
 
+/// Wakes a thread blocked in [`Core::wait`].
+#[cfg(feature = "std")]
+struct Unparker(std::thread::Thread);
+
+#[cfg(feature = "std")]
+impl alloc::task::Wake for Unparker {
+    fn wake(self: alloc::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &alloc::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
 // === Origin ===
 
 /// What a nested acquisition needs of its parent guard, borrowed from it (the nested acquire
@@ -258,7 +274,7 @@ impl<T: MaybeTimer> Handle for &LockManager<T> {
     type Timer = T;
 }
 
-impl<T: MaybeTimer> Handle for alloc::sync::Arc<LockManager<T>> {
+impl<T: MaybeTimer> Handle for Arc<LockManager<T>> {
     type Timer = T;
 }
 
@@ -395,6 +411,73 @@ impl<'p, M: Handle> Core<'p, M> {
         }
     }
 
+    /// Blocks the thread until every lock is held, or until the timeout passes (measured with
+    /// `std::time::Instant` from the first busy lock; the manager's timer only stamps status).
+    #[cfg(feature = "std")]
+    pub(crate) fn wait(&mut self) -> Result<Held, Error> {
+        use std::time::Instant;
+
+        match &self.state {
+            State::Walking => {}
+            State::Refused(_) => {
+                let State::Refused(e) = mem::replace(&mut self.state, State::Done) else {
+                    unreachable!("matched just above")
+                };
+                return Err(*e);
+            }
+            State::Listening | State::Sleeping | State::Done => {
+                return Err(Error::PolledAfterCompletion)
+            }
+        }
+        let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
+        let timeout = self.timeout.filter(|_| has_timer);
+        let Walker { manager, walk } = &mut self.walker;
+        let table = &manager.table;
+        // The uncontended path: no waker, no clock reading beyond the status timestamp.
+        walk.publish.at = manager.timer.now_opt();
+        let mut busy = match walk.advance(table, None) {
+            Ok(()) => {
+                self.state = State::Done;
+                return Ok(Self::held(walk, self.origin));
+            }
+            Err(pos) => pos,
+        };
+        // Counted from the first busy lock, like an async acquire's. `None`: no timeout, or one
+        // too long to represent, which waits for ever.
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        if timeout != Some(Duration::ZERO) {
+            self.state = State::Listening;
+            // Blocking and async waiters listen on the same events: a release wakes either.
+            let waker =
+                core::task::Waker::from(alloc::sync::Arc::new(Unparker(std::thread::current())));
+            let mut cx = Context::from_waker(&waker);
+            loop {
+                // Progress first: a lock granted at the deadline is kept.
+                walk.publish.at = manager.timer.now_opt();
+                match walk.advance(table, Some(&mut cx)) {
+                    Ok(()) => {
+                        self.state = State::Done;
+                        return Ok(Self::held(walk, self.origin));
+                    }
+                    Err(pos) => busy = pos,
+                }
+                match deadline {
+                    None => std::thread::park(),
+                    Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                        Some(left) if !left.is_zero() => std::thread::park_timeout(left),
+                        _ => break,
+                    },
+                }
+            }
+        }
+        table.slots[busy].stats.timed_out();
+        walk.release(table);
+        self.state = State::Done;
+        Err(Error::Timeout {
+            lock: table.lock_ref(busy),
+        })
+    }
+
     /// Polls the state machine.
     pub(crate) fn poll_core(
         self: Pin<&mut Self>,
@@ -479,7 +562,84 @@ impl<M: Handle> fmt::Debug for Core<'_, M> {
     }
 }
 
-// === Acquire ===
+// === The public futures ===
+
+/// The options shared by [`Acquire`] and [`AcquireOwned`], written once.
+macro_rules! options {
+    ($future:ident<$($lt:lifetime,)? T>, $guard:ty, $make:expr) => {
+        impl<$($lt,)? T: MaybeTimer> $future<$($lt,)? T> {
+            /// Waits without a time limit, whatever the manager's default timeout.
+            pub fn no_timeout(mut self) -> Self {
+                self.core.timeout = None;
+                self
+            }
+
+            /// Labels the holder, for status reports; a nested acquire inherits its parent's
+            /// label.
+            ///
+            /// The label is copied (any `&str` will do, a formatted one too); status and the
+            /// guard keep its first [`Label::CAPACITY`] bytes, cut at a character boundary.
+            pub fn owner(mut self, label: &str) -> Self {
+                self.core.walker.walk.publish.label = Some(Label::new(label));
+                self
+            }
+
+            /// Tries once, with the same options, instead of waiting: all locks or none.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::WouldBlock`] naming the first busy lock (everything taken is released
+            /// first), or the error the request was refused with ([`Error::UnknownLock`],
+            /// [`Error::OrderViolation`]).
+            #[inline]
+            pub fn try_now(mut self) -> Result<$guard, Error> {
+                let held = self.core.try_now()?;
+                Ok($make(self.core.handle(), held))
+            }
+
+            /// Blocks the calling thread until the locks are taken, instead of `.await`: the
+            /// same options, the same `Result`.
+            ///
+            /// Blocking and async waiters on one lock wake each other. The timeout (this
+            /// future's, or the manager's default) is measured with `std::time::Instant` from the
+            /// first busy lock, whatever the manager's timer: the timer's sleep is never created,
+            /// so a timer whose sleep needs a runtime works from a thread without one. A zero
+            /// timeout tries once. The timer still stamps status, through `now()`.
+            ///
+            /// Do not call it from inside an async task: it blocks the executor's thread.
+            ///
+            /// # Errors
+            ///
+            /// As `.await`: [`Error::Timeout`] naming the busy lock (everything taken is released
+            /// first), [`Error::UnknownLock`], [`Error::OrderViolation`].
+            #[cfg(feature = "std")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+            pub fn wait(mut self) -> Result<$guard, Error> {
+                let held = self.core.wait()?;
+                Ok($make(self.core.handle(), held))
+            }
+        }
+
+        impl<$($lt,)? T: Timer> $future<$($lt,)? T> {
+            /// Gives up after `timeout`, counted from the first busy lock, with
+            /// [`Error::Timeout`].
+            ///
+            /// A zero timeout means "try once": a busy lock is a timeout, a free one is taken.
+            /// Only a manager with a [`Timer`] has timeouts; on one without, this does not
+            /// compile.
+            pub fn timeout(mut self, timeout: Duration) -> Self {
+                self.core.timeout = Some(timeout);
+                self
+            }
+        }
+
+        impl<$($lt,)? T: MaybeTimer> fmt::Debug for $future<$($lt,)? T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.core, f)
+            }
+        }
+    };
+}
 
 pin_project! {
     /// The future returned by [`LockManager::acquire`] and [`Guard::acquire`]: takes a set of
@@ -487,12 +647,30 @@ pin_project! {
     ///
     /// Options are set by chaining before the first poll: [`timeout`](Self::timeout),
     /// [`no_timeout`](Self::no_timeout), [`owner`](Self::owner); [`try_now`](Self::try_now) tries
-    /// once instead of waiting.
+    /// once instead of waiting, and [`wait`](Self::wait) (feature `std`) blocks the thread instead
+    /// of being awaited.
     ///
     /// Each lock is taken with one compare-and-swap when free. At the first busy lock the future
     /// starts listening for its release and, if it has a timeout, creates the timer's sleep: the
     /// timeout counts from the first contention. An acquire that meets no contention creates no
     /// sleep; with a timer it reads `now()` once per poll, for the status timestamp.
+    ///
+    /// ```
+    /// # use core::time::Duration;
+    /// # use lockorder::{Error, LockManager, ManualTimer};
+    /// # use futures_lite::future::block_on;
+    /// let mut b = LockManager::builder().timer(ManualTimer::new());
+    /// b.register("db", 10)?;
+    /// let m = b.build();
+    /// let id = 42;
+    /// let held = block_on(m.acquire(["db"]).owner(&format!("req-{id}")).timeout(Duration::ZERO))?;
+    /// assert_eq!(held.owner(), Some("req-42"));
+    /// // A zero timeout tries once: "db" is busy.
+    /// let err = block_on(m.acquire(["db"]).timeout(Duration::ZERO)).unwrap_err();
+    /// assert!(matches!(err, Error::Timeout { lock } if lock == "db"));
+    /// # drop(held);
+    /// # Ok::<(), Error>(())
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -557,72 +735,9 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
             core: Core::new(manager, want, origin, holder, label),
         }
     }
-
-    /// Waits without a time limit, whatever the manager's default timeout.
-    pub fn no_timeout(mut self) -> Self {
-        self.core.timeout = None;
-        self
-    }
-
-    /// Labels the holder, for status reports; a nested acquire inherits its parent's label.
-    ///
-    /// The label is copied (any `&str` will do, a formatted one too); status keeps its first
-    /// [`Label::CAPACITY`] bytes, cut at a character boundary.
-    ///
-    /// ```
-    /// # use lockorder::LockManager;
-    /// # let mut b = LockManager::builder();
-    /// # b.register("db", 10)?;
-    /// # let m = b.build();
-    /// let id = 42;
-    /// let g = m.acquire(["db"]).owner(&format!("req-{id}")).try_now()?;
-    /// assert_eq!(g.owner(), Some("req-42"));
-    /// # Ok::<(), lockorder::Error>(())
-    /// ```
-    pub fn owner(mut self, label: &str) -> Self {
-        self.core.walker.walk.publish.label = Some(Label::new(label));
-        self
-    }
-
-    /// Tries once, with the same options, instead of waiting: all locks or none.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::WouldBlock`] naming the first busy lock (everything taken is released first),
-    /// or the error the request was refused with ([`Error::UnknownLock`],
-    /// [`Error::OrderViolation`]).
-    #[inline]
-    pub fn try_now(mut self) -> Result<Guard<'a, T>, Error> {
-        let held = self.core.try_now()?;
-        Ok(Guard::from_held(self.core.handle(), held))
-    }
 }
 
-impl<T: Timer> Acquire<'_, T> {
-    /// Gives up after `timeout`, counted from the first busy lock, with [`Error::Timeout`].
-    ///
-    /// A zero timeout means "try once": a busy lock is a timeout, a free one is taken. Only a
-    /// manager with a [`Timer`] has timeouts; on one without, this does not compile.
-    ///
-    /// ```
-    /// # use core::time::Duration;
-    /// # use lockorder::{Error, LockManager, ManualTimer};
-    /// # use futures_lite::future::block_on;
-    /// let mut b = LockManager::builder().timer(ManualTimer::new());
-    /// b.register("db", 10)?;
-    /// let m = b.build();
-    /// let held = m.acquire(["db"]).timeout(Duration::ZERO);
-    /// let held = block_on(held)?; // free: taken
-    /// let err = block_on(m.acquire(["db"]).timeout(Duration::ZERO)).unwrap_err();
-    /// assert!(matches!(err, Error::Timeout { lock } if lock == "db"));
-    /// # drop(held);
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.core.timeout = Some(timeout);
-        self
-    }
-}
+options!(Acquire<'a, T>, Guard<'a, T>, Guard::from_held);
 
 impl<'a, T: MaybeTimer> Future for Acquire<'a, T> {
     type Output = Result<Guard<'a, T>, Error>;
@@ -635,8 +750,56 @@ impl<'a, T: MaybeTimer> Future for Acquire<'a, T> {
     }
 }
 
-impl<T: MaybeTimer> fmt::Debug for Acquire<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.core, f)
+pin_project! {
+    /// The future returned by [`LockManager::acquire_owned`]: like [`Acquire`], but it holds the
+    /// manager through an `Arc` and resolves to an [`OwnedGuard`], which can move into a spawned
+    /// task or live in a struct.
+    ///
+    /// Options, cancel safety and errors are those of [`Acquire`]; both futures run the same state
+    /// machine. It is `Send` when the timer and its sleep are, and `'static`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lockorder::{LockManager, OwnedGuard};
+    /// # use futures_lite::future::block_on;
+    /// let mut b = LockManager::builder();
+    /// b.register("db", 10)?;
+    /// let m = Arc::new(b.build());
+    /// let g: OwnedGuard = block_on(m.acquire_owned(["db"]).owner("job"))?;
+    /// let worker = std::thread::spawn(move || {
+    ///     assert!(g.holds("db"));
+    ///     drop(g); // released on another thread
+    /// });
+    /// worker.join().unwrap();
+    /// assert!(!m.is_locked("db")?);
+    /// # Ok::<(), lockorder::Error>(())
+    /// ```
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct AcquireOwned<T: MaybeTimer> {
+        #[pin]
+        core: Core<'static, Arc<LockManager<T>>>,
+    }
+}
+
+impl<T: MaybeTimer> AcquireOwned<T> {
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn new(manager: Arc<LockManager<T>>, want: Result<LockSet, Error>) -> Self {
+        Self {
+            core: Core::new(manager, want, Origin::new(Location::caller()), None, None),
+        }
+    }
+}
+
+options!(AcquireOwned<T>, OwnedGuard<T>, OwnedGuard::from_held);
+
+impl<T: MaybeTimer> Future for AcquireOwned<T> {
+    type Output = Result<OwnedGuard<T>, Error>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut core = self.project().core;
+        let held = core.as_mut().poll_core(cx);
+        held.map_ok(|held| OwnedGuard::from_held(core.as_ref().get_ref().handle(), held))
     }
 }

@@ -1,5 +1,6 @@
 //! `Guard`: one guard for a whole set of locks, and nested acquisition through it.
 
+use alloc::sync::Arc;
 use core::fmt;
 use core::panic::Location;
 
@@ -55,6 +56,20 @@ impl Held {
 
     fn covered(&self) -> &LockSet {
         self.covered.as_ref().unwrap_or(&self.own)
+    }
+
+    fn locks<'s, 't>(&'s self, table: &'t Table) -> impl Iterator<Item = &'t LockInfo> + 's
+    where
+        't: 's,
+    {
+        self.covered().iter().map(move |pos| &table.slots[pos].info)
+    }
+
+    fn own_locks<'s, 't>(&'s self, table: &'t Table) -> impl Iterator<Item = &'t LockInfo> + 's
+    where
+        't: 's,
+    {
+        self.own.iter().map(move |pos| &table.slots[pos].info)
     }
 
     fn holds<K: Key>(&self, table: &Table, key: K) -> bool {
@@ -285,14 +300,12 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
 
     /// The locks this guard covers, in ascending order (a nested guard's include its parents').
     pub fn locks(&self) -> impl Iterator<Item = &'a LockInfo> + '_ {
-        let slots = &self.manager.table.slots;
-        self.held.covered().iter().map(move |pos| &slots[pos].info)
+        self.held.locks(&self.manager.table)
     }
 
     /// The locks this guard itself took and will release, in ascending order.
     pub fn own_locks(&self) -> impl Iterator<Item = &'a LockInfo> + '_ {
-        let slots = &self.manager.table.slots;
-        self.held.own.iter().map(move |pos| &slots[pos].info)
+        self.held.own_locks(&self.manager.table)
     }
 
     /// The owner label given at acquisition (or inherited from the parent guard), as stored: cut
@@ -354,6 +367,116 @@ impl<T: MaybeTimer> Drop for Guard<'_, T> {
 impl<T: MaybeTimer> fmt::Debug for Guard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Guard");
+        self.held.debug(&self.manager.table, &mut d);
+        d.field("timer", &TimerName::<T>::new()).finish()
+    }
+}
+
+// === OwnedGuard ===
+
+/// Holds a set of locks, like a [`Guard`], and keeps its manager alive through an `Arc`: it can
+/// move into a spawned task or live in a struct. Returned by
+/// [`LockManager::acquire_owned`] and [`try_acquire_owned`](LockManager::try_acquire_owned).
+///
+/// It is `Send + Sync + 'static` when the timer is `Send + Sync + 'static`. The manager lives as
+/// long as the last `Arc` or owned guard. Nesting works as on a [`Guard`]: a child borrows the
+/// owned guard mutably and is a plain [`Guard`], not `'static`.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use lockorder::{Error, LockManager, OwnedGuard};
+/// # use futures_lite::future::block_on;
+/// struct Job {
+///     locks: OwnedGuard, // held for the job's life, beside the Arc it came from
+/// }
+/// let mut b = LockManager::builder();
+/// b.register("db", 10)?.register("audit", 20)?;
+/// let m = Arc::new(b.build());
+/// let mut job = Job { locks: m.try_acquire_owned(["db"])? };
+/// let inner = block_on(job.locks.acquire(["audit"]))?; // nesting: a borrowed Guard
+/// assert!(inner.holds("db") && inner.holds("audit"));
+/// drop(inner);
+/// assert!(Arc::ptr_eq(job.locks.manager(), &m));
+/// drop(m); // the guard keeps the manager alive
+/// assert!(job.locks.manager().is_locked("db")?);
+/// # Ok::<(), Error>(())
+/// ```
+#[must_use = "if unused the locks are immediately released"]
+#[clippy::has_significant_drop]
+pub struct OwnedGuard<T: MaybeTimer = NoTimer> {
+    manager: Arc<LockManager<T>>,
+    held: Held,
+}
+
+impl<T: MaybeTimer> OwnedGuard<T> {
+    #[inline]
+    pub(crate) fn from_held(manager: Arc<LockManager<T>>, held: Held) -> Self {
+        Self { manager, held }
+    }
+
+    /// Whether this guard covers the lock `key`. An unknown key is simply not held.
+    pub fn holds<K: Key>(&self, key: K) -> bool {
+        self.held.holds(&self.manager.table, key)
+    }
+
+    /// The locks this guard covers (and releases), in ascending order.
+    pub fn locks(&self) -> impl Iterator<Item = &LockInfo> + '_ {
+        self.held.locks(&self.manager.table)
+    }
+
+    /// The owner label given at acquisition, as stored: cut to [`Label::CAPACITY`] bytes.
+    pub fn owner(&self) -> Option<&str> {
+        self.held.owner()
+    }
+
+    /// Who holds these locks, as status reports show it: the label, or the automatic holder id
+    /// (`None` for a guard of no locks at all).
+    pub fn holder(&self) -> Option<Owner> {
+        self.held.holder()
+    }
+
+    /// The manager the locks belong to.
+    pub fn manager(&self) -> &Arc<LockManager<T>> {
+        &self.manager
+    }
+
+    /// Acquires more locks while holding these: a nested acquisition, checked as
+    /// [`Guard::acquire`] is. The nested guard borrows this one mutably.
+    #[track_caller]
+    #[inline]
+    pub fn acquire<I>(&mut self, keys: I) -> Acquire<'_, T>
+    where
+        I: IntoIterator,
+        I::Item: Key,
+    {
+        self.held.nest(&self.manager, keys, Location::caller())
+    }
+
+    /// A nested [`acquire`](Self::acquire) that tries once: all or nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Acquire::try_now`].
+    #[track_caller]
+    pub fn try_acquire<I>(&mut self, keys: I) -> Result<Guard<'_, T>, Error>
+    where
+        I: IntoIterator,
+        I::Item: Key,
+    {
+        self.acquire(keys).try_now()
+    }
+}
+
+impl<T: MaybeTimer> Drop for OwnedGuard<T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.held.release(&self.manager);
+    }
+}
+
+impl<T: MaybeTimer> fmt::Debug for OwnedGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("OwnedGuard");
         self.held.debug(&self.manager.table, &mut d);
         d.field("timer", &TimerName::<T>::new()).finish()
     }

@@ -54,8 +54,11 @@
 //! * **Cancellation** at any point releases what was taken and passes on a wake-up the future
 //!   received but did not use (see [`Acquire`](futures::Acquire#cancel-safety)).
 //!
-//! Wakers must not panic: a release wakes the next waiter inside `event-listener`, and a panic
-//! from `wake` escapes from that release and can leave the guard's lower locks held.
+//! Panics in foreign code (the timer, a waker) keep no lock: a poll that unwinds leaves its
+//! future able to go on (dropping it releases what it took), and a guard whose release wakes a
+//! waker that panics still releases all its locks while unwinding. Wakers should not panic all
+//! the same: `event-listener` wakes while holding its waiter list's lock, and a panic there can
+//! strand later waiters of that lock.
 //!
 //! # Reentrancy goes through the guard
 //!
@@ -115,7 +118,7 @@ mod timer;
 mod watchdog;
 
 pub use error::{Error, LockRef};
-pub use guard::Guard;
+pub use guard::{Guard, OwnedGuard};
 pub use manager::LockManager;
 pub use registry::{Builder, Key, LockId, LockInfo};
 #[cfg(feature = "stats")]
@@ -132,14 +135,12 @@ pub use timer::TokioTimer;
 #[cfg(feature = "async-io")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
 pub use timer::{AsyncIoSleep, AsyncIoTimer};
+#[cfg(all(feature = "std", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use timer::{StdSleep, StdTimer};
 
 /// The named futures of this crate.
 pub mod futures {
-    pub use crate::acquire::Acquire;
+    pub use crate::acquire::{Acquire, AcquireOwned};
     pub use crate::watchdog::Watchdog;
 }
-
-// The README's Rust snippets are compiled as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;

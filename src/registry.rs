@@ -308,6 +308,43 @@ impl<T> Builder<T> {
         Ok(self)
     }
 
+    /// Registers a lock and hands the builder back by value, so that a builder chains from
+    /// [`LockManager::builder`] to [`build`](Self::build) in one expression.
+    ///
+    /// ```
+    /// use lockorder::{LockManager, ManualTimer};
+    ///
+    /// let m = LockManager::builder()
+    ///     .timer(ManualTimer::new())
+    ///     .with_lock("db", 10)?
+    ///     .with_lock_described("cache", 20, "read-through cache")?
+    ///     .build();
+    /// assert_eq!(m.len(), 2);
+    /// # Ok::<(), lockorder::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`register`](Self::register); the builder is dropped with the error.
+    pub fn with_lock(self, name: &str, order: u32) -> Result<Self, Error> {
+        self.with_lock_described(name, order, "")
+    }
+
+    /// [`with_lock`](Self::with_lock) with a description, shown in status reports.
+    ///
+    /// # Errors
+    ///
+    /// As [`register`](Self::register).
+    pub fn with_lock_described(
+        mut self,
+        name: &str,
+        order: u32,
+        description: &str,
+    ) -> Result<Self, Error> {
+        self.register_with(name, order, description)?;
+        Ok(self)
+    }
+
     /// Registers several locks, all or none: on an error the builder is unchanged.
     pub(crate) fn register_all(&mut self, locks: &[(&str, u32, &str)]) -> Result<(), Error> {
         let before = self.entries.len();

@@ -116,6 +116,7 @@ mod imp {
     /// Wait and hold times come from the manager's [`Timer`](crate::Timer) and stay zero without
     /// one. A wait is measured from the first poll that found the lock busy to the poll that took
     /// it.
+    #[cfg_attr(docsrs, doc(cfg(feature = "stats")))]
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
     #[non_exhaustive]
     pub struct LockStats {

@@ -341,6 +341,7 @@ pub struct LockStatus<'a> {
     pub is_locked: bool,
     /// The lock's statistics since the manager was built.
     #[cfg(feature = "stats")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "stats")))]
     pub stats: crate::stats::LockStats,
 }
 

@@ -177,3 +177,39 @@ fn nested_acquire_of_128_locks_allocates_nothing() {
     }
     assert!(ids.iter().all(|&id| !m.is_locked(id).unwrap()));
 }
+
+/// The owned path: building the future clones the manager's `Arc` (a reference count, not an
+/// allocation); the guard, nesting from it and its release allocate nothing. Blocking waits too,
+/// when no lock is busy.
+#[test]
+fn owned_guards_and_blocking_waits_allocate_nothing_when_uncontended() {
+    let (m, ids) = manager(LockManager::builder(), 128);
+    let m = std::sync::Arc::new(m);
+    let names = names(128);
+    let (n, ()) = allocations(|| {
+        let mut g = ready(m.acquire_owned(&ids[..64])).unwrap();
+        assert!(g.holds(ids[0]));
+        let inner = g.try_acquire(&ids[64..]).unwrap();
+        assert!(inner.holds(ids[127]));
+        drop(inner);
+        drop(g);
+    });
+    assert_eq!(n, 0, "acquire_owned + nested + release of 128 locks");
+    let (n, ()) = allocations(|| drop(m.try_acquire_owned(&names).unwrap()));
+    assert_eq!(n, 0, "try_acquire_owned of 128 locks by name");
+    let (n, ()) = allocations(|| {
+        drop(
+            m.acquire_owned(&ids)
+                .owner("a label long enough to be cut by status")
+                .try_now()
+                .unwrap(),
+        )
+    });
+    assert_eq!(n, 0, "acquire_owned().owner().try_now()");
+    let (n, ()) = allocations(|| {
+        drop(m.acquire(&ids).wait().unwrap());
+        drop(m.acquire_owned(&ids).wait().unwrap());
+    });
+    assert_eq!(n, 0, "uncontended wait(), borrowed and owned");
+    assert!(ids.iter().all(|&id| !m.is_locked(id).unwrap()));
+}

@@ -35,6 +35,7 @@ use super::Timer;
 /// })?;
 /// # Ok::<(), Error>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
 #[derive(Debug, Clone, Copy)]
 pub struct AsyncIoTimer {
     base: Instant,
@@ -72,6 +73,7 @@ impl Timer for AsyncIoTimer {
 }
 
 /// The sleep future of an [`AsyncIoTimer`]: an [`async_io::Timer`] that completes with `()`.
+#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct AsyncIoSleep {

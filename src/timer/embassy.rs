@@ -18,26 +18,28 @@ use super::Timer;
 /// user: a time driver (the HAL's, or embassy-time's `std`/`mock-driver` on a host) and, unless the
 /// executor brings one (embassy-executor does), a timer queue (`generic-queue-*` features).
 ///
-/// ```
+/// ```no_run
 /// use core::time::Duration;
 /// use lockorder::{EmbassyTimer, Error, LockManager};
 ///
-/// let mut b = LockManager::builder()
-///     .timer(EmbassyTimer::new())
-///     .default_timeout(Duration::from_secs(10));
-/// b.register("db", 10)?;
-/// let m = b.build();
-///
-/// // Any executor; here the host's, with embassy-time's `std` driver.
-/// futures_lite::future::block_on(async {
+/// // In a task of any executor (embassy's, or your own), with a time driver linked in.
+/// async fn run() -> Result<(), Error> {
+///     let m = LockManager::builder()
+///         .timer(EmbassyTimer::new())
+///         .default_timeout(Duration::from_secs(10))
+///         .with_lock("db", 10)?
+///         .build();
 ///     let held = m.acquire(["db"]).await?;
 ///     let err = m.acquire(["db"]).timeout(Duration::from_millis(5)).await.unwrap_err();
 ///     assert!(matches!(err, Error::Timeout { lock } if lock == "db"));
 ///     drop(held);
-///     Ok::<(), Error>(())
-/// })?;
-/// # Ok::<(), Error>(())
+///     Ok(())
+/// }
 /// ```
+///
+/// The same runs on a PC with embassy-time's `std` driver in `compat/tests/embassy.rs`, and on an
+/// emulated Cortex-M in the firmware check of the CI folder.
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy-time")))]
 #[derive(Debug, Clone, Copy)]
 pub struct EmbassyTimer {
     base: Instant,

@@ -15,6 +15,8 @@ mod manual;
 mod async_io;
 #[cfg(feature = "embassy-time")]
 mod embassy;
+#[cfg(all(feature = "std", not(loom)))]
+mod std_timer;
 #[cfg(feature = "tokio")]
 mod tokio;
 
@@ -25,6 +27,8 @@ pub use self::embassy::EmbassyTimer;
 #[cfg(feature = "tokio")]
 pub use self::tokio::TokioTimer;
 pub use manual::{ManualSleep, ManualTimer};
+#[cfg(all(feature = "std", not(loom)))]
+pub use std_timer::{StdSleep, StdTimer};
 
 /// A source of time: a monotonic clock and sleep futures.
 ///

@@ -21,26 +21,29 @@ use super::Timer;
 /// `tokio::time::Sleep` is not `Unpin`, so neither is an [`Acquire`](crate::futures::Acquire) of
 /// this timer; `.await` pins it for you, elsewhere use `Box::pin` or `core::pin::pin!`.
 ///
-/// ```
-/// use core::time::Duration;
+/// ```no_run
+/// use std::sync::Arc;
+/// use std::time::Duration;
 /// use lockorder::{Error, LockManager, TokioTimer};
 ///
-/// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
-/// rt.block_on(async {
-///     let mut b = LockManager::builder()
-///         .timer(TokioTimer::new())
-///         .default_timeout(Duration::from_secs(10));
-///     b.register("db", 10)?;
-///     let m = b.build();
-///
-///     let held = m.acquire(["db"]).await?;
+/// // Inside `#[tokio::main]` or any task of a runtime with its time driver enabled.
+/// async fn run() -> Result<(), Error> {
+///     let m = Arc::new(
+///         LockManager::builder()
+///             .timer(TokioTimer::new())
+///             .default_timeout(Duration::from_secs(10))
+///             .with_lock("db", 10)?
+///             .build(),
+///     );
+///     // An owned guard, as a spawned task would hold it.
+///     let held = m.acquire_owned(["db"]).await?;
 ///     let err = m.acquire(["db"]).timeout(Duration::from_millis(5)).await.unwrap_err();
 ///     assert!(matches!(err, Error::Timeout { lock } if lock == "db"));
 ///     drop(held);
-///     Ok::<(), Error>(())
-/// })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+///     Ok(())
+/// }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 #[derive(Debug, Clone, Copy)]
 pub struct TokioTimer {
     base: Instant,

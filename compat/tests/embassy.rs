@@ -1,6 +1,6 @@
 //! `EmbassyTimer` on a host: embassy-time's `std` driver and its generic timer queue stand in
 //! for a device's. The shared scenarios also run on it (`tests/runtimes.rs`).
-#![cfg(all(not(loom), feature = "embassy-time"))]
+#![cfg(not(loom))]
 
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
-//! lockorder on tokio's multi-threaded runtime, with `TokioTimer` for timeouts.
+//! lockorder on tokio's multi-threaded runtime, with `TokioTimer` for timeouts; owned guards move
+//! into spawned tasks.
 //!
-//! Run with `cargo run --example tokio --features tokio`.
+//! Run with `cargo run -p lockorder-compat --example tokio`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,13 +10,15 @@ use lockorder::{Error, LockManager, TokioTimer};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let mut b = LockManager::builder()
-        .timer(TokioTimer::new())
-        .default_timeout(Duration::from_secs(5));
-    b.register_with("config", 10, "configuration")?
-        .register_with("db", 20, "database pool")?
-        .register_with("cache", 30, "read-through cache")?;
-    let m = Arc::new(b.build());
+    let m = Arc::new(
+        LockManager::builder()
+            .timer(TokioTimer::new())
+            .default_timeout(Duration::from_secs(5))
+            .with_lock_described("config", 10, "configuration")?
+            .with_lock_described("db", 20, "database pool")?
+            .with_lock_described("cache", 30, "read-through cache")?
+            .build(),
+    );
 
     // Three tasks ask for overlapping pairs in conflicting orders; each gets them in order.
     let mut tasks = Vec::new();
@@ -36,6 +39,19 @@ async fn main() -> Result<(), Error> {
     for task in tasks {
         task.await.expect("worker panicked")?;
     }
+
+    // An owned guard taken here, moved into a task that releases it later.
+    let guard = m.acquire_owned(["cache"]).owner("handed-over").await?;
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        println!(
+            "task: releases {:?}",
+            guard.locks().map(|l| l.name()).collect::<Vec<_>>()
+        );
+    });
+    let cache = m.acquire(["cache"]).owner("main").await?; // waits for the task's release
+    drop(cache);
+    task.await.expect("task panicked");
 
     // While "db" is held, asking for "config" and "db" times out and keeps nothing.
     let db = m.acquire(["db"]).owner("main").await?;

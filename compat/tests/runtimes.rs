@@ -56,7 +56,6 @@ macro_rules! on_runtime {
 
 on_runtime!(virtual_time, crate::virtual_executor::VirtualTime::new());
 
-#[cfg(feature = "tokio")]
 mod tokio_rt {
     use std::future::Future;
 
@@ -100,10 +99,8 @@ mod tokio_rt {
     }
 }
 
-#[cfg(feature = "tokio")]
 on_runtime!(tokio_multi_thread, crate::tokio_rt::Tokio::new());
 
-#[cfg(feature = "async-io")]
 mod async_io_rt {
     use std::future::Future;
 
@@ -156,7 +153,6 @@ mod async_io_rt {
     }
 }
 
-#[cfg(feature = "async-io")]
 on_runtime!(
     #[cfg_attr(
         miri,
@@ -165,7 +161,6 @@ on_runtime!(
     async_std,
     crate::async_io_rt::AsyncStd
 );
-#[cfg(feature = "async-io")]
 on_runtime!(
     #[cfg_attr(
         miri,
@@ -176,7 +171,6 @@ on_runtime!(
 );
 
 /// `EmbassyTimer` under smol's executor, with embassy-time's host driver and generic queue.
-#[cfg(all(feature = "embassy-time", feature = "async-io"))]
 mod embassy_rt {
     use std::future::Future;
 
@@ -206,7 +200,6 @@ mod embassy_rt {
     }
 }
 
-#[cfg(all(feature = "embassy-time", feature = "async-io"))]
 on_runtime!(
     #[cfg_attr(
         miri,

@@ -1,0 +1,1 @@
+//! Nothing here: this package holds the benchmarks (`cargo bench -p lockorder-benches`).
