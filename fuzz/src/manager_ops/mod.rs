@@ -1,0 +1,179 @@
+//! Target `manager_ops`: differential fuzzing of the lock manager. bytes become a sequence of operations (create an
+//! acquire, poll it, drop it, drop a guard, nest through a guard, try once, move the virtual
+//! clock). Each runs on a real `LockManager<ManualTimer>` and on a plain model; any disagreement
+//! is a crash.
+//!
+//! Checked after every operation:
+//! * every lock is held exactly when the model says so (one holder at most, locks taken in
+//!   ascending order and stopped at the first busy one, nothing held once its guard or future is
+//!   gone);
+//! * every poll, try and guard agrees with the model: which locks a guard covers and owns, its
+//!   owner label (cut to 32 bytes at a character boundary), `Timeout`/`WouldBlock` naming the busy
+//!   lock, `OrderViolation` exactly when a nested request asks for a new lock below the highest
+//!   one held, `UnknownLock`, `PolledAfterCompletion`;
+//! * timeouts: the sleep is created at the first contended poll (and only then), a future is not
+//!   timed out before that time plus its timeout and is timed out when polled at or after it while
+//!   still blocked; a zero timeout tries once; the timer's parked sleeps are exactly those of the
+//!   futures (blocked, or granted and not yet dropped) whose deadline is still ahead;
+//! * no stranded waiter: when a lock is free, at least one of the futures blocked on it has been
+//!   woken since its last poll, and a blocked future whose deadline has passed has been woken;
+//! * `status()`: one entry per lock, ascending, each with the model's name, order and
+//!   `is_locked`; a held lock's owner is the label of the acquisition that holds it (given or
+//!   inherited, cut to 32 bytes at a character boundary), or else its holder id, which is the same
+//!   for every lock of one acquisition and the guards nested in it, differs between chains alive at
+//!   the same time, never changes while a chain lives, and is what every guard's `holder()` says;
+//!   its `acquired_at` is the clock at the poll or try that took it (a walk that waits keeps the
+//!   earlier times of the locks it took before); a free lock has neither owner nor time;
+//! * `long_held(t)`: exactly the held locks with `now - acquired_at > t`, ascending, with that
+//!   hold time and the same owner as status, and a message naming the lock, the owner and the
+//!   hold time (`1.250s`); checked after every clock move with `t` = the advance, and at `Inspect`
+//!   at each hold time and just below it, at zero and at the maximum.
+//!
+//! Shapes: a nested acquire borrows its parent guard mutably, so a guard has at most one child
+//! (an in-flight future or a guard) and nesting is a stack. The harness drives every shape that
+//! compiles: a *pool* of futures and guards taken from the manager, which interleave freely, and
+//! a few *tasks*, each a stack of guards (its root taken from the manager or moved in from the
+//! pool, each further guard nested in the one below) with at most one in-flight future at its
+//! top. Operations on the pool and on the tasks interleave freely, so a nested future can wait on
+//! a lock held by a pool guard or by another task and be woken when that is dropped. Each task is
+//! an `async` stack of recursive frames (one frame per guard, so the borrows are the compiler's
+//! to check), driven one command at a time; it polls its acquire futures with the harness's
+//! counting wakers.
+//!
+//! Modules: [`input`] decodes the bytes into operations, [`model`] predicts, [`world`] holds the
+//! real manager beside the model and compares them, [`requests`] makes one request on both,
+//! [`pool`] and [`task`] hold the futures and guards in the shapes above.
+
+use std::cell::RefCell;
+
+use lockorder::{Guard, LockManager, ManualTimer};
+
+mod input;
+mod model;
+mod pool;
+mod requests;
+mod task;
+mod world;
+
+pub use input::Input;
+
+use input::{Act, Op, Target};
+use model::Model;
+use pool::Pool;
+use task::{level, poll_task_if_woken, send, Cmd, Shared, Task, TaskBox};
+use world::World;
+
+type Manager = LockManager<ManualTimer>;
+type G<'a> = Guard<'a, ManualTimer>;
+
+/// Future slots of the pool.
+const FUTURE_SLOTS: usize = 4;
+const TASKS: usize = 3;
+/// Guards on one task's stack, at most.
+const MAX_DEPTH: usize = 6;
+/// Labels are built per acquisition (and dropped once given): `owner-<n>`.
+const OWNER: &str = "owner-";
+/// Longer than a status label keeps (32 bytes), with characters across the cut: status shows a
+/// prefix of `<n>-long-owner-...` cut at a character boundary, which moves with the digits of n.
+const LONG_OWNER: &str = "-long-owner-label-\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}";
+const UNKNOWN: &str = "no-such-lock";
+
+/// Runs one input: builds the manager, applies every operation with the checks after each, then
+/// unwinds the tasks and clears the pool, checking that nothing is left held, parked or waiting.
+pub fn run(input: Input) {
+    let Input {
+        orders,
+        default_timeout,
+        ops,
+    } = input;
+    let n = orders.len();
+    let names: Vec<String> = (0..n).map(|i| format!("lock{i}")).collect();
+
+    let timer = ManualTimer::new();
+    let mut b = LockManager::builder().timer(timer.clone());
+    let mut foreign = LockManager::builder();
+    for (name, &order) in names.iter().zip(&orders) {
+        b.register(name, order).unwrap();
+        foreign.register(name, order).unwrap();
+    }
+    if let Some(t) = default_timeout {
+        b = b.default_timeout(t);
+    }
+    let m = b.build();
+    let foreign = foreign.build();
+    assert_eq!(m.default_timeout(), default_timeout);
+
+    let model = Model::new(names, orders, default_timeout);
+    let sh = Shared {
+        m: &m,
+        world: RefCell::new(World::new(&m, timer, &foreign, model)),
+        tasks: (0..TASKS).map(|_| TaskBox::default()).collect(),
+    };
+    let mut pool = Pool::new(&m);
+    let sh = &sh;
+    let mut tasks: Vec<Task<'_>> = (0..TASKS)
+        .map(|t| -> Task<'_> {
+            Box::pin(async move {
+                level(sh, t, None).await;
+                unreachable!("the root frame never returns");
+            })
+        })
+        .collect();
+    apply(sh, &mut pool, &mut tasks, &ops);
+    for t in 0..TASKS {
+        send(sh, &mut tasks, t, Cmd::Unwind);
+        assert_eq!(sh.tasks[t].depth.get(), 0);
+        assert_eq!(sh.tasks[t].future.get(), None);
+    }
+    let mut w = sh.world.borrow_mut();
+    pool.clear(&mut w);
+    w.check();
+    assert!(w.model.futures.is_empty() && w.model.guards.is_empty());
+    assert!(w.model.holder.iter().all(Option::is_none));
+    assert_eq!(w.timer.parked(), 0, "a sleep outlived its future");
+}
+
+/// Applies the operations, checking after each.
+fn apply<'m>(sh: &Shared<'m>, pool: &mut Pool<'m>, tasks: &mut [Task<'_>], ops: &[Op]) {
+    for op in ops {
+        match (op.target, &op.act) {
+            (_, Act::Advance { millis }) => sh.world.borrow_mut().advance(*millis),
+            (_, Act::PollWoken { everywhere: true }) => {
+                pool.poll_woken(&mut sh.world.borrow_mut());
+                for t in 0..TASKS {
+                    poll_task_if_woken(sh, tasks, t);
+                }
+            }
+            (Target::Pool, Act::Enter { .. }) => {}
+            (Target::Pool, act) => pool.apply(&mut sh.world.borrow_mut(), act),
+            (Target::Task(t), Act::PollWoken { .. }) => poll_task_if_woken(sh, tasks, t),
+            (Target::Task(t), Act::Enter { slot }) => {
+                let task = &sh.tasks[t];
+                if task.depth.get() == 0 && task.future.get().is_none() {
+                    if let Some((id, guard)) = pool.take_guard(*slot) {
+                        send(sh, tasks, t, Cmd::Enter(id, guard));
+                    }
+                }
+            }
+            (Target::Task(t), act) => {
+                let cmd = match act {
+                    Act::Acquire { req, .. } => Cmd::Acquire(req.clone()),
+                    &Act::Poll { fresh_waker, .. } => Cmd::Poll { fresh_waker },
+                    Act::DropFuture { .. } => Cmd::DropFuture,
+                    Act::DropGuard { .. } => Cmd::Pop,
+                    Act::Try { req } => Cmd::Try(req.clone()),
+                    Act::Unwind => Cmd::Unwind,
+                    Act::Inspect => Cmd::Inspect,
+                    Act::Advance { .. } | Act::PollWoken { .. } | Act::Enter { .. } => {
+                        unreachable!()
+                    }
+                };
+                send(sh, tasks, t, cmd);
+                if matches!(act, Act::Inspect) {
+                    sh.world.borrow().check_long_held_edges();
+                }
+            }
+        }
+        sh.world.borrow().check();
+    }
+}

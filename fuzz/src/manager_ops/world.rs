@@ -1,0 +1,310 @@
+//! The world under test: the real manager and its timer beside the model, and the checks that
+//! compare them (lock states, guards, errors, status, long holds, timers and wakers).
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use lockorder::{
+    Error, Guard, HolderId, LockId, LockManager, LockRef, ManualTimer, NoTimer, Owner,
+};
+
+use super::input::LabelKind;
+use super::model::{Expected, FutModel, Model};
+use super::{Manager, LONG_OWNER, OWNER, UNKNOWN};
+
+pub(crate) struct World<'m> {
+    pub(crate) m: &'m Manager,
+    pub(crate) timer: ManualTimer,
+    pub(crate) ids: Vec<LockId>,
+    pub(crate) foreign: Vec<LockId>,
+    pub(crate) model: Model,
+    /// The locks in ascending order (by index).
+    pub(crate) ascending: Vec<usize>,
+    /// The holder id status showed for each holding chain, once seen.
+    pub(crate) holder_ids: RefCell<HashMap<u64, HolderId>>,
+    /// Owner labels made so far.
+    pub(crate) labels: u32,
+}
+
+/// A label as status keeps it: at most 32 bytes, cut at a character boundary.
+pub(crate) fn cut(label: &str) -> &str {
+    let mut len = label.len().min(32);
+    while !label.is_char_boundary(len) {
+        len -= 1;
+    }
+    &label[..len]
+}
+
+impl<'m> World<'m> {
+    /// `foreign` has the same locks as `m`: its ids must be unknown to `m`.
+    pub(crate) fn new(
+        m: &'m Manager,
+        timer: ManualTimer,
+        foreign: &LockManager<NoTimer>,
+        model: Model,
+    ) -> Self {
+        let names = &model.names;
+        let mut ascending: Vec<usize> = (0..names.len()).collect();
+        ascending.sort_by_key(|&i| model.orders[i]);
+        Self {
+            m,
+            timer,
+            ids: names.iter().map(|n| m.id(n).unwrap()).collect(),
+            foreign: names.iter().map(|n| foreign.id(n).unwrap()).collect(),
+            model,
+            ascending,
+            holder_ids: RefCell::default(),
+            labels: 0,
+        }
+    }
+
+    /// A new owner label of that kind: each acquisition's is its own.
+    pub(crate) fn label(&mut self, kind: Option<LabelKind>) -> Option<String> {
+        self.labels += 1;
+        let n = self.labels;
+        kind.map(|kind| match kind {
+            LabelKind::Short => format!("{OWNER}{n}"),
+            LabelKind::Long => format!("{n}{LONG_OWNER}"),
+        })
+    }
+
+    pub(crate) fn advance(&mut self, millis: u8) {
+        let by = Duration::from_millis(millis.into());
+        self.timer.advance(by);
+        self.model.now = self.model.now.saturating_add(by);
+        self.check_long_held(by);
+    }
+
+    pub(crate) fn lock_is(&self, r: &LockRef, i: usize) -> bool {
+        r.name() == self.model.names[i] && r.order() == self.model.orders[i]
+    }
+
+    pub(crate) fn check_error(&self, actual: &Error, expected: &Expected) {
+        let ok = match (expected, actual) {
+            (Expected::Timeout(i), Error::Timeout { lock }) => self.lock_is(lock, *i),
+            (Expected::WouldBlock(i), Error::WouldBlock { lock }) => self.lock_is(lock, *i),
+            (
+                Expected::OrderViolation { requested, held },
+                Error::OrderViolation {
+                    requested: r,
+                    held: h,
+                },
+            ) => self.lock_is(r, *requested) && self.lock_is(h, *held),
+            (Expected::Unknown(name), Error::UnknownLock { name: actual }) => {
+                name.as_ref().is_none_or(|n| n == actual)
+            }
+            (Expected::PolledAfterCompletion, Error::PolledAfterCompletion) => true,
+            _ => false,
+        };
+        assert!(ok, "expected {expected:?}, got {actual:?}");
+    }
+
+    pub(crate) fn names_of(&self, set: &BTreeSet<usize>) -> Vec<&str> {
+        self.model
+            .by_order(set.iter().copied())
+            .into_iter()
+            .map(|i| self.model.names[i].as_str())
+            .collect()
+    }
+
+    pub(crate) fn check_guard(&self, g: &Guard<'_, ManualTimer>, id: u64) {
+        let gm = &self.model.guards[&id];
+        let locks: Vec<&str> = g.locks().map(|l| l.name()).collect();
+        assert_eq!(locks, self.names_of(&gm.covered), "guard covers");
+        let own: Vec<&str> = g.own_locks().map(|l| l.name()).collect();
+        assert_eq!(own, self.names_of(&gm.own), "guard owns");
+        assert!(
+            g.locks()
+                .zip(g.locks().skip(1))
+                .all(|(a, b)| a.order() < b.order()),
+            "guard locks not ascending"
+        );
+        assert_eq!(g.owner(), gm.owner.as_deref().map(cut), "guard owner");
+        self.check_owner(
+            g.holder(),
+            gm.owner.as_deref(),
+            gm.chain,
+            format_args!("guard holder()"),
+        );
+        for (i, &lock) in self.ids.iter().enumerate() {
+            let covered = gm.covered.contains(&i);
+            assert_eq!(g.holds(lock), covered, "holds({i}) by id");
+            assert_eq!(
+                g.holds(self.model.names[i].as_str()),
+                covered,
+                "holds({i}) by name"
+            );
+            assert!(!g.holds(self.foreign[i]), "holds a foreign id");
+        }
+        assert!(!g.holds(UNKNOWN));
+    }
+
+    /// An owner as status or `holder()` reports it, against the label and chain of the model.
+    pub(crate) fn check_owner(
+        &self,
+        actual: Option<Owner>,
+        label: Option<&str>,
+        chain: Option<u64>,
+        what: std::fmt::Arguments<'_>,
+    ) {
+        match (label, chain, actual) {
+            (Some(label), _, Some(Owner::Label(l))) => {
+                assert_eq!(l.as_str(), cut(label), "{what}: label");
+            }
+            (None, Some(chain), Some(Owner::Holder(h))) => {
+                let mut ids = self.holder_ids.borrow_mut();
+                let known = *ids.entry(chain).or_insert(h);
+                assert_eq!(h, known, "{what}: holder id of chain {chain} changed");
+            }
+            (None, None, None) => {}
+            (label, chain, actual) => {
+                panic!("{what}: expected label {label:?} / chain {chain:?}, got {actual:?}")
+            }
+        }
+    }
+
+    /// `status()` against the model.
+    pub(crate) fn check_status(&self) {
+        let model = &self.model;
+        let status = self.m.status();
+        assert_eq!(status.now(), Some(model.now), "status now");
+        let n = model.names.len();
+        assert_eq!(status.len(), n, "status entries");
+        let mut chains: HashMap<HolderId, u64> = HashMap::new();
+        for (s, &i) in status.iter().zip(&self.ascending) {
+            assert_eq!(s.name, model.names[i], "status of lock {i}: name");
+            assert_eq!(s.order, model.orders[i], "status of lock {i}: order");
+            assert_eq!(s.description, "", "status of lock {i}: description");
+            let held = model.holder[i].is_some();
+            assert_eq!(s.is_locked, held, "status of lock {i}: is_locked");
+            assert_eq!(
+                s.acquired_at, model.at[i],
+                "status of lock {i}: acquired_at"
+            );
+            match model.owner_of(i) {
+                None => assert_eq!(s.owner, None, "status of lock {i}: owner of a free lock"),
+                Some((label, chain)) => {
+                    let what = format_args!("status of lock {i}");
+                    self.check_owner(s.owner, label, chain, what);
+                    if let (Some(Owner::Holder(h)), Some(chain)) = (s.owner, chain) {
+                        let other = *chains.entry(h).or_insert(chain);
+                        assert_eq!(
+                            other, chain,
+                            "lock {i}: chains {other} and {chain} share {h}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// `long_held(t)` against the model.
+    pub(crate) fn check_long_held(&self, t: Duration) {
+        let model = &self.model;
+        let now = model.now;
+        let real = self.m.long_held(t);
+        let expected: Vec<(usize, Duration)> = self
+            .ascending
+            .iter()
+            .filter_map(|&i| Some((i, now.saturating_sub(model.at[i]?))))
+            .filter(|&(_, held_for)| held_for > t)
+            .collect();
+        let locks: Vec<&str> = real.iter().map(|h| h.lock.name()).collect();
+        let want: Vec<&str> = expected
+            .iter()
+            .map(|&(i, _)| model.names[i].as_str())
+            .collect();
+        assert_eq!(locks, want, "long_held({t:?}) at {now:?}");
+        for (h, &(i, held_for)) in real.iter().zip(&expected) {
+            assert!(self.lock_is(&h.lock, i), "long_held: lock {i}");
+            assert_eq!(h.held_for, held_for, "long_held: held_for of lock {i}");
+            assert_eq!(h.threshold, t, "long_held: threshold");
+            let (label, chain) = model.owner_of(i).unwrap();
+            self.check_owner(h.owner, label, chain, format_args!("long_held owner"));
+            // The message names the lock, its owner and both durations as seconds with
+            // milliseconds (`1.250s`).
+            let text = h.to_string();
+            let secs = |d: Duration| format!("{}.{:03}s", d.as_secs(), d.subsec_millis());
+            let owner = h.owner.map_or(String::new(), |o| format!(" by {o}"));
+            let (lock, held_for, t) = (&model.names[i], secs(held_for), secs(t));
+            let expected = format!(
+                "{lock}` (order {}) held{owner} for {held_for} (more than {t})",
+                model.orders[i]
+            );
+            assert!(
+                text.contains(&expected),
+                "long_held message: {text}, expected {expected}"
+            );
+        }
+    }
+
+    /// `long_held` at every threshold where its answer changes: each hold time and just below it,
+    /// and at the extremes.
+    pub(crate) fn check_long_held_edges(&self) {
+        let now = self.model.now;
+        let mut ts = vec![Duration::ZERO, Duration::MAX];
+        for &at in self.model.at.iter().flatten() {
+            let held_for = now.saturating_sub(at);
+            ts.push(held_for);
+            ts.extend(held_for.checked_sub(Duration::from_nanos(1)));
+        }
+        ts.sort();
+        ts.dedup();
+        for t in ts {
+            self.check_long_held(t);
+        }
+    }
+
+    /// The invariants that hold between operations.
+    pub(crate) fn check(&self) {
+        self.check_status();
+        let model = &self.model;
+        for (i, &lock) in self.ids.iter().enumerate() {
+            assert_eq!(
+                self.m.is_locked(lock).unwrap(),
+                model.holder[i].is_some(),
+                "lock {} ({:?}): real vs model holder {:?}",
+                i,
+                model.names[i],
+                model.holder[i]
+            );
+        }
+        assert_eq!(self.timer.sleeps(), model.sleeps, "sleeps created");
+        let now = model.now;
+        assert_eq!(self.timer.now(), now);
+        let parked: Vec<Duration> = model
+            .futures
+            .values()
+            .filter_map(|f| f.deadline)
+            .filter(|&d| d > now)
+            .collect();
+        assert_eq!(self.timer.parked(), parked.len(), "parked sleeps");
+        assert_eq!(self.timer.next_deadline(), parked.iter().min().copied());
+        for (id, f) in &model.futures {
+            let Some(lock) = f.blocked_on else { continue };
+            if f.deadline.is_some_and(|d| d <= now) {
+                assert!(f.woken(), "future {id}: deadline passed but not woken");
+            }
+            if model.holder[lock].is_none() {
+                let woken = model
+                    .futures
+                    .values()
+                    .filter(|g| g.blocked_on == Some(lock))
+                    .any(FutModel::woken);
+                assert!(
+                    woken,
+                    "lock {lock} is free but none of its waiters was woken"
+                );
+            }
+        }
+    }
+
+    /// The keys of a request, as lock indices (`None`: a key of no lock here).
+    pub(crate) fn keys(&self, raw: &[u8]) -> Vec<Option<usize>> {
+        let n = self.ids.len();
+        raw.iter()
+            .map(|&k| (k != 255).then_some(usize::from(k) % n))
+            .collect()
+    }
+}
