@@ -44,7 +44,14 @@ pub struct Input {
 
 impl<'a> Arbitrary<'a> for Input {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
-        let mut b = Bytes(u.bytes(u.len())?);
+        Ok(Input::decode(u.bytes(u.len())?))
+    }
+}
+
+impl Input {
+    /// Decodes any bytes.
+    pub fn decode(bytes: &[u8]) -> Self {
+        let mut b = Bytes(bytes);
         let switch = b.byte();
         let switch_at = (switch & 1 != 0).then_some(usize::from(switch >> 1));
         let mut registrations = Vec::new();
@@ -70,10 +77,10 @@ impl<'a> Arbitrary<'a> for Input {
                 description,
             });
         }
-        Ok(Input {
+        Input {
             switch_at,
             registrations,
-        })
+        }
     }
 }
 

@@ -50,7 +50,7 @@ pub struct Input {
 }
 
 /// Which timeout an acquire asks for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Wait {
     /// The manager's default.
     Default,
@@ -62,7 +62,7 @@ pub(crate) enum Wait {
 }
 
 /// How keys are spelled.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum KeyKind {
     Name,
     Owned,
@@ -70,13 +70,13 @@ pub(crate) enum KeyKind {
 }
 
 /// Which owner label a request gives.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum LabelKind {
     Short,
     Long,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Request {
     pub(crate) keys: Vec<u8>,
     pub(crate) kind: KeyKind,
@@ -86,19 +86,19 @@ pub(crate) struct Request {
     pub(crate) via_future: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Target {
     Pool,
     Task(usize),
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct Op {
     pub(crate) target: Target,
     pub(crate) act: Act,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum Act {
     /// A new acquire future (see the format).
     Acquire {
@@ -134,6 +134,8 @@ pub(crate) enum Act {
     Unwind,
     Inspect,
 }
+
+// === Decoding ===
 
 fn wait(code: u8, millis: u8) -> Wait {
     match code {
@@ -249,4 +251,72 @@ fn ops(mut b: Bytes<'_>) -> Vec<Op> {
         ops.push(Op { target, act });
     }
     ops
+}
+
+// === Encoding: the inverse, for the seed book ===
+
+impl Request {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let kind = match self.kind {
+            KeyKind::Name => 0,
+            KeyKind::Owned => 1,
+            KeyKind::Id => 2,
+        };
+        let (code, millis) = match self.wait {
+            Wait::Default => (0, 0),
+            Wait::Forever => (1, 0),
+            Wait::Zero => (2, 0),
+            Wait::Max => (3, 0),
+            Wait::Millis(ms) => (4, ms),
+        };
+        let label = match self.label {
+            None => 0,
+            Some(LabelKind::Short) => 0x20,
+            Some(LabelKind::Long) => 0xa0,
+        };
+        let via = if self.via_future { 0x40 } else { 0 };
+        assert!(self.keys.len() < 6, "at most 5 keys");
+        out.extend([
+            kind | code << 2 | label | via,
+            millis,
+            self.keys.len() as u8,
+        ]);
+        out.extend(&self.keys);
+    }
+}
+
+impl Op {
+    /// The bytes that decode to this op.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        let target = match self.target {
+            Target::Pool => 0,
+            Target::Task(t) => t as u8 + 1,
+        };
+        let op = |code: u8| target << 4 | code;
+        match &self.act {
+            Act::Acquire { slot, req } => {
+                out.extend([op(0), *slot]);
+                req.encode(out);
+            }
+            Act::Poll { slot, fresh_waker } => {
+                assert_eq!(
+                    *fresh_waker,
+                    slot & 0x80 != 0,
+                    "a fresh waker is bit 7 of SLOT"
+                );
+                out.extend([op(1), *slot]);
+            }
+            Act::PollWoken { everywhere } => out.push(op(2) | if *everywhere { 0x80 } else { 0 }),
+            Act::DropFuture { slot } => out.extend([op(3), *slot]),
+            Act::DropGuard { slot } => out.extend([op(4), *slot]),
+            Act::Try { req } => {
+                out.push(op(5));
+                req.encode(out);
+            }
+            Act::Advance { millis } => out.extend([op(6), *millis]),
+            Act::Enter { slot } => out.extend([op(7), *slot]),
+            Act::Unwind => out.push(op(8)),
+            Act::Inspect => out.push(op(9)),
+        }
+    }
 }

@@ -42,7 +42,8 @@
 //!
 //! Modules: [`input`] decodes the bytes into operations, [`model`] predicts, [`world`] holds the
 //! real manager beside the model and compares them, [`requests`] makes one request on both,
-//! [`pool`] and [`task`] hold the futures and guards in the shapes above.
+//! [`pool`] and [`task`] hold the futures and guards in the shapes above; [`seeds`] is the book
+//! the committed seeds are written from.
 
 use std::cell::RefCell;
 
@@ -52,6 +53,7 @@ mod input;
 mod model;
 mod pool;
 mod requests;
+pub mod seeds;
 mod task;
 mod world;
 
