@@ -8,7 +8,8 @@
 //!   LOCKS >= 0xf0 instead gives a large manager of 120 + LOCKS % 16 locks (lock sets then
 //!   spill out of their inline words), with no ORDER bytes: lock i has order (n - i) * 10.
 //! then ops, each OP [args], OP = TARGET << 4 | code, code % 10. TARGET % 4 picks what the op
-//! acts on: 0 the pool, 1-3 task 0-2.
+//! acts on: 0 the pool, 1-3 task 0-2; TARGET bit 2 (OP bit 6), for an acquire or a try made at
+//! the manager (the pool's, or a task's root): through the `Arc`, for an owned future or guard.
 //!   0 acquire  SLOT FLAGS MILLIS COUNT KEY*COUNT
 //!              pool: a new future from the manager in SLOT (dropping the one there);
 //!              task: a new future at the top of its stack, through its top guard (from the
@@ -17,7 +18,10 @@
 //!   2 poll woken futures: of the pool, of the task; TARGET bit 3: of the pool and every task
 //!   3 drop future SLOT (a task drops its future; SLOT is not used)
 //!   4 drop guard  SLOT (a task drops its future, if any, then its top guard; SLOT not used)
-//!   5 try      FLAGS MILLIS COUNT KEY*COUNT (a task: at its top, dropping its future first)
+//!   5 try      FLAGS MILLIS COUNT KEY*COUNT (a task: at its top, dropping its future first);
+//!              TARGET bit 3 (OP bit 7): a blocking `wait()` with the request's options
+//!              instead, run only if it cannot block (it takes free locks, fails on a refused
+//!              request, or times out at once with a zero timeout); else nothing happens
 //!   6 advance  MILLIS (TARGET is not used)
 //!   7 enter    SLOT: a task with nothing takes the pool's guard in SLOT as its root (the pool:
 //!              nothing)
@@ -84,6 +88,9 @@ pub(crate) struct Request {
     pub(crate) label: Option<LabelKind>,
     /// A try through `acquire(..)` with its options then `try_now()`, not the shorthand.
     pub(crate) via_future: bool,
+    /// Made at the manager through its `Arc`: `acquire_owned`, `try_acquire_owned` (a nested
+    /// request ignores it).
+    pub(crate) owned: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -120,9 +127,11 @@ pub(crate) enum Act {
     DropGuard {
         slot: u8,
     },
-    /// `try_acquire`, or `acquire(..)` with options then `try_now()`.
+    /// `try_acquire`, or `acquire(..)` with options then `try_now()`; `blocking`: `wait()`
+    /// instead, if it cannot block.
     Try {
         req: Request,
+        blocking: bool,
     },
     Advance {
         millis: u8,
@@ -169,6 +178,7 @@ fn request(b: &mut Bytes<'_>) -> Request {
         wait: wait(flags >> 2 & 7, millis),
         label,
         via_future: flags & 0x40 != 0,
+        owned: false,
     }
 }
 
@@ -223,10 +233,14 @@ fn ops(mut b: Bytes<'_>) -> Vec<Op> {
             0 => Target::Pool,
             t => Target::Task(usize::from(t) - 1),
         };
+        let owned = |mut req: Request| {
+            req.owned = op & 0x40 != 0;
+            req
+        };
         let act = match (op & 15) % 10 {
             0 => Act::Acquire {
                 slot: b.byte(),
-                req: request(&mut b),
+                req: owned(request(&mut b)),
             },
             1 => {
                 let slot = b.byte();
@@ -241,7 +255,8 @@ fn ops(mut b: Bytes<'_>) -> Vec<Op> {
             3 => Act::DropFuture { slot: b.byte() },
             4 => Act::DropGuard { slot: b.byte() },
             5 => Act::Try {
-                req: request(&mut b),
+                req: owned(request(&mut b)),
+                blocking: op & 0x80 != 0,
             },
             6 => Act::Advance { millis: b.byte() },
             7 => Act::Enter { slot: b.byte() },
@@ -293,9 +308,10 @@ impl Op {
             Target::Task(t) => t as u8 + 1,
         };
         let op = |code: u8| target << 4 | code;
+        let owned = |req: &Request| if req.owned { 0x40 } else { 0 };
         match &self.act {
             Act::Acquire { slot, req } => {
-                out.extend([op(0), *slot]);
+                out.extend([op(0) | owned(req), *slot]);
                 req.encode(out);
             }
             Act::Poll { slot, fresh_waker } => {
@@ -309,8 +325,8 @@ impl Op {
             Act::PollWoken { everywhere } => out.push(op(2) | if *everywhere { 0x80 } else { 0 }),
             Act::DropFuture { slot } => out.extend([op(3), *slot]),
             Act::DropGuard { slot } => out.extend([op(4), *slot]),
-            Act::Try { req } => {
-                out.push(op(5));
+            Act::Try { req, blocking } => {
+                out.push(op(5) | owned(req) | if *blocking { 0x80 } else { 0 });
                 req.encode(out);
             }
             Act::Advance { millis } => out.extend([op(6), *millis]),

@@ -1,7 +1,7 @@
-//! Target `manager_ops`: differential fuzzing of the lock manager. bytes become a sequence of operations (create an
-//! acquire, poll it, drop it, drop a guard, nest through a guard, try once, move the virtual
-//! clock). Each runs on a real `LockManager<ManualTimer>` and on a plain model; any disagreement
-//! is a crash.
+//! Target `manager_ops`: differential fuzzing of the lock manager. Bytes become a sequence of
+//! operations (create an acquire, borrowed or owned, poll it, drop it, drop a guard, nest
+//! through a guard, try once, wait on the thread, move the virtual clock). Each runs on a real
+//! `Arc<LockManager<ManualTimer>>` and on a plain model; any disagreement is a crash.
 //!
 //! Checked after every operation:
 //! * every lock is held exactly when the model says so (one holder at most, locks taken in
@@ -27,31 +27,41 @@
 //! * `long_held(t)`: exactly the held locks with `now - acquired_at > t`, ascending, with that
 //!   hold time and the same owner as status, and a message naming the lock, the owner and the
 //!   hold time (`1.250s`); checked after every clock move with `t` = the advance, and at `Inspect`
-//!   at each hold time and just below it, at zero and at the maximum.
+//!   at each hold time and just below it, at zero and at the maximum;
+//! * every guard names its manager (`manager()`), and a blocking `wait()` that cannot block
+//!   agrees with the model (a busy lock with a zero timeout is `Timeout`, nothing kept, no sleep
+//!   created).
+//!
+//! At the end the tasks unwind and the pool drops what is borrowed; then the harness drops its
+//! `Arc`: the owned futures and guards left keep the manager alive and working (checked through
+//! a `Weak`, each future polled once more), and the manager goes exactly with the last of them.
 //!
 //! Shapes: a nested acquire borrows its parent guard mutably, so a guard has at most one child
 //! (an in-flight future or a guard) and nesting is a stack. The harness drives every shape that
-//! compiles: a *pool* of futures and guards taken from the manager, which interleave freely, and
-//! a few *tasks*, each a stack of guards (its root taken from the manager or moved in from the
-//! pool, each further guard nested in the one below) with at most one in-flight future at its
-//! top. Operations on the pool and on the tasks interleave freely, so a nested future can wait on
+//! compiles: a *pool* of futures and guards taken from the manager (borrowed, or owned through
+//! its `Arc`), which interleave freely, and a few *tasks*, each a stack of guards (its root, of
+//! either kind, taken from the manager or moved in from the pool, each further guard nested in
+//! the one below) with at most one in-flight future at its top. Operations on the pool and on the tasks interleave freely, so a nested future can wait on
 //! a lock held by a pool guard or by another task and be woken when that is dropped. Each task is
 //! an `async` stack of recursive frames (one frame per guard, so the borrows are the compiler's
 //! to check), driven one command at a time; it polls its acquire futures with the harness's
 //! counting wakers.
 //!
 //! Modules: [`input`] decodes the bytes into operations, [`model`] predicts, [`world`] holds the
-//! real manager beside the model and compares them, [`requests`] makes one request on both,
+//! real manager beside the model and compares them, [`real`] puts borrowed and owned futures
+//! and guards behind one face, [`requests`] makes one request on both,
 //! [`pool`] and [`task`] hold the futures and guards in the shapes above; [`seeds`] is the book
 //! the committed seeds are written from.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use lockorder::{Guard, LockManager, ManualTimer};
 
 mod input;
 mod model;
 mod pool;
+mod real;
 mod requests;
 pub mod seeds;
 mod task;
@@ -61,7 +71,9 @@ pub use input::Input;
 
 use input::{Act, Op, Target};
 use model::Model;
-use pool::Pool;
+use pool::{Owned, Pool};
+use real::AnyGuard;
+use requests::poll_one;
 use task::{level, poll_task_if_woken, send, Cmd, Shared, Task, TaskBox};
 use world::World;
 
@@ -81,7 +93,8 @@ const LONG_OWNER: &str = "-long-owner-label-\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}\u{e4}
 const UNKNOWN: &str = "no-such-lock";
 
 /// Runs one input: builds the manager, applies every operation with the checks after each, then
-/// unwinds the tasks and clears the pool, checking that nothing is left held, parked or waiting.
+/// unwinds the tasks and clears the pool; what is owned outlives the harness's `Arc` (see
+/// [`outlive`]). Nothing may be left held, parked or waiting.
 pub fn run(input: Input) {
     let Input {
         orders,
@@ -101,18 +114,34 @@ pub fn run(input: Input) {
     if let Some(t) = default_timeout {
         b = b.default_timeout(t);
     }
-    let m = b.build();
+    let m = Arc::new(b.build());
     let foreign = foreign.build();
     assert_eq!(m.default_timeout(), default_timeout);
 
-    let model = Model::new(names, orders, default_timeout);
-    let sh = Shared {
-        m: &m,
-        world: RefCell::new(World::new(&m, timer, &foreign, model)),
+    let world = World::new(
+        &m,
+        timer,
+        &foreign,
+        Model::new(names, orders, default_timeout),
+    );
+    let (mut w, owned) = play(&m, world, &ops);
+    drop(m);
+    outlive(&mut w, owned);
+    assert!(w.model.futures.is_empty() && w.model.guards.is_empty());
+    assert!(w.model.holder.iter().all(Option::is_none));
+    assert_eq!(w.timer.parked(), 0, "a sleep outlived its future");
+}
+
+/// Applies the operations to a pool and tasks on `m`, then unwinds the tasks and drops every
+/// borrowed future and guard of the pool; the owned ones are handed back.
+fn play(m: &Arc<Manager>, world: World, ops: &[Op]) -> (World, Owned) {
+    let shared = Shared {
+        m,
+        world: RefCell::new(world),
         tasks: (0..TASKS).map(|_| TaskBox::default()).collect(),
     };
-    let mut pool = Pool::new(&m);
-    let sh = &sh;
+    let sh = &shared;
+    let mut pool = Pool::new(m);
     let mut tasks: Vec<Task<'_>> = (0..TASKS)
         .map(|t| -> Task<'_> {
             Box::pin(async move {
@@ -121,22 +150,69 @@ pub fn run(input: Input) {
             })
         })
         .collect();
-    apply(sh, &mut pool, &mut tasks, &ops);
+    apply(sh, &mut pool, &mut tasks, ops);
     for t in 0..TASKS {
         send(sh, &mut tasks, t, Cmd::Unwind);
         assert_eq!(sh.tasks[t].depth.get(), 0);
         assert_eq!(sh.tasks[t].future.get(), None);
     }
-    let mut w = sh.world.borrow_mut();
-    pool.clear(&mut w);
+    let owned = pool.into_owned(&mut sh.world.borrow_mut());
+    drop(tasks);
+    (shared.world.into_inner(), owned)
+}
+
+/// With the harness's `Arc` gone, owned futures and guards keep the manager alive and working
+/// (each future is polled once more), and the manager goes with the last of them.
+fn outlive(w: &mut World, owned: Owned) {
+    let Owned {
+        mut futures,
+        mut guards,
+    } = owned;
+    let alive = |w: &World| w.manager.strong_count() > 0;
+    assert_eq!(
+        alive(w),
+        !futures.is_empty() || !guards.is_empty(),
+        "the manager lives exactly while an owned future or guard does"
+    );
+    if !alive(w) {
+        return;
+    }
     w.check();
-    assert!(w.model.futures.is_empty() && w.model.guards.is_empty());
-    assert!(w.model.holder.iter().all(Option::is_none));
-    assert_eq!(w.timer.parked(), 0, "a sleep outlived its future");
+    for (id, fut) in &mut futures {
+        if let Some((gid, guard)) = poll_one(w, *id, fut, false) {
+            let AnyGuard::Owned(guard) = guard else {
+                unreachable!("an owned future gives an owned guard")
+            };
+            guards.push((gid, guard));
+        }
+        w.check();
+    }
+    let mut left = futures.len() + guards.len();
+    for (id, fut) in futures {
+        drop(fut);
+        w.model.drop_future(id);
+        left -= 1;
+        if left > 0 {
+            w.check();
+        }
+    }
+    for (id, guard) in guards {
+        drop(guard);
+        w.model.drop_guard(id);
+        left -= 1;
+        if left > 0 {
+            w.check();
+        }
+    }
+    assert!(!alive(w), "the manager outlived its last owned guard");
 }
 
 /// Applies the operations, checking after each.
+///
+/// With `LOCKORDER_FUZZ_TRACE` set, each operation is printed with the model's lock holders and
+/// futures after it (to read a crashing input: `cargo test` or the fuzz binary on the file).
 fn apply<'m>(sh: &Shared<'m>, pool: &mut Pool<'m>, tasks: &mut [Task<'_>], ops: &[Op]) {
+    let trace = std::env::var_os("LOCKORDER_FUZZ_TRACE").is_some();
     for op in ops {
         match (op.target, &op.act) {
             (_, Act::Advance { millis }) => sh.world.borrow_mut().advance(*millis),
@@ -163,7 +239,7 @@ fn apply<'m>(sh: &Shared<'m>, pool: &mut Pool<'m>, tasks: &mut [Task<'_>], ops: 
                     &Act::Poll { fresh_waker, .. } => Cmd::Poll { fresh_waker },
                     Act::DropFuture { .. } => Cmd::DropFuture,
                     Act::DropGuard { .. } => Cmd::Pop,
-                    Act::Try { req } => Cmd::Try(req.clone()),
+                    &Act::Try { ref req, blocking } => Cmd::Try(req.clone(), blocking),
                     Act::Unwind => Cmd::Unwind,
                     Act::Inspect => Cmd::Inspect,
                     Act::Advance { .. } | Act::PollWoken { .. } | Act::Enter { .. } => {
@@ -176,6 +252,10 @@ fn apply<'m>(sh: &Shared<'m>, pool: &mut Pool<'m>, tasks: &mut [Task<'_>], ops: 
                 }
             }
         }
-        sh.world.borrow().check();
+        let w = sh.world.borrow();
+        w.check();
+        if trace {
+            eprintln!("{op:?}\n    {}", w.model.trace());
+        }
     }
 }

@@ -362,4 +362,47 @@ impl Model {
         );
         Outcome::Granted(gid)
     }
+
+    /// The lock holders and the futures, for a trace.
+    pub(crate) fn trace(&self) -> String {
+        let mut futures: Vec<_> = self.futures.iter().collect();
+        futures.sort_by_key(|f| f.0);
+        let futures: Vec<String> = futures
+            .into_iter()
+            .map(|(id, f)| match (&f.state, f.blocked_on) {
+                (FutState::Refused(e), _) => format!("{id}: refused {e:?}"),
+                (FutState::Done, _) => format!("{id}: done"),
+                (FutState::Walking, Some(lock)) => format!("{id}: waits for {lock}"),
+                (FutState::Walking, None) => format!("{id}: walking"),
+            })
+            .collect();
+        format!("holders {:?} futures {futures:?}", self.holder)
+    }
+
+    /// Whether a blocking `wait()` would block the thread: a lock is busy and the timeout is
+    /// not zero (the harness runs only those that cannot).
+    pub(crate) fn would_block(
+        &self,
+        want: &Result<Vec<usize>, Expected>,
+        timeout: Option<Duration>,
+    ) -> bool {
+        let busy = want
+            .as_ref()
+            .is_ok_and(|want| want.iter().any(|&i| self.holder[i].is_some()));
+        busy && timeout != Some(Duration::ZERO)
+    }
+
+    /// A blocking `wait()` that cannot block: a try, where a busy lock (with a zero timeout) is
+    /// a timeout naming it, with nothing kept and no sleep created.
+    pub(crate) fn wait_now(
+        &mut self,
+        want: Result<Vec<usize>, Expected>,
+        parent: Option<u64>,
+        owner: Option<String>,
+    ) -> Outcome {
+        match self.try_now(want, parent, owner) {
+            Outcome::Failed(Expected::WouldBlock(busy)) => Outcome::Failed(Expected::Timeout(busy)),
+            outcome => outcome,
+        }
+    }
 }

@@ -271,6 +271,48 @@ pub fn book() -> Vec<(&'static str, Vec<u8>)> {
                 inspect(P),
             ],
         ),
+        // Owned guards and futures: a task's root taken through the Arc, with borrowed guards
+        // nested in it; a pool guard moved into a task; and, once the harness has dropped its
+        // Arc, a waiting owned future and an owned guard that keep the manager alive.
+        (
+            "owned_outlive_the_arc",
+            three(),
+            vec![
+                try_(T0, r(&[0]).owned().label()),
+                try_(T0, r(&[1])),
+                acquire(T0, r(&[2]).forever()),
+                poll(T0),
+                inspect(T0),
+                drop_guard(T0),
+                try_(P, r(&[2]).owned()),
+                enter(T1, 0),
+                try_(T1, r(&[2]).via()),
+                inspect(T1),
+                unwind(T1),
+                unwind(T0),
+                try_(P, r(&[0]).owned()),
+                acquire_in(1, r(&[0, 2]).owned().forever()),
+                poll_in(1),
+                inspect(P),
+            ],
+        ),
+        // Blocking waits that cannot block: free locks taken, a zero timeout on a busy lock, a
+        // wait that would block (not run), an unknown lock, and nested waits in a task.
+        (
+            "blocking_waits",
+            three(),
+            vec![
+                wait(P, r(&[0])),
+                wait(P, r(&[0, 1]).zero()),
+                wait(P, r(&[0]).forever()),
+                wait(P, r(&[255]).owned()),
+                wait(T0, r(&[1]).owned().label()),
+                wait(T0, r(&[0])),
+                wait(T0, r(&[2]).millis(5)),
+                inspect(T0),
+                inspect(P),
+            ],
+        ),
         // A timeout fires when polled at its deadline, not before.
         (
             "timeout_at_deadline",
@@ -398,6 +440,7 @@ fn r(keys: &[u8]) -> Request {
         wait: Wait::Default,
         label: None,
         via_future: false,
+        owned: false,
     }
 }
 
@@ -435,6 +478,13 @@ impl Request {
     fn via(self) -> Self {
         Self {
             via_future: true,
+            ..self
+        }
+    }
+    /// At the manager: through the `Arc`, for an owned future or guard.
+    fn owned(self) -> Self {
+        Self {
+            owned: true,
             ..self
         }
     }
@@ -504,7 +554,23 @@ fn drop_guard(at: Target) -> Op {
     op(at, Act::DropGuard { slot: 0 })
 }
 fn try_(at: Target, req: Request) -> Op {
-    op(at, Act::Try { req })
+    op(
+        at,
+        Act::Try {
+            req,
+            blocking: false,
+        },
+    )
+}
+/// A blocking `wait()`, run if it cannot block.
+fn wait(at: Target, req: Request) -> Op {
+    op(
+        at,
+        Act::Try {
+            req,
+            blocking: true,
+        },
+    )
 }
 fn advance(millis: u8) -> Op {
     op(P, Act::Advance { millis })

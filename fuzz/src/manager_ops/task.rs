@@ -11,13 +11,13 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use lockorder::futures::Acquire;
-use lockorder::ManualTimer;
+use std::sync::Arc;
 
 use super::input::Request;
+use super::real::{AnyFuture, AnyGuard, Source};
 use super::requests::{begin, poll_one, try_one};
 use super::world::World;
-use super::{Manager, G, MAX_DEPTH};
+use super::{Manager, MAX_DEPTH};
 
 pub(crate) enum Cmd<'m> {
     Acquire(Request),
@@ -27,9 +27,10 @@ pub(crate) enum Cmd<'m> {
     DropFuture,
     /// Drop the future, then the top guard.
     Pop,
-    Try(Request),
+    /// A try, or a `wait()` that cannot block.
+    Try(Request, bool),
     /// A pool guard becomes the root of the (empty) stack.
-    Enter(u64, G<'m>),
+    Enter(u64, AnyGuard<'m>),
     Unwind,
     Inspect,
 }
@@ -52,8 +53,8 @@ pub(crate) struct TaskBox<'m> {
 }
 
 pub(crate) struct Shared<'m> {
-    pub(crate) m: &'m Manager,
-    pub(crate) world: RefCell<World<'m>>,
+    pub(crate) m: &'m Arc<Manager>,
+    pub(crate) world: RefCell<World>,
     pub(crate) tasks: Vec<TaskBox<'m>>,
 }
 
@@ -70,7 +71,7 @@ pub(crate) async fn recv<'m>(sh: &Shared<'m>, t: usize) -> Cmd<'m> {
 pub(crate) enum Next<'a, 'm> {
     Idle,
     Then(Cmd<'m>),
-    Granted(u64, G<'a>),
+    Granted(u64, AnyGuard<'a>),
 }
 
 /// Keeps an in-flight future at the top of task `t` until it is granted, dropped or replaced.
@@ -78,15 +79,14 @@ pub(crate) async fn drive<'a, 'm>(
     sh: &Shared<'m>,
     t: usize,
     id: u64,
-    fut: Acquire<'a, ManualTimer>,
+    mut fut: AnyFuture<'a>,
 ) -> Next<'a, 'm> {
-    let mut fut = Box::pin(fut);
     sh.tasks[t].future.set(Some(id));
     let next = loop {
         match recv(sh, t).await {
             Cmd::Poll { fresh_waker } => {
                 let mut w = sh.world.borrow_mut();
-                if let Some((gid, guard)) = poll_one(&mut w, id, fut.as_mut(), fresh_waker) {
+                if let Some((gid, guard)) = poll_one(&mut w, id, &mut fut, fresh_waker) {
                     break Next::Granted(gid, guard);
                 }
             }
@@ -107,7 +107,7 @@ pub(crate) async fn drive<'a, 'm>(
 }
 
 /// Keeps guard `g` on the stack of task `t` while the frame above it runs.
-pub(crate) async fn hold<'m>(sh: &Shared<'m>, t: usize, id: u64, mut g: G<'_>) -> Exit {
+pub(crate) async fn hold<'m>(sh: &Shared<'m>, t: usize, id: u64, mut g: AnyGuard<'_>) -> Exit {
     let task = &sh.tasks[t];
     task.depth.set(task.depth.get() + 1);
     let exit = Box::pin(level(sh, t, Some((id, &mut g)))).await;
@@ -124,7 +124,7 @@ pub(crate) async fn hold<'m>(sh: &Shared<'m>, t: usize, id: u64, mut g: G<'_>) -
 pub(crate) async fn level<'m>(
     sh: &Shared<'m>,
     t: usize,
-    mut top: Option<(u64, &mut G<'_>)>,
+    mut top: Option<(u64, &mut AnyGuard<'_>)>,
 ) -> Exit {
     let mut next = None;
     loop {
@@ -135,11 +135,11 @@ pub(crate) async fn level<'m>(
         let pid = top.as_ref().map(|p| p.0);
         let full = sh.tasks[t].depth.get() >= MAX_DEPTH;
         let exit = match cmd {
-            Cmd::Acquire(_) | Cmd::Try(_) if full => None,
+            Cmd::Acquire(_) | Cmd::Try(..) if full => None,
             Cmd::Acquire(req) => {
                 let (id, fut) = {
                     let mut w = sh.world.borrow_mut();
-                    begin(&mut w, sh.m, pid, top.as_mut().map(|p| &mut *p.1), &req)
+                    begin(&mut w, source(sh.m, &mut top, &req), pid, &req)
                 };
                 match drive(sh, t, id, fut).await {
                     Next::Idle => None,
@@ -150,10 +150,10 @@ pub(crate) async fn level<'m>(
                     Next::Granted(gid, guard) => Some(hold(sh, t, gid, guard).await),
                 }
             }
-            Cmd::Try(req) => {
+            Cmd::Try(req, blocking) => {
                 let granted = {
                     let mut w = sh.world.borrow_mut();
-                    try_one(&mut w, sh.m, pid, top.as_mut().map(|p| &mut *p.1), &req)
+                    try_one(&mut w, source(sh.m, &mut top, &req), pid, &req, blocking)
                 };
                 match granted {
                     Some((gid, guard)) => {
@@ -181,6 +181,21 @@ pub(crate) async fn level<'m>(
         if exit == Some(Exit::Unwind) && top.is_some() {
             return Exit::Unwind;
         }
+    }
+}
+
+/// Where a request of a frame is made: through its guard, or at the manager for the root frame.
+fn source<'a, 'g>(
+    m: &'a Arc<Manager>,
+    top: &'a mut Option<(u64, &mut AnyGuard<'g>)>,
+    req: &Request,
+) -> Source<'a, 'g> {
+    match top {
+        Some((_, g)) => Source::Guard(g),
+        None => Source::Manager {
+            m,
+            owned: req.owned,
+        },
     }
 }
 

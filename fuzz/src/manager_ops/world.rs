@@ -3,18 +3,19 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use lockorder::{
-    Error, Guard, HolderId, LockId, LockManager, LockRef, ManualTimer, NoTimer, Owner,
-};
+use lockorder::{Error, HolderId, LockId, LockManager, LockRef, ManualTimer, NoTimer, Owner};
 
 use super::input::LabelKind;
 use super::model::{Expected, FutModel, Model};
+use super::real::AnyGuard;
 use super::{Manager, LONG_OWNER, OWNER, UNKNOWN};
 
-pub(crate) struct World<'m> {
-    pub(crate) m: &'m Manager,
+pub(crate) struct World {
+    /// The manager: weak, so that it goes when the last `Arc` or owned guard or future does.
+    pub(crate) manager: Weak<Manager>,
     pub(crate) timer: ManualTimer,
     pub(crate) ids: Vec<LockId>,
     pub(crate) foreign: Vec<LockId>,
@@ -36,10 +37,10 @@ pub(crate) fn cut(label: &str) -> &str {
     &label[..len]
 }
 
-impl<'m> World<'m> {
+impl World {
     /// `foreign` has the same locks as `m`: its ids must be unknown to `m`.
     pub(crate) fn new(
-        m: &'m Manager,
+        m: &Arc<Manager>,
         timer: ManualTimer,
         foreign: &LockManager<NoTimer>,
         model: Model,
@@ -48,7 +49,7 @@ impl<'m> World<'m> {
         let mut ascending: Vec<usize> = (0..names.len()).collect();
         ascending.sort_by_key(|&i| model.orders[i]);
         Self {
-            m,
+            manager: Arc::downgrade(m),
             timer,
             ids: names.iter().map(|n| m.id(n).unwrap()).collect(),
             foreign: names.iter().map(|n| foreign.id(n).unwrap()).collect(),
@@ -57,6 +58,11 @@ impl<'m> World<'m> {
             holder_ids: RefCell::default(),
             labels: 0,
         }
+    }
+
+    /// The manager, which lives while anything of it is checked.
+    pub(crate) fn m(&self) -> Arc<Manager> {
+        self.manager.upgrade().expect("the manager is gone")
     }
 
     /// A new owner label of that kind: each acquisition's is its own.
@@ -108,16 +114,15 @@ impl<'m> World<'m> {
             .collect()
     }
 
-    pub(crate) fn check_guard(&self, g: &Guard<'_, ManualTimer>, id: u64) {
+    pub(crate) fn check_guard(&self, g: &AnyGuard<'_>, id: u64) {
         let gm = &self.model.guards[&id];
-        let locks: Vec<&str> = g.locks().map(|l| l.name()).collect();
-        assert_eq!(locks, self.names_of(&gm.covered), "guard covers");
-        let own: Vec<&str> = g.own_locks().map(|l| l.name()).collect();
-        assert_eq!(own, self.names_of(&gm.own), "guard owns");
+        assert_eq!(g.manager(), self.manager.as_ptr(), "guard's manager");
+        let locks = g.locks();
+        let names: Vec<&str> = locks.iter().map(|l| l.0).collect();
+        assert_eq!(names, self.names_of(&gm.covered), "guard covers");
+        assert_eq!(g.own_locks(), self.names_of(&gm.own), "guard owns");
         assert!(
-            g.locks()
-                .zip(g.locks().skip(1))
-                .all(|(a, b)| a.order() < b.order()),
+            locks.windows(2).all(|w| w[0].1 < w[1].1),
             "guard locks not ascending"
         );
         assert_eq!(g.owner(), gm.owner.as_deref().map(cut), "guard owner");
@@ -167,7 +172,8 @@ impl<'m> World<'m> {
     /// `status()` against the model.
     pub(crate) fn check_status(&self) {
         let model = &self.model;
-        let status = self.m.status();
+        let m = self.m();
+        let status = m.status();
         assert_eq!(status.now(), Some(model.now), "status now");
         let n = model.names.len();
         assert_eq!(status.len(), n, "status entries");
@@ -203,7 +209,7 @@ impl<'m> World<'m> {
     pub(crate) fn check_long_held(&self, t: Duration) {
         let model = &self.model;
         let now = model.now;
-        let real = self.m.long_held(t);
+        let real = self.m().long_held(t);
         let expected: Vec<(usize, Duration)> = self
             .ascending
             .iter()
@@ -260,9 +266,10 @@ impl<'m> World<'m> {
     pub(crate) fn check(&self) {
         self.check_status();
         let model = &self.model;
+        let m = self.m();
         for (i, &lock) in self.ids.iter().enumerate() {
             assert_eq!(
-                self.m.is_locked(lock).unwrap(),
+                m.is_locked(lock).unwrap(),
                 model.holder[i].is_some(),
                 "lock {} ({:?}): real vs model holder {:?}",
                 i,
