@@ -49,7 +49,7 @@ fn checks() -> Result<(), u8> {
         return Err(9);
     }
     drop(cache);
-    let guard = match acquire.as_mut().poll(&mut cx) {
+    let mut guard = match acquire.as_mut().poll(&mut cx) {
         Poll::Ready(Ok(guard)) => guard,
         _ => return Err(10),
     };
@@ -75,7 +75,7 @@ fn checks() -> Result<(), u8> {
     }
 
     // Nesting through the guard, and the order check.
-    let inner = guard.try_acquire(["cache"]).map_err(|_| 15)?;
+    let mut inner = guard.try_acquire(["cache"]).map_err(|_| 15)?;
     if !matches!(
         inner.try_acquire(["config"]),
         Err(Error::OrderViolation { .. })
