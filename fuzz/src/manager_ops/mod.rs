@@ -85,7 +85,7 @@ const FUTURE_SLOTS: usize = 4;
 const TASKS: usize = 3;
 /// Guards on one task's stack, at most.
 const MAX_DEPTH: usize = 6;
-/// Labels are built per acquisition (and dropped once given): `owner-<n>`.
+/// Labels are built per acquisition, each its own: `owner-<n>`.
 const OWNER: &str = "owner-";
 /// Longer than a status label keeps (32 bytes), with characters across the cut: status shows a
 /// prefix of `<n>-long-owner-...` cut at a character boundary, which moves with the digits of n.

@@ -42,7 +42,7 @@ pub(crate) fn begin<'a>(
     req: &Request,
 ) -> (u64, AnyFuture<'a>) {
     let keys = w.keys(&req.keys);
-    // The label is a fresh string, dropped before the future is polled: the library copies it.
+    // Each acquisition's label is its own, so a status entry showing another holding's is caught.
     let label = w.label(req.label);
     let fut = open(w, src, &keys, req.kind, req.wait, label.as_deref());
     let id = w.model.new_future(&keys, req.kind, pid, req.wait, label);
