@@ -1,4 +1,4 @@
-//! The acquire future: takes a set of locks in ascending order, with an optional timeout.
+//! The acquire futures: take a set of locks in ascending order, with an optional timeout.
 //!
 //! Three layers, from the inside out:
 //!
@@ -8,7 +8,7 @@
 //! * [`Core`] drives a walk as a future: the state machine, the timeout and its sleep. It is
 //!   generic over the manager handle (`&LockManager` or `Arc<LockManager>`), so the borrowed and
 //!   the owned futures share one state machine.
-//! * [`Acquire`] is the public, named future over a borrowed manager.
+//! * [`Acquire`] and [`AcquireOwned`] are the public, named futures.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -27,31 +27,34 @@ use pin_project_lite::pin_project;
 use crate::error::Error;
 use crate::guard::{Guard, Held, OwnedGuard};
 use crate::manager::LockManager;
+use crate::raw::{Busy, Mode, Turn};
 use crate::registry::{Slot, Table};
-use crate::set::LockSet;
+use crate::set::{LockSet, Refusal, Request};
 use crate::stats::WaitClock;
 use crate::status::{HolderId, Label, Publish};
 use crate::timer::{sealed::Sealed as _, MaybeTimer, Timer};
 
 // === Releasing ===
 
-/// Unlocks the locks at `positions`, in the iterator's order, even if an unlock panics.
+/// Unlocks the locks at `positions`, in the iterator's order, each in the mode `shared` says,
+/// even if an unlock panics.
 ///
 /// An unlock may run foreign code: waking the next waiter calls its waker. If that panics, the
 /// locks not yet unlocked are unlocked while unwinding (a second panic there aborts, as any panic
 /// during unwinding does), so a panicking waker can strand a waiter but never leaves a lock held.
-pub(crate) fn unlock_all<I>(slots: &[Slot], positions: I)
+pub(crate) fn unlock_all<I>(slots: &[Slot], positions: I, shared: &LockSet)
 where
     I: Iterator<Item = usize> + Clone,
 {
     struct Rest<'a, I: Iterator<Item = usize>> {
         slots: &'a [Slot],
         positions: I,
+        shared: &'a LockSet,
     }
     impl<I: Iterator<Item = usize>> Drop for Rest<'_, I> {
         fn drop(&mut self) {
             for pos in self.positions.by_ref() {
-                self.slots[pos].raw.unlock();
+                self.slots[pos].raw.unlock(mode_of(self.shared, pos));
             }
         }
     }
@@ -60,32 +63,47 @@ where
         let rest = Rest {
             slots,
             positions: positions.clone(),
+            shared,
         };
-        slots[pos].raw.unlock();
+        slots[pos].raw.unlock(mode_of(shared, pos));
         // No panic: the rest is ours to unlock, on the next turn.
         mem::forget(rest);
     }
 }
 
+/// The mode a position of a request is taken in.
+#[inline]
+pub(crate) fn mode_of(shared: &LockSet, pos: usize) -> Mode {
+    if shared.contains(pos) {
+        Mode::Shared
+    } else {
+        Mode::Exclusive
+    }
+}
+
 // === Walk: the timer-independent part ===
 
-/// Walks a lock set upward, taking one lock after another.
+/// Walks a lock set upward, taking one lock after another, each in its mode.
 ///
-/// Invariant: every position of `want` below `next` is held by this walk, and nothing else is;
-/// `listener`, when set, listens for a release of the lock at `next`. A walk does not release on
-/// drop (it does not know its table): its owner calls [`release`](Self::release), from its own
-/// `Drop` as well.
+/// Invariant: every position of `request.want` below `next` is held by this walk, and nothing
+/// else is; `listener`, when set, listens for a release of the lock at the cursor (the first
+/// wanted position at or after `next`), and `writer_counted` says whether the walk counts as a
+/// writer waiting for that lock. A walk does not release on drop (it does not know its table):
+/// its owner calls [`release`](Self::release), from its own `Drop` as well.
 pub(crate) struct Walk {
-    want: LockSet,
+    request: Request,
     next: usize,
     /// Listening for a release of the lock at the cursor.
     listener: Option<EventListener>,
-    /// Has listened for the lock at the cursor, so takes it as a waiter (see `RawLock`).
-    waited: bool,
-    /// What each lock taken publishes for status readers.
+    /// How the walk asks for the lock at the cursor: `New` until it first listens, `Priority`
+    /// once it has been woken (then it keeps its place ahead of newcomers).
+    turn: Turn,
+    /// Counted in the cursor lock's waiting writers (new readers yield to it).
+    writer_counted: bool,
+    /// What each holding this walk starts publishes for status readers.
     pub(crate) publish: Publish,
     /// The holder id of this acquisition: inherited from a parent guard, or named after the
-    /// first lock taken.
+    /// first holding it starts.
     pub(crate) holder: Option<HolderId>,
     /// When the walk started waiting for the lock at the cursor (feature `stats`).
     wait_clock: WaitClock,
@@ -93,12 +111,13 @@ pub(crate) struct Walk {
 
 impl Walk {
     #[inline]
-    pub(crate) fn new(want: LockSet, holder: Option<HolderId>, label: Option<Label>) -> Self {
+    pub(crate) fn new(request: Request, holder: Option<HolderId>, label: Option<Label>) -> Self {
         Self {
-            want,
+            request,
             next: 0,
             listener: None,
-            waited: false,
+            turn: Turn::New,
+            writer_counted: false,
             publish: Publish { label, at: None },
             holder,
             wait_clock: WaitClock::new(),
@@ -117,49 +136,65 @@ impl Walk {
         table: &Table,
         mut cx: Option<&mut Context<'_>>,
     ) -> Result<(), usize> {
-        for pos in self.want.iter_from(self.next) {
+        for pos in self.request.want.iter_from(self.next) {
             let slot = &table.slots[pos];
             let raw = &slot.raw;
-            let mut taken = if self.waited {
-                raw.try_lock_as_waiter()
-            } else {
-                raw.try_lock()
-            };
-            let generation = loop {
-                if let Some(generation) = taken {
-                    break generation;
-                }
+            let mode = mode_of(&self.request.shared, pos);
+            let taken = loop {
+                let busy = match raw.try_lock(mode, self.turn) {
+                    Ok(taken) => break taken,
+                    Err(busy) => busy,
+                };
                 let Some(cx) = cx.as_mut() else {
                     return Err(pos);
                 };
-                if !self.waited {
-                    self.wait_clock.start(self.publish.at);
-                    self.waited = true;
-                }
                 match &mut self.listener {
-                    None => self.listener = Some(raw.listen()),
+                    None => {
+                        match self.turn {
+                            Turn::New => {
+                                self.wait_clock.start(self.publish.at);
+                                if mode == Mode::Exclusive {
+                                    raw.writer_waits();
+                                    self.writer_counted = true;
+                                }
+                                self.turn = Turn::Listening;
+                            }
+                            // Woken, and still refused: a newcomer got in first.
+                            Turn::Priority if busy == Busy::Held => raw.passed_over(),
+                            _ => {}
+                        }
+                        self.listener = Some(raw.listen(mode));
+                    }
                     Some(listener) => match Pin::new(listener).poll(cx) {
-                        Poll::Ready(()) => self.listener = None,
+                        Poll::Ready(()) => {
+                            self.listener = None;
+                            self.turn = Turn::Priority;
+                        }
                         Poll::Pending => return Err(pos),
                     },
                 }
-                taken = raw.try_lock_as_waiter();
             };
-            let holder = *self
-                .holder
-                .get_or_insert_with(|| HolderId::new(pos, generation));
-            slot.record.publish(generation, holder, &self.publish);
-            let waited = self.waited;
-            slot.stats
-                .acquired(waited, self.wait_clock.stop(self.publish.at));
+            if taken.first {
+                let holder = *self
+                    .holder
+                    .get_or_insert_with(|| HolderId::new(pos, taken.generation));
+                slot.record.publish(taken.generation, holder, &self.publish);
+            }
+            let waited = self.turn != Turn::New;
+            slot.stats.acquired(
+                mode == Mode::Shared,
+                waited,
+                self.wait_clock.stop(self.publish.at),
+            );
             self.next = pos + 1;
-            // A listener exists only once `waited` is set, so a lock taken at the first try has
-            // nothing to reset.
+            // Only a walk that waited has anything to reset.
             if waited {
-                self.waited = false;
-                // A notification this listener received was meant to let one waiter take the
-                // lock, and it just did: discard it rather than wake the next waiter to find the
-                // lock busy (and requeue behind later arrivals).
+                self.turn = Turn::New;
+                if mem::take(&mut self.writer_counted) {
+                    raw.writer_done();
+                }
+                // A notification this listener received was meant to let a waiter take the
+                // lock, and it just did: discard it rather than wake another to find it busy.
                 if let Some(listener) = self.listener.take() {
                     listener.discard();
                 }
@@ -168,45 +203,67 @@ impl Walk {
         Ok(())
     }
 
-    /// Gives back every lock taken so far, newest first, then stops listening.
+    /// Gives back every lock taken so far, newest first, then stops waiting.
     ///
-    /// The locks go first: dropping the listener may pass a notification on, which runs another
-    /// task's waker, and a panic there must not keep a lock. The walk records that it holds
-    /// nothing before unlocking, so a release that unwinds is not repeated.
+    /// The locks go first: passing a wake-up on runs another task's waker, and a panic there must
+    /// not keep a lock. The walk records that it holds nothing before unlocking, so a release
+    /// that unwinds is not repeated.
     pub(crate) fn release(&mut self, table: &Table) {
+        let cursor = self.request.want.next_from(self.next);
         let below = mem::take(&mut self.next);
-        self.waited = false;
+        self.turn = Turn::New;
         if below != 0 {
-            unlock_all(&table.slots, self.want.iter_rev_below(below));
+            unlock_all(
+                &table.slots,
+                self.request.want.iter_rev_below(below),
+                &self.request.shared,
+            );
         }
-        // Dropping a listener that was notified passes the notification on (event-listener does
-        // that), so a cancelled waiter never strands the next one.
-        drop(self.listener.take());
+        let listener = self.listener.take();
+        let counted = mem::take(&mut self.writer_counted);
+        let Some(pos) = cursor else {
+            return;
+        };
+        let raw = &table.slots[pos].raw;
+        if counted {
+            raw.writer_done();
+        }
+        // A wake-up this walk received and did not use passes on, so that a cancelled waiter
+        // never strands the next one (or leaves newcomers yielding to nobody).
+        if listener.is_some_and(|listener| listener.discard()) {
+            raw.pass_on(mode_of(&self.request.shared, pos));
+        }
     }
 
-    /// Whether the walk holds a lock or listens for one: whether [`release`](Self::release) has
+    /// Whether the walk holds a lock or waits for one: whether [`release`](Self::release) has
     /// anything to do.
     #[inline]
     pub(crate) fn is_active(&self) -> bool {
-        self.next != 0 || self.listener.is_some()
+        self.next != 0 || self.listener.is_some() || self.writer_counted
     }
 
     /// Hands the locks over once every lock is held: the walk then holds nothing.
     #[inline]
-    pub(crate) fn finish(&mut self) -> LockSet {
-        debug_assert!(self.listener.is_none());
+    pub(crate) fn finish(&mut self) -> Request {
+        debug_assert!(self.listener.is_none() && !self.writer_counted);
         self.next = 0;
-        mem::replace(&mut self.want, LockSet::EMPTY)
+        mem::replace(
+            &mut self.request,
+            Request {
+                want: LockSet::EMPTY,
+                shared: LockSet::EMPTY,
+            },
+        )
     }
 
-    /// The locks the walk is after.
-    pub(crate) fn want(&self) -> &LockSet {
-        &self.want
+    /// The request (before the walk starts: what was asked for; afterwards: what it takes).
+    pub(crate) fn request(&self) -> &Request {
+        &self.request
     }
 
-    /// The locks the walk holds.
+    /// The locks the walk holds, newest first.
     pub(crate) fn held(&self) -> impl Iterator<Item = usize> + '_ {
-        self.want.iter_rev_below(self.next)
+        self.request.want.iter_rev_below(self.next)
     }
 
     /// Whether the walk listens for a lock.
@@ -221,11 +278,11 @@ struct Unparker(std::thread::Thread);
 
 #[cfg(feature = "std")]
 impl alloc::task::Wake for Unparker {
-    fn wake(self: alloc::sync::Arc<Self>) {
+    fn wake(self: Arc<Self>) {
         self.0.unpark();
     }
 
-    fn wake_by_ref(self: &alloc::sync::Arc<Self>) {
+    fn wake_by_ref(self: &Arc<Self>) {
         self.0.unpark();
     }
 }
@@ -238,6 +295,8 @@ impl alloc::task::Wake for Unparker {
 pub(crate) struct Parent<'a> {
     /// Every lock the parent covers.
     pub(crate) covered: &'a LockSet,
+    /// The covered locks held shared (by every level that holds them).
+    pub(crate) covered_shared: &'a LockSet,
     /// Where the highest of them was taken.
     pub(crate) top_at: &'static Location<'static>,
 }
@@ -288,7 +347,7 @@ pub(crate) struct Walker<M: Handle> {
 impl<M: Handle> Drop for Walker<M> {
     #[inline]
     fn drop(&mut self) {
-        // Every completed acquire drops a walk that holds nothing and listens for nothing: that
+        // Every completed acquire drops a walk that holds nothing and waits for nothing: that
         // check stays inline, the release itself does not.
         if self.walk.is_active() {
             self.walk.release(&self.manager.table);
@@ -300,11 +359,12 @@ impl<M: Handle> Drop for Walker<M> {
 /// `Drop` (through [`Walker`]) undoes it in every variant.
 ///
 /// ```text
-///   Refused ──poll──▶ Done (Err)
-///   Walking ──poll: all free──▶ Done (Ok)
-///   Walking ──poll: busy lock──▶ Listening ──(timeout)──▶ Sleeping
+///   Fresh ──first poll: refused──▶ Done (Err)
+///   Fresh ──first poll──▶ Walking ──all free──▶ Done (Ok)
+///   Walking ──busy lock──▶ Listening ──(timeout)──▶ Sleeping
 ///   Listening/Sleeping ──poll: all taken──▶ Done (Ok)
 ///   Sleeping ──poll: sleep fired──▶ Done (Err(Timeout)), everything released first
+///   Refused ──poll──▶ Done (Err)
 /// ```
 ///
 /// Transitions happen in place, after the step they record: a poll never takes the state out
@@ -312,11 +372,15 @@ impl<M: Handle> Drop for Walker<M> {
 /// state that describes what the walk holds, and polling again goes on from there.
 #[derive(Debug)]
 pub(crate) enum State {
-    /// Refused before taking anything (an unknown key, an order violation): the next poll
-    /// returns the error. Holds nothing.
+    /// Built, options still being set: the request is not checked yet (a nested one is checked
+    /// against its parent at the first poll, once `shared` keys may have been added). Holds
+    /// nothing.
+    Fresh,
+    /// Refused before taking anything (an unknown key): the next poll returns the error. Holds
+    /// nothing.
     Refused(Box<Error>),
-    /// Not yet stopped by a busy lock. The walk may hold locks below its cursor (after a poll
-    /// that unwound) and listens for nothing.
+    /// Checked, and not yet stopped by a busy lock. The walk may hold locks below its cursor
+    /// (after a poll that unwound) and listens for nothing.
     Walking,
     /// Stopped at a busy lock: holds the locks below the cursor and listens for the busy one's
     /// release. No sleep exists (no timeout, or it is about to be created).
@@ -341,17 +405,25 @@ pin_project! {
 }
 
 impl<'p, M: Handle> Core<'p, M> {
+    /// A future for `request` (exclusive locks in `want`, shared ones in `shared`; a nested one
+    /// is checked against its parent at the first poll).
     #[inline(always)]
     pub(crate) fn new(
         manager: M,
-        want: Result<LockSet, Error>,
+        request: Result<Request, Error>,
         origin: Origin<'p>,
         holder: Option<HolderId>,
         label: Option<Label>,
     ) -> Self {
-        let (want, state) = match want {
-            Ok(want) => (want, State::Walking),
-            Err(e) => (LockSet::EMPTY, State::Refused(Box::new(e))),
+        let (request, state) = match request {
+            Ok(request) => (request, State::Fresh),
+            Err(e) => (
+                Request {
+                    want: LockSet::EMPTY,
+                    shared: LockSet::EMPTY,
+                },
+                State::Refused(Box::new(e)),
+            ),
         };
         let timeout = manager
             .default_timeout()
@@ -359,7 +431,7 @@ impl<'p, M: Handle> Core<'p, M> {
         Self {
             walker: Walker {
                 manager,
-                walk: Walk::new(want, holder, label),
+                walk: Walk::new(request, holder, label),
             },
             state,
             origin,
@@ -374,13 +446,6 @@ impl<'p, M: Handle> Core<'p, M> {
         &self.walker.manager
     }
 
-    /// Hands the walk's locks to a guard's record of them.
-    #[inline]
-    fn held(walk: &mut Walk, origin: Origin<'p>) -> Held {
-        let own = walk.finish();
-        Held::new(own, walk.holder, walk.publish.label, origin)
-    }
-
     /// The manager handle, for the guard.
     #[inline]
     pub(crate) fn handle(&self) -> M
@@ -390,14 +455,119 @@ impl<'p, M: Handle> Core<'p, M> {
         self.walker.manager.clone()
     }
 
+    /// Adds `keys` to the request, to be taken shared (unless also asked for exclusive).
+    pub(crate) fn add_shared<I>(&mut self, keys: I)
+    where
+        I: IntoIterator,
+        I::Item: crate::registry::Key,
+    {
+        if !matches!(self.state, State::Fresh) {
+            return;
+        }
+        let table = &self.walker.manager.table;
+        let shared = &mut self.walker.walk.request.shared;
+        for key in keys {
+            match crate::registry::sealed::Sealed::position(&key, table) {
+                Ok(pos) => {
+                    if !shared.insert(pos) {
+                        // The first shared key of a manager too large for an inline set.
+                        let mut bigger = table.empty_set();
+                        bigger.union_with(shared);
+                        bigger.insert(pos);
+                        *shared = bigger;
+                    }
+                }
+                Err(e) => {
+                    self.state = State::Refused(Box::new(e));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Checks the request (against the parent guard, for a nested one) and turns `Fresh` into
+    /// `Walking`; any other state is returned as the error a poll reports for it.
+    #[inline]
+    fn start(&mut self) -> Result<(), Error> {
+        Self::start_parts(&mut self.state, &mut self.walker, &self.origin)
+    }
+
+    /// [`start`](Self::start), on the fields a pinned poll can reach.
+    #[inline]
+    fn start_parts(
+        state: &mut State,
+        walker: &mut Walker<M>,
+        origin: &Origin<'p>,
+    ) -> Result<(), Error> {
+        match state {
+            State::Fresh => {}
+            State::Walking | State::Listening | State::Sleeping => return Ok(()),
+            State::Refused(_) => {
+                let State::Refused(e) = mem::replace(state, State::Done) else {
+                    unreachable!("matched just above")
+                };
+                return Err(*e);
+            }
+            State::Done => return Err(Error::PolledAfterCompletion),
+        }
+        let table = &walker.manager.table;
+        let request = &mut walker.walk.request;
+        match &origin.parent {
+            None => {
+                let Request { want, shared } = mem::replace(
+                    request,
+                    Request {
+                        want: LockSet::EMPTY,
+                        shared: LockSet::EMPTY,
+                    },
+                );
+                *request = Request::new(want, shared);
+            }
+            Some(parent) => {
+                match Request::nested(
+                    &request.want,
+                    request.shared.clone(),
+                    parent.covered,
+                    parent.covered_shared,
+                ) {
+                    Ok(checked) => *request = checked,
+                    Err(refusal) => {
+                        *state = State::Done;
+                        return Err(match refusal {
+                            Refusal::Order { requested, held } => Error::OrderViolation {
+                                requested: table.lock_ref(requested),
+                                held: table.lock_ref(held).acquired_at_location(parent.top_at),
+                            },
+                            Refusal::Upgrade { lock } => Error::UpgradeRefused {
+                                lock: table.lock_ref(lock),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        *state = State::Walking;
+        Ok(())
+    }
+
+    /// Hands the walk's locks to a guard's record of them.
+    #[inline]
+    fn held(walk: &mut Walk, origin: Origin<'p>) -> Held {
+        let request = walk.finish();
+        Held::new(request, walk.holder, walk.publish.label, origin)
+    }
+
     /// Tries once: all locks or none.
     #[inline]
     pub(crate) fn try_now(&mut self) -> Result<Held, Error> {
-        match mem::replace(&mut self.state, State::Done) {
-            State::Walking => {}
-            State::Refused(e) => return Err(*e),
-            _ => return Err(Error::PolledAfterCompletion),
+        if !matches!(self.state, State::Fresh) {
+            // Refused, or used already.
+            self.start()?;
+            self.state = State::Done;
+            return Err(Error::PolledAfterCompletion);
         }
+        self.start()?;
+        self.state = State::Done;
         let Walker { manager, walk } = &mut self.walker;
         walk.publish.at = manager.timer.now_opt();
         match walk.advance(&manager.table, None) {
@@ -417,18 +587,12 @@ impl<'p, M: Handle> Core<'p, M> {
     pub(crate) fn wait(&mut self) -> Result<Held, Error> {
         use std::time::Instant;
 
-        match &self.state {
-            State::Walking => {}
-            State::Refused(_) => {
-                let State::Refused(e) = mem::replace(&mut self.state, State::Done) else {
-                    unreachable!("matched just above")
-                };
-                return Err(*e);
-            }
-            State::Listening | State::Sleeping | State::Done => {
-                return Err(Error::PolledAfterCompletion)
-            }
+        if !matches!(self.state, State::Fresh) {
+            self.start()?;
+            self.state = State::Done;
+            return Err(Error::PolledAfterCompletion);
         }
+        self.start()?;
         let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
         let timeout = self.timeout.filter(|_| has_timer);
         let Walker { manager, walk } = &mut self.walker;
@@ -448,8 +612,7 @@ impl<'p, M: Handle> Core<'p, M> {
         if timeout != Some(Duration::ZERO) {
             self.state = State::Listening;
             // Blocking and async waiters listen on the same events: a release wakes either.
-            let waker =
-                core::task::Waker::from(alloc::sync::Arc::new(Unparker(std::thread::current())));
+            let waker = core::task::Waker::from(Arc::new(Unparker(std::thread::current())));
             let mut cx = Context::from_waker(&waker);
             loop {
                 // Progress first: a lock granted at the deadline is kept.
@@ -484,15 +647,9 @@ impl<'p, M: Handle> Core<'p, M> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<Held, Error>> {
         let mut this = self.project();
-        match this.state {
-            State::Walking | State::Listening | State::Sleeping => {}
-            State::Refused(_) => {
-                let State::Refused(e) = mem::replace(this.state, State::Done) else {
-                    unreachable!("matched just above")
-                };
-                return Poll::Ready(Err(*e));
-            }
-            State::Done => return Poll::Ready(Err(Error::PolledAfterCompletion)),
+        // Not started: check and start (or report the refusal, or a poll after completion).
+        if let Err(e) = Self::start_parts(this.state, this.walker, this.origin) {
+            return Poll::Ready(Err(e));
         }
         let Walker { manager, walk } = this.walker;
         let manager: &LockManager<M::Timer> = manager;
@@ -547,11 +704,24 @@ impl<M: Handle> fmt::Debug for Core<'_, M> {
         let walk = &self.walker.walk;
         let mut held: alloc::vec::Vec<&str> = walk.held().map(name).collect();
         held.reverse();
+        let request = walk.request();
         f.debug_struct("Acquire")
             .field("state", &self.state)
             .field(
                 "locks",
-                &walk.want().iter().map(name).collect::<alloc::vec::Vec<_>>(),
+                &request
+                    .want
+                    .iter()
+                    .map(name)
+                    .collect::<alloc::vec::Vec<_>>(),
+            )
+            .field(
+                "shared",
+                &request
+                    .shared
+                    .iter()
+                    .map(name)
+                    .collect::<alloc::vec::Vec<_>>(),
             )
             .field("held", &held)
             .field("listening", &walk.is_listening())
@@ -568,6 +738,26 @@ impl<M: Handle> fmt::Debug for Core<'_, M> {
 macro_rules! options {
     ($future:ident<$($lt:lifetime,)? T>, $guard:ty, $make:expr) => {
         impl<$($lt,)? T: MaybeTimer> $future<$($lt,)? T> {
+            /// Adds `keys` to the request, to be taken in shared (read) mode: any number of
+            /// shared holders at once, none while an exclusive one holds the lock.
+            ///
+            /// A key asked for both ways is taken exclusive. Order rules are those of every
+            /// lock: the set is taken in ascending order, whatever the modes. In a nested
+            /// request, a lock the parent holds (in either mode) is skipped. Writers are not
+            /// starved: once a writer waits for a lock, new shared requests for it wait too (and
+            /// a single try fails), until that writer gets it or gives up.
+            ///
+            /// An unknown key refuses the request with [`Error::UnknownLock`]. Keys added after
+            /// the first poll are ignored.
+            pub fn shared<I>(mut self, keys: I) -> Self
+            where
+                I: IntoIterator,
+                I::Item: crate::registry::Key,
+            {
+                self.core.add_shared(keys);
+                self
+            }
+
             /// Waits without a time limit, whatever the manager's default timeout.
             pub fn no_timeout(mut self) -> Self {
                 self.core.timeout = None;
@@ -590,7 +780,7 @@ macro_rules! options {
             ///
             /// [`Error::WouldBlock`] naming the first busy lock (everything taken is released
             /// first), or the error the request was refused with ([`Error::UnknownLock`],
-            /// [`Error::OrderViolation`]).
+            /// [`Error::OrderViolation`], [`Error::UpgradeRefused`]).
             #[inline]
             pub fn try_now(mut self) -> Result<$guard, Error> {
                 let held = self.core.try_now()?;
@@ -726,13 +916,13 @@ impl<'a, T: MaybeTimer> Acquire<'a, T> {
     #[inline(always)]
     pub(crate) fn new(
         manager: &'a LockManager<T>,
-        want: Result<LockSet, Error>,
+        request: Result<Request, Error>,
         origin: Origin<'a>,
         holder: Option<HolderId>,
         label: Option<Label>,
     ) -> Self {
         Self {
-            core: Core::new(manager, want, origin, holder, label),
+            core: Core::new(manager, request, origin, holder, label),
         }
     }
 }
@@ -784,9 +974,15 @@ pin_project! {
 impl<T: MaybeTimer> AcquireOwned<T> {
     #[inline(always)]
     #[track_caller]
-    pub(crate) fn new(manager: Arc<LockManager<T>>, want: Result<LockSet, Error>) -> Self {
+    pub(crate) fn new(manager: Arc<LockManager<T>>, request: Result<Request, Error>) -> Self {
         Self {
-            core: Core::new(manager, want, Origin::new(Location::caller()), None, None),
+            core: Core::new(
+                manager,
+                request,
+                Origin::new(Location::caller()),
+                None,
+                None,
+            ),
         }
     }
 }

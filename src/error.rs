@@ -147,6 +147,14 @@ pub enum Error {
         /// ([`LockRef::acquired_at`]).
         held: LockRef,
     },
+    /// A nested acquisition asked for exclusive use of a lock that the guard holds shared.
+    ///
+    /// Upgrading a shared holding deadlocks as soon as two holders try it (each waits for the
+    /// other to leave), so it is refused instead. Take the lock exclusive from the start.
+    UpgradeRefused {
+        /// The lock held shared and asked for exclusive.
+        lock: LockRef,
+    },
     /// The timeout passed while waiting for `lock`; everything taken so far was released.
     Timeout {
         /// The lock that was still busy.
@@ -204,6 +212,11 @@ impl fmt::Display for Error {
                     "; take {requested} in the same acquire as {held}, or before it"
                 )
             }
+            Error::UpgradeRefused { lock } => write!(
+                f,
+                "upgrade refused (potential deadlock): lock {lock} is held shared and was asked \
+                 for exclusive; take it exclusive in the outer acquire instead"
+            ),
             Error::Timeout { lock } => write!(
                 f,
                 "timed out waiting for lock {lock}; every lock this acquire had taken was released"

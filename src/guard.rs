@@ -4,11 +4,12 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::panic::Location;
 
-use crate::acquire::{unlock_all, Acquire, Origin, Parent};
+use crate::acquire::{mode_of, unlock_all, Acquire, Origin, Parent};
 use crate::error::Error;
 use crate::manager::LockManager;
+use crate::raw::Mode;
 use crate::registry::{self, Key, LockInfo, Table};
-use crate::set::LockSet;
+use crate::set::{LockSet, Request};
 use crate::stats;
 use crate::status::{HolderId, Label, Owner};
 use crate::timer::{MaybeTimer, NoTimer, TimerName};
@@ -18,10 +19,11 @@ use crate::timer::{MaybeTimer, NoTimer, TimerName};
 /// The locks a guard holds and what it knows about them: the part of a guard that does not
 /// depend on how it holds its manager.
 pub(crate) struct Held {
-    /// The locks this guard took, and releases.
-    own: LockSet,
-    /// For a nested guard: every lock it covers (its parent's and its own).
-    covered: Option<LockSet>,
+    /// The locks this guard took, and releases; `own.shared` says which it holds shared.
+    own: Request,
+    /// For a nested guard: every lock it covers (its parents' and its own), and which of them
+    /// are held shared only (no level holds them exclusively).
+    covered: Option<Request>,
     owner: Option<Label>,
     holder: Option<HolderId>,
     /// Where the highest covered lock was taken.
@@ -31,19 +33,22 @@ pub(crate) struct Held {
 impl Held {
     #[inline]
     pub(crate) fn new(
-        own: LockSet,
+        own: Request,
         holder: Option<HolderId>,
         owner: Option<Label>,
         origin: Origin<'_>,
     ) -> Self {
         let top_at = match &origin.parent {
-            Some(parent) if own.is_empty() => parent.top_at,
+            Some(parent) if own.want.is_empty() => parent.top_at,
             _ => origin.caller,
         };
         let covered = origin.parent.map(|parent| {
-            let mut covered = parent.covered.clone();
-            covered.union_with(&own);
-            covered
+            // A nested request never takes a lock its parent covers, so the modes add up.
+            let mut want = parent.covered.clone();
+            want.union_with(&own.want);
+            let mut shared = parent.covered_shared.clone();
+            shared.union_with(&own.shared);
+            Request { want, shared }
         });
         Self {
             own,
@@ -54,7 +59,7 @@ impl Held {
         }
     }
 
-    fn covered(&self) -> &LockSet {
+    fn covered(&self) -> &Request {
         self.covered.as_ref().unwrap_or(&self.own)
     }
 
@@ -62,19 +67,32 @@ impl Held {
     where
         't: 's,
     {
-        self.covered().iter().map(move |pos| &table.slots[pos].info)
+        self.covered()
+            .want
+            .iter()
+            .map(move |pos| &table.slots[pos].info)
     }
 
     fn own_locks<'s, 't>(&'s self, table: &'t Table) -> impl Iterator<Item = &'t LockInfo> + 's
     where
         't: 's,
     {
-        self.own.iter().map(move |pos| &table.slots[pos].info)
+        self.own.want.iter().map(move |pos| &table.slots[pos].info)
+    }
+
+    fn position<K: Key>(&self, table: &Table, key: K) -> Option<usize> {
+        registry::sealed::Sealed::position(&key, table)
+            .ok()
+            .filter(|&pos| self.covered().want.contains(pos))
     }
 
     fn holds<K: Key>(&self, table: &Table, key: K) -> bool {
-        registry::sealed::Sealed::position(&key, table)
-            .is_ok_and(|pos| self.covered().contains(pos))
+        self.position(table, key).is_some()
+    }
+
+    fn mode<K: Key>(&self, table: &Table, key: K) -> Option<Mode> {
+        self.position(table, key)
+            .map(|pos| mode_of(&self.covered().shared, pos))
     }
 
     fn owner(&self) -> Option<&str> {
@@ -89,12 +107,14 @@ impl Held {
         }
     }
 
-    /// A nested acquisition of `keys` through this guard, on `manager` (its manager).
+    /// A nested acquisition of `keys` (in `mode`) through this guard, on `manager` (its
+    /// manager). It is checked against this guard at its first poll, once every option is set.
     #[inline]
     fn nest<'a, T, I>(
         &'a self,
         manager: &'a LockManager<T>,
         keys: I,
+        mode: Mode,
         caller: &'static Location<'static>,
     ) -> Acquire<'a, T>
     where
@@ -104,20 +124,25 @@ impl Held {
     {
         let table = &manager.table;
         let covered = self.covered();
-        let want = registry::resolve(table, keys).and_then(|requested| {
-            nest(covered, requested).map_err(|(requested, held)| Error::OrderViolation {
-                requested: table.lock_ref(requested),
-                held: table.lock_ref(held).acquired_at_location(self.top_at),
-            })
+        let request = registry::resolve(table, keys).map(|set| match mode {
+            Mode::Exclusive => Request {
+                want: set,
+                shared: table.empty_set(),
+            },
+            Mode::Shared => Request {
+                want: table.empty_set(),
+                shared: set,
+            },
         });
         let origin = Origin {
             caller,
             parent: Some(Parent {
-                covered,
+                covered: &covered.want,
+                covered_shared: &covered.shared,
                 top_at: self.top_at,
             }),
         };
-        Acquire::new(manager, want, origin, self.holder, self.owner)
+        Acquire::new(manager, request, origin, self.holder, self.owner)
     }
 
     /// Releases the guard's own locks, newest first.
@@ -130,7 +155,11 @@ impl Held {
         if stats::ENABLED && T::HAS_TIMER {
             release_with_hold_times(&self.own, manager);
         } else {
-            unlock_all(slots, self.own.iter_rev_below(usize::MAX));
+            unlock_all(
+                slots,
+                self.own.want.iter_rev_below(usize::MAX),
+                &self.own.shared,
+            );
         }
     }
 
@@ -140,8 +169,9 @@ impl Held {
                 .map(|pos| table.slots[pos].info.name())
                 .collect::<alloc::vec::Vec<_>>()
         };
-        f.field("locks", &names(self.covered()))
-            .field("own", &names(&self.own))
+        f.field("locks", &names(&self.covered().want))
+            .field("shared", &names(&self.covered().shared))
+            .field("own", &names(&self.own.want))
             .field("owner", &self.owner());
     }
 }
@@ -152,20 +182,25 @@ impl Held {
 /// time is in its record only until it is released): if it panics, the locks are released while
 /// unwinding, so no panic keeps a lock.
 #[cold]
-fn release_with_hold_times<T: MaybeTimer>(own: &LockSet, manager: &LockManager<T>) {
+fn release_with_hold_times<T: MaybeTimer>(own: &Request, manager: &LockManager<T>) {
     struct Release<'a> {
         slots: &'a [crate::registry::Slot],
-        own: &'a LockSet,
+        own: &'a Request,
     }
     impl Drop for Release<'_> {
         fn drop(&mut self) {
-            unlock_all(self.slots, self.own.iter_rev_below(usize::MAX));
+            unlock_all(
+                self.slots,
+                self.own.want.iter_rev_below(usize::MAX),
+                &self.own.shared,
+            );
         }
     }
     let slots = &manager.table.slots;
     let release = Release { slots, own };
     let now = manager.timer.now_opt();
-    for pos in own.iter() {
+    // Hold times of exclusive holdings only: a shared holding's record is its first reader's.
+    for pos in own.want.iter().filter(|&pos| !own.shared.contains(pos)) {
         if let Some(hold) = stats::hold_time(slots[pos].record.acquired_at(), now) {
             slots[pos].stats.released(hold);
         }
@@ -173,14 +208,108 @@ fn release_with_hold_times<T: MaybeTimer>(own: &LockSet, manager: &LockManager<T
     drop(release);
 }
 
-/// The locks a nested request must still take, or `(requested, held)` when taking them would
-/// break the order: a requested lock ranked below the highest one held.
-pub(crate) fn nest(covered: &LockSet, mut requested: LockSet) -> Result<LockSet, (usize, usize)> {
-    requested.subtract(covered);
-    match (requested.first(), covered.last()) {
-        (Some(low), Some(high)) if low < high => Err((low, high)),
-        _ => Ok(requested),
-    }
+// === What both guards share ===
+
+/// The inspection and nesting methods of [`Guard`] and [`OwnedGuard`], written once.
+macro_rules! guard_methods {
+    () => {
+        /// Whether this guard covers the lock `key` (taken by it or, for a nested guard, by a
+        /// parent), in either mode. An unknown key is simply not held.
+        pub fn holds<K: Key>(&self, key: K) -> bool {
+            self.held.holds(&self.manager.table, key)
+        }
+
+        /// How this guard, with its parents, holds the lock `key`: `None` when it does not
+        /// cover it (or the key is unknown).
+        ///
+        /// ```
+        /// # use lockorder::{LockManager, Mode};
+        /// let m = LockManager::builder().with_lock("db", 1)?.with_lock("config", 2)?.build();
+        /// let mut g = m.acquire(["db"]).shared(["config"]).try_now()?;
+        /// assert_eq!(g.mode("db"), Some(Mode::Exclusive));
+        /// assert_eq!(g.mode("config"), Some(Mode::Shared));
+        /// let inner = g.try_acquire_shared(["config"])?; // covered: nothing new is taken
+        /// assert_eq!(inner.mode("config"), Some(Mode::Shared));
+        /// # Ok::<(), lockorder::Error>(())
+        /// ```
+        pub fn mode<K: Key>(&self, key: K) -> Option<Mode> {
+            self.held.mode(&self.manager.table, key)
+        }
+
+        /// The owner label given at acquisition (or inherited from the parent guard), as
+        /// stored: cut to [`Label::CAPACITY`] bytes.
+        pub fn owner(&self) -> Option<&str> {
+            self.held.owner()
+        }
+
+        /// Who holds these locks, as status reports show it: the label, or the automatic holder
+        /// id (`None` without a label when this guard and its parents took every lock by
+        /// joining other readers, or took nothing).
+        pub fn holder(&self) -> Option<Owner> {
+            self.held.holder()
+        }
+
+        /// Acquires more locks while holding these: a nested acquisition.
+        ///
+        /// Locks this guard covers are skipped. The request is refused, at its first poll and
+        /// with nothing taken, with [`Error::OrderViolation`] if a new lock is ordered below the
+        /// highest lock held, with [`Error::UpgradeRefused`] if it asks for exclusive use of a
+        /// lock held shared, and with [`Error::UnknownLock`] for an unknown key. The returned
+        /// guard borrows this one mutably until it is dropped (one child at a time), and
+        /// releases only the locks it took. Options and cancel safety are those of
+        /// [`Acquire`], including [`shared`](Acquire::shared).
+        #[track_caller]
+        #[inline]
+        pub fn acquire<I>(&mut self, keys: I) -> Acquire<'_, T>
+        where
+            I: IntoIterator,
+            I::Item: Key,
+        {
+            self.held
+                .nest(&self.manager, keys, Mode::Exclusive, Location::caller())
+        }
+
+        /// A nested [`acquire`](Self::acquire) that tries once: all or nothing.
+        ///
+        /// # Errors
+        ///
+        /// As [`Acquire::try_now`].
+        #[track_caller]
+        pub fn try_acquire<I>(&mut self, keys: I) -> Result<Guard<'_, T>, Error>
+        where
+            I: IntoIterator,
+            I::Item: Key,
+        {
+            self.acquire(keys).try_now()
+        }
+
+        /// A nested acquisition of `keys` in shared mode; a lock this guard covers, in either
+        /// mode, is skipped. Otherwise as [`acquire`](Self::acquire).
+        #[track_caller]
+        #[inline]
+        pub fn acquire_shared<I>(&mut self, keys: I) -> Acquire<'_, T>
+        where
+            I: IntoIterator,
+            I::Item: Key,
+        {
+            self.held
+                .nest(&self.manager, keys, Mode::Shared, Location::caller())
+        }
+
+        /// A nested [`acquire_shared`](Self::acquire_shared) that tries once: all or nothing.
+        ///
+        /// # Errors
+        ///
+        /// As [`Acquire::try_now`].
+        #[track_caller]
+        pub fn try_acquire_shared<I>(&mut self, keys: I) -> Result<Guard<'_, T>, Error>
+        where
+            I: IntoIterator,
+            I::Item: Key,
+        {
+            self.acquire_shared(keys).try_now()
+        }
+    };
 }
 
 // === Guard ===
@@ -292,11 +421,7 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
         Self { manager, held }
     }
 
-    /// Whether this guard covers the lock `key` (taken by it or, for a nested guard, by a parent).
-    /// An unknown key is simply not held.
-    pub fn holds<K: Key>(&self, key: K) -> bool {
-        self.held.holds(&self.manager.table, key)
-    }
+    guard_methods!();
 
     /// The locks this guard covers, in ascending order (a nested guard's include its parents').
     pub fn locks(&self) -> impl Iterator<Item = &'a LockInfo> + '_ {
@@ -308,52 +433,9 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
         self.held.own_locks(&self.manager.table)
     }
 
-    /// The owner label given at acquisition (or inherited from the parent guard), as stored: cut
-    /// to [`Label::CAPACITY`] bytes.
-    pub fn owner(&self) -> Option<&str> {
-        self.held.owner()
-    }
-
-    /// Who holds these locks, as status reports show it: the label, or the automatic holder id
-    /// (`None` for a guard of no locks at all).
-    pub fn holder(&self) -> Option<Owner> {
-        self.held.holder()
-    }
-
     /// The manager the locks belong to.
     pub fn manager(&self) -> &'a LockManager<T> {
         self.manager
-    }
-
-    /// Acquires more locks while holding these: a nested acquisition.
-    ///
-    /// Locks this guard covers are skipped. The request is refused with
-    /// [`Error::OrderViolation`] (on first poll) if a new lock is ordered below the highest lock
-    /// held, and with [`Error::UnknownLock`] for an unknown key; nothing is taken then. The
-    /// returned guard borrows this one mutably until it is dropped, and releases only the locks
-    /// it took. Options and cancel safety are those of [`Acquire`].
-    #[track_caller]
-    #[inline]
-    pub fn acquire<I>(&mut self, keys: I) -> Acquire<'_, T>
-    where
-        I: IntoIterator,
-        I::Item: Key,
-    {
-        self.held.nest(self.manager, keys, Location::caller())
-    }
-
-    /// A nested [`acquire`](Self::acquire) that tries once: all or nothing.
-    ///
-    /// # Errors
-    ///
-    /// As [`Acquire::try_now`].
-    #[track_caller]
-    pub fn try_acquire<I>(&mut self, keys: I) -> Result<Guard<'_, T>, Error>
-    where
-        I: IntoIterator,
-        I::Item: Key,
-    {
-        self.acquire(keys).try_now()
     }
 }
 
@@ -414,56 +496,16 @@ impl<T: MaybeTimer> OwnedGuard<T> {
         Self { manager, held }
     }
 
-    /// Whether this guard covers the lock `key`. An unknown key is simply not held.
-    pub fn holds<K: Key>(&self, key: K) -> bool {
-        self.held.holds(&self.manager.table, key)
-    }
+    guard_methods!();
 
     /// The locks this guard covers (and releases), in ascending order.
     pub fn locks(&self) -> impl Iterator<Item = &LockInfo> + '_ {
         self.held.locks(&self.manager.table)
     }
 
-    /// The owner label given at acquisition, as stored: cut to [`Label::CAPACITY`] bytes.
-    pub fn owner(&self) -> Option<&str> {
-        self.held.owner()
-    }
-
-    /// Who holds these locks, as status reports show it: the label, or the automatic holder id
-    /// (`None` for a guard of no locks at all).
-    pub fn holder(&self) -> Option<Owner> {
-        self.held.holder()
-    }
-
     /// The manager the locks belong to.
     pub fn manager(&self) -> &Arc<LockManager<T>> {
         &self.manager
-    }
-
-    /// Acquires more locks while holding these: a nested acquisition, checked as
-    /// [`Guard::acquire`] is. The nested guard borrows this one mutably.
-    #[track_caller]
-    #[inline]
-    pub fn acquire<I>(&mut self, keys: I) -> Acquire<'_, T>
-    where
-        I: IntoIterator,
-        I::Item: Key,
-    {
-        self.held.nest(&self.manager, keys, Location::caller())
-    }
-
-    /// A nested [`acquire`](Self::acquire) that tries once: all or nothing.
-    ///
-    /// # Errors
-    ///
-    /// As [`Acquire::try_now`].
-    #[track_caller]
-    pub fn try_acquire<I>(&mut self, keys: I) -> Result<Guard<'_, T>, Error>
-    where
-        I: IntoIterator,
-        I::Item: Key,
-    {
-        self.acquire(keys).try_now()
     }
 }
 
@@ -479,46 +521,5 @@ impl<T: MaybeTimer> fmt::Debug for OwnedGuard<T> {
         let mut d = f.debug_struct("OwnedGuard");
         self.held.debug(&self.manager.table, &mut d);
         d.field("timer", &TimerName::<T>::new()).finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use alloc::vec::Vec;
-
-    fn set(items: &[usize]) -> LockSet {
-        let mut s = LockSet::with_len(16);
-        items.iter().for_each(|&i| {
-            s.insert(i);
-        });
-        s
-    }
-
-    fn ok(covered: &[usize], requested: &[usize]) -> Vec<usize> {
-        nest(&set(covered), set(requested))
-            .unwrap()
-            .iter()
-            .collect()
-    }
-
-    #[test]
-    fn held_locks_are_skipped() {
-        assert_eq!(ok(&[2], &[2, 5]), [5]);
-        assert_eq!(ok(&[2, 5], &[5, 2]), Vec::<usize>::new());
-    }
-
-    #[test]
-    fn higher_locks_are_allowed() {
-        assert_eq!(ok(&[1, 3], &[4, 9]), [4, 9]);
-        assert_eq!(ok(&[], &[0, 3]), [0, 3]);
-    }
-
-    #[test]
-    fn lower_locks_are_violations_naming_lowest_request_and_highest_held() {
-        assert_eq!(nest(&set(&[1, 5]), set(&[3, 7])), Err((3, 5)));
-        assert_eq!(nest(&set(&[5]), set(&[0, 2, 5])), Err((0, 5)));
-        // A gap below the highest held lock is still a violation.
-        assert_eq!(nest(&set(&[1, 5]), set(&[2])), Err((2, 5)));
     }
 }

@@ -120,6 +120,7 @@ mod watchdog;
 pub use error::{Error, LockRef};
 pub use guard::{Guard, OwnedGuard};
 pub use manager::LockManager;
+pub use raw::Mode;
 pub use registry::{Builder, Key, LockId, LockInfo};
 #[cfg(feature = "stats")]
 pub use stats::LockStats;

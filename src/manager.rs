@@ -11,7 +11,9 @@ use alloc::sync::Arc;
 use crate::acquire::{Acquire, AcquireOwned, Origin};
 use crate::error::Error;
 use crate::guard::{Guard, OwnedGuard};
+use crate::raw::Mode;
 use crate::registry::{self, Builder, Key, LockId, LockInfo, Table};
+use crate::set::{LockSet, Request};
 use crate::status::{self, LockStatus, LongHold, Status};
 use crate::timer::{MaybeTimer, NoTimer, Timer, TimerName};
 use crate::watchdog::Watchdog;
@@ -77,6 +79,16 @@ impl<T> LockManager<T> {
         Some(&self.table.slots[pos].info)
     }
 
+    /// What was registered for the lock `key` names, whatever kind of key it is.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownLock`] for an unknown name or an id of another manager.
+    pub fn lock_info<K: Key>(&self, key: K) -> Result<&LockInfo, Error> {
+        let pos = registry::sealed::Sealed::position(&key, &self.table)?;
+        Ok(&self.table.slots[pos].info)
+    }
+
     /// Every lock, in ascending order.
     pub fn locks(&self) -> impl ExactSizeIterator<Item = &LockInfo> + DoubleEndedIterator {
         self.table.slots.iter().map(|slot| &slot.info)
@@ -131,13 +143,59 @@ impl<T: MaybeTimer> LockManager<T> {
         I::Item: Key,
     {
         let origin = Origin::new(Location::caller());
-        Acquire::new(
-            self,
-            registry::resolve(&self.table, keys),
-            origin,
-            None,
-            None,
-        )
+        let request = registry::resolve(&self.table, keys).map(|want| Request {
+            want,
+            shared: LockSet::EMPTY,
+        });
+        Acquire::new(self, request, origin, None, None)
+    }
+
+    /// Acquires the locks named by `keys` in shared (read) mode, as one [`Guard`]: any number of
+    /// shared holders at once, none while an exclusive holder has the lock.
+    ///
+    /// Same as `self.acquire([]).shared(keys)`; mix modes in one set with
+    /// [`Acquire::shared`]. Writers are not starved: once a writer waits for a lock, new shared
+    /// requests for it wait too.
+    ///
+    /// ```
+    /// # use lockorder::{Error, LockManager, Mode};
+    /// let m = LockManager::builder().with_lock("config", 10)?.with_lock("db", 20)?.build();
+    /// let r1 = m.try_acquire_shared(["config"])?;
+    /// let r2 = m.try_acquire_shared(["config"])?; // readers share
+    /// assert!(matches!(m.try_acquire(["config"]), Err(Error::WouldBlock { .. })));
+    /// let w = m.acquire(["db"]).shared(["config"]).try_now()?; // one set, two modes
+    /// assert_eq!(w.mode("config"), Some(Mode::Shared));
+    /// # drop((r1, r2, w));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn acquire_shared<I>(&self, keys: I) -> Acquire<'_, T>
+    where
+        I: IntoIterator,
+        I::Item: Key,
+    {
+        let origin = Origin::new(Location::caller());
+        let request = registry::resolve(&self.table, keys).map(|shared| Request {
+            want: self.table.empty_set(),
+            shared,
+        });
+        Acquire::new(self, request, origin, None, None)
+    }
+
+    /// Tries once to take every lock named by `keys` in shared mode: all or nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] naming the first lock held exclusively, or one a writer waits for;
+    /// [`Error::UnknownLock`].
+    #[track_caller]
+    pub fn try_acquire_shared<I>(&self, keys: I) -> Result<Guard<'_, T>, Error>
+    where
+        I: IntoIterator,
+        I::Item: Key,
+    {
+        self.acquire_shared(keys).try_now()
     }
 
     /// Acquires the locks named by `keys` as one [`OwnedGuard`], which holds the manager through
@@ -166,8 +224,11 @@ impl<T: MaybeTimer> LockManager<T> {
         I: IntoIterator,
         I::Item: Key,
     {
-        let want = registry::resolve(&self.table, keys);
-        AcquireOwned::new(Arc::clone(self), want)
+        let request = registry::resolve(&self.table, keys).map(|want| Request {
+            want,
+            shared: LockSet::EMPTY,
+        });
+        AcquireOwned::new(Arc::clone(self), request)
     }
 
     /// Tries once to take every lock named by `keys`, as one [`OwnedGuard`]: all or nothing.
@@ -240,7 +301,12 @@ impl<T: MaybeTimer> LockManager<T> {
                     description: slot.info.description(),
                     owner: reading.owner,
                     acquired_at: reading.acquired_at,
-                    is_locked: reading.generation.is_some(),
+                    is_locked: reading.holding.is_some(),
+                    mode: reading.holding.map(|h| h.mode),
+                    readers: reading
+                        .holding
+                        .filter(|h| h.mode == Mode::Shared)
+                        .map_or(0, |h| h.readers),
                     #[cfg(feature = "stats")]
                     stats: slot.stats.snapshot(),
                 }
@@ -284,7 +350,7 @@ impl<T: MaybeTimer> LockManager<T> {
             .iter()
             .filter_map(|slot| {
                 let reading = status::read(slot);
-                let generation = reading.generation?;
+                let generation = reading.generation()?;
                 let held_for = now.saturating_sub(reading.acquired_at?);
                 (held_for > threshold).then(|| LongHold {
                     lock: slot.info.lock_ref(),

@@ -1,106 +1,356 @@
-//! The raw lock behind each slot: one atomic state word plus an [`Event`] for waiters.
+//! The raw lock behind each slot: a reader-writer lock word, an event for each mode's waiters, and
+//! a count of waiting writers.
 //!
-//! * Taking a free lock is one compare-and-swap; giving it back is one `fetch_and`. The release
-//!   also reads the `WAITING` bit, so it notifies (and pays for the event's fence) only when
-//!   somebody may be listening.
-//! * A task that had to wait sets `WAITING` again when it finally takes the lock: the release that
-//!   woke it cleared the bit, and other listeners may still be queued behind it. A spare
-//!   notification costs one atomic load inside the event when nobody is left.
-//! * Fairness is the event's: listeners are woken in the order they started listening, and a
-//!   woken listener that is dropped passes its notification on to the next one.
-//! * The bits above `LOCKED` and `WAITING` count holdings: every successful lock bumps the
-//!   generation in the same compare-and-swap. A generation names one holding, which lets status
-//!   readers check, without any lock, that what they read belongs to a single holding.
+//! # The word
+//!
+//! ```text
+//!   31 ........ 17 | 16     | 15     | 14     | 13 ......... 0
+//!   generation     | STARVE | WAIT_X | WAIT_S | holders
+//! ```
+//!
+//! * `holders`: 0 when free, the number of readers when held shared, all ones when held
+//!   exclusively. Taking is one compare-and-swap; giving back is one read-modify-write, which also
+//!   tells whether anyone may be listening, so a release touches an event (and its fence) only
+//!   under contention.
+//! * `WAIT_S` / `WAIT_X`: someone may listen on the readers' / writers' event. A listener sets its
+//!   bit after registering and before trying again; a release clears the bits and notifies: all
+//!   readers (they can share) and one writer.
+//! * `STARVE` (bounded waiting): a waiter that was woken and found the lock taken by a newcomer
+//!   sets it; while it is set, newcomers treat the lock as busy and only waiters that have been
+//!   woken before (*priority* takers) may take it. The first priority taker clears it. A release
+//!   that finds nobody to wake clears it too, so a lock is never left reserved for nobody.
+//! * `generation` names a holding, for status readers (a sequence lock whose sequence is the lock
+//!   word) and holder ids. It is bumped by every exclusive take and by the take that makes a lock
+//!   shared-held; readers joining a shared holding leave it, so all of them share one record.
+//!
+//! # Writer preference
+//!
+//! `writers_waiting` counts the writers waiting for the lock. While it is not zero, *new* shared
+//! requests wait (and single tries fail), so a stream of overlapping readers cannot starve a
+//! writer. Readers that were already waiting, and have been woken, are not new: they may still
+//! join, which bounds a reader's wait as well. When the last waiting writer gives up, it wakes the
+//! readers that yielded to it.
 
-use event_listener::{Event, EventListener};
+#[cfg(all(test, not(loom)))]
+use event_listener::Listener;
+use event_listener::{Event, EventListener, IntoNotification};
 
 use crate::sync::{AtomicU32, Ordering};
 
-const LOCKED: u32 = 1;
-const WAITING: u32 = 2;
-const GENERATION: u32 = 4;
+const HOLDERS: u32 = (1 << 14) - 1;
+const EXCLUSIVE: u32 = HOLDERS;
+/// The most readers one lock can have at once; more wait for one to leave.
+pub(crate) const MAX_READERS: u32 = HOLDERS - 1;
+const WAIT_S: u32 = 1 << 14;
+const WAIT_X: u32 = 1 << 15;
+const STARVE: u32 = 1 << 16;
+const GEN_SHIFT: u32 = 17;
+const GENERATION: u32 = 1 << GEN_SHIFT;
+
+/// How a lock is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mode {
+    /// Held by any number of readers at once.
+    Shared,
+    /// Held by one holder alone.
+    Exclusive,
+}
+
+/// Who is asking for a lock, which decides whether it must yield.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// A first try: yields to priority waiters and (for readers) to waiting writers.
+    New,
+    /// A try right after registering a listener: as `New`, with the orderings that pair with a
+    /// release's or a giving-up writer's check of the waiting bits.
+    Listening,
+    /// A waiter that has been woken at least once: may take the lock ahead of newcomers.
+    Priority,
+}
+
+/// Why a try failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Busy {
+    /// Held in a conflicting mode (or by the most readers a lock can have).
+    Held,
+    /// Free or shareable, but this taker yields: to priority waiters, or to waiting writers.
+    Yield,
+}
+
+/// A successful take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Taken {
+    /// The generation of the holding; for a reader joining a shared holding, that holding's.
+    pub(crate) generation: u32,
+    /// Whether this take started the holding (and so publishes its status record).
+    pub(crate) first: bool,
+}
+
+/// A snapshot of a lock word, for status readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Holding {
+    pub(crate) generation: u32,
+    pub(crate) mode: Mode,
+    pub(crate) readers: u32,
+}
 
 /// The generation of a holding, taken from a state word.
 #[inline]
-pub(crate) fn generation(state: u32) -> u32 {
-    state >> 2
+fn generation(state: u32) -> u32 {
+    state >> GEN_SHIFT
 }
 
 pub(crate) struct RawLock {
     state: AtomicU32,
-    event: Event,
+    /// Writers waiting for this lock: while not zero, new readers wait.
+    writers_waiting: AtomicU32,
+    /// Readers wait here; a release wakes them all.
+    readers: Event,
+    /// Writers wait here; a release wakes one.
+    writers: Event,
 }
 
 impl RawLock {
     pub(crate) fn new() -> Self {
         Self {
             state: AtomicU32::new(0),
-            event: Event::new(),
+            writers_waiting: AtomicU32::new(0),
+            readers: Event::new(),
+            writers: Event::new(),
         }
     }
 
-    /// Takes the lock if it is free, returning the generation of the new holding. The
-    /// uncontended case is one load and one compare-and-swap.
+    /// Tries to take the lock in `mode`.
     #[inline]
-    pub(crate) fn try_lock(&self) -> Option<u32> {
-        self.try_lock_with(0)
-    }
-
-    /// Takes the lock if it is free, on behalf of a task that has been listening for it: marks it
-    /// `WAITING` so that its release wakes whoever still queues behind.
-    #[inline]
-    pub(crate) fn try_lock_as_waiter(&self) -> Option<u32> {
-        self.try_lock_with(WAITING)
+    pub(crate) fn try_lock(&self, mode: Mode, turn: Turn) -> Result<Taken, Busy> {
+        match mode {
+            Mode::Exclusive => self.try_lock_exclusive(turn),
+            Mode::Shared => self.try_lock_shared(turn),
+        }
     }
 
     #[inline]
-    fn try_lock_with(&self, extra: u32) -> Option<u32> {
+    fn try_lock_exclusive(&self, turn: Turn) -> Result<Taken, Busy> {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            if state & LOCKED != 0 {
-                return None;
+            if state & HOLDERS != 0 {
+                return Err(Busy::Held);
             }
-            let next = state.wrapping_add(GENERATION) | LOCKED | extra;
+            let mut next = state.wrapping_add(GENERATION) | EXCLUSIVE;
+            match turn {
+                // A newcomer yields to waiters that were passed over.
+                Turn::New if state & STARVE != 0 => return Err(Busy::Yield),
+                Turn::New => {}
+                // A waiter (woken, or about to be): other writers may queue behind it, and the
+                // release that woke it cleared their bit, so it sets the bit again.
+                Turn::Listening if state & STARVE != 0 => return Err(Busy::Yield),
+                Turn::Listening => next |= WAIT_X,
+                // A passed-over waiter's turn has come: newcomers need not yield any more.
+                Turn::Priority => next = (next & !STARVE) | WAIT_X,
+            }
             match self.state.compare_exchange_weak(
                 state,
                 next,
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some(generation(next)),
+                Ok(_) => {
+                    return Ok(Taken {
+                        generation: generation(next),
+                        first: true,
+                    })
+                }
                 Err(actual) => state = actual,
             }
         }
     }
 
-    /// Starts listening for a release. The caller must try the lock again (with
-    /// [`try_lock_as_waiter`](Self::try_lock_as_waiter)) before it waits on the listener.
-    pub(crate) fn listen(&self) -> EventListener {
-        let listener = self.event.listen();
-        // Release: the listener's registration happens-before any release that reads this bit,
-        // so that release's notification finds it. Both are read-modify-writes of `state`, so
-        // either the release sees `WAITING` or our next try sees the lock free.
-        self.state.fetch_or(WAITING, Ordering::Release);
-        listener
-    }
-
-    /// Gives the lock back and wakes one listener if any may be waiting.
     #[inline]
-    pub(crate) fn unlock(&self) {
-        let old = self.state.fetch_and(!(LOCKED | WAITING), Ordering::AcqRel);
-        if old & WAITING != 0 {
-            self.event.notify(1);
+    fn try_lock_shared(&self, turn: Turn) -> Result<Taken, Busy> {
+        let mut state = self.state.load(Ordering::Relaxed);
+        // A new reader yields to waiting writers. The listening try pairs with a giving-up
+        // writer (see `writer_done`): either it sees the writer still counted and waits, its
+        // `WAIT_S` seen by that writer, who then wakes it; or it sees the count down.
+        let yields = match turn {
+            Turn::Priority => false,
+            Turn::New => self.writers_waiting.load(Ordering::Relaxed) != 0,
+            Turn::Listening => self.writers_waiting.load(Ordering::Acquire) != 0,
+        };
+        loop {
+            let holders = state & HOLDERS;
+            if holders == EXCLUSIVE || holders == MAX_READERS {
+                return Err(Busy::Held);
+            }
+            if turn != Turn::Priority && (yields || state & STARVE != 0) {
+                return Err(Busy::Yield);
+            }
+            let first = holders == 0;
+            let mut next = state + 1;
+            if first {
+                next = next.wrapping_add(GENERATION);
+            }
+            if turn == Turn::Priority {
+                next &= !STARVE;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                next,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    return Ok(Taken {
+                        generation: generation(next),
+                        first,
+                    })
+                }
+                Err(actual) => state = actual,
+            }
         }
     }
 
-    /// The state word: `Some(generation)` while held, `None` when free (a snapshot).
-    #[inline]
-    pub(crate) fn holding(&self, order: Ordering) -> Option<u32> {
-        let state = self.state.load(order);
-        (state & LOCKED != 0).then_some(generation(state))
+    /// Starts listening for a release that may let `mode` in. The caller must try again before
+    /// it waits on the listener. A writer also counts itself as waiting
+    /// ([`writer_waits`](Self::writer_waits)) before its first listen.
+    pub(crate) fn listen(&self, mode: Mode) -> EventListener {
+        let (listener, bit) = match mode {
+            Mode::Shared => (self.readers.listen(), WAIT_S),
+            Mode::Exclusive => (self.writers.listen(), WAIT_X),
+        };
+        // The listener's registration happens-before any release that reads this bit, so that
+        // release's notification finds it (both are read-modify-writes of `state`: either the
+        // release sees the bit or the next try sees the lock free). Acquire: see `writer_done`.
+        self.state.fetch_or(bit, Ordering::AcqRel);
+        listener
     }
 
-    /// Whether the lock is held right now (a snapshot).
+    /// A waiter that was woken found the lock taken by someone else: from now on newcomers
+    /// yield until a woken waiter takes it.
+    pub(crate) fn passed_over(&self) {
+        self.state.fetch_or(STARVE, Ordering::Relaxed);
+    }
+
+    /// A writer starts waiting: new readers yield from now on.
+    pub(crate) fn writer_waits(&self) {
+        self.writers_waiting.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A writer stops waiting (it took the lock, or gave up). The last one out wakes the readers
+    /// that yielded to it, unless a writer holds the lock (its release wakes them).
+    ///
+    /// The state is read with a read-modify-write that changes nothing, so it reads the latest
+    /// value: if a yielding reader's `WAIT_S` comes later in the word's order, that reader's
+    /// read-modify-write synchronizes with this one, and its next load of the count sees it
+    /// down (no Dekker pattern over two variables, which would need sequential consistency).
+    pub(crate) fn writer_done(&self) {
+        if self.writers_waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let state = self.state.fetch_or(0, Ordering::AcqRel);
+            if state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE {
+                self.readers.notify(usize::MAX);
+            }
+        }
+    }
+
+    /// Gives back an exclusive holding and wakes whoever may be waiting.
+    #[inline]
+    pub(crate) fn unlock_exclusive(&self) {
+        let old = self
+            .state
+            .fetch_and(!(HOLDERS | WAIT_S | WAIT_X), Ordering::AcqRel);
+        if old & (WAIT_S | WAIT_X | STARVE) != 0 {
+            self.wake(old);
+        }
+    }
+
+    /// Gives back one reader's share; the last reader out wakes whoever may be waiting.
+    #[inline]
+    pub(crate) fn unlock_shared(&self) {
+        let old = self.state.fetch_sub(1, Ordering::Release);
+        let holders = old & HOLDERS;
+        if holders == 1 && old & (WAIT_S | WAIT_X | STARVE) != 0 {
+            // The lock is free. Clear the bits this release answers for (a listener that set one
+            // since is woken all the same), then wake.
+            let old = self.state.fetch_and(!(WAIT_S | WAIT_X), Ordering::AcqRel);
+            self.wake(old);
+        } else if holders == MAX_READERS && old & WAIT_S != 0 {
+            // Room for one more reader.
+            self.readers.notify(usize::MAX);
+        }
+    }
+
+    /// Gives back a holding in `mode`.
+    #[inline]
+    pub(crate) fn unlock(&self, mode: Mode) {
+        match mode {
+            Mode::Exclusive => self.unlock_exclusive(),
+            Mode::Shared => self.unlock_shared(),
+        }
+    }
+
+    /// Wakes the waiters `bits` (a state whose waiting bits were just cleared) says may listen:
+    /// one writer and every reader. If `STARVE` was set and nobody new could be woken, newcomers
+    /// stop yielding: `STARVE` is cleared, and a listener that registered meanwhile (its bit was
+    /// set before it tried, and failed on `STARVE`) is woken.
+    fn wake(&self, mut bits: u32) {
+        loop {
+            let mut woken = 0;
+            if bits & WAIT_X != 0 {
+                woken += self.writers.notify(1);
+            }
+            if bits & WAIT_S != 0 {
+                woken += self.readers.notify(usize::MAX);
+            }
+            if woken != 0 || bits & STARVE == 0 {
+                return;
+            }
+            let old = self
+                .state
+                .fetch_and(!(STARVE | WAIT_S | WAIT_X), Ordering::AcqRel);
+            if old & STARVE == 0 || old & (WAIT_S | WAIT_X) == 0 {
+                // Cleared already by a priority taker, or nobody listens: done.
+                return;
+            }
+            bits = old & (WAIT_S | WAIT_X);
+        }
+    }
+
+    /// A waiter in `mode` that had been woken gives up without taking the lock (cancelled, timed
+    /// out): what its wake-up was for must still happen. A writer's passes to the next writer;
+    /// every reader was woken anyway. If nobody new can be woken and newcomers are yielding to
+    /// waiters, they stop yielding.
+    pub(crate) fn pass_on(&self, mode: Mode) {
+        let woken = match mode {
+            Mode::Exclusive => self.writers.notify(1.additional()),
+            Mode::Shared => 0,
+        };
+        if woken == 0 {
+            let state = self.state.load(Ordering::Acquire);
+            if state & STARVE != 0 {
+                self.wake(state & (STARVE | WAIT_S | WAIT_X));
+            }
+        }
+    }
+
+    /// The current holding, if any (a snapshot).
+    #[inline]
+    pub(crate) fn holding(&self, order: Ordering) -> Option<Holding> {
+        let state = self.state.load(order);
+        match state & HOLDERS {
+            0 => None,
+            EXCLUSIVE => Some(Holding {
+                generation: generation(state),
+                mode: Mode::Exclusive,
+                readers: 0,
+            }),
+            readers => Some(Holding {
+                generation: generation(state),
+                mode: Mode::Shared,
+                readers,
+            }),
+        }
+    }
+
+    /// Whether the lock is held right now, in either mode (a snapshot).
     pub(crate) fn is_locked(&self) -> bool {
         self.holding(Ordering::Relaxed).is_some()
     }
@@ -109,7 +359,7 @@ impl RawLock {
 impl core::fmt::Debug for RawLock {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("RawLock")
-            .field("locked", &self.is_locked())
+            .field("holding", &self.holding(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -121,44 +371,125 @@ mod tests {
     use core::pin::Pin;
     use core::task::{Context, Poll, Waker};
 
-    #[test]
-    fn try_lock_excludes_until_unlock() {
-        let l = RawLock::new();
-        assert_eq!(l.try_lock(), Some(1));
-        assert!(l.is_locked());
-        assert_eq!(l.try_lock(), None);
-        assert_eq!(l.try_lock_as_waiter(), None);
-        l.unlock();
-        assert!(!l.is_locked());
-        assert_eq!(l.try_lock(), Some(2), "every holding has a new generation");
-        assert_eq!(l.holding(Ordering::Relaxed), Some(2));
+    const X: Mode = Mode::Exclusive;
+    const S: Mode = Mode::Shared;
+
+    fn poll(l: &mut EventListener) -> Poll<()> {
+        Pin::new(l).poll(&mut Context::from_waker(Waker::noop()))
     }
 
     #[test]
-    fn release_wakes_a_listener_and_the_waiter_keeps_the_waiting_mark() {
+    fn exclusive_excludes_everyone_until_unlock() {
         let l = RawLock::new();
-        assert!(l.try_lock().is_some());
-        let mut first = l.listen();
-        let mut second = l.listen();
-        assert!(l.try_lock_as_waiter().is_none());
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(Pin::new(&mut first).poll(&mut cx).is_pending());
-        l.unlock();
-        assert_eq!(Pin::new(&mut first).poll(&mut cx), Poll::Ready(()));
-        assert!(l.try_lock_as_waiter().is_some());
-        // The second listener is still queued: this release must notify it.
-        l.unlock();
-        assert_eq!(Pin::new(&mut second).poll(&mut cx), Poll::Ready(()));
+        let t = l.try_lock(X, Turn::New).unwrap();
+        assert!(t.first);
+        assert_eq!(l.try_lock(X, Turn::Priority), Err(Busy::Held));
+        assert_eq!(l.try_lock(S, Turn::Priority), Err(Busy::Held));
+        l.unlock(X);
+        assert!(!l.is_locked());
+        let u = l.try_lock(X, Turn::New).unwrap();
+        assert_ne!(
+            u.generation, t.generation,
+            "every holding has a new generation"
+        );
     }
 
     #[test]
-    fn free_lock_with_stale_waiting_mark_is_still_free() {
+    fn readers_share_one_holding_and_the_last_one_frees_it() {
         let l = RawLock::new();
-        let listener = l.listen();
-        drop(listener);
-        // `WAITING` is set but the lock is free: a plain try must still take it.
-        assert!(l.try_lock().is_some());
-        l.unlock();
+        let a = l.try_lock(S, Turn::New).unwrap();
+        let b = l.try_lock(S, Turn::New).unwrap();
+        assert!(a.first && !b.first);
+        assert_eq!(
+            a.generation, b.generation,
+            "joining readers share the holding"
+        );
+        let h = l.holding(Ordering::Relaxed).unwrap();
+        assert_eq!((h.mode, h.readers), (S, 2));
+        assert_eq!(l.try_lock(X, Turn::Priority), Err(Busy::Held));
+        l.unlock(S);
+        assert_eq!(l.holding(Ordering::Relaxed).unwrap().readers, 1);
+        l.unlock(S);
         assert!(!l.is_locked());
+    }
+
+    #[test]
+    fn a_waiting_writer_stops_new_readers_but_not_woken_ones() {
+        let l = RawLock::new();
+        l.try_lock(S, Turn::New).unwrap();
+        l.writer_waits();
+        let _w = l.listen(X);
+        assert_eq!(l.try_lock(S, Turn::New), Err(Busy::Yield));
+        assert_eq!(l.try_lock(S, Turn::Listening), Err(Busy::Yield));
+        assert!(
+            l.try_lock(S, Turn::Priority).is_ok(),
+            "a woken reader is not new"
+        );
+        l.unlock(S);
+        // The writer gives up: readers may come in again.
+        l.writer_done();
+        assert!(l.try_lock(S, Turn::New).is_ok());
+    }
+
+    #[test]
+    fn the_last_writer_giving_up_wakes_the_readers_that_yielded() {
+        let l = RawLock::new();
+        l.try_lock(S, Turn::New).unwrap();
+        l.writer_waits();
+        let mut reader = l.listen(S);
+        assert_eq!(l.try_lock(S, Turn::Listening), Err(Busy::Yield));
+        assert!(poll(&mut reader).is_pending());
+        l.writer_done();
+        assert_eq!(poll(&mut reader), Poll::Ready(()));
+    }
+
+    #[test]
+    fn a_passed_over_waiter_has_priority_over_newcomers() {
+        let l = RawLock::new();
+        l.try_lock(X, Turn::New).unwrap();
+        l.passed_over();
+        l.unlock(X);
+        // Nobody listened: the release found nobody to wake and lifted the reservation.
+        assert!(l.try_lock(X, Turn::New).is_ok());
+        // Now with a waiter listening.
+        let mut waiter = l.listen(X);
+        l.passed_over();
+        l.unlock(X);
+        assert_eq!(poll(&mut waiter), Poll::Ready(()));
+        assert_eq!(l.try_lock(X, Turn::New), Err(Busy::Yield));
+        assert_eq!(l.try_lock(S, Turn::New), Err(Busy::Yield));
+        assert!(l.try_lock(X, Turn::Priority).is_ok());
+        l.unlock(X);
+        assert!(
+            l.try_lock(S, Turn::New).is_ok(),
+            "the priority take lifted it"
+        );
+    }
+
+    #[test]
+    fn a_woken_writer_giving_up_passes_its_wake_up_on() {
+        let l = RawLock::new();
+        l.try_lock(X, Turn::New).unwrap();
+        let mut first = l.listen(X);
+        let mut second = l.listen(X);
+        l.unlock(X);
+        assert_eq!(poll(&mut first), Poll::Ready(()));
+        assert!(poll(&mut second).is_pending());
+        l.pass_on(X);
+        assert_eq!(poll(&mut second), Poll::Ready(()));
+    }
+
+    #[test]
+    fn a_reservation_for_a_waiter_that_gave_up_is_lifted() {
+        let l = RawLock::new();
+        l.try_lock(X, Turn::New).unwrap();
+        let waiter = l.listen(X);
+        l.passed_over();
+        l.unlock(X);
+        assert_eq!(l.try_lock(X, Turn::New), Err(Busy::Yield));
+        // The only waiter gives up before it looks: newcomers must not yield to nobody.
+        assert!(waiter.discard(), "it had been woken");
+        l.pass_on(X);
+        assert!(l.try_lock(X, Turn::New).is_ok());
     }
 }

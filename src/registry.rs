@@ -81,7 +81,9 @@ impl LockInfo {
         self.id
     }
 
-    pub(crate) fn lock_ref(&self) -> LockRef {
+    /// The lock as errors name it (name and order); cheap to clone. For code that builds its own
+    /// errors around this crate's, such as a lock service over the same hierarchy.
+    pub fn lock_ref(&self) -> LockRef {
         LockRef::new(self.name.clone(), self.order)
     }
 }

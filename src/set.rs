@@ -112,6 +112,18 @@ impl LockSet {
         self.iter_rev_below(usize::MAX).next()
     }
 
+    /// The lowest position both sets contain.
+    pub(crate) fn first_common(&self, other: &LockSet) -> Option<usize> {
+        self.words()
+            .iter()
+            .zip(other.words())
+            .enumerate()
+            .find_map(|(i, (a, b))| {
+                let both = a & b;
+                (both != 0).then(|| i * 64 + both.trailing_zeros() as usize)
+            })
+    }
+
     /// Removes every position that `other` contains.
     pub(crate) fn subtract(&mut self, other: &LockSet) {
         for (w, o) in self.words_mut().iter_mut().zip(other.words()) {
@@ -232,6 +244,73 @@ impl Iterator for RevIter<'_> {
     }
 }
 
+// === Requests ===
+
+/// What an acquisition asks for: every lock it wants, and which of them in shared mode.
+///
+/// Plain data: the rules that turn what a caller asked for (and what a parent guard holds) into
+/// what a walk takes live here, checked without atomics or wakers.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct Request {
+    /// Every lock to take.
+    pub(crate) want: LockSet,
+    /// The locks of `want` to take shared; the rest are exclusive.
+    pub(crate) shared: LockSet,
+}
+
+/// Why a nested request is refused, by position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// A new lock (`requested`) ranks below the highest lock held (`held`).
+    Order { requested: usize, held: usize },
+    /// An exclusive request for a lock held shared.
+    Upgrade { lock: usize },
+}
+
+impl Request {
+    /// A request for `exclusive` and `shared` locks (a lock in both is taken exclusive), nested
+    /// in a guard covering `covered`, of which `covered_shared` shared: covered locks are
+    /// skipped, and the request is refused if it would take a new lock below the highest one
+    /// covered, or ask for exclusive use of a lock held shared (upgrades deadlock: two readers
+    /// upgrading wait for each other).
+    pub(crate) fn nested(
+        exclusive: &LockSet,
+        mut shared: LockSet,
+        covered: &LockSet,
+        covered_shared: &LockSet,
+    ) -> Result<Request, Refusal> {
+        if let Some(lock) = exclusive.first_common(covered_shared) {
+            return Err(Refusal::Upgrade { lock });
+        }
+        shared.subtract(exclusive);
+        let mut want = exclusive.clone();
+        want.union_with(&shared);
+        want.subtract(covered);
+        shared.subtract(covered);
+        match (want.first(), covered.last()) {
+            (Some(requested), Some(held)) if requested < held => {
+                Err(Refusal::Order { requested, held })
+            }
+            _ => Ok(Request { want, shared }),
+        }
+    }
+
+    /// A top-level request: nothing is covered, nothing refused.
+    #[inline]
+    pub(crate) fn new(exclusive: LockSet, mut shared: LockSet) -> Request {
+        if shared.is_empty() {
+            return Request {
+                want: exclusive,
+                shared,
+            };
+        }
+        shared.subtract(&exclusive);
+        let mut want = exclusive;
+        want.union_with(&shared);
+        Request { want, shared }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +377,58 @@ mod tests {
         assert_eq!(s.first(), None);
         assert_eq!(s.last(), None);
         assert_eq!(s.iter_rev_below(300).next(), None);
+    }
+
+    #[test]
+    fn first_common_finds_the_lowest_shared_position() {
+        let a = set(200, &[3, 70, 150]);
+        assert_eq!(a.first_common(&set(200, &[150, 70])), Some(70));
+        assert_eq!(a.first_common(&set(200, &[4, 149])), None);
+        assert_eq!(a.first_common(&LockSet::with_len(200)), None);
+    }
+
+    fn req(len: usize, want: &[usize], shared: &[usize]) -> Request {
+        Request {
+            want: set(len, want),
+            shared: set(len, shared),
+        }
+    }
+
+    #[test]
+    fn a_lock_in_both_lists_is_taken_exclusive() {
+        let r = Request::new(set(16, &[1, 2]), set(16, &[2, 3]));
+        assert_eq!(r, req(16, &[1, 2, 3], &[3]));
+        let r = Request::new(set(16, &[1]), LockSet::with_len(16));
+        assert_eq!(r, req(16, &[1], &[]));
+    }
+
+    #[test]
+    fn nested_requests_skip_covered_locks_in_either_mode() {
+        // Covered: 2 exclusive, 4 shared.
+        let (covered, covered_shared) = (set(16, &[2, 4]), set(16, &[4]));
+        let nest = |x: &[usize], s: &[usize]| {
+            Request::nested(&set(16, x), set(16, s), &covered, &covered_shared)
+        };
+        assert_eq!(nest(&[2, 5], &[4, 6]), Ok(req(16, &[5, 6], &[6])));
+        // Shared over exclusive is covered.
+        assert_eq!(nest(&[], &[2]), Ok(req(16, &[], &[])));
+        // Exclusive over shared is an upgrade, refused before any order check.
+        assert_eq!(nest(&[4, 1], &[]), Err(Refusal::Upgrade { lock: 4 }));
+        // A new lock below the highest covered one, in either mode.
+        assert_eq!(
+            nest(&[], &[3, 9]),
+            Err(Refusal::Order {
+                requested: 3,
+                held: 4
+            })
+        );
+        assert_eq!(
+            nest(&[1], &[]),
+            Err(Refusal::Order {
+                requested: 1,
+                held: 4
+            })
+        );
     }
 
     #[test]

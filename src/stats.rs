@@ -26,6 +26,7 @@ mod imp {
     /// The counters of one lock.
     pub(crate) struct Stats {
         acquisitions: AtomicU64,
+        shared: AtomicU64,
         contended: AtomicU64,
         timeouts: AtomicU64,
         total_wait: AtomicU64,
@@ -41,6 +42,7 @@ mod imp {
         pub(crate) fn new() -> Self {
             Self {
                 acquisitions: AtomicU64::new(0),
+                shared: AtomicU64::new(0),
                 contended: AtomicU64::new(0),
                 timeouts: AtomicU64::new(0),
                 total_wait: AtomicU64::new(0),
@@ -49,10 +51,14 @@ mod imp {
             }
         }
 
-        /// The lock was taken; `wait` is how long the taker waited for it, if it had to wait.
+        /// The lock was taken (`shared`: in shared mode); `wait` is how long the taker waited
+        /// for it, if it had to wait.
         #[inline]
-        pub(crate) fn acquired(&self, contended: bool, wait: Option<Duration>) {
+        pub(crate) fn acquired(&self, shared: bool, contended: bool, wait: Option<Duration>) {
             self.acquisitions.fetch_add(1, Ordering::Relaxed);
+            if shared {
+                self.shared.fetch_add(1, Ordering::Relaxed);
+            }
             if contended {
                 self.contended.fetch_add(1, Ordering::Relaxed);
             }
@@ -79,6 +85,7 @@ mod imp {
             let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
             LockStats {
                 acquisitions: load(&self.acquisitions),
+                shared: load(&self.shared),
                 contended: load(&self.contended),
                 timeouts: load(&self.timeouts),
                 total_wait: Duration::from_nanos(load(&self.total_wait)),
@@ -120,8 +127,10 @@ mod imp {
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
     #[non_exhaustive]
     pub struct LockStats {
-        /// How many times the lock was taken.
+        /// How many times the lock was taken, in either mode.
         pub acquisitions: u64,
+        /// How many of those took it shared.
+        pub shared: u64,
         /// How many of those had to wait for it.
         pub contended: u64,
         /// How many acquisitions timed out waiting for it.
@@ -130,7 +139,7 @@ mod imp {
         pub total_wait: Duration,
         /// The longest wait for it.
         pub max_wait: Duration,
-        /// The longest time it was held.
+        /// The longest time it was held exclusively.
         pub max_hold: Duration,
     }
 
@@ -139,10 +148,11 @@ mod imp {
             let times = |n: u64| if n == 1 { "time" } else { "times" };
             write!(
                 f,
-                "acquired {} {} ({} contended, {} timed out); waited {} in all, {} at most; held \
-                 {} at most",
+                "acquired {} {} ({} shared, {} contended, {} timed out); waited {} in all, {} at \
+                 most; held {} at most",
                 self.acquisitions,
                 times(self.acquisitions),
+                self.shared,
                 self.contended,
                 self.timeouts,
                 Secs(self.total_wait),
@@ -169,7 +179,7 @@ mod imp {
         }
 
         #[inline(always)]
-        pub(crate) fn acquired(&self, _contended: bool, _wait: Option<Duration>) {}
+        pub(crate) fn acquired(&self, _shared: bool, _contended: bool, _wait: Option<Duration>) {}
 
         #[inline(always)]
         pub(crate) fn timed_out(&self) {}

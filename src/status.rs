@@ -12,6 +12,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::error::LockRef;
+use crate::raw::{Holding, Mode};
 use crate::registry::Slot;
 use crate::sync::{backoff, fence, AtomicU32, AtomicUsize, Ordering};
 
@@ -268,23 +269,35 @@ impl Record {
 /// A consistent reading of one slot.
 #[derive(Clone, Copy)]
 pub(crate) struct Reading {
-    pub(crate) generation: Option<u32>,
+    /// The holding read (`None`: free).
+    pub(crate) holding: Option<Holding>,
     pub(crate) owner: Option<Owner>,
     pub(crate) acquired_at: Option<Duration>,
 }
 
+impl Reading {
+    pub(crate) fn generation(&self) -> Option<u32> {
+        self.holding.map(|h| h.generation)
+    }
+}
+
 /// Reads a slot without blocking its holder or any acquirer.
+///
+/// The record belongs to the holding whose generation it carries: the exclusive holder, or the
+/// reader that made a lock shared-held (readers joining it change the count, not the
+/// generation). The reading is kept if the lock word shows the same holding, in the same mode,
+/// before and after the record was read.
 pub(crate) fn read(slot: &Slot) -> Reading {
     for _ in 0..READ_TRIES {
-        let Some(generation) = slot.raw.holding(Ordering::Acquire) else {
+        let Some(holding) = slot.raw.holding(Ordering::Acquire) else {
             return Reading {
-                generation: None,
+                holding: None,
                 owner: None,
                 acquired_at: None,
             };
         };
         let r = &slot.record;
-        if r.tag.load(Ordering::Acquire) != generation {
+        if r.tag.load(Ordering::Acquire) != holding.generation {
             // Taken, but the holder has not finished publishing yet.
             backoff();
             continue;
@@ -298,7 +311,10 @@ pub(crate) fn read(slot: &Slot) -> Reading {
         };
         let acquired_at = r.read_at();
         fence(Ordering::Acquire);
-        if slot.raw.holding(Ordering::Relaxed) != Some(generation) {
+        let Some(after) = slot.raw.holding(Ordering::Relaxed) else {
+            continue;
+        };
+        if (after.generation, after.mode) != (holding.generation, holding.mode) {
             continue;
         }
         let owner = if label_len == NO_LABEL {
@@ -307,14 +323,14 @@ pub(crate) fn read(slot: &Slot) -> Reading {
             Label::from_words(label_len, &words).map(Owner::Label)
         };
         return Reading {
-            generation: Some(generation),
+            holding: Some(after),
             owner,
             acquired_at,
         };
     }
     // The lock changed hands on every try, or its holder is between taking and publishing.
     Reading {
-        generation: slot.raw.holding(Ordering::Relaxed),
+        holding: slot.raw.holding(Ordering::Relaxed),
         owner: None,
         acquired_at: None,
     }
@@ -333,12 +349,19 @@ pub struct LockStatus<'a> {
     pub order: u32,
     /// The lock's description.
     pub description: &'a str,
-    /// Who holds it; `None` when free (or, rarely, while a new holder is still publishing).
+    /// Who holds it: the exclusive holder, or the reader that made it shared-held (other readers
+    /// may have joined, and that one may have left since). `None` when free (or, rarely, while a
+    /// new holder is still publishing).
     pub owner: Option<Owner>,
-    /// The timer's `now()` when it was taken; `None` without a timer or when free.
+    /// The timer's `now()` when it was taken exclusively, or when it became shared-held; `None`
+    /// without a timer or when free.
     pub acquired_at: Option<Duration>,
-    /// Whether it is held.
+    /// Whether it is held, in either mode.
     pub is_locked: bool,
+    /// How it is held (`None` when free).
+    pub mode: Option<Mode>,
+    /// How many readers hold it (0 unless held shared).
+    pub readers: u32,
     /// The lock's statistics since the manager was built.
     #[cfg(feature = "stats")]
     #[cfg_attr(docsrs, doc(cfg(feature = "stats")))]
@@ -433,11 +456,15 @@ impl fmt::Display for Status<'_> {
             .max(4);
         writeln!(
             f,
-            "{:>10}  {:<name_width$}  {:<6}  {:<20}  {:>10}  description",
+            "{:>10}  {:<name_width$}  {:<10}  {:<20}  {:>10}  description",
             "order", "lock", "state", "owner", "held for"
         )?;
         for s in &self.locks {
-            let state = if s.is_locked { "held" } else { "free" };
+            let state: alloc::string::String = match (s.mode, s.readers) {
+                (Some(Mode::Exclusive), _) => "held".into(),
+                (Some(Mode::Shared), n) => alloc::format!("shared({n})"),
+                (None, _) => "free".into(),
+            };
             let owner = match (&s.owner, s.is_locked) {
                 (Some(o), _) => alloc::format!("{o}"),
                 (None, true) => "?".into(),
@@ -449,7 +476,7 @@ impl fmt::Display for Status<'_> {
             };
             writeln!(
                 f,
-                "{:>10}  {:<name_width$}  {:<6}  {:<20}  {:>10}  {}",
+                "{:>10}  {:<name_width$}  {:<10}  {:<20}  {:>10}  {}",
                 s.order, s.name, state, owner, held_for, s.description
             )?;
             #[cfg(feature = "stats")]
@@ -520,15 +547,17 @@ mod tests {
         assert_eq!(HolderId::new(1, 2).as_u64(), (1 << 32) | 2);
     }
 
+    use crate::raw::Turn;
+
     #[test]
     fn records_publish_and_read_back() {
         let slot = crate::registry::tests_support::slot("db", 10);
-        assert!(read(&slot).generation.is_none());
-        let generation = slot.raw.try_lock().unwrap();
-        let holder = HolderId::new(0, generation);
+        assert!(read(&slot).generation().is_none());
+        let taken = slot.raw.try_lock(Mode::Exclusive, Turn::New).unwrap();
+        let holder = HolderId::new(0, taken.generation);
         let at = Duration::new(5_000_000_000, 7);
         slot.record.publish(
-            generation,
+            taken.generation,
             holder,
             &Publish {
                 label: Some(Label::new("w")),
@@ -536,19 +565,47 @@ mod tests {
             },
         );
         let r = read(&slot);
-        assert_eq!(r.generation, Some(generation));
+        assert_eq!(r.generation(), Some(taken.generation));
+        assert_eq!(r.holding.map(|h| h.mode), Some(Mode::Exclusive));
         assert_eq!(r.owner, Some(Owner::Label(Label::new("w"))));
         assert_eq!(r.acquired_at, Some(at));
-        slot.raw.unlock();
+        slot.raw.unlock(Mode::Exclusive);
         assert!(read(&slot).owner.is_none());
+    }
+
+    #[test]
+    fn a_shared_holding_reads_as_its_first_readers_record_with_the_current_count() {
+        let slot = crate::registry::tests_support::slot("db", 10);
+        let first = slot.raw.try_lock(Mode::Shared, Turn::New).unwrap();
+        assert!(first.first);
+        slot.record.publish(
+            first.generation,
+            HolderId::new(0, first.generation),
+            &Publish {
+                label: Some(Label::new("reader-1")),
+                at: Some(Duration::from_secs(3)),
+            },
+        );
+        let joined = slot.raw.try_lock(Mode::Shared, Turn::New).unwrap();
+        assert!(!joined.first);
+        let r = read(&slot);
+        let h = r.holding.unwrap();
+        assert_eq!((h.mode, h.readers), (Mode::Shared, 2));
+        assert_eq!(r.owner, Some(Owner::Label(Label::new("reader-1"))));
+        assert_eq!(r.acquired_at, Some(Duration::from_secs(3)));
+        // The first reader leaves: the holding, and its record, go on.
+        slot.raw.unlock(Mode::Shared);
+        assert_eq!(read(&slot).acquired_at, Some(Duration::from_secs(3)));
+        slot.raw.unlock(Mode::Shared);
+        assert!(read(&slot).holding.is_none());
     }
 
     #[test]
     fn an_unpublished_holding_reads_as_held_by_nobody_known() {
         let slot = crate::registry::tests_support::slot("db", 10);
-        slot.raw.try_lock().unwrap();
+        slot.raw.try_lock(Mode::Exclusive, Turn::New).unwrap();
         let r = read(&slot);
-        assert!(r.generation.is_some());
+        assert!(r.generation().is_some());
         assert_eq!(r.owner, None);
         assert_eq!(r.acquired_at, None);
     }

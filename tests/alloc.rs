@@ -213,3 +213,25 @@ fn owned_guards_and_blocking_waits_allocate_nothing_when_uncontended() {
     assert_eq!(n, 0, "uncontended wait(), borrowed and owned");
     assert!(ids.iter().all(|&id| !m.is_locked(id).unwrap()));
 }
+
+/// Shared mode: readers taking, joining and leaving shared holdings, mixed-mode sets and shared
+/// nesting allocate nothing either.
+#[test]
+fn shared_mode_allocates_nothing_when_uncontended() {
+    for size in [16, 128] {
+        let (m, ids) = manager(LockManager::builder(), size);
+        let (n, ()) = allocations(|| {
+            let r1 = ready(m.acquire_shared(&ids)).unwrap();
+            let r2 = m.try_acquire_shared(&ids).unwrap(); // joins every holding
+            drop(r1);
+            drop(r2);
+            let half = size / 2;
+            let mut g = ready(m.acquire(&ids[..1]).shared(&ids[1..half])).unwrap();
+            let inner = g.try_acquire_shared(&ids[half..]).unwrap();
+            drop(inner);
+            drop(g);
+        });
+        assert_eq!(n, 0, "shared acquisitions of {size} locks");
+        assert!(ids.iter().all(|&id| !m.is_locked(id).unwrap()));
+    }
+}

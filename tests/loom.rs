@@ -57,6 +57,14 @@ impl Guarded {
         // SAFETY: read after every writer thread has been joined.
         self.0.with(|p| unsafe { *p })
     }
+
+    /// A read, only while holding the lock that guards it, in shared mode at least: reads may
+    /// overlap each other, never a `bump`.
+    fn get_shared(&self) -> usize {
+        // SAFETY: callers hold the guarding lock (shared); writers hold it exclusively, so no
+        // write overlaps this read. loom verifies the claim on every explored interleaving.
+        self.0.with(|p| unsafe { *p })
+    }
 }
 
 #[test]
@@ -379,3 +387,106 @@ fn status_never_mixes_two_holdings() {
 }
 
 static SEEN_HELD: StdAtomicUsize = StdAtomicUsize::new(0);
+
+// === shared mode, writer preference and priority for passed-over waiters ===
+
+/// Two readers and a writer of one lock: readers may overlap, a writer overlaps nobody. loom
+/// reports a read racing a write of the cell (a missing happens-before) or an execution where
+/// every thread is blocked (a lost wake-up between the two events).
+#[test]
+fn readers_share_and_writers_exclude() {
+    loom::model(|| {
+        let m = Arc::new(manager(&["a"]));
+        let data = Arc::new(Guarded::new());
+        let reader = |m: Arc<LockManager>, data: Arc<Guarded>| {
+            thread::spawn(move || {
+                let g = block_on(m.acquire_shared(["a"])).unwrap();
+                let seen = data.get_shared();
+                assert!(seen <= 1);
+                drop(g);
+            })
+        };
+        let r1 = reader(m.clone(), data.clone());
+        let r2 = reader(m.clone(), data.clone());
+        let g = block_on(m.acquire(["a"])).unwrap();
+        data.bump();
+        drop(g);
+        r1.join().unwrap();
+        r2.join().unwrap();
+        assert_eq!(data.get(), 1);
+        assert_all_free(&m);
+    });
+}
+
+static WRITER_GAVE_UP_WAITING: StdAtomicUsize = StdAtomicUsize::new(0);
+
+/// A writer that waits behind a reader, then gives up: a new reader that yielded to it must be
+/// woken when it gives up (or get in once the first reader leaves). A lost wake-up leaves the
+/// new reader blocked for good, which loom reports.
+#[test]
+fn readers_yielding_to_a_writer_that_gives_up_are_woken() {
+    loom::model(|| {
+        let m = Arc::new(manager(&["a"]));
+        let first = {
+            let m = m.clone();
+            thread::spawn(move || drop(block_on(m.acquire_shared(["a"])).unwrap()))
+        };
+        let writer = {
+            let m = m.clone();
+            thread::spawn(move || {
+                let mut acquire = m.acquire(["a"]);
+                let poll = Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()));
+                thread::yield_now();
+                drop(acquire);
+                if poll.is_pending() {
+                    WRITER_GAVE_UP_WAITING.fetch_add(1, StdOrdering::Relaxed);
+                }
+            })
+        };
+        drop(block_on(m.acquire_shared(["a"])).unwrap());
+        first.join().unwrap();
+        writer.join().unwrap();
+        assert_all_free(&m);
+    });
+    assert!(WRITER_GAVE_UP_WAITING.load(StdOrdering::Relaxed) > 0);
+}
+
+static PASSED_OVER_THEN_CANCELLED: StdAtomicUsize = StdAtomicUsize::new(0);
+
+/// A waiter is woken, may be passed over by a newcomer (then newcomers yield to it), and gives
+/// up: whatever it was owed passes on. A third thread blocking on the lock must always get it,
+/// and nothing may stay reserved afterwards.
+#[test]
+fn a_turn_owed_to_a_waiter_that_gives_up_passes_on() {
+    loom::model(|| {
+        let m = Arc::new(manager(&["a"]));
+        let holder = {
+            let m = m.clone();
+            thread::spawn(move || {
+                // Takes it twice: the second time may pass over the woken waiter.
+                drop(block_on(m.acquire(["a"])).unwrap());
+                if let Ok(g) = m.try_acquire(["a"]) {
+                    drop(g);
+                }
+            })
+        };
+        let quitter = {
+            let m = m.clone();
+            thread::spawn(move || {
+                let mut acquire = m.acquire(["a"]);
+                let mut cx = Context::from_waker(Waker::noop());
+                let first = Pin::new(&mut acquire).poll(&mut cx);
+                let second = Pin::new(&mut acquire).poll(&mut cx);
+                drop(acquire);
+                if first.is_pending() && second.is_pending() {
+                    PASSED_OVER_THEN_CANCELLED.fetch_add(1, StdOrdering::Relaxed);
+                }
+            })
+        };
+        drop(block_on(m.acquire(["a"])).unwrap());
+        holder.join().unwrap();
+        quitter.join().unwrap();
+        assert_all_free(&m);
+    });
+    assert!(PASSED_OVER_THEN_CANCELLED.load(StdOrdering::Relaxed) > 0);
+}

@@ -138,5 +138,5 @@ fn the_owned_guard_debug_names_its_locks() {
         "{text}"
     );
     let f = m.acquire_owned(["c"]);
-    assert!(format!("{f:?}").contains("Walking"));
+    assert!(format!("{f:?}").contains("Fresh"));
 }

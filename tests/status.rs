@@ -275,7 +275,12 @@ fn statistics_count_acquisitions_contention_timeouts_waits_and_holds() {
     assert!(m
         .status()
         .to_string()
-        .contains("acquired 2 times (1 contended, 1 timed out)"));
+        .contains("acquired 2 times (0 shared, 1 contended, 1 timed out)"));
+    // Shared acquisitions are counted as such; hold times are an exclusive holder's.
+    drop(m.try_acquire_shared(["a"]).unwrap());
+    let stats = m.status()[0].stats;
+    assert_eq!((stats.acquisitions, stats.shared), (3, 1));
+    assert!(stats.to_string().starts_with("acquired 3 times (1 shared,"));
 }
 
 #[test]

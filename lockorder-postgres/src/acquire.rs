@@ -1,0 +1,381 @@
+//! The `Acquire` future: one statement per acquire, on one session.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::guard::{PgGuard, Slot};
+use crate::hierarchy::{self, Held, Key, Mode, Request};
+use crate::manager::PgLockManager;
+use crate::session::Session;
+use crate::status::{self, Level};
+
+/// The options of one acquire.
+#[derive(Debug, Default)]
+pub(crate) struct Options {
+    /// `None`: the manager's default; `Some(None)`: wait as long as it takes.
+    pub(crate) timeout: Option<Option<Duration>>,
+    pub(crate) owner: Option<String>,
+    pub(crate) try_only: bool,
+}
+
+/// Where an acquire runs: a session of its own, or its parent guard's.
+pub(crate) enum Target<'a> {
+    Root(PgLockManager),
+    Nested {
+        mgr: PgLockManager,
+        session: &'a mut Session,
+        depth: usize,
+        label: &'a str,
+    },
+}
+
+impl Target<'_> {
+    fn manager(&self) -> &PgLockManager {
+        match self {
+            Target::Root(mgr) | Target::Nested { mgr, .. } => mgr,
+        }
+    }
+}
+
+type Running<'a> = Pin<Box<dyn Future<Output = Result<PgGuard<'a>, Error>> + Send + 'a>>;
+
+enum State<'a> {
+    /// Not polled yet: the options can still change.
+    Start {
+        target: Target<'a>,
+        request: Result<Request, Error>,
+        options: Options,
+    },
+    /// Polled: the statement is under way (or about to be).
+    Running(Running<'a>),
+    /// Finished; polling again is [`lockorder::Error::PolledAfterCompletion`].
+    Done,
+}
+
+/// The future returned by [`PgLockManager::acquire`] (and `acquire_shared`, `try_acquire`) and by
+/// [`PgGuard::acquire`]: resolves to a [`PgGuard`] holding the whole set.
+///
+/// Options are set before the first poll: [`timeout`](Self::timeout),
+/// [`no_timeout`](Self::no_timeout), [`owner`](Self::owner), [`shared`](Self::shared).
+///
+/// # Cancel safety
+///
+/// * Dropped before its statement was sent (not yet polled, or while an outermost acquire is
+///   still connecting): nothing was taken, nothing happens.
+/// * Dropped while its statement runs on the server (perhaps waiting for a busy lock): what
+///   the server has taken so far is unknown to the client, so the session is closed — a cancel
+///   request stops the wait, and closing the connection releases every lock of the session.
+///   For an outermost acquire that session was its own. **For a nested acquire it is the
+///   parent's**: the parent guard's locks are released with it, and the parent then reports them
+///   lost ([`PgGuard::is_lost`], [`PgGuard::check`]). Prefer [`timeout`](Self::timeout), which
+///   the server enforces and which keeps the parent intact, to cancelling a nested acquire.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Acquire<'a> {
+    state: State<'a>,
+}
+
+impl fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Start { options, .. } => format!("Start({options:?})"),
+            State::Running(_) => "Running".to_owned(),
+            State::Done => "Done".to_owned(),
+        };
+        f.debug_struct("Acquire").field("state", &state).finish()
+    }
+}
+
+impl<'a> Acquire<'a> {
+    pub(crate) fn new(
+        target: Target<'a>,
+        request: Result<Request, Error>,
+        options: Options,
+    ) -> Self {
+        Self {
+            state: State::Start {
+                target,
+                request,
+                options,
+            },
+        }
+    }
+
+    fn options(&mut self) -> Option<&mut Options> {
+        match &mut self.state {
+            State::Start { options, .. } => Some(options),
+            _ => None,
+        }
+    }
+
+    /// Gives up after `timeout`, counted from the first busy lock (the uncontended prefix is
+    /// not counted), with [`lockorder::Error::Timeout`] naming the lock still busy; everything
+    /// this acquire took is released first. A zero timeout tries once: a busy lock is a timeout,
+    /// a free one is taken. The server measures it (`lock_timeout`).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        if let Some(o) = self.options() {
+            o.timeout = Some(Some(timeout));
+        }
+        self
+    }
+
+    /// Waits as long as it takes, whatever the manager's default timeout.
+    pub fn no_timeout(mut self) -> Self {
+        if let Some(o) = self.options() {
+            o.timeout = Some(None);
+        }
+        self
+    }
+
+    /// A label for the holder, shown by [`PgLockManager::status`] in every process (copied; the
+    /// guard's [`PgGuard::owner`] keeps all of it, the server keeps what fits of it in 63 bytes of
+    /// `application_name`, non-ASCII characters as `?`). Without one, an outermost acquire is
+    /// labelled `pid <this process id>` and a nested one inherits its parent's label.
+    pub fn owner(mut self, label: &str) -> Self {
+        if let Some(o) = self.options() {
+            o.owner = Some(label.to_owned());
+        }
+        self
+    }
+
+    /// Adds locks to take shared (`pg_advisory_lock_shared`). A lock in both lists is taken
+    /// exclusive.
+    pub fn shared<I>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Key,
+    {
+        if let State::Start {
+            target, request, ..
+        } = &mut self.state
+        {
+            if let Ok(r) = request {
+                let h = &target.manager().inner.hierarchy;
+                if let Err(e) = hierarchy::add_keys(h, r, keys, Mode::Shared) {
+                    *request = Err(e);
+                }
+            }
+        }
+        self
+    }
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Result<PgGuard<'a>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if matches!(this.state, State::Start { .. }) {
+            let State::Start {
+                target,
+                request,
+                options,
+            } = std::mem::replace(&mut this.state, State::Done)
+            else {
+                unreachable!()
+            };
+            this.state = State::Running(Box::pin(run(target, request, options)));
+        }
+        match &mut this.state {
+            State::Running(fut) => {
+                let out = std::task::ready!(fut.as_mut().poll(cx));
+                this.state = State::Done;
+                Poll::Ready(out)
+            }
+            _ => Poll::Ready(Err(Error::Lock(lockorder::Error::PolledAfterCompletion))),
+        }
+    }
+}
+
+async fn run<'a>(
+    target: Target<'a>,
+    request: Result<Request, Error>,
+    options: Options,
+) -> Result<PgGuard<'a>, Error> {
+    let request = request?;
+    match target {
+        Target::Root(mgr) => acquire_root(mgr, request, options).await,
+        Target::Nested {
+            mgr,
+            session,
+            depth,
+            label,
+        } => {
+            if let Some(reason) = session.broken() {
+                return Err(lost(&mgr, session, reason));
+            }
+            let new = hierarchy::plan_nested(&mgr.inner.hierarchy, &session.held, &request)?;
+            let label = options.owner.clone().unwrap_or_else(|| label.to_owned());
+            match call(&mgr, session, &new, &options, depth, &label).await? {
+                Ok(()) => Ok(PgGuard::new(mgr, Slot::Nested(session), depth, label)),
+                Err(pos) => Err(busy(&mgr, pos, &options)),
+            }
+        }
+    }
+}
+
+async fn acquire_root(
+    mgr: PgLockManager,
+    request: Request,
+    options: Options,
+) -> Result<PgGuard<'static>, Error> {
+    let label = options
+        .owner
+        .clone()
+        .unwrap_or_else(|| mgr.inner.default_label.clone());
+    let (mut session, mut reused) = mgr.checkout().await?;
+    loop {
+        match call(&mgr, &mut session, &request, &options, 0, &label).await {
+            Ok(Ok(())) => return Ok(PgGuard::new(mgr, Slot::Root(Some(session)), 0, label)),
+            Ok(Err(pos)) => {
+                mgr.checkin(session);
+                return Err(busy(&mgr, pos, &options));
+            }
+            // An idle session that died in the pool (a server restart, a terminated backend):
+            // it held nothing, so try once more on a new one.
+            Err(Error::Database(e)) if reused && session_ended(&e) => {
+                drop(session);
+                session = mgr.connect_session().await?;
+                reused = false;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether the error says the session is gone (so it holds nothing): the connection closed, or
+/// the server ended the session (a FATAL error, such as `pg_terminate_backend`'s or a shutdown's).
+fn session_ended(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || e.as_db_error()
+            .is_some_and(|d| d.parsed_severity() == Some(tokio_postgres::error::Severity::Fatal))
+}
+
+fn busy(mgr: &PgLockManager, pos: usize, options: &Options) -> Error {
+    let lock = mgr.inner.hierarchy.lock_ref(pos);
+    Error::Lock(if options.try_only {
+        lockorder::Error::WouldBlock { lock }
+    } else {
+        lockorder::Error::Timeout { lock }
+    })
+}
+
+pub(crate) fn lost(mgr: &PgLockManager, session: &Session, reason: String) -> Error {
+    Error::Lost {
+        locks: session
+            .held
+            .iter()
+            .map(|h| mgr.inner.hierarchy.lock_ref(h.pos))
+            .collect(),
+        reason,
+    }
+}
+
+/// Closes the session if dropped while armed: its statement's effect is unknown.
+struct InFlight<'s> {
+    session: Option<&'s mut Session>,
+}
+
+impl<'s> InFlight<'s> {
+    fn disarm(mut self) -> &'s mut Session {
+        self.session.take().expect("armed once")
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            session.kill("an acquire on this session was cancelled while its statement ran");
+        }
+    }
+}
+
+/// Runs the acquire statement for `new` (positions not held yet) at `depth`. `Ok(Err(pos))`:
+/// `pos` was busy and nothing of `new` is held. Any error closes the session.
+async fn call(
+    mgr: &PgLockManager,
+    session: &mut Session,
+    new: &Request,
+    options: &Options,
+    depth: usize,
+    label: &str,
+) -> Result<Result<(), usize>, Error> {
+    if new.is_empty() {
+        return Ok(Ok(()));
+    }
+    let h = &mgr.inner.hierarchy;
+    let (keys, shared): (Vec<i32>, Vec<bool>) = new
+        .iter()
+        .map(|&(pos, mode)| (hierarchy::key2(h.entries[pos].order), mode == Mode::Shared))
+        .unzip();
+    let first_order = h.entries[new[0].0].order;
+    let (head, base) = status::app_head(&session.levels, first_order);
+    let clean = status::clean_label(label);
+    // `lock_timeout` takes at most i32::MAX ms (about 24.8 days): a longer timeout is none.
+    let timeout_ms = options
+        .timeout
+        .unwrap_or(mgr.inner.default_timeout)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .filter(|&ms| ms < f64::from(i32::MAX));
+    let ns = mgr.inner.namespace;
+    let flight = InFlight {
+        session: Some(session),
+    };
+    let s: &Session = flight.session.as_deref().expect("armed");
+    let result = s
+        .client
+        .query_one(
+            &s.stmts.acquire,
+            &[
+                &ns,
+                &keys,
+                &shared,
+                &options.try_only,
+                &timeout_ms,
+                &head,
+                &base,
+                &clean,
+            ],
+        )
+        .await;
+    let session = flight.disarm();
+    let at_ms: i64 = match result {
+        Ok(row) => row.get(0),
+        Err(e) => {
+            session.kill(&format!("an acquire statement failed: {e}"));
+            return Err(Error::Database(e));
+        }
+    };
+    if at_ms < 0 {
+        let index = usize::try_from(-at_ms - 1).unwrap_or(usize::MAX);
+        return match new.get(index) {
+            Some(&(pos, _)) => Ok(Err(pos)),
+            None => {
+                session.kill("the acquire function answered out of range");
+                Err(lost(
+                    mgr,
+                    session,
+                    "the acquire function answered out of range".into(),
+                ))
+            }
+        };
+    }
+    let first_order = if session.levels.is_empty() {
+        0
+    } else {
+        first_order
+    };
+    session
+        .held
+        .extend(new.iter().map(|&(pos, mode)| Held { pos, mode, depth }));
+    session.levels.push(Level {
+        depth,
+        first_order,
+        at_ms,
+        label: clean,
+    });
+    Ok(Ok(()))
+}

@@ -1,0 +1,136 @@
+//! The error type of the crate.
+
+use std::fmt;
+
+use lockorder::LockRef;
+
+/// Everything that can go wrong in `lockorder-postgres`.
+///
+/// Ordering, timeouts and unknown keys are the core crate's [`lockorder::Error`], wrapped in
+/// [`Error::Lock`]; the rest is about the database. A failed acquire never keeps a lock: either it
+/// released what it took, or the session it ran on was closed (which releases everything).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error of the core crate's vocabulary: [`Timeout`](lockorder::Error::Timeout) (naming
+    /// the busy lock), [`WouldBlock`](lockorder::Error::WouldBlock) (from `try_acquire`),
+    /// [`OrderViolation`](lockorder::Error::OrderViolation) (a nested request below a held lock),
+    /// [`UnknownLock`](lockorder::Error::UnknownLock), or a registration error.
+    Lock(lockorder::Error),
+    /// A nested exclusive request for a lock this guard holds shared. Upgrades deadlock (two
+    /// readers upgrading wait for each other), so it is refused: take the lock exclusive from
+    /// the start.
+    UpgradeRefused {
+        /// The lock held shared.
+        lock: LockRef,
+    },
+    /// Another process recorded a different hierarchy in the same namespace: the same order under
+    /// another name, or the same name at another order. Processes that disagree on the order can
+    /// deadlock, so this manager refused to start.
+    HierarchyConflict {
+        /// The namespace (the first advisory-lock key).
+        namespace: i32,
+        /// The table that records the hierarchy.
+        table: String,
+        /// This process's lock: name and order.
+        local: (String, u32),
+        /// The conflicting record: name and order.
+        recorded: (String, u32),
+        /// Who recorded it (`application_name`, client address and backend pid at the time).
+        recorded_by: String,
+    },
+    /// Connecting to the server failed (it may be down or restarting). Nothing is held.
+    Connect(tokio_postgres::Error),
+    /// A statement failed. When it was part of an acquire or a release, the session it ran on
+    /// was closed, so nothing stays held by it.
+    Database(tokio_postgres::Error),
+    /// The session that held these locks is gone or can no longer be trusted: the server ended
+    /// it (`pg_terminate_backend`, a restart), the connection broke, or a statement on it was
+    /// cancelled mid-flight. PostgreSQL released the locks when the session ended; others may
+    /// hold them now.
+    Lost {
+        /// The locks the guard (with its ancestors) believed it held.
+        locks: Vec<LockRef>,
+        /// What happened, as far as the client knows.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The core crate's error, when this is one ([`Error::Lock`]).
+    pub fn as_lock_error(&self) -> Option<&lockorder::Error> {
+        match self {
+            Error::Lock(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether the error is [`lockorder::Error::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Lock(lockorder::Error::Timeout { .. }))
+    }
+}
+
+impl From<lockorder::Error> for Error {
+    fn from(e: lockorder::Error) -> Self {
+        Error::Lock(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Lock(e) => fmt::Display::fmt(e, f),
+            Error::UpgradeRefused { lock } => write!(
+                f,
+                "lock {lock} is held shared by this guard and cannot be upgraded to exclusive \
+                 (upgrades deadlock); take it exclusive in the outer acquire"
+            ),
+            Error::HierarchyConflict {
+                namespace,
+                table,
+                local,
+                recorded,
+                recorded_by,
+            } => write!(
+                f,
+                "lock hierarchy conflict in namespace {namespace}: this process has `{}` at \
+                 order {}, but {table} records `{}` at order {} (recorded by {recorded_by}); \
+                 processes that disagree on the order can deadlock, so this manager did not \
+                 start. Align the hierarchies, or delete the stale row once no process uses it",
+                local.0, local.1, recorded.0, recorded.1
+            ),
+            Error::Connect(e) => write!(
+                f,
+                "cannot connect to the lock server: {e}; nothing is held (is the server up?)"
+            ),
+            Error::Database(e) => write!(
+                f,
+                "a lock statement failed: {e}; its session was closed, so it holds nothing"
+            ),
+            Error::Lost { locks, reason } => {
+                write!(f, "locks lost (")?;
+                for (i, l) in locks.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{l}")?;
+                }
+                write!(
+                    f,
+                    "): {reason}; the server released them, so others may hold them now"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Lock(e) => Some(e),
+            Error::Connect(e) | Error::Database(e) => Some(e),
+            _ => None,
+        }
+    }
+}

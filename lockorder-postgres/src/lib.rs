@@ -1,0 +1,151 @@
+//! `lockorder`'s ordered, checked lock sets across processes, on PostgreSQL advisory locks.
+//!
+//! When a service runs as several processes, in-process locks stop protecting what they name.
+//! This crate keeps the core crate's promise there: one hierarchy of named, ordered locks,
+//! defined with [`lockorder::Builder`]; a set asked for in any order is taken in ascending order
+//! on one database session, so no two processes can wait on each other in a cycle; nesting goes
+//! through the guard and is order-checked; timeouts name the lock; cancellation never leaves a
+//! lock held by a live session.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use lockorder_postgres::{Error, PgLockManager};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut b = lockorder::LockManager::builder();
+//! b.register("config", 10)?.register("db", 20)?.register("cache", 30)?;
+//! let locks = PgLockManager::connect("host=/run/postgresql user=app dbname=app", b).await?;
+//!
+//! // Any order in, ascending order taken: one round trip when nothing is busy.
+//! let mut g = locks
+//!     .acquire(["cache"])
+//!     .shared(["config"])
+//!     .owner("worker-3")
+//!     .timeout(Duration::from_secs(5))
+//!     .await?;
+//! // Nesting through the guard, checked: "db" (20) is below "cache" (30).
+//! match g.acquire(["db"]).await {
+//!     Err(Error::Lock(lockorder::Error::OrderViolation { requested, held })) => {
+//!         assert_eq!((requested.name(), held.name()), ("db", "cache"));
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! g.release().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # The key mapping
+//!
+//! Lock `order` of a manager in namespace `ns` is the advisory lock `pg_advisory_lock(ns,
+//! order)` in PostgreSQL's two-`int4` form, the order's 32 bits read as an `int4` (so orders
+//! from 2³¹ up are negative keys). In `pg_locks` it shows as `locktype = 'advisory'`, `classid
+//! = ns` and `objid = order` (both as unsigned `oid`), `objsubid = 2`. The namespace defaults to
+//! [`DEFAULT_NAMESPACE`] (`0x6C6F636B`, "lock" in ASCII) and is set with
+//! [`PgBuilder::namespace`]. This mapping is stable: tools and hand-written SQL may rely on it.
+//! Advisory locks belong to a database: processes that share locks connect to the same one.
+//!
+//! # One hierarchy, everywhere
+//!
+//! At start-up ([`PgBuilder::connect`]) the manager records its locks in the table
+//! `lockorder_hierarchy` (namespace, order, name, description, who recorded it and when) and
+//! refuses to start with [`Error::HierarchyConflict`], naming both sides, when another process
+//! recorded the same order under another name or the same name at another order. Locks only
+//! one side has are fine. To rename or renumber a lock, stop the processes that use the old
+//! hierarchy and delete its rows (`DELETE FROM lockorder_hierarchy WHERE namespace = ...`).
+//! Start-up also installs two PL/pgSQL functions, `lockorder_acquire_v1` and
+//! `lockorder_release_v1`, if they are missing (which needs `CREATE` on the schema once).
+//!
+//! # One round trip
+//!
+//! An acquire is one prepared statement calling `lockorder_acquire_v1`, which walks the set in
+//! ascending order with `pg_try_advisory_lock(_shared)`. At the first busy lock it waits on the
+//! server (`pg_advisory_lock`) under `lock_timeout` set to the time left, then goes on with the
+//! rest in order; on a timeout it releases what it took, newest first, and answers which lock
+//! was busy. A release is one statement too.
+//!
+//! # Releasing, dropping, cancelling
+//!
+//! * [`PgGuard::release`]`.await` unlocks and gives the session back to the pool clean, or
+//!   reports [`Error::Lost`] when the session ended (releasing the locks) before.
+//! * A guard **dropped** without `release` queues its unlock on the session at once
+//!   (`pg_advisory_unlock_all()` for an outermost guard, which then returns its session to the
+//!   pool; the unlock of its own locks for a nested one). tokio-postgres sends a statement when
+//!   its future is first polled and runs a session's statements in that order, so the unlock
+//!   comes before anything later on that session. The session's connection task writes it to the
+//!   socket: at once on a multi-thread runtime, and on a current-thread runtime when the runtime
+//!   next runs (a program that drops a guard and then blocks its only runtime thread keeps the
+//!   locks until it returns to the runtime, or drops it, which closes the connections).
+//! * An [`Acquire`](futures::Acquire) **dropped** while its statement runs (perhaps waiting on
+//!   the server) leaves the session in an unknown state, so the session is closed: a cancel
+//!   request stops the wait, and PostgreSQL releases every session lock of a closed
+//!   connection. For a nested acquire that session is the parent's, whose locks go with it
+//!   (the parent then reports them lost). Before its statement is sent, dropping it does
+//!   nothing.
+//! * A session that can no longer be trusted (a statement failed, the server ended it) is
+//!   closed rather than pooled.
+//!
+//! Sessions get `statement_timeout`, `lock_timeout`, `idle_session_timeout` and
+//! `idle_in_transaction_session_timeout` 0 (a server's defaults must not end a holder behind its
+//! back) and `client_connection_check_interval` 250 ms (a backend waiting for a client that
+//! vanished notices). These settings need PostgreSQL 14 or later.
+//!
+//! # Faults
+//!
+//! * A holder process that dies (even `SIGKILL`): the kernel closes its sockets, its backends
+//!   end, and PostgreSQL releases their locks; the others proceed.
+//! * A backend ended by the server (`pg_terminate_backend`, a restart): its locks are gone; the
+//!   guard tells with [`PgGuard::is_lost`] (no round trip, once the client saw the connection
+//!   end) and [`PgGuard::check`] (asks the server). New acquires use new sessions.
+//! * A server restarting: acquires fail with [`Error::Connect`] meanwhile, then succeed.
+//!
+//! # Status across processes
+//!
+//! [`PgLockManager::status`] reads `pg_locks` and `pg_stat_activity`: for each lock of the
+//! hierarchy, its holders (backend pid, label, client address, since when) and how many
+//! sessions wait; [`PgLockManager::long_held`] lists holdings older than a threshold. Labels and
+//! acquisition times travel in each session's `application_name` (PostgreSQL records no grant
+//! time for advisory locks, and a row per acquire would cost more than the acquire): see
+//! [`Holder`].
+//!
+//! # Reentrancy goes through the guard
+//!
+//! As in the core crate: [`PgGuard::acquire`] skips locks the guard covers. Asking the
+//! manager again for a lock this task holds through a guard uses *another session*, which
+//! waits for the first: a timeout turns that into [`lockorder::Error::Timeout`], and without
+//! one it waits forever. Pass the guard down instead.
+//!
+//! # When not to use it
+//!
+//! * Within one process, use [`lockorder::LockManager`]: no round trips.
+//! * To protect rows, use the database's own row locks and transactions.
+//! * Through a pooler in transaction mode (PgBouncer's `pool_mode = transaction`): session
+//!   locks need the same server session for the guard's whole life.
+//!
+//! The manager needs a tokio runtime with I/O and time enabled: each session's connection is
+//! driven by a spawned task. Only `NoTls` connections are made (unix sockets, loopback, or a
+//! network you trust).
+#![forbid(unsafe_code)]
+
+mod acquire;
+mod cluster;
+mod error;
+mod guard;
+mod hierarchy;
+mod manager;
+mod session;
+mod sql;
+mod status;
+
+pub use cluster::TempCluster;
+pub use error::Error;
+pub use guard::PgGuard;
+pub use hierarchy::{Key, Mode};
+pub use manager::{PgBuilder, PgLockManager, DEFAULT_MAX_IDLE, DEFAULT_NAMESPACE};
+pub use status::{Holder, PgLockStatus, PgLongHold, PgStatus};
+/// The driver's connection configuration, re-exported.
+pub use tokio_postgres::Config;
+
+/// The named futures of this crate.
+pub mod futures {
+    pub use crate::acquire::Acquire;
+}

@@ -1,0 +1,513 @@
+//! `PgLockManager`: the hierarchy on a server, the pool of sessions, status.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lockorder::{LockId, LockManager, MaybeTimer};
+use tokio_postgres::{Config, NoTls};
+
+use crate::acquire::{Acquire, Options, Target};
+use crate::error::Error;
+use crate::hierarchy::{self, Hierarchy, Key, Mode, Request};
+use crate::session::Session;
+use crate::sql::{self, Names};
+use crate::status::{Holder, PgLockStatus, PgLongHold, PgStatus};
+
+/// The namespace used unless [`PgBuilder::namespace`] sets another: the ASCII bytes of "lock",
+/// `0x6C6F636B` (1819239275).
+pub const DEFAULT_NAMESPACE: i32 = 0x6C6F_636B;
+
+/// How many idle sessions a manager keeps for reuse unless [`PgBuilder::max_idle`] says otherwise.
+pub const DEFAULT_MAX_IDLE: usize = 8;
+
+/// Configures a [`PgLockManager`]: [`PgLockManager::builder`].
+pub struct PgBuilder {
+    hierarchy: Hierarchy,
+    default_timeout: Option<Duration>,
+    namespace: i32,
+    schema: String,
+    max_idle: usize,
+}
+
+impl fmt::Debug for PgBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgBuilder")
+            .field("locks", &self.hierarchy)
+            .field("default_timeout", &self.default_timeout)
+            .field("namespace", &self.namespace)
+            .field("schema", &self.schema)
+            .field("max_idle", &self.max_idle)
+            .finish()
+    }
+}
+
+impl PgBuilder {
+    /// The first advisory-lock key of every lock of this manager (default
+    /// [`DEFAULT_NAMESPACE`]). Processes that share locks must use the same namespace; different
+    /// hierarchies in one database use different namespaces.
+    pub fn namespace(mut self, namespace: i32) -> Self {
+        self.namespace = namespace;
+        self
+    }
+
+    /// The schema of the hierarchy table and the functions (default `public`).
+    pub fn schema(mut self, schema: &str) -> Self {
+        self.schema = schema.to_owned();
+        self
+    }
+
+    /// The timeout of acquires that set none (default: the core builder's `default_timeout`, if
+    /// it had a timer and one; otherwise none, and acquires wait as long as it takes).
+    pub fn default_timeout(mut self, timeout: Duration) -> Self {
+        self.default_timeout = Some(timeout);
+        self
+    }
+
+    /// How many idle sessions to keep for reuse (default [`DEFAULT_MAX_IDLE`]). A session is
+    /// taken from this pool by every outermost acquire, kept by its guard, and given back when the
+    /// guard is released or dropped. Sessions in use are not capped: each outermost guard and
+    /// each pending outermost acquire has one (the server's `max_connections` bounds them).
+    pub fn max_idle(mut self, max_idle: usize) -> Self {
+        self.max_idle = max_idle;
+        self
+    }
+
+    /// Connects, installs the table and functions if they are missing, records the hierarchy,
+    /// and checks it against what other processes recorded.
+    ///
+    /// Start-up is serialized across processes by a transaction-level advisory lock on the
+    /// one-`bigint` key `0x6C6F636B6F726472` ("lockordr"), a key space apart from the locks'.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HierarchyConflict`] when another process recorded the same order under another
+    /// name, or the same name at another order, in this namespace (this manager then does not
+    /// start); [`Error::Connect`] or [`Error::Database`] when the server cannot be reached or
+    /// refuses (creating the objects needs the `CREATE` privilege on the schema the first time).
+    ///
+    /// Must be called inside a tokio runtime (the connections are driven by spawned tasks).
+    pub async fn connect(self, config: Config) -> Result<PgLockManager, Error> {
+        let mut config = config;
+        let options = sql::startup_options(config.get_options());
+        config.options(&options);
+        let names = Names::new(&self.schema);
+        install(&config, &names, &self.hierarchy, self.namespace).await?;
+        Ok(PgLockManager {
+            inner: Arc::new(Inner {
+                hierarchy: self.hierarchy,
+                config,
+                names,
+                namespace: self.namespace,
+                default_timeout: self.default_timeout,
+                max_idle: self.max_idle,
+                idle: Mutex::new(Vec::new()),
+                default_label: format!("pid {}", std::process::id()),
+            }),
+        })
+    }
+}
+
+/// Creates what is missing and records the hierarchy, in one transaction serialized across
+/// processes.
+async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Result<(), Error> {
+    let (mut client, connection) = config.connect(NoTls).await.map_err(Error::Connect)?;
+    let conn = tokio::spawn(connection);
+    let result = async {
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&sql::INSTALL_KEY])
+            .await?;
+        tx.batch_execute(&names.create_table()).await?;
+        for (signature, create) in [
+            (names.release_signature(), names.create_release()),
+            (names.acquire_signature(), names.create_acquire()),
+        ] {
+            let exists: bool = tx
+                .query_one("SELECT to_regprocedure($1) IS NOT NULL", &[&signature])
+                .await?
+                .get(0);
+            if !exists {
+                tx.batch_execute(&create).await?;
+            }
+        }
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT lock_order, name, registered_by || ' at ' || registered_at::text \
+                     FROM {} WHERE namespace = $1",
+                    names.table
+                ),
+                &[&ns],
+            )
+            .await?;
+        let recorded: Vec<(u32, String, String)> = rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u32, r.get(1), r.get(2)))
+            .collect();
+        if let Some((e, r)) = find_conflict(h, &recorded) {
+            let (e, r) = (&h.entries[e], &recorded[r]);
+            return Ok(Err(Error::HierarchyConflict {
+                namespace: ns,
+                table: names.table.clone(),
+                local: (e.name.clone(), e.order),
+                recorded: (r.1.clone(), r.0),
+                recorded_by: r.2.clone(),
+            }));
+        }
+        let insert = format!(
+            "INSERT INTO {} (namespace, lock_order, name, description, registered_by)
+             SELECT $1, $2, $3, $4, format('%s (%s, backend %s)', current_setting('application_name'),
+                    coalesce(host(inet_client_addr()), 'local socket'), pg_backend_pid())
+             ON CONFLICT DO NOTHING",
+            names.table
+        );
+        for e in &h.entries {
+            if !recorded.iter().any(|r| r.0 == e.order) {
+                tx.execute(
+                    &insert,
+                    &[&ns, &i64::from(e.order), &e.name, &e.description],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+    .await;
+    drop(client);
+    let _ = conn.await;
+    match result {
+        Ok(inner) => inner,
+        Err(e) => Err(Error::Database(e)),
+    }
+}
+
+/// The first disagreement between this hierarchy and the recorded one (order, name, who): the
+/// positions of the local entry and of the record.
+fn find_conflict(h: &Hierarchy, recorded: &[(u32, String, String)]) -> Option<(usize, usize)> {
+    for (i, e) in h.entries.iter().enumerate() {
+        for (j, (order, name, _)) in recorded.iter().enumerate() {
+            if (*order == e.order) != (*name == e.name) {
+                return Some((i, j));
+            }
+        }
+    }
+    None
+}
+
+pub(crate) struct Inner {
+    pub(crate) hierarchy: Hierarchy,
+    config: Config,
+    pub(crate) names: Names,
+    pub(crate) namespace: i32,
+    pub(crate) default_timeout: Option<Duration>,
+    max_idle: usize,
+    // Boxed: sessions move between the pool and guards without being copied or reboxed.
+    #[allow(clippy::vec_box)]
+    idle: Mutex<Vec<Box<Session>>>,
+    pub(crate) default_label: String,
+}
+
+/// The same ordered, checked lock sets as [`lockorder::LockManager`], across processes, on
+/// PostgreSQL advisory locks.
+///
+/// Cheap to clone (an `Arc`): clones share the hierarchy and the pool of sessions. See the
+/// [crate docs](crate) for the key mapping, and for what dropping guards and futures does.
+#[derive(Clone)]
+pub struct PgLockManager {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for PgLockManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgLockManager")
+            .field("namespace", &self.inner.namespace)
+            .field("schema", &self.inner.names.schema)
+            .field("locks", &self.inner.hierarchy)
+            .field("default_timeout", &self.inner.default_timeout)
+            .field(
+                "idle_sessions",
+                &self.inner.idle.lock().map(|v| v.len()).unwrap_or(0),
+            )
+            .finish()
+    }
+}
+
+impl PgLockManager {
+    /// Starts configuring a manager for the hierarchy of `locks` (a core builder: names, orders,
+    /// descriptions, and its default timeout if it has one). The hierarchy is frozen here.
+    pub fn builder<T: MaybeTimer>(locks: lockorder::Builder<T>) -> PgBuilder {
+        let core: LockManager<T> = locks.build();
+        PgBuilder {
+            hierarchy: Hierarchy::new(&core),
+            default_timeout: core.default_timeout(),
+            namespace: DEFAULT_NAMESPACE,
+            schema: "public".to_owned(),
+            max_idle: DEFAULT_MAX_IDLE,
+        }
+    }
+
+    /// `PgLockManager::builder(locks).connect(config)`, with `config` in either of
+    /// tokio-postgres's forms (`host=/run/postgresql user=app` or `postgresql://...`).
+    ///
+    /// # Errors
+    ///
+    /// As [`PgBuilder::connect`]; a malformed `config` is [`Error::Connect`].
+    pub async fn connect<T: MaybeTimer>(
+        config: &str,
+        locks: lockorder::Builder<T>,
+    ) -> Result<Self, Error> {
+        let config: Config = config.parse().map_err(Error::Connect)?;
+        Self::builder(locks).connect(config).await
+    }
+
+    /// The namespace: the first advisory-lock key of every lock.
+    pub fn namespace(&self) -> i32 {
+        self.inner.namespace
+    }
+
+    /// The advisory-lock key of the lock `key`: `(namespace, order as i32)`, for
+    /// `pg_advisory_lock(int4, int4)`.
+    ///
+    /// # Errors
+    ///
+    /// [`lockorder::Error::UnknownLock`] (as [`Error::Lock`]) for an unknown key.
+    pub fn advisory_key<K: Key>(&self, key: K) -> Result<(i32, i32), Error> {
+        let pos = hierarchy::sealed::Sealed::position(&key, &self.inner.hierarchy)?;
+        Ok((
+            self.inner.namespace,
+            hierarchy::key2(self.inner.hierarchy.entries[pos].order),
+        ))
+    }
+
+    /// The id of the lock named `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`lockorder::Error::UnknownLock`] (as [`Error::Lock`]).
+    pub fn id(&self, name: &str) -> Result<LockId, Error> {
+        let pos = self.inner.hierarchy.position_of_name(name)?;
+        Ok(self.lock_id(pos))
+    }
+
+    fn lock_id(&self, pos: usize) -> LockId {
+        self.inner.hierarchy.id(pos)
+    }
+
+    /// Every lock: name, order, description, ascending by order.
+    pub fn locks(&self) -> impl ExactSizeIterator<Item = (&str, u32, &str)> {
+        self.inner
+            .hierarchy
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.order, e.description.as_str()))
+    }
+
+    /// The timeout of acquires that set none.
+    pub fn default_timeout(&self) -> Option<Duration> {
+        self.inner.default_timeout
+    }
+
+    /// Acquires the locks named by `keys`, exclusive, in ascending order, on one session, as one
+    /// guard. Keys may come in any order and repeat.
+    ///
+    /// Uncontended, this is one round trip. At a busy lock the server waits for it (and the
+    /// locks above it, in order), for at most the timeout, counted from that first busy lock.
+    /// See [`Acquire`] for the options and for cancel safety.
+    pub fn acquire<I>(&self, keys: I) -> Acquire<'static>
+    where
+        I: IntoIterator,
+        I::Item: Key,
+    {
+        self.acquire_mode(keys, Mode::Exclusive, false)
+    }
+
+    /// Like [`acquire`](Self::acquire), every lock shared.
+    pub fn acquire_shared<I>(&self, keys: I) -> Acquire<'static>
+    where
+        I: IntoIterator,
+        I::Item: Key,
+    {
+        self.acquire_mode(keys, Mode::Shared, false)
+    }
+
+    /// Tries once, all or nothing: a busy lock is [`lockorder::Error::WouldBlock`] naming it,
+    /// with nothing kept. One round trip. Add shared locks with [`Acquire::shared`].
+    pub fn try_acquire<I>(&self, keys: I) -> Acquire<'static>
+    where
+        I: IntoIterator,
+        I::Item: Key,
+    {
+        self.acquire_mode(keys, Mode::Exclusive, true)
+    }
+
+    fn acquire_mode<I>(&self, keys: I, mode: Mode, try_only: bool) -> Acquire<'static>
+    where
+        I: IntoIterator,
+        I::Item: Key,
+    {
+        let mut request = Request::new();
+        let request =
+            hierarchy::add_keys(&self.inner.hierarchy, &mut request, keys, mode).map(|()| request);
+        Acquire::new(
+            Target::Root(self.clone()),
+            request,
+            Options {
+                try_only,
+                ..Options::default()
+            },
+        )
+    }
+
+    /// A session for an outermost acquire: an idle one if there is one that still works,
+    /// otherwise a new one. The flag says whether it was reused.
+    pub(crate) async fn checkout(&self) -> Result<(Box<Session>, bool), Error> {
+        loop {
+            let idle = self
+                .inner
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop();
+            match idle {
+                Some(s) if s.broken().is_none() => return Ok((s, true)),
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        Ok((self.connect_session().await?, false))
+    }
+
+    pub(crate) async fn connect_session(&self) -> Result<Box<Session>, Error> {
+        Ok(Box::new(
+            Session::connect(&self.inner.config, &self.inner.names).await?,
+        ))
+    }
+
+    /// Gives back a session that holds nothing; one that holds something, or is broken, is
+    /// closed instead.
+    pub(crate) fn checkin(&self, session: Box<Session>) {
+        if session.held.is_empty() && session.broken().is_none() {
+            let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < self.inner.max_idle {
+                idle.push(session);
+            }
+        }
+    }
+
+    /// Every lock of the hierarchy as the server sees it now, across all processes: mode,
+    /// holders (backend pid, label, client address, since when) and how many wait.
+    ///
+    /// One query on `pg_locks` and `pg_stat_activity`. Holders that are not `lockorder`
+    /// sessions (someone calling `pg_advisory_lock(namespace, order)` by hand) are shown with
+    /// their `application_name` and no time.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] or [`Error::Database`].
+    pub async fn status(&self) -> Result<PgStatus, Error> {
+        let (session, _) = self.checkout().await?;
+        let rows = session
+            .client
+            .query(sql::STATUS, &[&i64::from(self.inner.namespace as u32)])
+            .await
+            .map_err(Error::Database)?;
+        self.checkin(session);
+        let h = &self.inner.hierarchy;
+        let mut locks: Vec<PgLockStatus> = h
+            .entries
+            .iter()
+            .map(|e| PgLockStatus {
+                name: e.name.clone(),
+                order: e.order,
+                description: e.description.clone(),
+                mode: None,
+                holders: Vec::new(),
+                waiting: 0,
+            })
+            .collect();
+        for row in &rows {
+            let order = row.get::<_, i64>(0) as u32;
+            let Some(pos) = h.position_of_order(order) else {
+                continue;
+            };
+            let lock = &mut locks[pos];
+            let shared: bool = row.get(1);
+            if !row.get::<_, bool>(2) {
+                lock.waiting += 1;
+                continue;
+            }
+            lock.mode = Some(if shared {
+                Mode::Shared
+            } else {
+                Mode::Exclusive
+            });
+            // A holder without a backend (a prepared transaction's) has no session to show.
+            let Some(pid) = row.get::<_, Option<i32>>(3) else {
+                continue;
+            };
+            lock.holders.push(Holder::new(
+                pid,
+                row.get::<_, Option<String>>(4).unwrap_or_default(),
+                row.get(5),
+                row.get(6),
+                order,
+                row.get(7),
+            ));
+        }
+        for l in &mut locks {
+            l.holders.sort_by_key(|h| h.since);
+        }
+        Ok(PgStatus { locks })
+    }
+
+    /// The holdings older than `threshold` (strictly), longest first: one per holder of each
+    /// lock. Like the core's `long_held`, across processes.
+    ///
+    /// # Errors
+    ///
+    /// As [`status`](Self::status).
+    pub async fn long_held(&self, threshold: Duration) -> Result<Vec<PgLongHold>, Error> {
+        let status = self.status().await?;
+        let mut out: Vec<PgLongHold> = status
+            .iter()
+            .flat_map(|l| {
+                l.holders.iter().filter_map(move |h| {
+                    let held_for = h.held_for?;
+                    (held_for > threshold).then(|| PgLongHold {
+                        name: l.name.clone(),
+                        order: l.order,
+                        holder: h.clone(),
+                        held_for,
+                    })
+                })
+            })
+            .collect();
+        out.sort_by_key(|l| std::cmp::Reverse(l.held_for));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_name_both_sides() {
+        let mut b = LockManager::builder();
+        b.register("db", 10).unwrap().register("cache", 20).unwrap();
+        let h = Hierarchy::new(&b.build());
+        let same = [
+            (10, "db".to_owned(), String::new()),
+            (30, "x".into(), String::new()),
+        ];
+        assert_eq!(find_conflict(&h, &same), None);
+        let renamed = [(10, "database".to_owned(), String::new())];
+        assert_eq!(find_conflict(&h, &renamed), Some((0, 0)));
+        let moved = [
+            (10, "db".to_owned(), String::new()),
+            (25, "cache".into(), String::new()),
+        ];
+        assert_eq!(find_conflict(&h, &moved), Some((1, 1)));
+    }
+}

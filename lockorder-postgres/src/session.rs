@@ -1,0 +1,189 @@
+//! One database session: the connection, its prepared statements, and what it holds.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Waker};
+
+use tokio::task::AbortHandle;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{CancelToken, Client, Config, NoTls, Statement};
+
+use crate::error::Error;
+use crate::hierarchy::{Held, Mode};
+use crate::sql::{self, Names};
+use crate::status::{self, Level};
+
+/// The statements a session runs, prepared once when it connects.
+pub(crate) struct Statements {
+    pub(crate) acquire: Statement,
+    pub(crate) release: Statement,
+    pub(crate) unlock_all: Statement,
+    pub(crate) check: Statement,
+}
+
+/// A connection, what it holds, and whether it can still be trusted.
+///
+/// Dropping a `Session` closes its connection (the task driving it is aborted, which closes the
+/// socket); PostgreSQL then releases every session lock it had.
+pub(crate) struct Session {
+    pub(crate) client: Client,
+    conn: AbortHandle,
+    cancel: CancelToken,
+    /// Why the connection ended, when the task driving it saw an error.
+    ended: Arc<Mutex<Option<String>>>,
+    pub(crate) stmts: Statements,
+    /// The server process of this session.
+    pub(crate) backend_pid: i32,
+    /// Locks held, ascending by order (every nesting level takes locks above its ancestors').
+    pub(crate) held: Vec<Held>,
+    /// The guards on this session, outermost first.
+    pub(crate) levels: Vec<Level>,
+    /// Set when the session can no longer be trusted; it is then closed.
+    pub(crate) poisoned: Option<String>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("held", &self.held)
+            .field("levels", &self.levels)
+            .field("poisoned", &self.poisoned)
+            .field("closed", &self.client.is_closed())
+            .finish()
+    }
+}
+
+impl Session {
+    /// Connects and prepares the statements. Must run inside a tokio runtime: the connection is
+    /// driven by a spawned task.
+    pub(crate) async fn connect(config: &Config, names: &Names) -> Result<Self, Error> {
+        let (client, connection) = config.connect(NoTls).await.map_err(Error::Connect)?;
+        let ended = Arc::new(Mutex::new(None));
+        let ended2 = ended.clone();
+        let conn = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                *ended2.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+            }
+        })
+        .abort_handle();
+        let cancel = client.cancel_token();
+        use tokio_postgres::types::Type;
+        let (call_acquire, call_release) = (names.call_acquire(), names.call_release());
+        let acquire_types = [
+            Type::INT4,
+            Type::INT4_ARRAY,
+            Type::BOOL_ARRAY,
+            Type::BOOL,
+            Type::FLOAT8,
+            Type::TEXT,
+            Type::INT8,
+            Type::TEXT,
+        ];
+        let release_types = [Type::INT4, Type::INT4_ARRAY, Type::BOOL_ARRAY, Type::TEXT];
+        let check_types = [Type::INT8, Type::INT8_ARRAY];
+        // Pipelined: one round trip for all of them.
+        let prepared = tokio::try_join!(
+            client.prepare_typed(&call_acquire, &acquire_types),
+            client.prepare_typed(&call_release, &release_types),
+            client.prepare(sql::UNLOCK_ALL),
+            client.prepare_typed(sql::CHECK, &check_types),
+            client.query_one("SELECT pg_backend_pid()", &[]),
+        );
+        let (acquire, release, unlock_all, check, pid) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                conn.abort();
+                return Err(Error::Database(e));
+            }
+        };
+        Ok(Self {
+            client,
+            conn,
+            cancel,
+            ended,
+            stmts: Statements {
+                acquire,
+                release,
+                unlock_all,
+                check,
+            },
+            backend_pid: pid.get(0),
+            held: Vec::new(),
+            levels: Vec::new(),
+            poisoned: None,
+        })
+    }
+
+    /// Why the session cannot be used, if it cannot.
+    pub(crate) fn broken(&self) -> Option<String> {
+        if let Some(p) = &self.poisoned {
+            return Some(p.clone());
+        }
+        if self.client.is_closed() {
+            let ended = self.ended.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            return Some(match ended {
+                Some(e) => format!("the session ended: {e}"),
+                None => "the session ended".to_owned(),
+            });
+        }
+        None
+    }
+
+    /// Closes the session now because its state is unknown: a cancel request stops a statement
+    /// that may still be waiting on the server, and the connection is closed, which releases
+    /// every lock the session holds.
+    pub(crate) fn kill(&mut self, reason: &str) {
+        if self.poisoned.is_none() {
+            self.poisoned = Some(reason.to_owned());
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let cancel = self.cancel.clone();
+            rt.spawn(async move {
+                let _ = cancel.cancel_query(NoTls).await;
+            });
+        }
+        self.conn.abort();
+    }
+
+    /// Sends a statement whose answer nobody waits for. tokio-postgres sends a request when its
+    /// future is first polled and runs requests in that order, so once this returns the
+    /// statement is queued ahead of anything later on the session.
+    pub(crate) fn send_and_forget(&self, stmt: &Statement, params: &[&(dyn ToSql + Sync)]) {
+        let fut = pin!(self.client.execute(stmt, params));
+        let mut cx = Context::from_waker(Waker::noop());
+        let _ = fut.poll(&mut cx);
+    }
+
+    /// The locks held by guards at `depth` and deeper, as the release function takes them.
+    pub(crate) fn keys_from(
+        &self,
+        depth: usize,
+        orders: impl Fn(usize) -> u32,
+    ) -> (Vec<i32>, Vec<bool>) {
+        self.held
+            .iter()
+            .filter(|h| h.depth >= depth)
+            .map(|h| {
+                (
+                    crate::hierarchy::key2(orders(h.pos)),
+                    h.mode == Mode::Shared,
+                )
+            })
+            .unzip()
+    }
+
+    /// Forgets the locks and levels of guards at `depth` and deeper, and returns the name the
+    /// session should have afterwards.
+    pub(crate) fn pop_to(&mut self, depth: usize) -> String {
+        self.held.retain(|h| h.depth < depth);
+        self.levels.retain(|l| l.depth < depth);
+        status::app_name(&self.levels)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.conn.abort();
+    }
+}

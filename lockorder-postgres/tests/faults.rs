@@ -1,0 +1,116 @@
+//! Faults on the server side: a terminated backend, a restarting server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use lockorder_postgres::{Error, PgLockManager, TempCluster};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_backend_loses_its_locks_and_the_guard_can_tell() -> Result {
+    let ns = namespace("faults-terminate");
+    let m = manager_in(ns, ABCD).await;
+    let c = client().await;
+    let mut g = m.acquire(["a", "c"]).owner("victim").await?;
+    let pid = g.backend_pid().unwrap();
+    g.check().await?;
+    assert!(!g.is_lost());
+    let terminated: bool = c
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .await?
+        .get(0);
+    assert!(terminated);
+    // The client sees the connection end without a round trip of its own.
+    eventually(Duration::from_secs(5), "the guard knows", || async {
+        g.is_lost()
+    })
+    .await;
+    match g.check().await {
+        Err(Error::Lost { locks, reason }) => {
+            assert_eq!(
+                locks.iter().map(|l| l.name()).collect::<Vec<_>>(),
+                ["a", "c"]
+            );
+            assert!(reason.contains("ended"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Others take the locks at once; so does the same manager, on a new session.
+    let other = m.try_acquire(["a", "b", "c"]).await?;
+    assert_ne!(other.backend_pid(), Some(pid));
+    other.release().await?;
+    // Nesting on the lost guard and releasing it report the loss.
+    assert!(matches!(g.acquire(["d"]).await, Err(Error::Lost { .. })));
+    match g.release().await {
+        Err(e @ Error::Lost { .. }) => assert!(e.to_string().contains("`a` (order 10)")),
+        other => panic!("{other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_idle_session_in_the_pool_is_replaced() -> Result {
+    let ns = namespace("faults-pooled");
+    let m = manager_in(ns, ABCD).await;
+    let c = client().await;
+    let g = m.acquire(["a"]).await?;
+    let pid = g.backend_pid().unwrap();
+    g.release().await?; // back to the pool
+    c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await?;
+    // Whether or not the client noticed yet, the acquire works on a new session.
+    let g = m.acquire(["a"]).await?;
+    assert_ne!(g.backend_pid(), Some(pid));
+    g.release().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acquires_fail_clearly_while_the_server_restarts_then_succeed() -> Result {
+    // This test restarts its server, so it always has a cluster of its own.
+    let cluster = match TempCluster::start() {
+        Ok(c) => c,
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && std::env::var_os("DATABASE_URL").is_some() =>
+        {
+            eprintln!("SKIP: restarting a server needs PostgreSQL's binaries here: {e}");
+            return Ok(());
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let m = PgLockManager::builder(builder(ABCD))
+        .connect(cluster.connection_string().parse()?)
+        .await?;
+    // One idle session in the pool, one held.
+    m.acquire(["b"]).await?.release().await?;
+    let mut g = m.acquire(["a"]).await?;
+
+    cluster.stop()?;
+    eventually(
+        Duration::from_secs(5),
+        "the holder sees its session end",
+        || async { g.is_lost() },
+    )
+    .await;
+    assert!(matches!(g.check().await, Err(Error::Lost { .. })));
+    let e = m.acquire(["a"]).await.unwrap_err();
+    assert!(matches!(e, Error::Connect(_)), "{e:?}");
+    assert!(e.to_string().contains("cannot connect"), "{e}");
+    let e = m.status().await.unwrap_err();
+    assert!(matches!(e, Error::Connect(_)), "{e:?}");
+
+    cluster.start_again()?;
+    let again = m
+        .acquire(["a", "b"])
+        .timeout(Duration::from_secs(5))
+        .await?;
+    assert!(again.holds("a"));
+    assert!(m.status().await?[0].is_locked());
+    again.release().await?;
+    drop(g);
+    Ok(())
+}

@@ -1,0 +1,241 @@
+//! Shared (read) mode in lock sets: readers share, writers exclude, writers are not starved, and
+//! a waiter passed over by a newcomer gets the next turn.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{locked, manager, timed, Task, ABC};
+use futures_lite::future::block_on;
+use lockorder::{Error, Mode};
+
+#[test]
+fn readers_share_and_writers_exclude() {
+    let m = manager(ABC);
+    let r1 = m.try_acquire_shared(["a", "b"]).unwrap();
+    let r2 = block_on(m.acquire_shared(["b"])).unwrap();
+    assert_eq!(r1.mode("a"), Some(Mode::Shared));
+    assert_eq!(r2.mode("a"), None);
+    assert!(matches!(m.try_acquire(["b"]), Err(Error::WouldBlock { lock }) if lock == "b"));
+    let status = m.status();
+    assert_eq!((status[1].mode, status[1].readers), (Some(Mode::Shared), 2));
+    assert!(status.to_string().contains("shared(2)"), "{status}");
+    drop(r1);
+    assert_eq!(m.status()[1].readers, 1);
+    assert!(
+        m.try_acquire(["b"]).is_err(),
+        "one reader is enough to keep a writer out"
+    );
+    drop(r2);
+    let w = m.try_acquire(["b"]).unwrap();
+    assert_eq!(w.mode("b"), Some(Mode::Exclusive));
+    assert_eq!(m.status()[1].mode, Some(Mode::Exclusive));
+    assert!(
+        m.try_acquire_shared(["b"]).is_err(),
+        "a writer keeps readers out"
+    );
+}
+
+#[test]
+fn one_set_mixes_modes_and_a_key_in_both_lists_is_exclusive() {
+    let m = manager(ABC);
+    let g = m.acquire(["a", "b"]).shared(["b", "c"]).try_now().unwrap();
+    assert_eq!(g.mode("a"), Some(Mode::Exclusive));
+    assert_eq!(g.mode("b"), Some(Mode::Exclusive));
+    assert_eq!(g.mode("c"), Some(Mode::Shared));
+    assert!(m.try_acquire_shared(["c"]).is_ok());
+    assert!(m.try_acquire_shared(["b"]).is_err());
+    assert!(matches!(
+        m.acquire(["a"]).shared(["zz"]).try_now(),
+        Err(Error::UnknownLock { name }) if name == "zz"
+    ));
+}
+
+#[test]
+fn nesting_skips_covered_locks_in_either_mode_and_refuses_upgrades() {
+    let m = manager(ABC);
+    let mut g = m.acquire(["a"]).shared(["b"]).try_now().unwrap();
+    // Shared over shared or exclusive: covered, nothing taken.
+    let inner = g.try_acquire_shared(["a", "b"]).unwrap();
+    assert_eq!(inner.own_locks().count(), 0);
+    assert_eq!(inner.mode("b"), Some(Mode::Shared));
+    drop(inner);
+    // Exclusive over shared: refused, nothing taken.
+    match g.try_acquire(["b", "c"]) {
+        Err(Error::UpgradeRefused { lock }) => assert_eq!(lock, "b"),
+        other => panic!("unexpected: {other:?}"),
+    }
+    assert_eq!(locked(&m, &["a", "b", "c"]), ["a", "b"]);
+    assert!(Error::UpgradeRefused {
+        lock: m.lock_info("b").unwrap().lock_ref()
+    }
+    .to_string()
+    .contains("upgrade refused"));
+    // The order rule is the same in both modes.
+    let mut high = m.try_acquire_shared(["c"]).unwrap();
+    assert!(matches!(
+        high.try_acquire_shared(["a"]),
+        Err(Error::OrderViolation { requested, held }) if requested == "a" && held == "c"
+    ));
+    // A shared child of an exclusive parent, and the other way round.
+    let mut child = g.try_acquire_shared(["c"]).unwrap();
+    assert_eq!(child.mode("c"), Some(Mode::Shared));
+    assert!(matches!(
+        child.try_acquire(["c"]),
+        Err(Error::UpgradeRefused { .. })
+    ));
+    drop(child);
+    drop(high);
+    let child = g.acquire(["c"]).shared(["b"]).try_now().unwrap();
+    assert_eq!(child.mode("c"), Some(Mode::Exclusive));
+    assert_eq!(
+        child.own_locks().map(|l| l.name()).collect::<Vec<_>>(),
+        ["c"]
+    );
+}
+
+#[test]
+fn once_a_writer_waits_new_readers_wait_too() {
+    let m = manager(ABC);
+    let r1 = m.try_acquire_shared(["a"]).unwrap();
+    let mut writer = Task::new(m.acquire(["a"]));
+    writer.pending();
+    // A new reader would overlap r1, and the writer could wait for ever: it waits instead.
+    assert!(matches!(
+        m.try_acquire_shared(["a"]),
+        Err(Error::WouldBlock { .. })
+    ));
+    let mut reader = Task::new(m.acquire_shared(["a"]));
+    reader.pending();
+    drop(r1);
+    assert!(writer.woken());
+    let w = writer.ready().unwrap();
+    reader.pending();
+    drop(w);
+    assert!(reader.woken());
+    assert!(reader.ready().is_ok());
+}
+
+#[test]
+fn a_cancelled_waiting_writer_lets_readers_in_again() {
+    let m = manager(ABC);
+    let r1 = m.try_acquire_shared(["a"]).unwrap();
+    let mut writer = Task::new(m.acquire(["a"]));
+    writer.pending();
+    let mut reader = Task::new(m.acquire_shared(["a"]));
+    reader.pending();
+    assert!(m.try_acquire_shared(["a"]).is_err());
+    writer.cancel();
+    assert!(reader.woken(), "the readers that yielded to it are woken");
+    let r2 = reader.ready().unwrap();
+    let r3 = m.try_acquire_shared(["a"]).unwrap();
+    assert_eq!(m.status()[0].readers, 3);
+    drop((r1, r2, r3));
+}
+
+#[test]
+fn a_timed_out_writer_lets_readers_in_again() {
+    let (m, timer) = timed(ABC);
+    let r1 = m.try_acquire_shared(["b"]).unwrap();
+    let mut writer = Task::new(m.acquire(["a", "b"]).timeout(Duration::from_secs(1)));
+    writer.pending();
+    assert!(m.try_acquire_shared(["b"]).is_err());
+    timer.advance(Duration::from_secs(1));
+    assert!(matches!(writer.ready(), Err(Error::Timeout { lock }) if lock == "b"));
+    assert!(m.try_acquire_shared(["b"]).is_ok());
+    assert_eq!(locked(&m, &["a", "b", "c"]), ["b"]);
+    drop(r1);
+}
+
+#[test]
+fn a_waiter_passed_over_by_a_newcomer_gets_the_next_turn() {
+    let m = manager(ABC);
+    let g = m.try_acquire(["a"]).unwrap();
+    let mut waiter = Task::new(m.acquire(["a"]));
+    waiter.pending();
+    drop(g);
+    assert!(waiter.woken());
+    // A newcomer takes the lock before the woken waiter runs.
+    let barger = m.try_acquire(["a"]).unwrap();
+    waiter.pending(); // passed over: from now on, newcomers yield to it
+    drop(barger);
+    assert!(waiter.woken());
+    assert!(
+        matches!(m.try_acquire(["a"]), Err(Error::WouldBlock { .. })),
+        "a second newcomer must not pass it again"
+    );
+    assert!(m.try_acquire_shared(["a"]).is_err());
+    let w = waiter.ready().unwrap();
+    drop(w);
+    assert!(
+        m.try_acquire(["a"]).is_ok(),
+        "its turn taken, newcomers are welcome again"
+    );
+}
+
+#[test]
+fn a_passed_over_waiter_that_gives_up_leaves_no_lock_reserved() {
+    let m = manager(ABC);
+    let g = m.try_acquire(["a"]).unwrap();
+    let mut waiter = Task::new(m.acquire(["a"]));
+    waiter.pending();
+    let mut second = Task::new(m.acquire(["a"]));
+    second.pending();
+    drop(g);
+    let barger = m.try_acquire(["a"]).unwrap();
+    waiter.pending(); // passed over
+    drop(barger); // wakes `waiter` again, and it is the one the lock waits for
+    assert!(m.try_acquire(["a"]).is_err());
+    waiter.cancel(); // gives up before it looks: its turn passes to `second`
+    assert!(second.woken());
+    assert!(second.ready().is_ok());
+    assert!(m.try_acquire(["a"]).is_ok(), "nothing stays reserved");
+
+    // Alone: when the only waiter gives up, newcomers are let in at once.
+    let g = m.try_acquire(["b"]).unwrap();
+    let mut lone = Task::new(m.acquire(["b"]));
+    lone.pending();
+    drop(g);
+    let barger = m.try_acquire(["b"]).unwrap();
+    lone.pending();
+    drop(barger);
+    lone.cancel();
+    assert!(m.try_acquire(["b"]).is_ok());
+}
+
+#[test]
+fn a_shared_status_entry_names_the_reader_that_made_it_shared() {
+    let (m, timer) = timed(ABC);
+    timer.advance(Duration::from_secs(5));
+    let r1 = m.acquire_shared(["c"]).owner("first").try_now().unwrap();
+    timer.advance(Duration::from_secs(5));
+    let r2 = m.acquire_shared(["c"]).owner("second").try_now().unwrap();
+    let s = &m.status()[2];
+    assert_eq!((s.mode, s.readers), (Some(Mode::Shared), 2));
+    assert_eq!(s.owner.unwrap(), "first");
+    assert_eq!(s.acquired_at, Some(Duration::from_secs(5)));
+    drop(r1);
+    let s = &m.status()[2];
+    assert_eq!(
+        (s.readers, s.acquired_at),
+        (1, Some(Duration::from_secs(5)))
+    );
+    assert_eq!(m.long_held(Duration::from_secs(4)).len(), 1);
+    drop(r2);
+    assert_eq!(m.status()[2].mode, None);
+}
+
+#[test]
+fn owned_and_blocking_acquires_take_shared_locks_too() {
+    let m = std::sync::Arc::new(manager(ABC));
+    let r = m
+        .acquire_owned([] as [&str; 0])
+        .shared(["a"])
+        .wait()
+        .unwrap();
+    assert_eq!(r.mode("a"), Some(Mode::Shared));
+    let r2 = m.acquire_shared(["a"]).wait().unwrap();
+    assert!(m.try_acquire(["a"]).is_err());
+    drop((r, r2));
+    assert!(m.try_acquire(["a"]).is_ok());
+}
