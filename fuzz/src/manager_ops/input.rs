@@ -31,8 +31,11 @@
 //!              every guard that can be read (a task's top guard)
 //! FLAGS: bits 0-1 key kind (0 name, 1 String, 2 LockId, 3 name), bits 2-4 wait code
 //!   (0 default, 1 no_timeout, 2 zero, 3 max, else MILLIS), bit 5 owner label, bit 6 (try) via
-//!   `acquire(..).try_now()`, bit 7 (with bit 5) the long label (which status cuts) instead of
-//!   the short one. COUNT % 6 keys; KEY 255 is a key of no lock here, else KEY % LOCKS.
+//!   `acquire(..).try_now()` (an acquire: an all-shared request spelled
+//!   `acquire([]).shared(..)` rather than `acquire_shared(..)`), bit 7 (with bit 5) the long
+//!   label (which status cuts) instead of the short one. COUNT: bits 0-2 % 6 keys, bit 3 + k:
+//!   key k is asked for shared (`.shared(..)`, `acquire_shared`, `try_acquire_shared`); KEY 255
+//!   is a key of no lock here, else KEY % LOCKS.
 //! ```
 
 use std::time::Duration;
@@ -83,6 +86,8 @@ pub(crate) enum LabelKind {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Request {
     pub(crate) keys: Vec<u8>,
+    /// Bit k: key k is asked for shared.
+    pub(crate) shared: u8,
     pub(crate) kind: KeyKind,
     pub(crate) wait: Wait,
     pub(crate) label: Option<LabelKind>,
@@ -160,8 +165,8 @@ fn wait(code: u8, millis: u8) -> Wait {
 fn request(b: &mut Bytes<'_>) -> Request {
     let flags = b.byte();
     let millis = b.byte();
-    let count = b.byte() % 6;
-    let keys = (0..count).map(|_| b.byte()).collect();
+    let count = b.byte();
+    let keys = (0..(count & 7) % 6).map(|_| b.byte()).collect();
     let kind = match flags & 3 {
         1 => KeyKind::Owned,
         2 => KeyKind::Id,
@@ -174,6 +179,7 @@ fn request(b: &mut Bytes<'_>) -> Request {
     };
     Request {
         keys,
+        shared: count >> 3,
         kind,
         wait: wait(flags >> 2 & 7, millis),
         label,
@@ -291,11 +297,12 @@ impl Request {
         };
         let via = if self.via_future { 0x40 } else { 0 };
         assert!(self.keys.len() < 6, "at most 5 keys");
-        out.extend([
-            kind | code << 2 | label | via,
-            millis,
-            self.keys.len() as u8,
-        ]);
+        assert!(
+            self.shared < 1 << self.keys.len(),
+            "a shared bit for each key at most"
+        );
+        let count = self.keys.len() as u8 | self.shared << 3;
+        out.extend([kind | code << 2 | label | via, millis, count]);
         out.extend(&self.keys);
     }
 }

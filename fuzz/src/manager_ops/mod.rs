@@ -1,29 +1,39 @@
 //! Target `manager_ops`: differential fuzzing of the lock manager. Bytes become a sequence of
-//! operations (create an acquire, borrowed or owned, poll it, drop it, drop a guard, nest
-//! through a guard, try once, wait on the thread, move the virtual clock). Each runs on a real
-//! `Arc<LockManager<ManualTimer>>` and on a plain model; any disagreement is a crash.
+//! operations (create an acquire, borrowed or owned, each key exclusive or shared, poll it, drop
+//! it, drop a guard, nest through a guard, try once, wait on the thread, move the virtual
+//! clock). Each runs on a real `Arc<LockManager<ManualTimer>>` and on a plain model; any
+//! disagreement is a crash. The model knows the lock protocol (see [`lock`]): reader/writer
+//! exclusion, writer preference (a waiting writer stops new readers; the last one to stop
+//! waiting lets them in), bounded waiting (a woken waiter that finds a newcomer in reserves the
+//! lock until a woken waiter takes it) and which listeners each release, give-up and hand-on
+//! wakes, so it predicts every poll and try exactly.
 //!
 //! Checked after every operation:
-//! * every lock is held exactly when the model says so (one holder at most, locks taken in
-//!   ascending order and stopped at the first busy one, nothing held once its guard or future is
-//!   gone);
-//! * every poll, try and guard agrees with the model: which locks a guard covers and owns, its
-//!   owner label (cut to 32 bytes at a character boundary), `Timeout`/`WouldBlock` naming the busy
-//!   lock, `OrderViolation` exactly when a nested request asks for a new lock below the highest
-//!   one held, `UnknownLock`, `PolledAfterCompletion`;
+//! * every lock is held exactly when and how the model says (one writer, or readers only; locks
+//!   taken in ascending order and stopped at the first refusal, nothing held once its guard or
+//!   future is gone);
+//! * every poll, try and guard agrees with the model: which locks a guard covers and owns and in
+//!   which mode (`mode()`, also through its ancestors), its owner label (cut to 32 bytes at a
+//!   character boundary), `Timeout`/`WouldBlock` naming the refusing lock, `OrderViolation`
+//!   exactly when a nested request asks for a new lock below the highest one held,
+//!   `UpgradeRefused` when it asks for exclusive use of a lock held shared, `UnknownLock`,
+//!   `PolledAfterCompletion`;
 //! * timeouts: the sleep is created at the first contended poll (and only then), a future is not
 //!   timed out before that time plus its timeout and is timed out when polled at or after it while
 //!   still blocked; a zero timeout tries once; the timer's parked sleeps are exactly those of the
 //!   futures (blocked, or granted and not yet dropped) whose deadline is still ahead;
-//! * no stranded waiter: when a lock is free, at least one of the futures blocked on it has been
-//!   woken since its last poll, and a blocked future whose deadline has passed has been woken;
-//! * `status()`: one entry per lock, ascending, each with the model's name, order and
-//!   `is_locked`; a held lock's owner is the label of the acquisition that holds it (given or
-//!   inherited, cut to 32 bytes at a character boundary), or else its holder id, which is the same
-//!   for every lock of one acquisition and the guards nested in it, differs between chains alive at
-//!   the same time, never changes while a chain lives, and is what every guard's `holder()` says;
-//!   its `acquired_at` is the clock at the poll or try that took it (a walk that waits keeps the
-//!   earlier times of the locks it took before); a free lock has neither owner nor time;
+//! * no stranded waiter: every listener the model says was notified has had its waker woken since
+//!   it registered, a free lock that anyone listens for has a notified listener, and a blocked
+//!   future whose deadline has passed has been woken;
+//! * `status()`: one entry per lock, ascending, each with the model's name, order, `is_locked`,
+//!   `mode` and `readers`; a held lock's owner is the label of the acquisition that started the
+//!   holding (the writer, or the first reader, even after it left; given or inherited, cut to 32
+//!   bytes at a character boundary), or else its holder id, which is the same for every holding
+//!   one acquisition and the guards nested in it start, differs between chains, never changes
+//!   while a chain lives, and is what every guard's `holder()` says (`None` for a chain that only
+//!   joined shared holdings); its `acquired_at` is the clock at the poll or try that started the
+//!   holding (a walk that waits keeps the earlier times of the locks it took before); a free lock
+//!   has neither owner nor time;
 //! * `long_held(t)`: exactly the held locks with `now - acquired_at > t`, ascending, with that
 //!   hold time and the same owner as status, and a message naming the lock, the owner and the
 //!   hold time (`1.250s`); checked after every clock move with `t` = the advance, and at `Inspect`
@@ -59,6 +69,7 @@ use std::sync::Arc;
 use lockorder::{Guard, LockManager, ManualTimer};
 
 mod input;
+mod lock;
 mod model;
 mod pool;
 mod real;
@@ -128,7 +139,11 @@ pub fn run(input: Input) {
     drop(m);
     outlive(&mut w, owned);
     assert!(w.model.futures.is_empty() && w.model.guards.is_empty());
-    assert!(w.model.holder.iter().all(Option::is_none));
+    assert!(w
+        .model
+        .locks
+        .iter()
+        .all(|l| l.is_free() && l.readers.entries.is_empty() && l.writers.entries.is_empty()));
     assert_eq!(w.timer.parked(), 0, "a sleep outlived its future");
 }
 
@@ -212,7 +227,7 @@ fn outlive(w: &mut World, owned: Owned) {
 /// With `LOCKORDER_FUZZ_TRACE` set, each operation is printed with the model's lock holders and
 /// futures after it (to read a crashing input: `cargo test` or the fuzz binary on the file).
 fn apply<'m>(sh: &Shared<'m>, pool: &mut Pool<'m>, tasks: &mut [Task<'_>], ops: &[Op]) {
-    let trace = std::env::var_os("LOCKORDER_FUZZ_TRACE").is_some();
+    let trace = sh.world.borrow().trace;
     for op in ops {
         match (op.target, &op.act) {
             (_, Act::Advance { millis }) => sh.world.borrow_mut().advance(*millis),

@@ -1,14 +1,25 @@
-//! The model: what the manager should do, in plain data. It knows which future or guard holds
-//! each lock, what each future wants and has taken, its timeout and deadline, and the wakers the
-//! harness polled it with; it predicts every poll, try and drop.
+//! The model: what the manager should do, in plain data. It knows each lock (see [`lock`]: who
+//! holds it and how, who listens), what each future wants, has taken and listens for, its turn,
+//! timeout and deadline, the guards and what they cover in which mode, and the status record of
+//! each holding; it predicts every poll, try and drop.
+//!
+//! A future walks its request upward as the library's does: it tries each lock on its turn, on
+//! a refusal (with a context) counts itself as a waiting writer, listens and tries again, and
+//! when its listener has fired takes the lock with priority (or, refused again, reserves it).
+//!
+//! [`lock`]: super::lock
 
 use std::collections::{BTreeSet, HashMap};
+use std::mem;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Wake;
 use std::time::Duration;
 
+use lockorder::Mode;
+
 use super::input::{KeyKind, Wait};
+use super::lock::{Busy, Holders, LockModel, Turn};
 use super::UNKNOWN;
 
 /// A waker that counts its wake-ups.
@@ -38,6 +49,7 @@ pub(crate) enum Expected {
         requested: usize,
         held: usize,
     },
+    Upgrade(usize),
     /// The name of the unknown key, when it was given by name.
     Unknown(Option<String>),
     PolledAfterCompletion,
@@ -49,14 +61,27 @@ pub(crate) enum FutState {
     Done,
 }
 
+/// What a nested request is checked against: the locks its parent guard covers, and which of
+/// them shared.
+#[derive(Clone)]
+pub(crate) struct Parent {
+    covered: BTreeSet<usize>,
+    covered_shared: BTreeSet<usize>,
+}
+
 pub(crate) struct FutModel {
     pub(crate) state: FutState,
-    /// Locks to take, ascending by order.
-    pub(crate) want: Vec<usize>,
+    /// Locks to take, ascending by order, each in its mode.
+    pub(crate) want: Vec<(usize, Mode)>,
     /// How many of `want` are held.
     pub(crate) taken: usize,
-    /// The parent guard's covered locks, for a nested acquire.
-    pub(crate) parent: Option<BTreeSet<usize>>,
+    /// How it asks for the lock at the cursor.
+    turn: Turn,
+    /// Counted among the cursor lock's waiting writers.
+    writer_counted: bool,
+    /// Listens on the cursor lock's event for its mode.
+    listening: bool,
+    parent: Option<Parent>,
     pub(crate) timeout: Option<Duration>,
     /// The deadline of the future's sleep: set when the sleep is created, at the first contended
     /// poll with a nonzero timeout, and kept until the future times out or is dropped (a granted
@@ -65,10 +90,8 @@ pub(crate) struct FutModel {
     pub(crate) deadline: Option<Duration>,
     pub(crate) owner: Option<String>,
     /// The holding chain (acquisition and the guards nested in it) whose holder id status shows:
-    /// the parent guard's, else a new one once the first lock is taken.
+    /// the parent guard's, else a new one once the walk starts its first holding.
     pub(crate) chain: Option<u64>,
-    /// The lock it is blocked on, after a poll that returned `Pending`.
-    pub(crate) blocked_on: Option<usize>,
     pub(crate) waker: Arc<Counter>,
     /// The waker's count just before the last poll.
     pub(crate) seen: usize,
@@ -78,14 +101,47 @@ impl FutModel {
     pub(crate) fn woken(&self) -> bool {
         self.waker.count() > self.seen
     }
+
+    /// The lock it listens for, after a poll that returned `Pending`.
+    pub(crate) fn blocked_on(&self) -> Option<usize> {
+        self.listening.then(|| self.want[self.taken].0)
+    }
 }
 
 #[derive(Debug)]
 pub(crate) struct GuardModel {
-    pub(crate) own: BTreeSet<usize>,
+    /// What it took and releases, in ascending order.
+    pub(crate) own: Vec<(usize, Mode)>,
     pub(crate) covered: BTreeSet<usize>,
+    /// The covered locks held shared.
+    pub(crate) covered_shared: BTreeSet<usize>,
     pub(crate) owner: Option<String>,
     pub(crate) chain: Option<u64>,
+}
+
+impl GuardModel {
+    pub(crate) fn mode(&self, i: usize) -> Option<Mode> {
+        match (self.covered.contains(&i), self.covered_shared.contains(&i)) {
+            (false, _) => None,
+            (true, true) => Some(Mode::Shared),
+            (true, false) => Some(Mode::Exclusive),
+        }
+    }
+
+    fn as_parent(&self) -> Parent {
+        Parent {
+            covered: self.covered.clone(),
+            covered_shared: self.covered_shared.clone(),
+        }
+    }
+}
+
+/// The status record of a holding: written by the walk that starts it (a writer, or the first
+/// reader), kept while the lock is held.
+pub(crate) struct Record {
+    pub(crate) label: Option<String>,
+    pub(crate) chain: u64,
+    pub(crate) at: Duration,
 }
 
 pub(crate) enum Outcome {
@@ -98,9 +154,8 @@ pub(crate) struct Model {
     pub(crate) names: Vec<String>,
     pub(crate) orders: Vec<u32>,
     pub(crate) default_timeout: Option<Duration>,
-    pub(crate) holder: Vec<Option<u64>>,
-    /// The clock when each held lock was taken.
-    pub(crate) at: Vec<Option<Duration>>,
+    pub(crate) locks: Vec<LockModel>,
+    pub(crate) records: Vec<Option<Record>>,
     pub(crate) now: Duration,
     pub(crate) sleeps: u64,
     pub(crate) next_id: u64,
@@ -119,8 +174,8 @@ impl Model {
             names,
             orders,
             default_timeout,
-            holder: vec![None; n],
-            at: vec![None; n],
+            locks: (0..n).map(|_| LockModel::default()).collect(),
+            records: (0..n).map(|_| None).collect(),
             now: Duration::ZERO,
             sleeps: 0,
             next_id: 0,
@@ -151,21 +206,37 @@ impl Model {
         }
     }
 
-    /// What a request resolves to: the locks still to take, or the refusal.
+    /// What a request resolves to: the locks still to take, each in its mode, or the refusal.
+    /// A key asked for both ways is exclusive; a nested request skips what its parent covers,
+    /// and is refused if it asks for exclusive use of a lock held shared (before anything else)
+    /// or for a new lock below the highest one covered.
     pub(crate) fn resolve(
         &self,
-        keys: &[Option<usize>],
+        keys: &[(Option<usize>, bool)],
         kind: KeyKind,
-        parent: Option<&GuardModel>,
-    ) -> Result<Vec<usize>, Expected> {
-        if keys.iter().any(Option::is_none) {
+        parent: Option<&Parent>,
+    ) -> Result<Vec<(usize, Mode)>, Expected> {
+        if keys.iter().any(|k| k.0.is_none()) {
             return Err(Expected::Unknown(match kind {
                 KeyKind::Name | KeyKind::Owned => Some(UNKNOWN.to_string()),
                 KeyKind::Id => None,
             }));
         }
-        let mut want: BTreeSet<usize> = keys.iter().flatten().copied().collect();
+        let pick = |shared: bool| -> BTreeSet<usize> {
+            keys.iter()
+                .filter(|k| k.1 == shared)
+                .filter_map(|k| k.0)
+                .collect()
+        };
+        let exclusive = pick(false);
+        let mut shared = pick(true);
+        shared.retain(|i| !exclusive.contains(i));
+        let mut want: BTreeSet<usize> = exclusive.union(&shared).copied().collect();
         if let Some(parent) = parent {
+            let upgrade = exclusive.intersection(&parent.covered_shared).copied();
+            if let Some(lock) = upgrade.min_by_key(|&i| self.orders[i]) {
+                return Err(Expected::Upgrade(lock));
+            }
             want.retain(|i| !parent.covered.contains(i));
             let low = want.iter().copied().min_by_key(|&i| self.orders[i]);
             let high = parent
@@ -182,23 +253,35 @@ impl Model {
                 }
             }
         }
-        Ok(self.by_order(want))
+        let mode = |i: usize| match shared.contains(&i) {
+            true => Mode::Shared,
+            false => Mode::Exclusive,
+        };
+        Ok(self
+            .by_order(want)
+            .into_iter()
+            .map(|i| (i, mode(i)))
+            .collect())
     }
 
+    /// The parent a request through guard `id` is checked against.
+    pub(crate) fn parent(&self, id: Option<u64>) -> Option<Parent> {
+        id.map(|id| self.guards[&id].as_parent())
+    }
+
+    /// A new future, not yet polled (`parent`: the guard it nests in).
     pub(crate) fn new_future(
         &mut self,
-        keys: &[Option<usize>],
-        kind: KeyKind,
+        want: Result<Vec<(usize, Mode)>, Expected>,
         parent: Option<u64>,
-        wait: Wait,
+        timeout: Option<Duration>,
         owner: Option<String>,
     ) -> u64 {
         let parent = parent.map(|p| &self.guards[&p]);
-        let state_want = self.resolve(keys, kind, parent);
         let owner = owner.or_else(|| parent.and_then(|p| p.owner.clone()));
         let chain = parent.and_then(|p| p.chain);
-        let parent = parent.map(|p| p.covered.clone());
-        let (state, want) = match state_want {
+        let parent = parent.map(GuardModel::as_parent);
+        let (state, want) = match want {
             Ok(want) => (FutState::Walking, want),
             Err(e) => (FutState::Refused(e), Vec::new()),
         };
@@ -207,12 +290,14 @@ impl Model {
             state,
             want,
             taken: 0,
+            turn: Turn::New,
+            writer_counted: false,
+            listening: false,
             parent,
-            timeout: self.timeout_of(wait),
+            timeout,
             deadline: None,
             owner,
             chain,
-            blocked_on: None,
             waker: Arc::default(),
             seen: 0,
         };
@@ -220,175 +305,219 @@ impl Model {
         id
     }
 
-    /// Gives back what a future holds (it failed or was dropped).
-    pub(crate) fn release_future(&mut self, id: u64) {
-        let f = self.futures.get_mut(&id).unwrap();
-        for &i in &f.want[..f.taken] {
-            assert_eq!(self.holder[i], Some(id), "model: future {id} lost lock {i}");
-            self.holder[i] = None;
-            self.at[i] = None;
+    /// Gives back a holding; a lock that becomes free loses its status record.
+    fn unlock(&mut self, i: usize, who: u64, mode: Mode) {
+        self.locks[i].unlock(who, mode);
+        if self.locks[i].is_free() {
+            self.records[i] = None;
         }
+    }
+
+    /// Walks future `id` upward from its cursor (`listen`: with a context, so that it listens
+    /// and waits; without one it only tries). `Err` names the lock it stopped at.
+    fn advance(&mut self, id: u64, listen: bool) -> Result<(), usize> {
+        let now = self.now;
+        let f = self.futures.get_mut(&id).unwrap();
+        while let Some(&(i, mode)) = f.want.get(f.taken) {
+            let lock = &mut self.locks[i];
+            let first = loop {
+                let busy = match lock.try_lock(id, mode, f.turn) {
+                    Ok(first) => break first,
+                    Err(busy) => busy,
+                };
+                if !listen {
+                    return Err(i);
+                }
+                if !f.listening {
+                    match f.turn {
+                        Turn::New => {
+                            if mode == Mode::Exclusive {
+                                lock.writer_waits();
+                                f.writer_counted = true;
+                            }
+                            f.turn = Turn::Listening;
+                        }
+                        // Woken, and still refused: a newcomer got in first.
+                        Turn::Priority if busy == Busy::Held => lock.passed_over(),
+                        _ => {}
+                    }
+                    lock.listen(id, mode, f.waker.clone(), f.seen);
+                    f.listening = true;
+                } else if lock.poll_listener(id, mode, &f.waker, f.seen) {
+                    f.listening = false;
+                    f.turn = Turn::Priority;
+                } else {
+                    return Err(i);
+                }
+            };
+            if first {
+                let next_id = &mut self.next_id;
+                let chain = *f.chain.get_or_insert_with(|| {
+                    *next_id += 1;
+                    *next_id
+                });
+                self.records[i] = Some(Record {
+                    label: f.owner.clone(),
+                    chain,
+                    at: now,
+                });
+            }
+            f.taken += 1;
+            if f.turn != Turn::New {
+                f.turn = Turn::New;
+                if mem::take(&mut f.writer_counted) {
+                    lock.writer_done();
+                }
+                if mem::take(&mut f.listening) {
+                    lock.discard(id, mode);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back what a walk holds (newest first), then stops waiting: it no longer counts as a
+    /// writer, and a wake-up it received and did not use passes on.
+    fn release_walk(&mut self, id: u64) {
+        let f = self.futures.get_mut(&id).unwrap();
+        let cursor = f.want.get(f.taken).copied();
+        let taken: Vec<(usize, Mode)> = f.want[..f.taken].to_vec();
         f.taken = 0;
-        f.blocked_on = None;
-        f.deadline = None;
+        f.turn = Turn::New;
+        let listening = mem::take(&mut f.listening);
+        let counted = mem::take(&mut f.writer_counted);
+        for &(i, mode) in taken.iter().rev() {
+            self.unlock(i, id, mode);
+        }
+        if let Some((i, mode)) = cursor {
+            let lock = &mut self.locks[i];
+            if counted {
+                lock.writer_done();
+            }
+            if listening && lock.discard(id, mode) {
+                lock.pass_on(mode);
+            }
+        }
     }
 
     pub(crate) fn drop_future(&mut self, id: u64) {
-        self.release_future(id);
+        self.release_walk(id);
         self.futures.remove(&id);
     }
 
     pub(crate) fn drop_guard(&mut self, id: u64) {
         let g = self.guards.remove(&id).unwrap();
-        for i in g.own {
-            assert_eq!(self.holder[i], Some(id), "model: guard {id} lost lock {i}");
-            self.holder[i] = None;
-            self.at[i] = None;
+        for &(i, mode) in g.own.iter().rev() {
+            self.unlock(i, id, mode);
         }
     }
 
-    pub(crate) fn grant(&mut self, id: u64) -> u64 {
+    /// Hands a walk that holds everything over to a new guard.
+    fn grant(&mut self, id: u64) -> u64 {
+        let gid = self.id();
         let f = self.futures.get_mut(&id).unwrap();
         f.state = FutState::Done;
-        f.blocked_on = None;
-        let own: BTreeSet<usize> = f.want.drain(..).collect();
+        let own: Vec<(usize, Mode)> = mem::take(&mut f.want);
         f.taken = 0;
-        let mut covered = f.parent.clone().unwrap_or_default();
-        covered.extend(own.iter().copied());
-        let owner = f.owner.take();
-        let chain = f.chain;
-        let gid = self.id();
-        for &i in &own {
-            self.holder[i] = Some(gid);
+        let parent = f.parent.take().unwrap_or(Parent {
+            covered: BTreeSet::new(),
+            covered_shared: BTreeSet::new(),
+        });
+        let mut covered = parent.covered;
+        let mut covered_shared = parent.covered_shared;
+        for &(i, mode) in &own {
+            covered.insert(i);
+            if mode == Mode::Shared {
+                covered_shared.insert(i);
+            }
+            self.locks[i].rename(id, gid);
         }
-        self.guards.insert(
-            gid,
-            GuardModel {
-                own,
-                covered,
-                owner,
-                chain,
-            },
-        );
+        let guard = GuardModel {
+            own,
+            covered,
+            covered_shared,
+            owner: f.owner.take(),
+            chain: f.chain,
+        };
+        self.guards.insert(gid, guard);
         gid
     }
 
     /// What polling future `id` does.
     pub(crate) fn poll(&mut self, id: u64) -> Outcome {
         let f = self.futures.get_mut(&id).unwrap();
-        match std::mem::replace(&mut f.state, FutState::Done) {
+        match mem::replace(&mut f.state, FutState::Done) {
             FutState::Refused(e) => return Outcome::Failed(e),
             FutState::Done => return Outcome::Failed(Expected::PolledAfterCompletion),
             FutState::Walking => f.state = FutState::Walking,
         }
-        while let Some(&i) = f.want.get(f.taken) {
-            if self.holder[i].is_some() {
-                break;
-            }
-            self.holder[i] = Some(id);
-            self.at[i] = Some(self.now);
-            if f.chain.is_none() {
-                self.next_id += 1;
-                f.chain = Some(self.next_id);
-            }
-            f.taken += 1;
-        }
-        let Some(&busy) = f.want.get(f.taken) else {
-            return Outcome::Granted(self.grant(id));
+        // A zero timeout tries once, without listening.
+        let listen = f.timeout != Some(Duration::ZERO);
+        let busy = match self.advance(id, listen) {
+            Ok(()) => return Outcome::Granted(self.grant(id)),
+            Err(i) => i,
         };
-        if let Some(timeout) = f.timeout {
-            let expired = timeout.is_zero() || {
-                if f.deadline.is_none() {
-                    f.deadline = Some(self.now.saturating_add(timeout));
-                    self.sleeps += 1;
-                }
-                self.now >= f.deadline.unwrap()
-            };
-            if expired {
-                self.release_future(id);
-                self.futures.get_mut(&id).unwrap().state = FutState::Done;
-                return Outcome::Failed(Expected::Timeout(busy));
+        let now = self.now;
+        let f = self.futures.get_mut(&id).unwrap();
+        let Some(timeout) = f.timeout else {
+            return Outcome::Pending;
+        };
+        let expired = timeout.is_zero() || {
+            if f.deadline.is_none() {
+                f.deadline = Some(now.saturating_add(timeout));
+                self.sleeps += 1;
             }
+            now >= f.deadline.unwrap()
+        };
+        if !expired {
+            return Outcome::Pending;
         }
-        f.blocked_on = Some(busy);
-        Outcome::Pending
+        self.release_walk(id);
+        let f = self.futures.get_mut(&id).unwrap();
+        f.deadline = None;
+        f.state = FutState::Done;
+        Outcome::Failed(Expected::Timeout(busy))
     }
 
     /// Who holds lock `i`, as status should show it: the label, and the holding chain.
     pub(crate) fn owner_of(&self, i: usize) -> Option<(Option<&str>, Option<u64>)> {
-        let h = self.holder[i]?;
-        Some(match self.futures.get(&h) {
-            Some(f) => (f.owner.as_deref(), f.chain),
-            None => (self.guards[&h].owner.as_deref(), self.guards[&h].chain),
-        })
+        let r = self.records[i].as_ref()?;
+        Some((r.label.as_deref(), Some(r.chain)))
     }
 
-    /// A single try: all or nothing.
+    /// A single try: all or nothing, on a newcomer's turn.
     pub(crate) fn try_now(
         &mut self,
-        want: Result<Vec<usize>, Expected>,
+        want: Result<Vec<(usize, Mode)>, Expected>,
         parent: Option<u64>,
         owner: Option<String>,
     ) -> Outcome {
-        let want = match want {
-            Ok(want) => want,
-            Err(e) => return Outcome::Failed(e),
-        };
-        if let Some(&busy) = want.iter().find(|&&i| self.holder[i].is_some()) {
-            return Outcome::Failed(Expected::WouldBlock(busy));
+        if let Err(e) = want {
+            return Outcome::Failed(e);
         }
-        let parent = parent.map(|p| &self.guards[&p]);
-        let owner = owner.or_else(|| parent.and_then(|p| p.owner.clone()));
-        let chain = parent.and_then(|p| p.chain);
-        let mut covered = parent.map(|p| p.covered.clone()).unwrap_or_default();
-        covered.extend(want.iter().copied());
-        let chain = match chain {
-            None if !want.is_empty() => Some(self.id()),
-            chain => chain,
+        let id = self.new_future(want, parent, None, owner);
+        let outcome = match self.advance(id, false) {
+            Ok(()) => Outcome::Granted(self.grant(id)),
+            Err(i) => {
+                self.release_walk(id);
+                Outcome::Failed(Expected::WouldBlock(i))
+            }
         };
-        let gid = self.id();
-        for &i in &want {
-            self.holder[i] = Some(gid);
-            self.at[i] = Some(self.now);
-        }
-        self.guards.insert(
-            gid,
-            GuardModel {
-                own: want.into_iter().collect(),
-                covered,
-                owner,
-                chain,
-            },
-        );
-        Outcome::Granted(gid)
+        self.futures.remove(&id);
+        outcome
     }
 
-    /// The lock holders and the futures, for a trace.
-    pub(crate) fn trace(&self) -> String {
-        let mut futures: Vec<_> = self.futures.iter().collect();
-        futures.sort_by_key(|f| f.0);
-        let futures: Vec<String> = futures
-            .into_iter()
-            .map(|(id, f)| match (&f.state, f.blocked_on) {
-                (FutState::Refused(e), _) => format!("{id}: refused {e:?}"),
-                (FutState::Done, _) => format!("{id}: done"),
-                (FutState::Walking, Some(lock)) => format!("{id}: waits for {lock}"),
-                (FutState::Walking, None) => format!("{id}: walking"),
-            })
-            .collect();
-        format!("holders {:?} futures {futures:?}", self.holder)
-    }
-
-    /// Whether a blocking `wait()` would block the thread: a lock is busy and the timeout is
-    /// not zero (the harness runs only those that cannot).
+    /// Whether a blocking `wait()` would block the thread: a lock would refuse a newcomer and
+    /// the timeout is not zero (the harness runs only those that cannot).
     pub(crate) fn would_block(
         &self,
-        want: &Result<Vec<usize>, Expected>,
+        want: &Result<Vec<(usize, Mode)>, Expected>,
         timeout: Option<Duration>,
     ) -> bool {
-        let busy = want
-            .as_ref()
-            .is_ok_and(|want| want.iter().any(|&i| self.holder[i].is_some()));
+        let busy = want.as_ref().is_ok_and(|want| {
+            want.iter()
+                .any(|&(i, mode)| self.locks[i].check(mode, Turn::New).is_err())
+        });
         busy && timeout != Some(Duration::ZERO)
     }
 
@@ -396,7 +525,7 @@ impl Model {
     /// a timeout naming it, with nothing kept and no sleep created.
     pub(crate) fn wait_now(
         &mut self,
-        want: Result<Vec<usize>, Expected>,
+        want: Result<Vec<(usize, Mode)>, Expected>,
         parent: Option<u64>,
         owner: Option<String>,
     ) -> Outcome {
@@ -404,5 +533,30 @@ impl Model {
             Outcome::Failed(Expected::WouldBlock(busy)) => Outcome::Failed(Expected::Timeout(busy)),
             outcome => outcome,
         }
+    }
+
+    /// The lock holders and the futures, for a trace.
+    pub(crate) fn trace(&self) -> String {
+        let holders: Vec<String> = self
+            .locks
+            .iter()
+            .map(|l| match &l.holders {
+                Holders::Free => "-".to_string(),
+                Holders::Exclusive(h) => format!("x{h}"),
+                Holders::Shared(readers) => format!("s{readers:?}"),
+            })
+            .collect();
+        let mut futures: Vec<_> = self.futures.iter().collect();
+        futures.sort_by_key(|f| f.0);
+        let futures: Vec<String> = futures
+            .into_iter()
+            .map(|(id, f)| match (&f.state, f.blocked_on()) {
+                (FutState::Refused(e), _) => format!("{id}: refused {e:?}"),
+                (FutState::Done, _) => format!("{id}: done"),
+                (FutState::Walking, Some(lock)) => format!("{id}: waits for {lock}"),
+                (FutState::Walking, None) => format!("{id}: walking"),
+            })
+            .collect();
+        format!("holders {holders:?} futures {futures:?}")
     }
 }

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lockorder::futures::{Acquire, AcquireOwned};
-use lockorder::{Error, Key, ManualTimer, OwnedGuard, Owner};
+use lockorder::{Error, Key, ManualTimer, Mode, OwnedGuard, Owner};
 
 use super::input::Wait;
 use super::{Manager, G};
@@ -24,25 +24,81 @@ pub(crate) enum Source<'a, 'g> {
 }
 
 impl<'a> Source<'a, '_> {
-    pub(crate) fn acquire<K: Key>(self, keys: Vec<K>) -> Fresh<'a> {
+    /// A request for `exclusive` and `shared` keys. An all-shared one is `acquire_shared`
+    /// unless `as_option` (or owned, which has no such shorthand): then `acquire([]).shared(..)`.
+    pub(crate) fn acquire<K: Key>(
+        self,
+        exclusive: Vec<K>,
+        shared: Vec<K>,
+        as_option: bool,
+    ) -> Fresh<'a> {
+        let shorthand = exclusive.is_empty() && !shared.is_empty() && !as_option;
+        macro_rules! borrowed {
+            ($g:expr) => {
+                match (shared.is_empty(), shorthand) {
+                    (true, _) => $g.acquire(exclusive),
+                    (false, true) => $g.acquire_shared(shared),
+                    (false, false) => $g.acquire(exclusive).shared(shared),
+                }
+            };
+        }
         match self {
-            Source::Manager { m, owned: false } => Fresh::Borrowed(m.acquire(keys)),
-            Source::Manager { m, owned: true } => Fresh::Owned(m.acquire_owned(keys)),
-            Source::Guard(AnyGuard::Borrowed(g)) => Fresh::Borrowed(g.acquire(keys)),
-            Source::Guard(AnyGuard::Owned(g)) => Fresh::Borrowed(g.acquire(keys)),
+            Source::Manager { m, owned: false } => Fresh::Borrowed(borrowed!(m)),
+            Source::Manager { m, owned: true } => match shared.is_empty() {
+                true => Fresh::Owned(m.acquire_owned(exclusive)),
+                false => Fresh::Owned(m.acquire_owned(exclusive).shared(shared)),
+            },
+            Source::Guard(AnyGuard::Borrowed(g)) => Fresh::Borrowed(borrowed!(g)),
+            Source::Guard(AnyGuard::Owned(g)) => Fresh::Borrowed(borrowed!(g)),
         }
     }
 
-    /// The shorthand for `acquire(keys).try_now()`.
-    pub(crate) fn try_acquire<'k>(
+    /// Whether a single try of these keys has a shorthand (`try_acquire`, `try_acquire_owned`,
+    /// `try_acquire_shared`): not for a mix of modes, nor for an owned all-shared one.
+    pub(crate) fn has_try_shorthand(&self, exclusive: usize, shared: usize) -> bool {
+        match (exclusive, shared) {
+            (_, 0) => true,
+            (0, _) => !matches!(self, Source::Manager { owned: true, .. }),
+            _ => false,
+        }
+    }
+
+    /// The shorthand for `acquire(..).try_now()` (see [`has_try_shorthand`](Self::has_try_shorthand)).
+    pub(crate) fn try_acquire(
         self,
-        keys: impl IntoIterator<Item = &'k str>,
+        exclusive: Vec<&str>,
+        shared: Vec<&str>,
     ) -> Result<AnyGuard<'a>, Error> {
-        match self {
-            Source::Manager { m, owned: false } => m.try_acquire(keys).map(AnyGuard::Borrowed),
-            Source::Manager { m, owned: true } => m.try_acquire_owned(keys).map(AnyGuard::Owned),
-            Source::Guard(AnyGuard::Borrowed(g)) => g.try_acquire(keys).map(AnyGuard::Borrowed),
-            Source::Guard(AnyGuard::Owned(g)) => g.try_acquire(keys).map(AnyGuard::Borrowed),
+        let all_shared = !shared.is_empty();
+        assert!(
+            exclusive.is_empty() || !all_shared,
+            "no shorthand for a mix of modes"
+        );
+        match (self, all_shared) {
+            (Source::Manager { m, owned: false }, false) => {
+                m.try_acquire(exclusive).map(AnyGuard::Borrowed)
+            }
+            (Source::Manager { m, owned: false }, true) => {
+                m.try_acquire_shared(shared).map(AnyGuard::Borrowed)
+            }
+            (Source::Manager { m, owned: true }, false) => {
+                m.try_acquire_owned(exclusive).map(AnyGuard::Owned)
+            }
+            (Source::Manager { owned: true, .. }, true) => {
+                unreachable!("no owned shared shorthand")
+            }
+            (Source::Guard(AnyGuard::Borrowed(g)), false) => {
+                g.try_acquire(exclusive).map(AnyGuard::Borrowed)
+            }
+            (Source::Guard(AnyGuard::Borrowed(g)), true) => {
+                g.try_acquire_shared(shared).map(AnyGuard::Borrowed)
+            }
+            (Source::Guard(AnyGuard::Owned(g)), false) => {
+                g.try_acquire(exclusive).map(AnyGuard::Borrowed)
+            }
+            (Source::Guard(AnyGuard::Owned(g)), true) => {
+                g.try_acquire_shared(shared).map(AnyGuard::Borrowed)
+            }
         }
     }
 }
@@ -152,6 +208,13 @@ impl AnyGuard<'_> {
         match self {
             AnyGuard::Borrowed(g) => g.own_locks().map(|l| l.name()).collect(),
             AnyGuard::Owned(g) => g.locks().map(|l| l.name()).collect(),
+        }
+    }
+
+    pub(crate) fn mode<K: Key>(&self, key: K) -> Option<Mode> {
+        match self {
+            AnyGuard::Borrowed(g) => g.mode(key),
+            AnyGuard::Owned(g) => g.mode(key),
         }
     }
 

@@ -10,25 +10,39 @@ use super::real::{AnyFuture, AnyGuard, Fresh, Source};
 use super::world::World;
 use super::UNKNOWN;
 
-/// The real future of a request, with its options.
+/// The real future of a request, with its options (`as_option`: see [`Source::acquire`]).
 fn open<'a>(
     w: &World,
     src: Source<'a, '_>,
-    keys: &[Option<usize>],
+    keys: &[(Option<usize>, bool)],
     kind: KeyKind,
-    wait: Wait,
-    label: Option<&str>,
+    (wait, label, as_option): (Wait, Option<&str>, bool),
 ) -> Fresh<'a> {
     let names = &w.model.names;
-    let name = |k: &Option<usize>| k.map_or(UNKNOWN, |i| names[i].as_str());
+    let name = |k: Option<usize>| k.map_or(UNKNOWN, |i| names[i].as_str());
+    let id =
+        |(at, k): (usize, Option<usize>)| k.map_or(w.foreign[at % w.foreign.len()], |i| w.ids[i]);
+    let split = |shared: bool| {
+        keys.iter()
+            .enumerate()
+            .filter(move |k| k.1 .1 == shared)
+            .map(|(at, k)| (at, k.0))
+    };
     let fut = match kind {
-        KeyKind::Name => src.acquire(keys.iter().map(name).collect()),
-        KeyKind::Owned => src.acquire(keys.iter().map(|k| name(k).to_string()).collect()),
+        KeyKind::Name => src.acquire(
+            split(false).map(|k| name(k.1)).collect(),
+            split(true).map(|k| name(k.1)).collect(),
+            as_option,
+        ),
+        KeyKind::Owned => src.acquire(
+            split(false).map(|k| name(k.1).to_string()).collect(),
+            split(true).map(|k| name(k.1).to_string()).collect(),
+            as_option,
+        ),
         KeyKind::Id => src.acquire(
-            keys.iter()
-                .enumerate()
-                .map(|(at, k)| k.map_or(w.foreign[at % w.foreign.len()], |i| w.ids[i]))
-                .collect(),
+            split(false).map(id).collect(),
+            split(true).map(id).collect(),
+            as_option,
         ),
     };
     fut.with(wait, label)
@@ -41,11 +55,16 @@ pub(crate) fn begin<'a>(
     pid: Option<u64>,
     req: &Request,
 ) -> (u64, AnyFuture<'a>) {
-    let keys = w.keys(&req.keys);
+    let keys = w.keys(req);
     // Each acquisition's label is its own, so a status entry showing another holding's is caught.
     let label = w.label(req.label);
-    let fut = open(w, src, &keys, req.kind, req.wait, label.as_deref());
-    let id = w.model.new_future(&keys, req.kind, pid, req.wait, label);
+    let options = (req.wait, label.as_deref(), req.via_future);
+    let fut = open(w, src, &keys, req.kind, options);
+    let want = w
+        .model
+        .resolve(&keys, req.kind, w.model.parent(pid).as_ref());
+    let timeout = w.model.timeout_of(req.wait);
+    let id = w.model.new_future(want, pid, timeout, label);
     (id, fut.pin())
 }
 
@@ -63,6 +82,9 @@ pub(crate) fn poll_one<'a>(
     f.seen = f.waker.count();
     let waker = Waker::from(f.waker.clone());
     let real = fut.poll(&mut Context::from_waker(&waker));
+    if w.trace {
+        eprintln!("  poll {id}: {real:?}");
+    }
     match (w.model.poll(id), real) {
         (Outcome::Pending, Poll::Pending) => None,
         (Outcome::Granted(gid), Poll::Ready(Ok(guard))) => {
@@ -88,34 +110,44 @@ pub(crate) fn try_one<'a>(
     req: &Request,
     blocking: bool,
 ) -> Option<(u64, AnyGuard<'a>)> {
-    let keys = w.keys(&req.keys);
+    let keys = w.keys(req);
     let want = w
         .model
-        .resolve(&keys, req.kind, pid.map(|p| &w.model.guards[&p]));
+        .resolve(&keys, req.kind, w.model.parent(pid).as_ref());
     let (real, expected) = if blocking {
         let timeout = w.model.timeout_of(req.wait);
         if w.model.would_block(&want, timeout) {
             return None;
         }
         let label = w.label(req.label);
-        let real = open(w, src, &keys, req.kind, req.wait, label.as_deref()).wait();
+        let options = (req.wait, label.as_deref(), false);
+        let real = open(w, src, &keys, req.kind, options).wait();
         (real, w.model.wait_now(want, pid, label))
     } else if req.via_future {
         let label = w.label(req.label);
-        let real = open(w, src, &keys, req.kind, req.wait, label.as_deref()).try_now();
+        let options = (req.wait, label.as_deref(), false);
+        let real = open(w, src, &keys, req.kind, options).try_now();
         (real, w.model.try_now(want, pid, label))
     } else {
+        let exclusive = keys.iter().filter(|k| !k.1).count();
         let real = match req.kind {
             // The shorthands, which must be the same as `acquire(..).try_now()`.
-            KeyKind::Name => src.try_acquire(
-                keys.iter()
-                    .map(|k| k.map_or(UNKNOWN, |i| w.model.names[i].as_str())),
-            ),
-            kind => open(w, src, &keys, kind, Wait::Default, None).try_now(),
+            KeyKind::Name if src.has_try_shorthand(exclusive, keys.len() - exclusive) => {
+                let name =
+                    |k: &(Option<usize>, bool)| k.0.map_or(UNKNOWN, |i| w.model.names[i].as_str());
+                src.try_acquire(
+                    keys.iter().filter(|k| !k.1).map(name).collect(),
+                    keys.iter().filter(|k| k.1).map(name).collect(),
+                )
+            }
+            kind => open(w, src, &keys, kind, (Wait::Default, None, false)).try_now(),
         };
         (real, w.model.try_now(want, pid, None))
     };
     let what = if blocking { "wait" } else { "try" };
+    if w.trace {
+        eprintln!("  {what}: {real:?}");
+    }
     match (expected, real) {
         (Outcome::Granted(gid), Ok(guard)) => {
             w.check_guard(&guard, gid);

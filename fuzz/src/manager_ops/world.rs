@@ -6,10 +6,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use lockorder::{Error, HolderId, LockId, LockManager, LockRef, ManualTimer, NoTimer, Owner};
+use lockorder::{Error, HolderId, LockId, LockManager, LockRef, ManualTimer, Mode, NoTimer, Owner};
 
-use super::input::LabelKind;
-use super::model::{Expected, FutModel, Model};
+use super::input::{LabelKind, Request};
+use super::lock::Holders;
+use super::model::{Expected, Model};
 use super::real::AnyGuard;
 use super::{Manager, LONG_OWNER, OWNER, UNKNOWN};
 
@@ -26,6 +27,8 @@ pub(crate) struct World {
     pub(crate) holder_ids: RefCell<HashMap<u64, HolderId>>,
     /// Owner labels made so far.
     pub(crate) labels: u32,
+    /// `LOCKORDER_FUZZ_TRACE` is set: print what happens.
+    pub(crate) trace: bool,
 }
 
 /// A label as status keeps it: at most 32 bytes, cut at a character boundary.
@@ -57,6 +60,7 @@ impl World {
             ascending,
             holder_ids: RefCell::default(),
             labels: 0,
+            trace: std::env::var_os("LOCKORDER_FUZZ_TRACE").is_some(),
         }
     }
 
@@ -100,6 +104,7 @@ impl World {
             (Expected::Unknown(name), Error::UnknownLock { name: actual }) => {
                 name.as_ref().is_none_or(|n| n == actual)
             }
+            (Expected::Upgrade(i), Error::UpgradeRefused { lock }) => self.lock_is(lock, *i),
             (Expected::PolledAfterCompletion, Error::PolledAfterCompletion) => true,
             _ => false,
         };
@@ -120,7 +125,8 @@ impl World {
         let locks = g.locks();
         let names: Vec<&str> = locks.iter().map(|l| l.0).collect();
         assert_eq!(names, self.names_of(&gm.covered), "guard covers");
-        assert_eq!(g.own_locks(), self.names_of(&gm.own), "guard owns");
+        let own: BTreeSet<usize> = gm.own.iter().map(|o| o.0).collect();
+        assert_eq!(g.own_locks(), self.names_of(&own), "guard owns");
         assert!(
             locks.windows(2).all(|w| w[0].1 < w[1].1),
             "guard locks not ascending"
@@ -134,6 +140,10 @@ impl World {
         );
         for (i, &lock) in self.ids.iter().enumerate() {
             let covered = gm.covered.contains(&i);
+            let name = self.model.names[i].as_str();
+            assert_eq!(g.mode(lock), gm.mode(i), "mode({i}) by id");
+            assert_eq!(g.mode(name), gm.mode(i), "mode({i}) by name");
+            assert_eq!(g.mode(self.foreign[i]), None, "mode of a foreign id");
             assert_eq!(g.holds(lock), covered, "holds({i}) by id");
             assert_eq!(
                 g.holds(self.model.names[i].as_str()),
@@ -143,6 +153,7 @@ impl World {
             assert!(!g.holds(self.foreign[i]), "holds a foreign id");
         }
         assert!(!g.holds(UNKNOWN));
+        assert_eq!(g.mode(UNKNOWN), None);
     }
 
     /// An owner as status or `holder()` reports it, against the label and chain of the model.
@@ -182,10 +193,17 @@ impl World {
             assert_eq!(s.name, model.names[i], "status of lock {i}: name");
             assert_eq!(s.order, model.orders[i], "status of lock {i}: order");
             assert_eq!(s.description, "", "status of lock {i}: description");
-            let held = model.holder[i].is_some();
-            assert_eq!(s.is_locked, held, "status of lock {i}: is_locked");
+            let (mode, readers) = match &model.locks[i].holders {
+                Holders::Free => (None, 0),
+                Holders::Exclusive(_) => (Some(Mode::Exclusive), 0),
+                Holders::Shared(r) => (Some(Mode::Shared), r.len() as u32),
+            };
+            assert_eq!(s.is_locked, mode.is_some(), "status of lock {i}: is_locked");
+            assert_eq!(s.mode, mode, "status of lock {i}: mode");
+            assert_eq!(s.readers, readers, "status of lock {i}: readers");
             assert_eq!(
-                s.acquired_at, model.at[i],
+                s.acquired_at,
+                model.records[i].as_ref().map(|r| r.at),
                 "status of lock {i}: acquired_at"
             );
             match model.owner_of(i) {
@@ -213,7 +231,7 @@ impl World {
         let expected: Vec<(usize, Duration)> = self
             .ascending
             .iter()
-            .filter_map(|&i| Some((i, now.saturating_sub(model.at[i]?))))
+            .filter_map(|&i| Some((i, now.saturating_sub(model.records[i].as_ref()?.at))))
             .filter(|&(_, held_for)| held_for > t)
             .collect();
         let locks: Vec<&str> = real.iter().map(|h| h.lock.name()).collect();
@@ -250,8 +268,8 @@ impl World {
     pub(crate) fn check_long_held_edges(&self) {
         let now = self.model.now;
         let mut ts = vec![Duration::ZERO, Duration::MAX];
-        for &at in self.model.at.iter().flatten() {
-            let held_for = now.saturating_sub(at);
+        for r in self.model.records.iter().flatten() {
+            let held_for = now.saturating_sub(r.at);
             ts.push(held_for);
             ts.extend(held_for.checked_sub(Duration::from_nanos(1)));
         }
@@ -270,11 +288,11 @@ impl World {
         for (i, &lock) in self.ids.iter().enumerate() {
             assert_eq!(
                 m.is_locked(lock).unwrap(),
-                model.holder[i].is_some(),
-                "lock {} ({:?}): real vs model holder {:?}",
+                !model.locks[i].is_free(),
+                "lock {} ({:?}): real vs model holders {:?}",
                 i,
                 model.names[i],
-                model.holder[i]
+                model.locks[i].holders
             );
         }
         assert_eq!(self.timer.sleeps(), model.sleeps, "sleeps created");
@@ -289,29 +307,43 @@ impl World {
         assert_eq!(self.timer.parked(), parked.len(), "parked sleeps");
         assert_eq!(self.timer.next_deadline(), parked.iter().min().copied());
         for (id, f) in &model.futures {
-            let Some(lock) = f.blocked_on else { continue };
-            if f.deadline.is_some_and(|d| d <= now) {
+            if f.blocked_on().is_some() && f.deadline.is_some_and(|d| d <= now) {
                 assert!(f.woken(), "future {id}: deadline passed but not woken");
             }
-            if model.holder[lock].is_none() {
-                let woken = model
-                    .futures
-                    .values()
-                    .filter(|g| g.blocked_on == Some(lock))
-                    .any(FutModel::woken);
+        }
+        // No stranded waiter: a listener the model says was notified has been woken, and a free
+        // lock that anyone listens for has a notified listener.
+        for (i, lock) in model.locks.iter().enumerate() {
+            let entries = || lock.readers.entries.iter().chain(&lock.writers.entries);
+            for e in entries().filter(|e| e.notified) {
                 assert!(
-                    woken,
-                    "lock {lock} is free but none of its waiters was woken"
+                    e.waker.count() > e.seen,
+                    "lock {i}: the wake-up of future {} was lost",
+                    e.fut
+                );
+            }
+            if lock.is_free() && entries().next().is_some() {
+                assert!(
+                    entries().any(|e| e.notified),
+                    "lock {i} is free but none of its waiters was woken"
                 );
             }
         }
     }
 
-    /// The keys of a request, as lock indices (`None`: a key of no lock here).
-    pub(crate) fn keys(&self, raw: &[u8]) -> Vec<Option<usize>> {
+    /// The keys of a request, as lock indices (`None`: a key of no lock here), each with
+    /// whether it is asked for shared.
+    pub(crate) fn keys(&self, req: &Request) -> Vec<(Option<usize>, bool)> {
         let n = self.ids.len();
-        raw.iter()
-            .map(|&k| (k != 255).then_some(usize::from(k) % n))
+        req.keys
+            .iter()
+            .enumerate()
+            .map(|(at, &k)| {
+                (
+                    (k != 255).then_some(usize::from(k) % n),
+                    req.shared >> at & 1 != 0,
+                )
+            })
             .collect()
     }
 }

@@ -4,7 +4,10 @@
 //! files are exactly the book's (and rewrites them with `LOCKORDER_WRITE_SEEDS=1`), that each
 //! decodes back to its operations, and that each runs clean.
 
-use super::input::{Act, Input, KeyKind, LabelKind, Op, Request, Target, Wait};
+mod spell;
+
+use super::input::Input;
+use spell::*;
 
 /// Every seed: its file name and bytes.
 pub fn book() -> Vec<(&'static str, Vec<u8>)> {
@@ -313,6 +316,110 @@ pub fn book() -> Vec<(&'static str, Vec<u8>)> {
                 inspect(P),
             ],
         ),
+        // Readers share a lock; a waiting writer stops new readers (a try fails, an acquire
+        // waits); the last reader out wakes the writer and the waiting reader, which finds the
+        // writer in and reserves the lock; then the writer's release lets it in.
+        (
+            "readers_share_writer_waits",
+            three(),
+            vec![
+                try_(P, r(&[0]).shared()),
+                try_(P, r(&[0, 1]).shared_key(0).label()),
+                inspect(P),
+                acquire(P, r(&[0]).forever()),
+                poll(P),
+                try_(P, r(&[0]).shared()),
+                acquire_in(1, r(&[0]).shared().forever()),
+                poll_in(1),
+                drop_guard(P),
+                inspect(P),
+                drop_guard_in(1),
+                woken(P),
+                inspect(P),
+                drop_guard(P),
+                woken(P),
+                inspect(P),
+            ],
+        ),
+        // A writer that gives up waiting lets the readers that yielded to it in.
+        (
+            "cancelled_writer_lets_readers_in",
+            three(),
+            vec![
+                try_(P, r(&[0]).shared()),
+                acquire(P, r(&[0]).forever()),
+                poll(P),
+                acquire_in(1, r(&[0]).shared().forever().via()),
+                poll_in(1),
+                drop_future(P),
+                woken(P),
+                inspect(P),
+            ],
+        ),
+        // Bounded waiting: a woken writer that finds a newcomer in reserves the lock; newcomers
+        // (a writer, a reader) then yield until it has taken it.
+        (
+            "passed_over_waiter_has_priority",
+            three(),
+            vec![
+                try_(P, r(&[0])),
+                acquire(P, r(&[0]).forever()),
+                poll(P),
+                drop_guard(P),
+                try_(P, r(&[0])),
+                poll(P),
+                drop_guard(P),
+                try_(P, r(&[0])),
+                try_(P, r(&[0]).shared()),
+                woken(P),
+                try_(T0, r(&[0]).shared()),
+                inspect(P),
+            ],
+        ),
+        // A reservation for a waiter that gives up is lifted, and its wake-up passes on.
+        (
+            "reservation_lifted_when_waiter_leaves",
+            three(),
+            vec![
+                try_(P, r(&[0])),
+                acquire(P, r(&[0]).forever()),
+                acquire_in(1, r(&[0]).forever()),
+                poll(P),
+                poll_in(1),
+                drop_guard(P),
+                try_(P, r(&[0])),
+                poll(P),
+                drop_guard(P),
+                drop_future(P),
+                woken(P),
+                try_(P, r(&[0])),
+                inspect(P),
+            ],
+        ),
+        // Modes in nesting: a key asked for both ways is exclusive; a shared request for a
+        // covered lock is skipped in either mode; an exclusive one for a lock held shared is an
+        // upgrade, refused; nested shared requests through borrowed and owned guards.
+        (
+            "modes_in_nesting",
+            three(),
+            vec![
+                try_(T0, r(&[0, 1, 1]).shared_key(0).shared_key(1)),
+                inspect(T0),
+                try_(T0, r(&[0])),
+                acquire(T0, r(&[0, 2]).shared_key(1)),
+                poll(T0),
+                try_(T0, r(&[0, 1]).shared()),
+                try_(T0, r(&[2]).shared().via()),
+                inspect(T0),
+                unwind(T0),
+                try_(T1, r(&[1]).shared().owned()),
+                acquire(T1, r(&[2]).shared().via()),
+                poll(T1),
+                inspect(T1),
+                wait(T1, r(&[1])),
+                unwind(T1),
+            ],
+        ),
         // A timeout fires when polled at its deadline, not before.
         (
             "timeout_at_deadline",
@@ -410,178 +517,4 @@ pub fn book() -> Vec<(&'static str, Vec<u8>)> {
             (name, bytes)
         })
         .collect()
-}
-
-// === Writing seeds ===
-
-/// A manager of `orders.len()` (1-10) locks with orders `b * 1000`, no default timeout.
-fn small(orders: &[u8]) -> Vec<u8> {
-    let mut h = vec![orders.len() as u8 - 1, 0, 0];
-    h.extend(orders);
-    h
-}
-
-/// As [`small`], with a default timeout of `ms` milliseconds.
-fn small_with_timeout(ms: u8, orders: &[u8]) -> Vec<u8> {
-    let mut h = small(orders);
-    h[1..3].copy_from_slice(&[4, ms]);
-    h
-}
-
-const P: Target = Target::Pool;
-const T0: Target = Target::Task(0);
-const T1: Target = Target::Task(1);
-
-/// A request for these keys, by name, with the manager's default timeout and no label.
-fn r(keys: &[u8]) -> Request {
-    Request {
-        keys: keys.to_vec(),
-        kind: KeyKind::Name,
-        wait: Wait::Default,
-        label: None,
-        via_future: false,
-        owned: false,
-    }
-}
-
-impl Request {
-    fn forever(self) -> Self {
-        Self {
-            wait: Wait::Forever,
-            ..self
-        }
-    }
-    fn zero(self) -> Self {
-        Self {
-            wait: Wait::Zero,
-            ..self
-        }
-    }
-    fn millis(self, ms: u8) -> Self {
-        Self {
-            wait: Wait::Millis(ms),
-            ..self
-        }
-    }
-    fn label(self) -> Self {
-        Self {
-            label: Some(LabelKind::Short),
-            ..self
-        }
-    }
-    fn long_label(self) -> Self {
-        Self {
-            label: Some(LabelKind::Long),
-            ..self
-        }
-    }
-    fn via(self) -> Self {
-        Self {
-            via_future: true,
-            ..self
-        }
-    }
-    /// At the manager: through the `Arc`, for an owned future or guard.
-    fn owned(self) -> Self {
-        Self {
-            owned: true,
-            ..self
-        }
-    }
-    fn strings(self) -> Self {
-        Self {
-            kind: KeyKind::Owned,
-            ..self
-        }
-    }
-    fn ids(self) -> Self {
-        Self {
-            kind: KeyKind::Id,
-            ..self
-        }
-    }
-}
-
-fn op(target: Target, act: Act) -> Op {
-    Op { target, act }
-}
-/// An acquire: into pool slot 0, or at the top of a task.
-fn acquire(at: Target, req: Request) -> Op {
-    op(at, Act::Acquire { slot: 0, req })
-}
-fn acquire_in(slot: u8, req: Request) -> Op {
-    op(P, Act::Acquire { slot, req })
-}
-/// Poll pool slot 0, or a task's future.
-fn poll(at: Target) -> Op {
-    op(
-        at,
-        Act::Poll {
-            slot: 0,
-            fresh_waker: false,
-        },
-    )
-}
-fn poll_in(slot: u8) -> Op {
-    op(
-        P,
-        Act::Poll {
-            slot,
-            fresh_waker: false,
-        },
-    )
-}
-fn poll_fresh(slot: u8) -> Op {
-    op(
-        P,
-        Act::Poll {
-            slot: slot | 0x80,
-            fresh_waker: true,
-        },
-    )
-}
-fn woken(at: Target) -> Op {
-    op(at, Act::PollWoken { everywhere: false })
-}
-fn woken_everywhere() -> Op {
-    op(P, Act::PollWoken { everywhere: true })
-}
-fn drop_future(at: Target) -> Op {
-    op(at, Act::DropFuture { slot: 0 })
-}
-/// Drop pool guard 0, or a task's top guard.
-fn drop_guard(at: Target) -> Op {
-    op(at, Act::DropGuard { slot: 0 })
-}
-fn try_(at: Target, req: Request) -> Op {
-    op(
-        at,
-        Act::Try {
-            req,
-            blocking: false,
-        },
-    )
-}
-/// A blocking `wait()`, run if it cannot block.
-fn wait(at: Target, req: Request) -> Op {
-    op(
-        at,
-        Act::Try {
-            req,
-            blocking: true,
-        },
-    )
-}
-fn advance(millis: u8) -> Op {
-    op(P, Act::Advance { millis })
-}
-/// Task `at` takes pool guard `slot` as its root.
-fn enter(at: Target, slot: u8) -> Op {
-    op(at, Act::Enter { slot })
-}
-fn unwind(at: Target) -> Op {
-    op(at, Act::Unwind)
-}
-fn inspect(at: Target) -> Op {
-    op(at, Act::Inspect)
 }
