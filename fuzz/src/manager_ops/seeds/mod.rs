@@ -376,6 +376,27 @@ pub fn book() -> Vec<(&'static str, Vec<u8>)> {
                 inspect(P),
             ],
         ),
+        // The first woken waiter to take a reserved lock lifts the reservation: a newcomer
+        // may barge in again once it has released the lock, while another waiter is woken.
+        (
+            "priority_take_lifts_reservation",
+            three(),
+            vec![
+                try_(P, r(&[0])),
+                acquire_in(0, r(&[0]).forever()),
+                poll_in(0),
+                acquire_in(1, r(&[0]).forever()),
+                poll_in(1),
+                drop_guard(P),
+                try_(P, r(&[0])),
+                poll_in(0),
+                drop_guard(P),
+                woken(P),
+                drop_guard(P),
+                try_(P, r(&[0])),
+                inspect(P),
+            ],
+        ),
         // A reservation for a waiter that gives up is lifted, and its wake-up passes on.
         (
             "reservation_lifted_when_waiter_leaves",
