@@ -1,10 +1,7 @@
 //! The acquire futures: take a set of locks in ascending order, with an optional timeout.
 //!
-//! Three layers, from the inside out:
+//! Two layers over the [`Walk`](crate::walk::Walk), which takes the locks:
 //!
-//! * [`Walk`] takes the locks of a set one after another, upward, and listens at a busy one. It
-//!   is plain data plus the raw locks, not generic over the timer or over how the manager is
-//!   held, so its code is compiled once.
 //! * [`Core`] drives a walk as a future: the state machine, the timeout and its sleep. It is
 //!   generic over the manager handle (`&LockManager` or `Arc<LockManager>`), so the borrowed and
 //!   the owned futures share one state machine.
@@ -21,256 +18,15 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
 
-use event_listener::{EventListener, Listener};
 use pin_project_lite::pin_project;
 
 use crate::error::Error;
 use crate::guard::{Guard, Held, OwnedGuard};
 use crate::manager::LockManager;
-use crate::raw::{Busy, Mode, Turn};
-use crate::registry::{Slot, Table};
+use crate::record::{HolderId, Label};
 use crate::set::{LockSet, Refusal, Request};
-use crate::stats::WaitClock;
-use crate::status::{HolderId, Label, Publish};
 use crate::timer::{sealed::Sealed as _, MaybeTimer, Timer};
-
-// === Releasing ===
-
-/// Unlocks the locks at `positions`, in the iterator's order, each in the mode `shared` says,
-/// even if an unlock panics.
-///
-/// An unlock may run foreign code: waking the next waiter calls its waker. If that panics, the
-/// locks not yet unlocked are unlocked while unwinding (a second panic there aborts, as any panic
-/// during unwinding does), so a panicking waker can strand a waiter but never leaves a lock held.
-pub(crate) fn unlock_all<I>(slots: &[Slot], positions: I, shared: &LockSet)
-where
-    I: Iterator<Item = usize> + Clone,
-{
-    struct Rest<'a, I: Iterator<Item = usize>> {
-        slots: &'a [Slot],
-        positions: I,
-        shared: &'a LockSet,
-    }
-    impl<I: Iterator<Item = usize>> Drop for Rest<'_, I> {
-        fn drop(&mut self) {
-            for pos in self.positions.by_ref() {
-                self.slots[pos].raw.unlock(mode_of(self.shared, pos));
-            }
-        }
-    }
-    let mut positions = positions;
-    while let Some(pos) = positions.next() {
-        let rest = Rest {
-            slots,
-            positions: positions.clone(),
-            shared,
-        };
-        slots[pos].raw.unlock(mode_of(shared, pos));
-        // No panic: the rest is ours to unlock, on the next turn.
-        mem::forget(rest);
-    }
-}
-
-/// The mode a position of a request is taken in.
-#[inline]
-pub(crate) fn mode_of(shared: &LockSet, pos: usize) -> Mode {
-    if shared.contains(pos) {
-        Mode::Shared
-    } else {
-        Mode::Exclusive
-    }
-}
-
-// === Walk: the timer-independent part ===
-
-/// Walks a lock set upward, taking one lock after another, each in its mode.
-///
-/// Invariant: every position of `request.want` below `next` is held by this walk, and nothing
-/// else is; `listener`, when set, listens for a release of the lock at the cursor (the first
-/// wanted position at or after `next`), and `writer_counted` says whether the walk counts as a
-/// writer waiting for that lock. A walk does not release on drop (it does not know its table):
-/// its owner calls [`release`](Self::release), from its own `Drop` as well.
-pub(crate) struct Walk {
-    request: Request,
-    next: usize,
-    /// Listening for a release of the lock at the cursor.
-    listener: Option<EventListener>,
-    /// How the walk asks for the lock at the cursor: `New` until it first listens, `Priority`
-    /// once it has been woken (then it keeps its place ahead of newcomers).
-    turn: Turn,
-    /// Counted in the cursor lock's waiting writers (new readers yield to it).
-    writer_counted: bool,
-    /// What each holding this walk starts publishes for status readers.
-    pub(crate) publish: Publish,
-    /// The holder id of this acquisition: inherited from a parent guard, or named after the
-    /// first holding it starts.
-    pub(crate) holder: Option<HolderId>,
-    /// When the walk started waiting for the lock at the cursor (feature `stats`).
-    wait_clock: WaitClock,
-}
-
-impl Walk {
-    #[inline]
-    pub(crate) fn new(request: Request, holder: Option<HolderId>, label: Option<Label>) -> Self {
-        Self {
-            request,
-            next: 0,
-            listener: None,
-            turn: Turn::New,
-            writer_counted: false,
-            publish: Publish { label, at: None },
-            holder,
-            wait_clock: WaitClock::new(),
-        }
-    }
-
-    /// Takes locks upward from the cursor. `Ok` when all are held; `Err(pos)` when the lock at
-    /// `pos` is busy. With a context, the walk then listens for its release and the context's
-    /// waker will be woken; without one, it only tries.
-    ///
-    /// If it unwinds (a waker's `clone` panics while the walk registers it), the invariant holds:
-    /// the walk can be advanced again or released.
-    #[inline]
-    pub(crate) fn advance(
-        &mut self,
-        table: &Table,
-        mut cx: Option<&mut Context<'_>>,
-    ) -> Result<(), usize> {
-        for pos in self.request.want.iter_from(self.next) {
-            let slot = &table.slots[pos];
-            let raw = &slot.raw;
-            let mode = mode_of(&self.request.shared, pos);
-            let taken = loop {
-                let busy = match raw.try_lock(mode, self.turn) {
-                    Ok(taken) => break taken,
-                    Err(busy) => busy,
-                };
-                let Some(cx) = cx.as_mut() else {
-                    return Err(pos);
-                };
-                match &mut self.listener {
-                    None => {
-                        match self.turn {
-                            Turn::New => {
-                                self.wait_clock.start(self.publish.at);
-                                if mode == Mode::Exclusive {
-                                    raw.writer_waits();
-                                    self.writer_counted = true;
-                                }
-                                self.turn = Turn::Listening;
-                            }
-                            // Woken, and still refused: a newcomer got in first.
-                            Turn::Priority if busy == Busy::Held => raw.passed_over(),
-                            _ => {}
-                        }
-                        self.listener = Some(raw.listen(mode));
-                    }
-                    Some(listener) => match Pin::new(listener).poll(cx) {
-                        Poll::Ready(()) => {
-                            self.listener = None;
-                            self.turn = Turn::Priority;
-                        }
-                        Poll::Pending => return Err(pos),
-                    },
-                }
-            };
-            if taken.first {
-                let holder = *self
-                    .holder
-                    .get_or_insert_with(|| HolderId::new(pos, taken.generation));
-                slot.record.publish(taken.generation, holder, &self.publish);
-            }
-            let waited = self.turn != Turn::New;
-            slot.stats.acquired(
-                mode == Mode::Shared,
-                waited,
-                self.wait_clock.stop(self.publish.at),
-            );
-            self.next = pos + 1;
-            // Only a walk that waited has anything to reset.
-            if waited {
-                self.turn = Turn::New;
-                if mem::take(&mut self.writer_counted) {
-                    raw.writer_done();
-                }
-                // A notification this listener received was meant to let a waiter take the
-                // lock, and it just did: discard it rather than wake another to find it busy.
-                if let Some(listener) = self.listener.take() {
-                    listener.discard();
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Gives back every lock taken so far, newest first, then stops waiting.
-    ///
-    /// The locks go first: passing a wake-up on runs another task's waker, and a panic there must
-    /// not keep a lock. The walk records that it holds nothing before unlocking, so a release
-    /// that unwinds is not repeated.
-    pub(crate) fn release(&mut self, table: &Table) {
-        let cursor = self.request.want.next_from(self.next);
-        let below = mem::take(&mut self.next);
-        self.turn = Turn::New;
-        if below != 0 {
-            unlock_all(
-                &table.slots,
-                self.request.want.iter_rev_below(below),
-                &self.request.shared,
-            );
-        }
-        let listener = self.listener.take();
-        let counted = mem::take(&mut self.writer_counted);
-        let Some(pos) = cursor else {
-            return;
-        };
-        let raw = &table.slots[pos].raw;
-        if counted {
-            raw.writer_done();
-        }
-        // A wake-up this walk received and did not use passes on, so that a cancelled waiter
-        // never strands the next one (or leaves newcomers yielding to nobody).
-        if listener.is_some_and(|listener| listener.discard()) {
-            raw.pass_on(mode_of(&self.request.shared, pos));
-        }
-    }
-
-    /// Whether the walk holds a lock or waits for one: whether [`release`](Self::release) has
-    /// anything to do.
-    #[inline]
-    pub(crate) fn is_active(&self) -> bool {
-        self.next != 0 || self.listener.is_some() || self.writer_counted
-    }
-
-    /// Hands the locks over once every lock is held: the walk then holds nothing.
-    #[inline]
-    pub(crate) fn finish(&mut self) -> Request {
-        debug_assert!(self.listener.is_none() && !self.writer_counted);
-        self.next = 0;
-        mem::replace(
-            &mut self.request,
-            Request {
-                want: LockSet::EMPTY,
-                shared: LockSet::EMPTY,
-            },
-        )
-    }
-
-    /// The request (before the walk starts: what was asked for; afterwards: what it takes).
-    pub(crate) fn request(&self) -> &Request {
-        &self.request
-    }
-
-    /// The locks the walk holds, newest first.
-    pub(crate) fn held(&self) -> impl Iterator<Item = usize> + '_ {
-        self.request.want.iter_rev_below(self.next)
-    }
-
-    /// Whether the walk listens for a lock.
-    pub(crate) fn is_listening(&self) -> bool {
-        self.listener.is_some()
-    }
-}
+use crate::walk::Walk;
 
 /// Wakes a thread blocked in [`Core::wait`].
 #[cfg(feature = "std")]
@@ -289,25 +45,22 @@ impl alloc::task::Wake for Unparker {
 
 // === Origin ===
 
-/// What a nested acquisition needs of its parent guard, borrowed from it (the nested acquire
-/// borrows the parent guard mutably anyway).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Parent<'a> {
-    /// Every lock the parent covers.
-    pub(crate) covered: &'a LockSet,
-    /// The covered locks held shared (by every level that holds them).
-    pub(crate) covered_shared: &'a LockSet,
-    /// Where the highest of them was taken.
-    pub(crate) top_at: &'static Location<'static>,
-}
-
 /// Where an acquisition comes from, carried from the call into its guard.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub(crate) struct Origin<'a> {
     /// Where `acquire` was called.
     pub(crate) caller: &'static Location<'static>,
-    /// For a nested acquisition: what the parent guard covers.
-    pub(crate) parent: Option<Parent<'a>>,
+    /// For a nested acquisition: the parent guard's record.
+    pub(crate) parent: Option<&'a Held<'a>>,
+}
+
+impl fmt::Debug for Origin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Origin")
+            .field("caller", &self.caller)
+            .field("nested", &self.parent.is_some())
+            .finish()
+    }
 }
 
 impl Origin<'_> {
@@ -467,7 +220,7 @@ impl<'p, M: Handle> Core<'p, M> {
         let table = &self.walker.manager.table;
         let shared = &mut self.walker.walk.request.shared;
         for key in keys {
-            match crate::registry::sealed::Sealed::position(&key, table) {
+            match crate::registry::sealed::Sealed::position(&key, &table.index) {
                 Ok(pos) => {
                     if !shared.insert(pos) {
                         // The first shared key of a manager too large for an inline set.
@@ -513,22 +266,14 @@ impl<'p, M: Handle> Core<'p, M> {
         let table = &walker.manager.table;
         let request = &mut walker.walk.request;
         match &origin.parent {
-            None => {
-                let Request { want, shared } = mem::replace(
-                    request,
-                    Request {
-                        want: LockSet::EMPTY,
-                        shared: LockSet::EMPTY,
-                    },
-                );
-                *request = Request::new(want, shared);
-            }
+            None => request.normalize(),
             Some(parent) => {
+                let covered = parent.covered(table);
                 match Request::nested(
                     &request.want,
                     request.shared.clone(),
-                    parent.covered,
-                    parent.covered_shared,
+                    &covered.want,
+                    &covered.shared,
                 ) {
                     Ok(checked) => *request = checked,
                     Err(refusal) => {
@@ -536,7 +281,7 @@ impl<'p, M: Handle> Core<'p, M> {
                         return Err(match refusal {
                             Refusal::Order { requested, held } => Error::OrderViolation {
                                 requested: table.lock_ref(requested),
-                                held: table.lock_ref(held).acquired_at_location(parent.top_at),
+                                held: table.lock_ref(held).acquired_at_location(parent.top_at()),
                             },
                             Refusal::Upgrade { lock } => Error::UpgradeRefused {
                                 lock: table.lock_ref(lock),
@@ -552,14 +297,14 @@ impl<'p, M: Handle> Core<'p, M> {
 
     /// Hands the walk's locks to a guard's record of them.
     #[inline]
-    fn held(walk: &mut Walk, origin: Origin<'p>) -> Held {
+    fn held(walk: &mut Walk, origin: Origin<'p>) -> Held<'p> {
         let request = walk.finish();
         Held::new(request, walk.holder, walk.publish.label, origin)
     }
 
     /// Tries once: all locks or none.
     #[inline]
-    pub(crate) fn try_now(&mut self) -> Result<Held, Error> {
+    pub(crate) fn try_now(&mut self) -> Result<Held<'p>, Error> {
         if !matches!(self.state, State::Fresh) {
             // Refused, or used already.
             self.start()?;
@@ -584,7 +329,7 @@ impl<'p, M: Handle> Core<'p, M> {
     /// Blocks the thread until every lock is held, or until the timeout passes (measured with
     /// `std::time::Instant` from the first busy lock; the manager's timer only stamps status).
     #[cfg(feature = "std")]
-    pub(crate) fn wait(&mut self) -> Result<Held, Error> {
+    pub(crate) fn wait(&mut self) -> Result<Held<'p>, Error> {
         use std::time::Instant;
 
         if !matches!(self.state, State::Fresh) {
@@ -645,7 +390,7 @@ impl<'p, M: Handle> Core<'p, M> {
     pub(crate) fn poll_core(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<Held, Error>> {
+    ) -> Poll<Result<Held<'p>, Error>> {
         let mut this = self.project();
         // Not started: check and start (or report the refusal, or a poll after completion).
         if let Err(e) = Self::start_parts(this.state, this.walker, this.origin) {

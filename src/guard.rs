@@ -4,72 +4,96 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::panic::Location;
 
-use crate::acquire::{mode_of, unlock_all, Acquire, Origin, Parent};
+use crate::acquire::{Acquire, Origin};
 use crate::error::Error;
 use crate::manager::LockManager;
-use crate::raw::Mode;
-use crate::registry::{self, Key, LockInfo, Table};
+use crate::record::{HolderId, Label, Owner};
+use crate::registry::{self, Key, LockInfo};
+use crate::set::Mode;
 use crate::set::{LockSet, Request};
 use crate::stats;
-use crate::status::{HolderId, Label, Owner};
+use crate::table::Table;
 use crate::timer::{MaybeTimer, NoTimer, TimerName};
+use crate::walk::{mode_of, unlock_all};
 
 // === Held: what every guard records ===
 
 /// The locks a guard holds and what it knows about them: the part of a guard that does not
 /// depend on how it holds its manager.
-pub(crate) struct Held {
+///
+/// A nested guard points at its parent's record (it borrows the parent mutably, so the parent
+/// cannot change or go away meanwhile): what a guard covers is its own locks and its parents',
+/// looked up along that short chain rather than copied into every child.
+pub(crate) struct Held<'p> {
     /// The locks this guard took, and releases; `own.shared` says which it holds shared.
     own: Request,
-    /// For a nested guard: every lock it covers (its parents' and its own), and which of them
-    /// are held shared only (no level holds them exclusively).
-    covered: Option<Request>,
+    /// For a nested guard: its parent's record.
+    parent: Option<&'p Held<'p>>,
     owner: Option<Label>,
     holder: Option<HolderId>,
     /// Where the highest covered lock was taken.
     top_at: &'static Location<'static>,
 }
 
-impl Held {
+impl<'p> Held<'p> {
     #[inline]
     pub(crate) fn new(
         own: Request,
         holder: Option<HolderId>,
         owner: Option<Label>,
-        origin: Origin<'_>,
+        origin: Origin<'p>,
     ) -> Self {
-        let top_at = match &origin.parent {
+        let top_at = match origin.parent {
             Some(parent) if own.want.is_empty() => parent.top_at,
             _ => origin.caller,
         };
-        let covered = origin.parent.map(|parent| {
-            // A nested request never takes a lock its parent covers, so the modes add up.
-            let mut want = parent.covered.clone();
-            want.union_with(&own.want);
-            let mut shared = parent.covered_shared.clone();
-            shared.union_with(&own.shared);
-            Request { want, shared }
-        });
         Self {
             own,
-            covered,
+            parent: origin.parent,
             owner,
             holder,
             top_at,
         }
     }
 
-    fn covered(&self) -> &Request {
-        self.covered.as_ref().unwrap_or(&self.own)
+    /// This record and its parents', innermost first.
+    fn chain(&self) -> impl Iterator<Item = &Held<'_>> + '_ {
+        core::iter::successors(Some(self), |h| h.parent.map(|p| p as &Held<'_>))
     }
 
-    fn locks<'s, 't>(&'s self, table: &'t Table) -> impl Iterator<Item = &'t LockInfo> + 's
-    where
-        't: 's,
-    {
-        self.covered()
+    /// How this guard, with its parents, holds the lock at `pos`.
+    fn covers(&self, pos: usize) -> Option<Mode> {
+        self.chain()
+            .find(|h| h.own.want.contains(pos))
+            .map(|h| mode_of(&h.own.shared, pos))
+    }
+
+    /// Every lock this guard covers, and which of them are held shared only. A nested request
+    /// never takes a lock its parents cover, so the levels' sets are disjoint and modes add up.
+    pub(crate) fn covered(&self, table: &Table) -> Request {
+        if self.parent.is_none() {
+            return self.own.clone();
+        }
+        let mut covered = Request {
+            want: table.empty_set(),
+            shared: table.empty_set(),
+        };
+        for h in self.chain() {
+            covered.want.union_with(&h.own.want);
+            covered.shared.union_with(&h.own.shared);
+        }
+        covered
+    }
+
+    /// Where the highest covered lock was taken.
+    pub(crate) fn top_at(&self) -> &'static Location<'static> {
+        self.top_at
+    }
+
+    fn locks<'t>(&self, table: &'t Table) -> impl Iterator<Item = &'t LockInfo> {
+        self.covered(table)
             .want
-            .iter()
+            .into_iter()
             .map(move |pos| &table.slots[pos].info)
     }
 
@@ -80,19 +104,13 @@ impl Held {
         self.own.want.iter().map(move |pos| &table.slots[pos].info)
     }
 
-    fn position<K: Key>(&self, table: &Table, key: K) -> Option<usize> {
-        registry::sealed::Sealed::position(&key, table)
-            .ok()
-            .filter(|&pos| self.covered().want.contains(pos))
+    fn mode<K: Key>(&self, table: &Table, key: K) -> Option<Mode> {
+        let pos = registry::sealed::Sealed::position(&key, &table.index).ok()?;
+        self.covers(pos)
     }
 
     fn holds<K: Key>(&self, table: &Table, key: K) -> bool {
-        self.position(table, key).is_some()
-    }
-
-    fn mode<K: Key>(&self, table: &Table, key: K) -> Option<Mode> {
-        self.position(table, key)
-            .map(|pos| mode_of(&self.covered().shared, pos))
+        self.mode(table, key).is_some()
     }
 
     fn owner(&self) -> Option<&str> {
@@ -123,8 +141,7 @@ impl Held {
         I::Item: Key,
     {
         let table = &manager.table;
-        let covered = self.covered();
-        let request = registry::resolve(table, keys).map(|set| match mode {
+        let request = registry::resolve(&table.index, keys).map(|set| match mode {
             Mode::Exclusive => Request {
                 want: set,
                 shared: table.empty_set(),
@@ -136,11 +153,7 @@ impl Held {
         });
         let origin = Origin {
             caller,
-            parent: Some(Parent {
-                covered: &covered.want,
-                covered_shared: &covered.shared,
-                top_at: self.top_at,
-            }),
+            parent: Some(self),
         };
         Acquire::new(manager, request, origin, self.holder, self.owner)
     }
@@ -155,11 +168,7 @@ impl Held {
         if stats::ENABLED && T::HAS_TIMER {
             release_with_hold_times(&self.own, manager);
         } else {
-            unlock_all(
-                slots,
-                self.own.want.iter_rev_below(usize::MAX),
-                &self.own.shared,
-            );
+            unlock_all(slots, &self.own, usize::MAX);
         }
     }
 
@@ -169,8 +178,9 @@ impl Held {
                 .map(|pos| table.slots[pos].info.name())
                 .collect::<alloc::vec::Vec<_>>()
         };
-        f.field("locks", &names(&self.covered().want))
-            .field("shared", &names(&self.covered().shared))
+        let covered = self.covered(table);
+        f.field("locks", &names(&covered.want))
+            .field("shared", &names(&covered.shared))
             .field("own", &names(&self.own.want))
             .field("owner", &self.owner());
     }
@@ -184,16 +194,12 @@ impl Held {
 #[cold]
 fn release_with_hold_times<T: MaybeTimer>(own: &Request, manager: &LockManager<T>) {
     struct Release<'a> {
-        slots: &'a [crate::registry::Slot],
+        slots: &'a [crate::table::Slot],
         own: &'a Request,
     }
     impl Drop for Release<'_> {
         fn drop(&mut self) {
-            unlock_all(
-                self.slots,
-                self.own.want.iter_rev_below(usize::MAX),
-                &self.own.shared,
-            );
+            unlock_all(self.slots, self.own, usize::MAX);
         }
     }
     let slots = &manager.table.slots;
@@ -412,19 +418,19 @@ macro_rules! guard_methods {
 #[clippy::has_significant_drop]
 pub struct Guard<'a, T: MaybeTimer = NoTimer> {
     manager: &'a LockManager<T>,
-    held: Held,
+    held: Held<'a>,
 }
 
 impl<'a, T: MaybeTimer> Guard<'a, T> {
     #[inline]
-    pub(crate) fn from_held(manager: &'a LockManager<T>, held: Held) -> Self {
+    pub(crate) fn from_held(manager: &'a LockManager<T>, held: Held<'a>) -> Self {
         Self { manager, held }
     }
 
     guard_methods!();
 
     /// The locks this guard covers, in ascending order (a nested guard's include its parents').
-    pub fn locks(&self) -> impl Iterator<Item = &'a LockInfo> + '_ {
+    pub fn locks(&self) -> impl Iterator<Item = &'a LockInfo> {
         self.held.locks(&self.manager.table)
     }
 
@@ -487,12 +493,12 @@ impl<T: MaybeTimer> fmt::Debug for Guard<'_, T> {
 #[clippy::has_significant_drop]
 pub struct OwnedGuard<T: MaybeTimer = NoTimer> {
     manager: Arc<LockManager<T>>,
-    held: Held,
+    held: Held<'static>,
 }
 
 impl<T: MaybeTimer> OwnedGuard<T> {
     #[inline]
-    pub(crate) fn from_held(manager: Arc<LockManager<T>>, held: Held) -> Self {
+    pub(crate) fn from_held(manager: Arc<LockManager<T>>, held: Held<'static>) -> Self {
         Self { manager, held }
     }
 

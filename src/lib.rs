@@ -43,10 +43,21 @@
 //! * **Registration, then freeze.** A [`Builder`] collects `(name, order, description)`;
 //!   [`Builder::build`] sorts them into a fixed array. A lock's position in it is its rank, and
 //!   nothing is registered or removed afterwards, so acquiring needs no manager-wide lock.
-//! * **One raw lock per slot**: an atomic state word and an `event-listener` event for waiters.
-//!   A free lock is taken with one compare-and-swap and given back with one `fetch_and`; nothing is
-//!   allocated, and no sleep is created unless a lock is busy (a manager with a timer reads `now()`
-//!   once per acquire, for the status timestamp).
+//! * **One raw reader-writer lock per slot**: an atomic state word and two `event-listener`
+//!   events (readers, writers). A free lock is taken with one compare-and-swap and given back
+//!   with one read-modify-write; nothing is allocated, and no sleep is created unless a lock is
+//!   busy (a manager with a timer reads `now()` once per poll, for the status timestamp).
+//! * **Shared mode**: [`Acquire::shared`](futures::Acquire::shared),
+//!   [`LockManager::acquire_shared`] and [`Guard::acquire_shared`] take locks for reading; one set
+//!   may mix modes, and the order rule is the same for both. Writers are not starved: once a
+//!   writer waits for a lock, new readers wait too. A nested exclusive request for a lock held
+//!   shared is refused ([`Error::UpgradeRefused`]): upgrades deadlock.
+//! * **Bounded waiting**: newcomers may take a free lock ahead of waiters (that keeps throughput
+//!   up), but a waiter that was woken and found its lock taken by a newcomer gets the next turn:
+//!   newcomers yield to it until it has the lock.
+//! * **Owned guards and blocking waits**: [`LockManager::acquire_owned`] holds the manager
+//!   through an `Arc`, so its [`OwnedGuard`] can move into a spawned task; `.wait()` (feature
+//!   `std`) takes the locks from a plain thread, measuring its timeout with the thread's clock.
 //! * **[`Acquire`](futures::Acquire)** is a named future that walks the requested set upward. At
 //!   a busy lock it listens for the release; if it has a timeout it creates the timer's sleep
 //!   then, and when that fires it releases everything taken, newest first, and returns
@@ -66,9 +77,10 @@
 //! **through the guard**: [`Guard::acquire`] skips locks the guard already covers and refuses, with
 //! [`Error::OrderViolation`], a new lock ordered below one it holds. It borrows the guard mutably,
 //! so a guard has one child at a time and nested guards form a stack: each request is checked
-//! against every lock held through the stack, which is what keeps nesting deadlock-free. A task that holds a lock and
-//! calls [`LockManager::acquire`] for it again waits for itself; a timeout turns that into
-//! [`Error::Timeout`], and without one it waits forever. Pass the guard down instead.
+//! against every lock held through the stack, which is what keeps nesting deadlock-free. A task
+//! that holds a lock and calls [`LockManager::acquire`] for it again waits for itself; a timeout
+//! turns that into [`Error::Timeout`], and without one it waits forever. Pass the guard down
+//! instead.
 //!
 //! # Timers
 //!
@@ -102,29 +114,41 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod acquire;
-mod error;
-pub mod global;
-mod guard;
-mod manager;
-pub mod presets;
-mod raw;
-mod registry;
-mod set;
-mod stats;
-mod status;
-mod sync;
-mod timer;
-mod watchdog;
+// The modules, by layer: each uses only modules of its own layer or below (`tests/layers.rs`
+// checks it).
+//
+// Layer 0, plain data: nothing concurrent, nothing that waits.
+mod error; // the error type and the locks it names
+mod registry; // the builder, lock ids and infos, keys and the name index
+mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
+mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
+           // Layer 1, primitives with atomics.
+mod raw; // the raw reader-writer lock of each slot
+mod record; // the record of each holding and how status readers read it
+mod stats; // per-lock statistics (zero-sized without the `stats` feature)
+mod sync; // the atomics, swapped for loom's under `--cfg loom`
+mod table; // the frozen slots of a manager
+           // Layer 2, the walk.
+mod walk; // taking a request's locks upward, and releasing held locks
+          // Layer 3, the public API.
+mod acquire; // the acquire futures and their state machine
+mod guard; // guards, owned guards, nesting
+mod manager; // LockManager
+mod status; // status views: LockStatus, Status, LongHold
+mod watchdog; // the Watchdog future
+              // Layer 4, extras.
+pub mod global; // the process-wide manager
+pub mod presets; // ready-made hierarchies
 
 pub use error::{Error, LockRef};
 pub use guard::{Guard, OwnedGuard};
 pub use manager::LockManager;
-pub use raw::Mode;
+pub use record::{HolderId, Label, Owner};
 pub use registry::{Builder, Key, LockId, LockInfo};
+pub use set::Mode;
 #[cfg(feature = "stats")]
 pub use stats::LockStats;
-pub use status::{HolderId, Label, LockStatus, LongHold, Owner, Status};
+pub use status::{LockStatus, LongHold, Status};
 pub use timer::{ManualSleep, ManualTimer, MaybeTimer, NoTimer, Timer};
 
 #[cfg(feature = "embassy-time")]

@@ -11,10 +11,12 @@ use alloc::sync::Arc;
 use crate::acquire::{Acquire, AcquireOwned, Origin};
 use crate::error::Error;
 use crate::guard::{Guard, OwnedGuard};
-use crate::raw::Mode;
-use crate::registry::{self, Builder, Key, LockId, LockInfo, Table};
+use crate::record;
+use crate::registry::{self, Builder, Key, LockId, LockInfo};
+use crate::set::Mode;
 use crate::set::{LockSet, Request};
-use crate::status::{self, LockStatus, LongHold, Status};
+use crate::status::{LockStatus, LongHold, Status};
+use crate::table::Table;
 use crate::timer::{MaybeTimer, NoTimer, Timer, TimerName};
 use crate::watchdog::Watchdog;
 
@@ -45,6 +47,18 @@ pub struct LockManager<T = NoTimer> {
     pub(crate) table: Table,
     pub(crate) timer: T,
     default_timeout: Option<Duration>,
+}
+
+impl<T: MaybeTimer> Builder<T> {
+    /// Freezes the registered locks into a manager, sorted by order.
+    pub fn build(self) -> LockManager<T> {
+        let frozen = self.freeze();
+        LockManager::from_parts(
+            Table::new(frozen.infos, frozen.index),
+            frozen.timer,
+            frozen.default_timeout,
+        )
+    }
 }
 
 impl LockManager<NoTimer> {
@@ -85,7 +99,7 @@ impl<T> LockManager<T> {
     ///
     /// [`Error::UnknownLock`] for an unknown name or an id of another manager.
     pub fn lock_info<K: Key>(&self, key: K) -> Result<&LockInfo, Error> {
-        let pos = registry::sealed::Sealed::position(&key, &self.table)?;
+        let pos = registry::sealed::Sealed::position(&key, &self.table.index)?;
         Ok(&self.table.slots[pos].info)
     }
 
@@ -110,7 +124,7 @@ impl<T> LockManager<T> {
     ///
     /// [`Error::UnknownLock`] for an unknown key.
     pub fn is_locked<K: Key>(&self, key: K) -> Result<bool, Error> {
-        let pos = registry::sealed::Sealed::position(&key, &self.table)?;
+        let pos = registry::sealed::Sealed::position(&key, &self.table.index)?;
         Ok(self.table.slots[pos].raw.is_locked())
     }
 
@@ -143,7 +157,7 @@ impl<T: MaybeTimer> LockManager<T> {
         I::Item: Key,
     {
         let origin = Origin::new(Location::caller());
-        let request = registry::resolve(&self.table, keys).map(|want| Request {
+        let request = registry::resolve(&self.table.index, keys).map(|want| Request {
             want,
             shared: LockSet::EMPTY,
         });
@@ -176,7 +190,7 @@ impl<T: MaybeTimer> LockManager<T> {
         I::Item: Key,
     {
         let origin = Origin::new(Location::caller());
-        let request = registry::resolve(&self.table, keys).map(|shared| Request {
+        let request = registry::resolve(&self.table.index, keys).map(|shared| Request {
             want: self.table.empty_set(),
             shared,
         });
@@ -224,7 +238,7 @@ impl<T: MaybeTimer> LockManager<T> {
         I: IntoIterator,
         I::Item: Key,
     {
-        let request = registry::resolve(&self.table, keys).map(|want| Request {
+        let request = registry::resolve(&self.table.index, keys).map(|want| Request {
             want,
             shared: LockSet::EMPTY,
         });
@@ -294,7 +308,7 @@ impl<T: MaybeTimer> LockManager<T> {
             .slots
             .iter()
             .map(|slot| {
-                let reading = status::read(slot);
+                let reading = record::read(&slot.raw, &slot.record);
                 LockStatus {
                     name: slot.info.name(),
                     order: slot.info.order(),
@@ -349,7 +363,7 @@ impl<T: MaybeTimer> LockManager<T> {
             .slots
             .iter()
             .filter_map(|slot| {
-                let reading = status::read(slot);
+                let reading = record::read(&slot.raw, &slot.record);
                 let generation = reading.generation()?;
                 let held_for = now.saturating_sub(reading.acquired_at?);
                 (held_for > threshold).then(|| LongHold {

@@ -35,6 +35,7 @@
 use event_listener::Listener;
 use event_listener::{Event, EventListener, IntoNotification};
 
+use crate::set::Mode;
 use crate::sync::{AtomicU32, Ordering};
 
 const HOLDERS: u32 = (1 << 14) - 1;
@@ -46,15 +47,6 @@ const WAIT_X: u32 = 1 << 15;
 const STARVE: u32 = 1 << 16;
 const GEN_SHIFT: u32 = 17;
 const GENERATION: u32 = 1 << GEN_SHIFT;
-
-/// How a lock is held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Mode {
-    /// Held by any number of readers at once.
-    Shared,
-    /// Held by one holder alone.
-    Exclusive,
-}
 
 /// Who is asking for a lock, which decides whether it must yield.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Registration and the frozen table: `Builder`, `LockInfo`, `LockId`, `Key`.
+//! Registration and keys: `Builder`, `LockInfo`, `LockId`, `Key`, and the name index.
 //!
 //! Everything here is plain data checked without atomics, wakers or timers. A `Builder` collects
 //! `(name, order, description)`; `freeze` sorts them by order into a boxed array of slots plus a
@@ -16,10 +16,7 @@ use core::time::Duration;
 use hashbrown::HashMap;
 
 use crate::error::{Error, LockRef};
-use crate::manager::LockManager;
-use crate::raw::RawLock;
 use crate::set::LockSet;
-use crate::status::Record;
 use crate::timer::{MaybeTimer, NoTimer, Timer, TimerName};
 
 /// Gives every manager an identity, so that a `LockId` of one manager is never taken for a lock of
@@ -98,36 +95,28 @@ impl fmt::Debug for LockInfo {
     }
 }
 
-/// One frozen lock: what was registered, the lock itself, and the record of its holding.
-pub(crate) struct Slot {
-    pub(crate) info: LockInfo,
-    pub(crate) raw: RawLock,
-    pub(crate) record: Record,
-    pub(crate) stats: crate::stats::Stats,
-}
-
-/// The frozen, order-sorted locks of one manager. Not generic over the timer, so that the code
-/// that walks it is compiled once.
-pub(crate) struct Table {
+/// The name index of a frozen set of locks: each name's position, and which manager's ids are
+/// valid in it. Plain data: keys are resolved against it without touching a lock.
+pub(crate) struct Index {
     manager: usize,
-    pub(crate) slots: Box<[Slot]>,
-    index: HashMap<Arc<str>, u32>,
+    names: HashMap<Arc<str>, u32>,
+    len: usize,
 }
 
-impl Table {
+impl Index {
     /// The position of the lock named `name`.
     pub(crate) fn position(&self, name: &str) -> Result<usize, Error> {
-        self.index
+        self.names
             .get(name)
             .map(|&pos| pos as usize)
             .ok_or_else(|| Error::UnknownLock { name: name.into() })
     }
 
-    /// The position of the lock `id`, checking that it belongs to this table.
+    /// The position of the lock `id`, checking that it belongs to this index's manager.
     #[inline]
     pub(crate) fn position_of(&self, id: LockId) -> Result<usize, Error> {
         let pos = id.pos as usize;
-        if id.manager == self.manager && pos < self.slots.len() {
+        if id.manager == self.manager && pos < self.len {
             Ok(pos)
         } else {
             Err(Error::UnknownLock {
@@ -136,21 +125,10 @@ impl Table {
         }
     }
 
-    pub(crate) fn lock_ref(&self, pos: usize) -> LockRef {
-        self.slots[pos].info.lock_ref()
-    }
-
+    /// An empty set able to hold every lock.
     #[inline]
     pub(crate) fn empty_set(&self) -> LockSet {
-        LockSet::with_len(self.slots.len())
-    }
-}
-
-impl fmt::Debug for Table {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.slots.iter().map(|s| &s.info))
-            .finish()
+        LockSet::with_len(self.len)
     }
 }
 
@@ -161,37 +139,37 @@ impl fmt::Debug for Table {
 pub trait Key: sealed::Sealed {}
 
 pub(crate) mod sealed {
-    // The trait must be public to seal `Key`; `Table` stays private behind it.
+    // The trait must be public to seal `Key`; `Index` stays private behind it.
     #![allow(unreachable_pub, private_interfaces)]
-    use super::{Error, LockId, Table};
+    use super::{Error, Index, LockId};
 
     pub trait Sealed {
-        fn position(&self, table: &Table) -> Result<usize, Error>;
+        fn position(&self, index: &Index) -> Result<usize, Error>;
     }
 
     impl Sealed for str {
-        fn position(&self, table: &Table) -> Result<usize, Error> {
-            table.position(self)
+        fn position(&self, index: &Index) -> Result<usize, Error> {
+            index.position(self)
         }
     }
 
     impl Sealed for alloc::string::String {
-        fn position(&self, table: &Table) -> Result<usize, Error> {
-            table.position(self)
+        fn position(&self, index: &Index) -> Result<usize, Error> {
+            index.position(self)
         }
     }
 
     impl Sealed for LockId {
         #[inline]
-        fn position(&self, table: &Table) -> Result<usize, Error> {
-            table.position_of(*self)
+        fn position(&self, index: &Index) -> Result<usize, Error> {
+            index.position_of(*self)
         }
     }
 
     impl<K: Sealed + ?Sized> Sealed for &K {
         #[inline]
-        fn position(&self, table: &Table) -> Result<usize, Error> {
-            (**self).position(table)
+        fn position(&self, index: &Index) -> Result<usize, Error> {
+            (**self).position(index)
         }
     }
 }
@@ -201,16 +179,16 @@ impl Key for String {}
 impl Key for LockId {}
 impl<K: Key + ?Sized> Key for &K {}
 
-/// Resolves `keys` into a set over `table`; the first unknown key is the error.
+/// Resolves `keys` into a set over `index`; the first unknown key is the error.
 #[inline(always)]
-pub(crate) fn resolve<I>(table: &Table, keys: I) -> Result<LockSet, Error>
+pub(crate) fn resolve<I>(index: &Index, keys: I) -> Result<LockSet, Error>
 where
     I: IntoIterator,
     I::Item: Key,
 {
-    let mut set = table.empty_set();
+    let mut set = index.empty_set();
     for key in keys {
-        let pos = sealed::Sealed::position(&key, table)?;
+        let pos = sealed::Sealed::position(&key, index)?;
         set.insert(pos);
     }
     Ok(set)
@@ -391,13 +369,25 @@ impl<T> Builder<T> {
         }
     }
 
-    /// Freezes the registered locks into a manager, sorted by order.
-    pub fn build(self) -> LockManager<T>
-    where
-        T: MaybeTimer,
-    {
-        LockManager::from_parts(freeze(self.entries), self.timer, self.default_timeout)
+    /// The registered locks sorted by order, with their index, and the timer and default
+    /// timeout: what [`build`](Self::build) freezes into a manager.
+    pub(crate) fn freeze(self) -> Frozen<T> {
+        let (infos, index) = freeze(self.entries);
+        Frozen {
+            infos,
+            index,
+            timer: self.timer,
+            default_timeout: self.default_timeout,
+        }
     }
+}
+
+/// A builder's locks, sorted and indexed, ready to become a manager's table.
+pub(crate) struct Frozen<T> {
+    pub(crate) infos: Vec<LockInfo>,
+    pub(crate) index: Index,
+    pub(crate) timer: T,
+    pub(crate) default_timeout: Option<Duration>,
 }
 
 impl<T: Timer> Builder<T> {
@@ -429,50 +419,35 @@ impl<T: MaybeTimer> fmt::Debug for Builder<T> {
     }
 }
 
-fn freeze(mut entries: Vec<Entry>) -> Table {
+fn freeze(mut entries: Vec<Entry>) -> (Vec<LockInfo>, Index) {
     entries.sort_unstable_by_key(|e| e.order);
     let manager = NEXT_MANAGER.fetch_add(1, Ordering::Relaxed);
-    let mut index = HashMap::with_capacity(entries.len());
-    let slots: Box<[Slot]> = entries
+    let mut names = HashMap::with_capacity(entries.len());
+    let len = entries.len();
+    let infos = entries
         .into_iter()
         .enumerate()
         .map(|(pos, e)| {
             // Positions fit in u32: orders are unique u32s, so there are at most 2^32 locks, and
             // a table that large could not be allocated anyway.
             let pos = pos as u32;
-            index.insert(e.name.clone(), pos);
-            Slot {
-                info: LockInfo {
-                    name: e.name,
-                    order: e.order,
-                    description: e.description,
-                    id: LockId { manager, pos },
-                },
-                raw: RawLock::new(),
-                record: Record::new(),
-                stats: crate::stats::Stats::new(),
+            names.insert(e.name.clone(), pos);
+            LockInfo {
+                name: e.name,
+                order: e.order,
+                description: e.description,
+                id: LockId { manager, pos },
             }
         })
         .collect();
-    Table {
-        manager,
-        slots,
-        index,
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod tests_support {
-    use super::*;
-
-    /// A slot outside any manager, for unit tests of the per-slot machinery.
-    pub(crate) fn slot(name: &str, order: u32) -> Slot {
-        let mut b = Builder::new();
-        b.register(name, order).unwrap();
-        let mut t = freeze(b.entries);
-        let slots = core::mem::take(&mut t.slots).into_vec();
-        slots.into_iter().next().unwrap()
-    }
+    (
+        infos,
+        Index {
+            manager,
+            names,
+            len,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -480,11 +455,8 @@ mod tests {
     use super::*;
     use alloc::string::ToString;
 
-    fn orders(t: &Table) -> Vec<(&str, u32)> {
-        t.slots
-            .iter()
-            .map(|s| (s.info.name(), s.info.order()))
-            .collect()
+    fn orders(t: &(Vec<LockInfo>, Index)) -> Vec<(&str, u32)> {
+        t.0.iter().map(|i| (i.name(), i.order())).collect()
     }
 
     #[test]
@@ -495,10 +467,10 @@ mod tests {
         b.register_with("b", 20, "bee").unwrap();
         let t = freeze(b.entries);
         assert_eq!(orders(&t), [("a", 10), ("b", 20), ("c", 30)]);
-        assert_eq!(t.position("b"), Ok(1));
-        assert_eq!(t.slots[1].info.description(), "bee");
-        assert_eq!(t.slots[0].info.description(), "");
-        assert!(matches!(t.position("zz"), Err(Error::UnknownLock { name }) if name == "zz"));
+        assert_eq!(t.1.position("b"), Ok(1));
+        assert_eq!(t.0[1].description(), "bee");
+        assert_eq!(t.0[0].description(), "");
+        assert!(matches!(t.1.position("zz"), Err(Error::UnknownLock { name }) if name == "zz"));
     }
 
     #[test]
@@ -543,9 +515,12 @@ mod tests {
         let mut b = Builder::new();
         b.register("x", 1).unwrap();
         let (ta, tb) = (freeze(a.entries), freeze(b.entries));
-        let id = ta.slots[0].info.id();
-        assert_eq!(ta.position_of(id), Ok(0));
-        assert!(matches!(tb.position_of(id), Err(Error::UnknownLock { .. })));
+        let id = ta.0[0].id();
+        assert_eq!(ta.1.position_of(id), Ok(0));
+        assert!(matches!(
+            tb.1.position_of(id),
+            Err(Error::UnknownLock { .. })
+        ));
     }
 
     #[test]
@@ -560,13 +535,14 @@ mod tests {
     fn keys_resolve_and_fold() {
         let mut b = Builder::new();
         b.register("a", 1).unwrap().register("b", 2).unwrap();
-        let t = freeze(b.entries);
-        let id = t.slots[1].info.id();
-        let set = resolve(&t, ["b", "a", "b"]).unwrap();
+        let (infos, t) = freeze(b.entries);
+        let id = infos[1].id();
+        let t = &t;
+        let set = resolve(t, ["b", "a", "b"]).unwrap();
         assert_eq!(set.iter().collect::<Vec<_>>(), [0, 1]);
-        assert_eq!(resolve(&t, [id]).unwrap().iter().collect::<Vec<_>>(), [1]);
+        assert_eq!(resolve(t, [id]).unwrap().iter().collect::<Vec<_>>(), [1]);
         let owned = ["a".to_string()];
-        assert_eq!(resolve(&t, &owned).unwrap().len(), 1);
-        assert!(resolve(&t, ["a", "nope"]).is_err());
+        assert_eq!(resolve(t, &owned).unwrap().len(), 1);
+        assert!(resolve(t, ["a", "nope"]).is_err());
     }
 }

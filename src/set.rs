@@ -139,8 +139,9 @@ impl LockSet {
     }
 
     /// The positions in ascending order.
-    pub(crate) fn iter(&self) -> Iter<'_> {
-        Iter { set: self, next: 0 }
+    #[inline]
+    pub(crate) fn iter(&self) -> FwdIter<'_> {
+        self.iter_from(0)
     }
 
     /// The positions at or after `from`, in ascending order: the acquisition order.
@@ -153,7 +154,10 @@ impl LockSet {
             Some(&w) => (from / 64, w & (u64::MAX << (from % 64))),
             None => (words.len(), 0),
         };
-        FwdIter { words, word, bits }
+        FwdIter {
+            words,
+            cursor: Cursor { word, bits },
+        }
     }
 
     /// The positions strictly below `before`, in descending order: the release order.
@@ -177,20 +181,55 @@ impl core::fmt::Debug for LockSet {
     }
 }
 
-/// Ascending iterator over a [`LockSet`].
-#[derive(Debug, Clone)]
-pub(crate) struct Iter<'a> {
-    set: &'a LockSet,
-    next: usize,
+impl IntoIterator for LockSet {
+    type Item = usize;
+    type IntoIter = IntoIter;
+
+    /// The positions in ascending order, owning the set.
+    fn into_iter(self) -> IntoIter {
+        let bits = self.words().first().copied().unwrap_or(0);
+        IntoIter {
+            set: self,
+            cursor: Cursor { word: 0, bits },
+        }
+    }
 }
 
-impl Iterator for Iter<'_> {
+/// Where an ascending walk over a set's words is: the word `bits` came from, and what is left to
+/// visit of it; words above it are visited whole. The one ascending walk, shared by the
+/// borrowing and the owning iterator.
+#[derive(Debug, Clone)]
+struct Cursor {
+    word: usize,
+    bits: u64,
+}
+
+impl Cursor {
+    #[inline]
+    fn next(&mut self, words: &[u64]) -> Option<usize> {
+        while self.bits == 0 {
+            self.word += 1;
+            self.bits = *words.get(self.word)?;
+        }
+        let bit = self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(self.word * 64 + bit)
+    }
+}
+
+/// Owning ascending iterator over a [`LockSet`].
+#[derive(Debug, Clone)]
+pub(crate) struct IntoIter {
+    set: LockSet,
+    cursor: Cursor,
+}
+
+impl Iterator for IntoIter {
     type Item = usize;
 
+    #[inline]
     fn next(&mut self) -> Option<usize> {
-        let pos = self.set.next_from(self.next)?;
-        self.next = pos + 1;
-        Some(pos)
+        self.cursor.next(self.set.words())
     }
 }
 
@@ -198,10 +237,7 @@ impl Iterator for Iter<'_> {
 #[derive(Debug, Clone)]
 pub(crate) struct FwdIter<'a> {
     words: &'a [u64],
-    /// The index of the word `bits` came from.
-    word: usize,
-    /// What is left to visit of that word; words above it are visited whole.
-    bits: u64,
+    cursor: Cursor,
 }
 
 impl Iterator for FwdIter<'_> {
@@ -209,13 +245,7 @@ impl Iterator for FwdIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<usize> {
-        while self.bits == 0 {
-            self.word += 1;
-            self.bits = *self.words.get(self.word)?;
-        }
-        let bit = self.bits.trailing_zeros() as usize;
-        self.bits &= self.bits - 1;
-        Some(self.word * 64 + bit)
+        self.cursor.next(self.words)
     }
 }
 
@@ -245,6 +275,15 @@ impl Iterator for RevIter<'_> {
 }
 
 // === Requests ===
+
+/// How a lock is held: the mode of each lock in a request, in a guard, in a status entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mode {
+    /// Held by any number of readers at once.
+    Shared,
+    /// Held by one holder alone.
+    Exclusive,
+}
 
 /// What an acquisition asks for: every lock it wants, and which of them in shared mode.
 ///
@@ -296,18 +335,24 @@ impl Request {
     }
 
     /// A top-level request: nothing is covered, nothing refused.
+    #[cfg(test)]
+    pub(crate) fn new(exclusive: LockSet, shared: LockSet) -> Request {
+        let mut request = Request {
+            want: exclusive,
+            shared,
+        };
+        request.normalize();
+        request
+    }
+
+    /// Turns "`want` exclusive, `shared` shared" into "take `want`, `shared` of them shared": a
+    /// lock in both is exclusive.
     #[inline]
-    pub(crate) fn new(exclusive: LockSet, mut shared: LockSet) -> Request {
-        if shared.is_empty() {
-            return Request {
-                want: exclusive,
-                shared,
-            };
+    pub(crate) fn normalize(&mut self) {
+        if !self.shared.is_empty() {
+            self.shared.subtract(&self.want);
+            self.want.union_with(&self.shared);
         }
-        shared.subtract(&exclusive);
-        let mut want = exclusive;
-        want.union_with(&shared);
-        Request { want, shared }
     }
 }
 
@@ -460,6 +505,7 @@ mod tests {
                 model.sort_unstable();
                 model.dedup();
                 assert_eq!(s.iter().collect::<Vec<_>>(), model);
+                assert_eq!(s.clone().into_iter().collect::<Vec<_>>(), model);
                 assert_eq!(s.last(), model.last().copied());
                 let mut down: Vec<usize> = s.iter_rev_below(len).collect();
                 down.reverse();

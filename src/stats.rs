@@ -17,7 +17,7 @@ mod imp {
     use core::fmt;
     use core::time::Duration;
 
-    use crate::status::Secs;
+    use crate::record::Secs;
     use crate::sync::{AtomicU64, Ordering};
 
     /// Whether statistics are kept: guards read the clock on release only then.

@@ -277,3 +277,110 @@ fn a_queue_of_waiters_drains() {
     }
     assert!(!m.is_locked(lock[0]).unwrap());
 }
+
+/// Readers and writers: threads take random sets in which each lock is shared or exclusive at
+/// random (by try, poll-then-wait, blocking wait, cancellation), and check on every lock that a
+/// writer is alone and readers only meet readers. Readers read the plain counter, writers bump
+/// it: a write that a release does not order before a read is a data race for the sanitizers.
+#[test]
+fn readers_and_writers_from_many_threads_exclude_and_finish() {
+    const WRITER: usize = 1 << 20;
+    let (m, ids) = manager();
+    let state: [AtomicUsize; LOCKS] = core::array::from_fn(|_| AtomicUsize::new(0));
+    let counts: [Unsynchronized; LOCKS] =
+        core::array::from_fn(|_| Unsynchronized(UnsafeCell::new(0)));
+    let written: [AtomicUsize; LOCKS] = core::array::from_fn(|_| AtomicUsize::new(0));
+    let stats = Stats::default();
+    let readers_met = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let (m, ids, state, counts, written, stats, readers_met) =
+                (&m, &ids, &state, &counts, &written, &stats, &readers_met);
+            s.spawn(move || {
+                let mut rng = Rng::new(1000 + t as u64);
+                for _ in 0..ITERATIONS / 2 {
+                    let picked = request(&mut rng);
+                    // Mostly reads: each picked lock is exclusive with probability 1/4.
+                    let (excl, shared): (Vec<usize>, Vec<usize>) =
+                        picked.iter().partition(|_| rng.below(4) == 0);
+                    let key = |p: &usize| ids[*p];
+                    let acquire = m
+                        .acquire(excl.iter().map(key))
+                        .shared(shared.iter().map(key));
+                    let g = match rng.below(3) {
+                        0 => match acquire.try_now() {
+                            Ok(g) => g,
+                            Err(Error::WouldBlock { .. }) => {
+                                stats.waited.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
+                            Err(e) => panic!("{e}"),
+                        },
+                        1 => {
+                            let mut acquire = pin!(acquire);
+                            match poll_once(acquire.as_mut()) {
+                                Poll::Ready(g) => g.unwrap(),
+                                Poll::Pending if rng.below(2) == 0 => {
+                                    stats.cancelled.fetch_add(1, Ordering::Relaxed);
+                                    continue;
+                                }
+                                Poll::Pending => {
+                                    stats.waited.fetch_add(1, Ordering::Relaxed);
+                                    block_on(acquire).unwrap()
+                                }
+                            }
+                        }
+                        _ => acquire.wait().unwrap(),
+                    };
+                    let mut held: Vec<(usize, bool)> = picked
+                        .iter()
+                        .map(|&p| (p, g.mode(ids[p]) == Some(lockorder::Mode::Exclusive)))
+                        .collect();
+                    held.sort_unstable();
+                    held.dedup();
+                    for &(p, exclusive) in &held {
+                        if exclusive {
+                            let before = state[p].fetch_add(WRITER, Ordering::Relaxed);
+                            assert_eq!(before, 0, "lock {p}: a writer met another holder");
+                            counts[p].set(counts[p].get() + 1);
+                            written[p].fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            let before = state[p].fetch_add(1, Ordering::Relaxed);
+                            assert!(before < WRITER, "lock {p}: a reader met a writer");
+                            if before > 0 {
+                                readers_met.fetch_add(1, Ordering::Relaxed);
+                            }
+                            let _ = counts[p].get();
+                        }
+                    }
+                    if rng.below(4) == 0 {
+                        thread::yield_now();
+                    }
+                    for &(p, exclusive) in &held {
+                        state[p].fetch_sub(if exclusive { WRITER } else { 1 }, Ordering::Relaxed);
+                    }
+                    drop(g);
+                }
+            });
+        }
+    });
+    for p in 0..LOCKS {
+        assert_eq!(
+            counts[p].get(),
+            written[p].load(Ordering::Relaxed) as u64,
+            "lock {p}"
+        );
+        assert!(!m.is_locked(ids[p]).unwrap());
+    }
+    drop(m.try_acquire(&ids).unwrap());
+    let (waited, met) = (
+        stats.waited.load(Ordering::Relaxed),
+        readers_met.load(Ordering::Relaxed),
+    );
+    println!("readers and writers: {waited} waited, {met} times a reader joined another");
+    assert!(waited > 0, "the waiting path was exercised");
+    assert!(
+        met > 0 || cfg!(miri),
+        "readers held a lock together at least once"
+    );
+}

@@ -22,7 +22,7 @@ done
 
 echo "--- a freestanding x86_64 Linux program runs lockorder without std"
 export CARGO_TARGET_DIR="$root/target/nostd-check"
-manifest=ci/nostd-check/Cargo.toml
+manifest=.ci/nostd-check/Cargo.toml
 bin="$CARGO_TARGET_DIR/release/nostd-check"
 for features in "" "critical-section"; do
     RUSTFLAGS="-C link-arg=-nostartfiles -C link-arg=-lc" \

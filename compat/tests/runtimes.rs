@@ -50,6 +50,18 @@ macro_rules! on_runtime {
             fn nesting() {
                 crate::scenarios::nesting(&$rt);
             }
+
+            #[test]
+            $(#[$attr])*
+            fn readers_and_writers() {
+                crate::scenarios::readers_and_writers(&$rt);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn writers_are_not_starved() {
+                crate::scenarios::writers_are_not_starved(&$rt);
+            }
         }
     };
 }

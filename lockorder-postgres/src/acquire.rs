@@ -6,9 +6,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use lockorder::{Key, Mode};
+
 use crate::error::Error;
 use crate::guard::{PgGuard, Slot};
-use crate::hierarchy::{self, Held, Key, Mode, Request};
+use crate::hierarchy::{self, Held, Request};
 use crate::manager::PgLockManager;
 use crate::session::Session;
 use crate::status::{self, Level};

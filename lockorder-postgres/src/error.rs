@@ -6,24 +6,24 @@ use lockorder::LockRef;
 
 /// Everything that can go wrong in `lockorder-postgres`.
 ///
-/// Ordering, timeouts and unknown keys are the core crate's [`lockorder::Error`], wrapped in
-/// [`Error::Lock`]; the rest is about the database. A failed acquire never keeps a lock: either it
-/// released what it took, or the session it ran on was closed (which releases everything).
+/// Ordering, upgrades, timeouts and unknown keys are the core crate's [`lockorder::Error`],
+/// wrapped in [`Error::Lock`]; the rest is about the database. A failed acquire never keeps a
+/// lock: either it released what it took, or the session it ran on was closed (which releases
+/// everything).
+///
+/// This crate no longer has an `UpgradeRefused` variant of its own: a refused upgrade is the
+/// core's [`lockorder::Error::UpgradeRefused`], as `Error::Lock(lockorder::Error::UpgradeRefused
+/// { lock })`.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// An error of the core crate's vocabulary: [`Timeout`](lockorder::Error::Timeout) (naming
     /// the busy lock), [`WouldBlock`](lockorder::Error::WouldBlock) (from `try_acquire`),
     /// [`OrderViolation`](lockorder::Error::OrderViolation) (a nested request below a held lock),
-    /// [`UnknownLock`](lockorder::Error::UnknownLock), or a registration error.
+    /// [`UpgradeRefused`](lockorder::Error::UpgradeRefused) (a nested exclusive request for a
+    /// lock the guard holds shared: upgrades deadlock, so take the lock exclusive from the
+    /// start), [`UnknownLock`](lockorder::Error::UnknownLock), or a registration error.
     Lock(lockorder::Error),
-    /// A nested exclusive request for a lock this guard holds shared. Upgrades deadlock (two
-    /// readers upgrading wait for each other), so it is refused: take the lock exclusive from
-    /// the start.
-    UpgradeRefused {
-        /// The lock held shared.
-        lock: LockRef,
-    },
     /// Another process recorded a different hierarchy in the same namespace: the same order under
     /// another name, or the same name at another order. Processes that disagree on the order can
     /// deadlock, so this manager refused to start.
@@ -81,11 +81,6 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Lock(e) => fmt::Display::fmt(e, f),
-            Error::UpgradeRefused { lock } => write!(
-                f,
-                "lock {lock} is held shared by this guard and cannot be upgraded to exclusive \
-                 (upgrades deadlock); take it exclusive in the outer acquire"
-            ),
             Error::HierarchyConflict {
                 namespace,
                 table,

@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-use lockorder::LockRef;
+use lockorder::{Key, LockRef, Mode};
 
 use crate::acquire::{lost, Acquire, Options, Target};
 use crate::error::Error;
-use crate::hierarchy::{self, Key, Mode, Request};
+use crate::hierarchy::{self, Request};
 use crate::manager::PgLockManager;
 use crate::session::Session;
 use crate::status;
@@ -82,7 +82,7 @@ impl<'a> PgGuard<'a> {
     /// How this guard (with its ancestors) holds `key`; `None` when it does not, or for an
     /// unknown key.
     pub fn mode<K: Key>(&self, key: K) -> Option<Mode> {
-        let pos = hierarchy::sealed::Sealed::position(&key, &self.mgr.inner.hierarchy).ok()?;
+        let pos = self.mgr.inner.hierarchy.position(key).ok()?;
         self.session()?
             .held
             .iter()
@@ -178,7 +178,7 @@ impl<'a> PgGuard<'a> {
     /// Takes more locks on this guard's session, exclusive: locks it already covers are skipped
     /// (reentrancy through the guard); a new lock must be ordered above every lock held, or the
     /// request is [`lockorder::Error::OrderViolation`] naming both (an error, never a deadlock);
-    /// an exclusive request for a lock held shared is [`Error::UpgradeRefused`]. The nested
+    /// an exclusive request for a lock held shared is [`lockorder::Error::UpgradeRefused`]. The nested
     /// guard releases only what it took.
     ///
     /// Cancelling the returned future while its statement runs closes this guard's session:

@@ -1,23 +1,11 @@
 //! The frozen hierarchy, the key mapping, and the rules of a request: plain data and functions,
 //! tested without a server.
 
-use std::collections::HashMap;
 use std::fmt;
 
-use lockorder::{LockId, LockManager, LockRef, MaybeTimer};
+use lockorder::{Key, LockId, LockManager, LockRef, MaybeTimer, Mode, NoTimer};
 
 use crate::error::Error;
-
-/// How a lock is held: by one holder, or shared by readers.
-///
-/// A lock asked for in both modes by one request is taken exclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// Held by readers, any number at once (`pg_advisory_lock_shared`).
-    Shared,
-    /// Held by one holder (`pg_advisory_lock`).
-    Exclusive,
-}
 
 /// One registered lock.
 pub(crate) struct Entry {
@@ -25,15 +13,17 @@ pub(crate) struct Entry {
     pub(crate) order: u32,
     pub(crate) description: String,
     pub(crate) lock_ref: LockRef,
-    pub(crate) id: LockId,
 }
 
-/// The locks of a manager, ascending by order, with their indexes. A lock's position here is its
-/// rank, as in the core crate.
+/// The locks of a manager, ascending by order. A lock's position here is its rank, as in the
+/// core crate.
 pub(crate) struct Hierarchy {
+    /// The same locks in a core manager of this hierarchy's own, never used to lock: it resolves
+    /// every key the core accepts ([`lockorder::Key`]), and its ids are the ones
+    /// [`PgLockManager::id`](crate::PgLockManager::id) hands out. Timerless, so that the
+    /// hierarchy is not generic over the user's timer.
+    core: LockManager<NoTimer>,
     pub(crate) entries: Vec<Entry>,
-    by_name: HashMap<String, usize>,
-    by_id: HashMap<LockId, usize>,
 }
 
 impl fmt::Debug for Hierarchy {
@@ -44,64 +34,43 @@ impl fmt::Debug for Hierarchy {
     }
 }
 
-/// A [`LockRef`] for a lock of `core`. The core crate builds these internally; from outside, the
-/// only way to one is an error that names the lock, so take the lock twice on the (private,
-/// never shared) manager and keep what the refusal names.
-fn lock_ref_of<T: MaybeTimer>(core: &LockManager<T>, id: LockId) -> LockRef {
-    let _held = core
-        .try_acquire([id])
-        .expect("a fresh, private manager has every lock free");
-    match core.try_acquire([id]) {
-        Err(lockorder::Error::WouldBlock { lock }) => lock,
-        other => unreachable!("a held lock must be refused, got {other:?}"),
-    }
-}
-
 impl Hierarchy {
-    pub(crate) fn new<T: MaybeTimer>(core: &LockManager<T>) -> Self {
-        let mut entries = Vec::with_capacity(core.len());
-        let mut by_name = HashMap::with_capacity(core.len());
-        let mut by_id = HashMap::with_capacity(core.len());
-        for (pos, info) in core.locks().enumerate() {
-            by_name.insert(info.name().to_owned(), pos);
-            by_id.insert(info.id(), pos);
-            entries.push(Entry {
+    /// The hierarchy of `locks`' locks (names, orders, descriptions; its timer is not kept).
+    pub(crate) fn new<T: MaybeTimer>(locks: &LockManager<T>) -> Self {
+        let mut b = LockManager::builder();
+        for info in locks.locks() {
+            b.register_with(info.name(), info.order(), info.description())
+                .expect("the locks of a built manager have unique names and orders");
+        }
+        let core = b.build();
+        let entries = core
+            .locks()
+            .map(|info| Entry {
                 name: info.name().to_owned(),
                 order: info.order(),
                 description: info.description().to_owned(),
-                lock_ref: lock_ref_of(core, info.id()),
-                id: info.id(),
-            });
-        }
-        Self {
-            entries,
-            by_name,
-            by_id,
-        }
+                lock_ref: info.lock_ref(),
+            })
+            .collect();
+        Self { core, entries }
     }
 
-    pub(crate) fn position_of_name(&self, name: &str) -> Result<usize, Error> {
-        self.by_name.get(name).copied().ok_or_else(|| {
-            Error::Lock(lockorder::Error::UnknownLock {
-                name: name.to_owned(),
-            })
-        })
+    /// The position of the lock `key` names: [`lockorder::Error::UnknownLock`] for an unknown
+    /// name or an id of another manager.
+    pub(crate) fn position<K: Key>(&self, key: K) -> Result<usize, Error> {
+        let order = self.core.lock_info(key)?.order();
+        Ok(self
+            .position_of_order(order)
+            .expect("the entries are the core's locks"))
     }
 
-    pub(crate) fn position_of_id(&self, id: LockId) -> Result<usize, Error> {
-        self.by_id.get(&id).copied().ok_or_else(|| {
-            Error::Lock(lockorder::Error::UnknownLock {
-                name: format!("{id:?} (an id of another manager)"),
-            })
-        })
+    /// The id of the lock named `name`.
+    pub(crate) fn id(&self, name: &str) -> Result<LockId, Error> {
+        Ok(self.core.id(name)?)
     }
 
     pub(crate) fn lock_ref(&self, pos: usize) -> LockRef {
         self.entries[pos].lock_ref.clone()
-    }
-
-    pub(crate) fn id(&self, pos: usize) -> LockId {
-        self.entries[pos].id
     }
 
     pub(crate) fn position_of_order(&self, order: u32) -> Option<usize> {
@@ -117,50 +86,6 @@ impl Hierarchy {
 pub(crate) fn key2(order: u32) -> i32 {
     order as i32
 }
-
-/// Anything that names a lock of a [`PgLockManager`](crate::PgLockManager): `str`, `String`, a
-/// [`LockId`] from [`PgLockManager::id`](crate::PgLockManager::id), and references to those.
-///
-/// This trait is sealed.
-pub trait Key: sealed::Sealed {}
-
-pub(crate) mod sealed {
-    #![allow(unreachable_pub, private_interfaces)]
-    use super::{Error, Hierarchy, LockId};
-
-    pub trait Sealed {
-        fn position(&self, h: &Hierarchy) -> Result<usize, Error>;
-    }
-
-    impl Sealed for str {
-        fn position(&self, h: &Hierarchy) -> Result<usize, Error> {
-            h.position_of_name(self)
-        }
-    }
-
-    impl Sealed for String {
-        fn position(&self, h: &Hierarchy) -> Result<usize, Error> {
-            h.position_of_name(self)
-        }
-    }
-
-    impl Sealed for LockId {
-        fn position(&self, h: &Hierarchy) -> Result<usize, Error> {
-            h.position_of_id(*self)
-        }
-    }
-
-    impl<K: Sealed + ?Sized> Sealed for &K {
-        fn position(&self, h: &Hierarchy) -> Result<usize, Error> {
-            (**self).position(h)
-        }
-    }
-}
-
-impl Key for str {}
-impl Key for String {}
-impl Key for LockId {}
-impl<K: Key + ?Sized> Key for &K {}
 
 /// What one request asks for: positions, ascending, each with its mode.
 pub(crate) type Request = Vec<(usize, Mode)>;
@@ -178,7 +103,7 @@ where
     I::Item: Key,
 {
     for key in keys {
-        let pos = sealed::Sealed::position(&key, h)?;
+        let pos = h.position(key)?;
         match request.binary_search_by_key(&pos, |&(p, _)| p) {
             Ok(i) => {
                 if mode == Mode::Exclusive {
@@ -214,9 +139,9 @@ pub(crate) fn plan_nested(
     for &(pos, mode) in request {
         match held.iter().find(|x| x.pos == pos) {
             Some(x) if mode == Mode::Exclusive && x.mode == Mode::Shared => {
-                return Err(Error::UpgradeRefused {
+                return Err(Error::Lock(lockorder::Error::UpgradeRefused {
                     lock: h.lock_ref(pos),
-                });
+                }));
             }
             Some(_) => {}
             None => new.push((pos, mode)),
@@ -284,6 +209,24 @@ mod tests {
     }
 
     #[test]
+    fn every_core_key_resolves() {
+        let h = hierarchy();
+        let c = String::from("c");
+        let b = h.id("b").unwrap();
+        assert_eq!(h.position("a").unwrap(), 0);
+        assert_eq!(h.position(&c).unwrap(), 2);
+        assert_eq!(h.position(c.clone()).unwrap(), 2);
+        assert_eq!(h.position(b).unwrap(), 1);
+        let by_ref: &LockId = &b;
+        assert_eq!(h.position(by_ref).unwrap(), 1);
+        assert_eq!(h.position("top").unwrap(), 3);
+        match h.id("nope") {
+            Err(Error::Lock(lockorder::Error::UnknownLock { name })) => assert_eq!(name, "nope"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn ids_of_another_manager_are_unknown() {
         let h = hierarchy();
         let mut other = LockManager::builder();
@@ -295,6 +238,13 @@ mod tests {
             e,
             Error::Lock(lockorder::Error::UnknownLock { .. })
         ));
+        // Even the manager the hierarchy was made from is another manager: its ids are its own.
+        let mut b = LockManager::builder();
+        b.register("a", 10).unwrap();
+        let source = b.build();
+        let h = Hierarchy::new(&source);
+        assert!(h.position(source.id("a").unwrap()).is_err());
+        assert_eq!(h.position(h.id("a").unwrap()).unwrap(), 0);
     }
 
     #[test]
@@ -342,7 +292,7 @@ mod tests {
         // Exclusive over held-shared: an upgrade, refused.
         let r = req(&h, &["b"], &[]).unwrap();
         match plan_nested(&h, &held, &r) {
-            Err(Error::UpgradeRefused { lock }) => assert_eq!(lock, "b"),
+            Err(Error::Lock(lockorder::Error::UpgradeRefused { lock })) => assert_eq!(lock, "b"),
             other => panic!("{other:?}"),
         }
         // Nothing held: anything goes.

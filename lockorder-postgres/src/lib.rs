@@ -139,7 +139,14 @@ mod status;
 pub use cluster::TempCluster;
 pub use error::Error;
 pub use guard::PgGuard;
-pub use hierarchy::{Key, Mode};
+/// The core's key trait, re-exported: the same names and [`lockorder::LockId`]s name locks in
+/// both crates. A `LockId` for a [`PgLockManager`] comes from [`PgLockManager::id`] (an id of
+/// another manager, such as a core one, is [`lockorder::Error::UnknownLock`]).
+pub use lockorder::Key;
+/// The core's modes, re-exported: [`Shared`](Mode::Shared) is `pg_advisory_lock_shared`,
+/// [`Exclusive`](Mode::Exclusive) is `pg_advisory_lock`. A lock asked for in both modes by one
+/// request is taken exclusive.
+pub use lockorder::Mode;
 pub use manager::{PgBuilder, PgLockManager, DEFAULT_MAX_IDLE, DEFAULT_NAMESPACE};
 pub use status::{Holder, PgLockStatus, PgLongHold, PgStatus};
 /// The driver's connection configuration, re-exported.

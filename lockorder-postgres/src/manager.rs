@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lockorder::{LockId, LockManager, MaybeTimer};
+use lockorder::{Key, LockId, LockManager, MaybeTimer, Mode};
 use tokio_postgres::{Config, NoTls};
 
 use crate::acquire::{Acquire, Options, Target};
 use crate::error::Error;
-use crate::hierarchy::{self, Hierarchy, Key, Mode, Request};
+use crate::hierarchy::{self, Hierarchy, Request};
 use crate::session::Session;
 use crate::sql::{self, Names};
 use crate::status::{Holder, PgLockStatus, PgLongHold, PgStatus};
@@ -273,25 +273,22 @@ impl PgLockManager {
     ///
     /// [`lockorder::Error::UnknownLock`] (as [`Error::Lock`]) for an unknown key.
     pub fn advisory_key<K: Key>(&self, key: K) -> Result<(i32, i32), Error> {
-        let pos = hierarchy::sealed::Sealed::position(&key, &self.inner.hierarchy)?;
+        let pos = self.inner.hierarchy.position(key)?;
         Ok((
             self.inner.namespace,
             hierarchy::key2(self.inner.hierarchy.entries[pos].order),
         ))
     }
 
-    /// The id of the lock named `name`.
+    /// The id of the lock named `name`: a key for this manager and its guards. Ids are per
+    /// manager, as in the core crate: an id of another manager (a core [`LockManager`] over the
+    /// same locks included) is [`lockorder::Error::UnknownLock`], never another lock.
     ///
     /// # Errors
     ///
     /// [`lockorder::Error::UnknownLock`] (as [`Error::Lock`]).
     pub fn id(&self, name: &str) -> Result<LockId, Error> {
-        let pos = self.inner.hierarchy.position_of_name(name)?;
-        Ok(self.lock_id(pos))
-    }
-
-    fn lock_id(&self, pos: usize) -> LockId {
-        self.inner.hierarchy.id(pos)
+        self.inner.hierarchy.id(name)
     }
 
     /// Every lock: name, order, description, ascending by order.

@@ -5,12 +5,13 @@ use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 
+use lockorder::Mode;
 use tokio::task::AbortHandle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{CancelToken, Client, Config, NoTls, Statement};
 
 use crate::error::Error;
-use crate::hierarchy::{Held, Mode};
+use crate::hierarchy::Held;
 use crate::sql::{self, Names};
 use crate::status::{self, Level};
 

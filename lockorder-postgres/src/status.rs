@@ -19,7 +19,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::hierarchy::Mode;
+use lockorder::Mode;
 
 /// PostgreSQL keeps this many bytes of `application_name`.
 pub(crate) const APP_NAME_MAX: usize = 63;

@@ -264,6 +264,22 @@ async fn unknown_keys_and_empty_sets() -> Result {
     let g = m.acquire([id]).await?;
     assert!(g.holds("c") && g.holds(id));
     g.release().await?;
+    // The keys are the core's (`lockorder::Key`): the same values name locks in both crates.
+    let names = [String::from("d"), String::from("a")];
+    let core = builder(ABCD).build();
+    let local = core.try_acquire(&names)?;
+    let g = m.acquire(&names).await?;
+    assert!(local.holds(&names[0]) && g.holds(&names[0]) && g.holds(&names[1]));
+    // And the modes are the core's `lockorder::Mode`.
+    assert_eq!(g.mode(&names[0]), local.mode(&names[0]));
+    assert_eq!(g.mode("a"), Some(lockorder::Mode::Exclusive));
+    assert_eq!(m.advisory_key(&names[1])?, (ns, 10));
+    g.release().await?;
+    drop(local);
+    match m.acquire([core.id("a")?]).await {
+        Err(Error::Lock(lockorder::Error::UnknownLock { .. })) => {}
+        other => panic!("an id of another manager: {other:?}"),
+    }
     let g = m.acquire(Vec::<&str>::new()).await?;
     assert_eq!(g.locks().count(), 0);
     g.release().await?;

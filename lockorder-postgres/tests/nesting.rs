@@ -85,11 +85,11 @@ async fn upgrading_a_shared_lock_is_refused_and_shared_requests_are_covered() ->
     let m = manager_in(ns, ABCD).await;
     let mut g = m.acquire(["a"]).shared(["b"]).await?;
     match g.acquire(["b"]).await {
-        Err(Error::UpgradeRefused { lock }) => assert_eq!(lock, "b"),
+        Err(Error::Lock(lockorder::Error::UpgradeRefused { lock })) => assert_eq!(lock, "b"),
         other => panic!("{other:?}"),
     }
     let e = g.acquire(["b", "d"]).await.unwrap_err();
-    assert!(e.to_string().contains("cannot be upgraded"), "{e}");
+    assert!(e.to_string().contains("upgrade refused"), "{e}");
     // Shared requests for held locks, in either mode, are covered; new ones are shared.
     let inner = g.acquire_shared(["a", "b", "c"]).await?;
     assert_eq!(inner.mode("a"), Some(Mode::Exclusive));

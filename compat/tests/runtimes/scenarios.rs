@@ -458,3 +458,150 @@ pub(crate) fn nesting<R: Runtime>(rt: &R) {
     });
     assert_all_free(&m, "after nesting");
 }
+
+/// Readers and writers over overlapping mixed-mode sets: eight tasks, six of which read most of
+/// their locks and write one, two of which write everything they take. A writer never overlaps
+/// anyone on a lock; readers do overlap each other (shown, not assumed); every task finishes.
+pub(crate) fn readers_and_writers<R: Runtime>(rt: &R) {
+    const ROUNDS: usize = 25;
+    // (exclusive, shared) per task.
+    const SETS: [(&[&str], &[&str]); 8] = [
+        (&["f"], &["a", "c"]),
+        (&["e"], &["c", "a"]),
+        (&[], &["a", "b", "c"]),
+        (&[], &["c", "b"]),
+        (&["d"], &["a"]),
+        (&[], &["a", "c", "e"]),
+        (&["a", "c"], &[]),
+        (&["c"], &["f", "a"]),
+    ];
+    #[derive(Default)]
+    struct Modes {
+        readers: [AtomicUsize; NAMES.len()],
+        writers: [AtomicUsize; NAMES.len()],
+        conflicts: AtomicUsize,
+        shared_overlaps: AtomicUsize,
+    }
+    let m = manager(rt);
+    let modes = Arc::new(Modes::default());
+    run(rt, "readers_and_writers", async {
+        let tasks: Vec<_> = SETS
+            .iter()
+            .map(|&(exclusive, shared)| {
+                let (m, modes) = (m.clone(), modes.clone());
+                rt.spawn(async move {
+                    for round in 0..ROUNDS {
+                        let guard = m.acquire(exclusive).shared(shared).await.unwrap();
+                        for name in exclusive {
+                            assert_eq!(guard.mode(*name), Some(lockorder::Mode::Exclusive));
+                            let i = Occupancy::index(name);
+                            let others = modes.writers[i].fetch_add(1, Ordering::SeqCst)
+                                + modes.readers[i].load(Ordering::SeqCst);
+                            if others != 0 {
+                                modes.conflicts.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        for name in shared {
+                            let i = Occupancy::index(name);
+                            if modes.readers[i].fetch_add(1, Ordering::SeqCst) != 0 {
+                                modes.shared_overlaps.fetch_add(1, Ordering::SeqCst);
+                            }
+                            if modes.writers[i].load(Ordering::SeqCst) != 0 {
+                                modes.conflicts.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        for _ in 0..=(round % 3) {
+                            future::yield_now().await;
+                        }
+                        for name in exclusive {
+                            modes.writers[Occupancy::index(name)].fetch_sub(1, Ordering::SeqCst);
+                        }
+                        for name in shared {
+                            modes.readers[Occupancy::index(name)].fetch_sub(1, Ordering::SeqCst);
+                        }
+                        drop(guard);
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await;
+        }
+    });
+    assert_eq!(
+        modes.conflicts.load(Ordering::SeqCst),
+        0,
+        "a writer overlapped someone"
+    );
+    assert!(
+        modes.shared_overlaps.load(Ordering::SeqCst) > 0,
+        "readers never held a lock together: shared mode was not exercised"
+    );
+    assert_all_free(&m, "after readers and writers");
+}
+
+/// A writer waits behind a reader; new readers queue behind the writer instead of overlapping the
+/// first reader; the writer gets the lock when the reader leaves, then the queued readers get it
+/// together. A writer that gives up lets waiting readers in.
+pub(crate) fn writers_are_not_starved<R: Runtime>(rt: &R) {
+    let m = manager(rt);
+    run(rt, "writers_are_not_starved", async {
+        let first = m.acquire_shared(["b"]).await.unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let writer = {
+            let (m, order) = (m.clone(), order.clone());
+            rt.spawn(async move {
+                let g = m.acquire(["b"]).await.unwrap();
+                order.lock().unwrap().push("writer");
+                future::yield_now().await;
+                drop(g);
+            })
+        };
+        // Let the writer start waiting.
+        while m.try_acquire_shared(["b"]).is_ok() {
+            future::yield_now().await;
+        }
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let (m, order) = (m.clone(), order.clone());
+                rt.spawn(async move {
+                    let g = m.acquire_shared(["b"]).await.unwrap();
+                    order.lock().unwrap().push("reader");
+                    future::yield_now().await;
+                    drop(g);
+                })
+            })
+            .collect();
+        for _ in 0..10 {
+            future::yield_now().await;
+        }
+        assert!(
+            order.lock().unwrap().is_empty(),
+            "nobody overlaps the first reader's writer"
+        );
+        drop(first);
+        writer.await;
+        for r in readers {
+            r.await;
+        }
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["writer", "reader", "reader", "reader"]
+        );
+
+        // A writer that gives up lets the readers that yielded to it in.
+        let first = m.acquire_shared(["c"]).await.unwrap();
+        let quitter = m.acquire(["c"]).timeout(Duration::from_millis(20));
+        let waiting_reader = {
+            let m = m.clone();
+            rt.spawn(async move { drop(m.acquire_shared(["c"]).await.unwrap()) })
+        };
+        assert!(matches!(
+            quitter.await,
+            Err(lockorder::Error::Timeout { .. })
+        ));
+        waiting_reader.await;
+        drop(first);
+    });
+    assert_all_free(&m, "after the writer scenario");
+}
