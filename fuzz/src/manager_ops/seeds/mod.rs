@@ -139,6 +139,23 @@ pub fn book() -> Vec<(&'static str, Vec<u8>)> {
                 inspect(P),
             ],
         ),
+        // Modes past a lock set's inline words: on a large manager, a guard nested shared in a
+        // top-level guard that took nothing shared holds locks 128 and up shared (mode() says
+        // so), and an exclusive request for one is an upgrade, refused.
+        (
+            "large_manager_nested_shared",
+            vec![0xff, 0, 0],
+            vec![
+                try_(T0, r(&[])),
+                try_(T0, r(&[0, 4]).shared()),
+                inspect(T0),
+                try_(T0, r(&[4])),
+                acquire(T0, r(&[0, 70]).shared_key(1)),
+                poll(T0),
+                inspect(T0),
+                unwind(T0),
+            ],
+        ),
         // Nested: covered locks skipped, a lower lock refused (by a future and by a try, which
         // drops the future in flight first).
         (
