@@ -490,3 +490,27 @@ fn a_turn_owed_to_a_waiter_that_gives_up_passes_on() {
     });
     assert!(PASSED_OVER_THEN_CANCELLED.load(StdOrdering::Relaxed) > 0);
 }
+
+/// The last reader's release frees the lock and clears the waiting bits in one step: a writer
+/// that takes the lock right after it sets its bit again for the writer queued behind it, and
+/// that second writer must be woken by the first one's release. (Freeing first and clearing the
+/// bits in a second step lost that wake-up.)
+#[test]
+fn writers_queued_behind_a_reader_all_get_through() {
+    // Two preemptions reach the race; three take minutes.
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(2);
+    model.check(|| {
+        let m = Arc::new(manager(&["a"]));
+        let r = block_on(m.acquire_shared(["a"])).unwrap();
+        let writer =
+            |m: Arc<LockManager>| thread::spawn(move || drop(block_on(m.acquire(["a"])).unwrap()));
+        let w1 = writer(m.clone());
+        let w2 = writer(m.clone());
+        thread::yield_now();
+        drop(r);
+        w1.join().unwrap();
+        w2.join().unwrap();
+        assert_all_free(&m);
+    });
+}
