@@ -1,18 +1,22 @@
 //! The model of one lock, in plain data: who holds it and how, the protocol's waiting bits, the
-//! bounded-waiting reservation, the count of waiting writers, and its two events as lists of
-//! listeners. It follows the rules the library documents for its raw lock (`src/raw.rs`) and
-//! event-listener's rules for notifying (FIFO; a plain `notify(n)` tops the notified listeners
-//! up to `n`, an additional one notifies `n` more), so that every try, poll and release of the
-//! real lock can be predicted exactly.
+//! reservation, the count of waiting writers, and its three events as lists of listeners. It
+//! follows the rules the library documents for its raw lock (`src/raw.rs`) and event-listener's
+//! rules for notifying (FIFO; a plain `notify(n)` tops the notified listeners up to `n`, an
+//! additional one notifies `n` more), so that every try, poll and release of the real lock can
+//! be predicted exactly.
 //!
 //! * A writer takes a lock that nobody holds; a reader one that no writer holds.
 //! * *Turns*: a newcomer (`New`, or `Listening` right after it registered a listener) yields to
-//!   a reservation (`starve`), and a new reader also yields to waiting writers; a waiter that has
-//!   been woken (`Priority`) yields to nobody and lifts the reservation when it takes the lock.
-//! * A release that frees the lock clears the waiting bits and wakes one writer and every
-//!   reader; if it woke nobody while a reservation was up, it lifts the reservation (and wakes
-//!   whoever listened meanwhile). The last waiting writer to stop waiting wakes the readers, unless
-//!   a writer holds the lock. A woken waiter that gives up passes its wake-up on.
+//!   a reservation, and a new reader also yields to waiting writers; a woken waiter (`Woken`)
+//!   yields only to a reservation; the reserving waiter (`Reserved`) yields to nobody.
+//! * Bounded waiting: a woken waiter refused because the lock is held reserves it, if nobody
+//!   has, and listens on the reservation's own event. While it is reserved every other taker
+//!   yields and a release wakes the reserving waiter alone; its take lifts the reservation and
+//!   sets the queues' waiting bits again; if it gives up instead, it lifts the reservation and
+//!   wakes the queues.
+//! * Otherwise a release that frees the lock clears the waiting bits and wakes one writer and
+//!   every reader; the last waiting writer to stop waiting wakes the readers, unless a writer
+//!   holds the lock; a woken writer that gives up passes its wake-up to the next writer.
 
 use std::sync::Arc;
 
@@ -25,7 +29,8 @@ use super::model::Counter;
 pub(crate) enum Turn {
     New,
     Listening,
-    Priority,
+    Woken,
+    Reserved,
 }
 
 /// Why a try fails.
@@ -35,6 +40,24 @@ pub(crate) enum Busy {
     Held,
     /// Free or shareable, but the taker yields.
     Yield,
+}
+
+/// Which of a lock's events a listener is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum On {
+    Readers,
+    Writers,
+    Reservation,
+}
+
+impl On {
+    /// The queue for a mode.
+    pub(crate) fn queue(mode: Mode) -> On {
+        match mode {
+            Mode::Shared => On::Readers,
+            Mode::Exclusive => On::Writers,
+        }
+    }
 }
 
 /// A listener of a future (model id `fut`) on one of the events.
@@ -100,23 +123,16 @@ pub(crate) enum Holders {
     Shared(Vec<u64>),
 }
 
-/// The waiting bits and the reservation, as a release hands them to `wake`.
-#[derive(Debug, Clone, Copy)]
-struct Bits {
-    readers: bool,
-    writers: bool,
-    starve: bool,
-}
-
 #[derive(Default)]
 pub(crate) struct LockModel {
     pub(crate) holders: Holders,
     wait_s: bool,
     wait_x: bool,
-    starve: bool,
+    reserved: bool,
     writers_waiting: u32,
     pub(crate) readers: Event,
     pub(crate) writers: Event,
+    pub(crate) reservation: Event,
 }
 
 impl LockModel {
@@ -131,11 +147,11 @@ impl LockModel {
             (Mode::Exclusive, _) | (Mode::Shared, Holders::Exclusive(_)) => return Err(Busy::Held),
             (Mode::Shared, _) => {}
         }
-        let yields = match mode {
-            Mode::Exclusive => self.starve,
-            Mode::Shared => self.starve || self.writers_waiting != 0,
-        };
-        if turn != Turn::Priority && yields {
+        let reserved = self.reserved && turn != Turn::Reserved;
+        let behind_writers = mode == Mode::Shared
+            && matches!(turn, Turn::New | Turn::Listening)
+            && self.writers_waiting != 0;
+        if reserved || behind_writers {
             return Err(Busy::Yield);
         }
         Ok(())
@@ -144,13 +160,17 @@ impl LockModel {
     /// A try by `who`: whether it started the holding (a writer, or the first reader).
     pub(crate) fn try_lock(&mut self, who: u64, mode: Mode, turn: Turn) -> Result<bool, Busy> {
         self.check(mode, turn)?;
-        if turn == Turn::Priority {
-            self.starve = false;
+        if turn == Turn::Reserved {
+            // The reservation's turn has come: the lock is open to all again, and this
+            // holder's release wakes the queues the reservation kept asleep.
+            self.reserved = false;
+            self.wait_s = true;
+            self.wait_x = true;
         }
         Ok(match mode {
             Mode::Exclusive => {
                 // A waiter sets the writers' bit again: others may queue behind it.
-                if turn != Turn::New {
+                if matches!(turn, Turn::Listening | Turn::Woken) {
                     self.wait_x = true;
                 }
                 self.holders = Holders::Exclusive(who);
@@ -169,43 +189,58 @@ impl LockModel {
         })
     }
 
-    /// `fut` starts listening for a release that may let `mode` in.
-    pub(crate) fn listen(&mut self, fut: u64, mode: Mode, waker: Arc<Counter>, seen: usize) {
-        let entry = Entry {
+    pub(crate) fn event_mut(&mut self, on: On) -> &mut Event {
+        match on {
+            On::Readers => &mut self.readers,
+            On::Writers => &mut self.writers,
+            On::Reservation => &mut self.reservation,
+        }
+    }
+
+    /// `fut` starts listening on `on`; on a queue it also sets that queue's waiting bit.
+    pub(crate) fn listen(&mut self, fut: u64, on: On, waker: Arc<Counter>, seen: usize) {
+        match on {
+            On::Readers => self.wait_s = true,
+            On::Writers => self.wait_x = true,
+            On::Reservation => {}
+        }
+        self.event_mut(on).entries.push(Entry {
             fut,
             notified: false,
             waker,
             seen,
-        };
-        match mode {
-            Mode::Shared => {
-                self.readers.entries.push(entry);
-                self.wait_s = true;
-            }
-            Mode::Exclusive => {
-                self.writers.entries.push(entry);
-                self.wait_x = true;
-            }
-        }
+        });
     }
 
-    pub(crate) fn event_mut(&mut self, mode: Mode) -> &mut Event {
-        match mode {
-            Mode::Shared => &mut self.readers,
-            Mode::Exclusive => &mut self.writers,
+    /// A woken waiter was refused because the lock is held: it reserves the lock (listening on
+    /// the reservation's event), unless someone has.
+    pub(crate) fn reserve(&mut self, fut: u64, waker: Arc<Counter>, seen: usize) -> bool {
+        if self.reserved {
+            return false;
         }
+        self.listen(fut, On::Reservation, waker, seen);
+        self.reserved = true;
+        true
     }
 
-    /// Polls the listener of `fut`: if it was notified it is done (and off the list);
+    /// The reserving waiter gives up: the reservation goes, and both queues are woken.
+    pub(crate) fn unreserve(&mut self) {
+        self.reserved = false;
+        self.wait_s = false;
+        self.wait_x = false;
+        self.wake(true, true);
+    }
+
+    /// Polls the listener of `fut` on `on`: if it was notified it is done (and off the list);
     /// otherwise it now wakes `waker`.
     pub(crate) fn poll_listener(
         &mut self,
         fut: u64,
-        mode: Mode,
+        on: On,
         waker: &Arc<Counter>,
         seen: usize,
     ) -> bool {
-        let event = self.event_mut(mode);
+        let event = self.event_mut(on);
         let entry = event.entry_mut(fut);
         if entry.notified {
             event.remove(fut);
@@ -216,14 +251,9 @@ impl LockModel {
         false
     }
 
-    /// Takes the listener of `fut` off the list: whether it had been notified.
-    pub(crate) fn discard(&mut self, fut: u64, mode: Mode) -> bool {
-        self.event_mut(mode).remove(fut).notified
-    }
-
-    /// A woken waiter was refused: newcomers yield from now on.
-    pub(crate) fn passed_over(&mut self) {
-        self.starve = true;
+    /// Takes the listener of `fut` off `on`: whether it had been notified.
+    pub(crate) fn discard(&mut self, fut: u64, on: On) -> bool {
+        self.event_mut(on).remove(fut).notified
     }
 
     pub(crate) fn writer_waits(&mut self) {
@@ -239,77 +269,44 @@ impl LockModel {
         }
     }
 
-    /// `who` gives back its holding in `mode`.
+    /// `who` gives back its holding in `mode`. The release that frees the lock clears the
+    /// waiting bits and wakes the reserving waiter alone, or else the queues.
     pub(crate) fn unlock(&mut self, who: u64, mode: Mode) {
         match (mode, &mut self.holders) {
-            (Mode::Exclusive, Holders::Exclusive(h)) if *h == who => {
-                self.holders = Holders::Free;
-            }
+            (Mode::Exclusive, Holders::Exclusive(h)) if *h == who => {}
             (Mode::Shared, Holders::Shared(readers)) if readers.contains(&who) => {
                 readers.retain(|&r| r != who);
                 if !readers.is_empty() {
                     return;
                 }
-                self.holders = Holders::Free;
             }
             (_, holders) => panic!("model: {who} gives back a {mode:?} holding of {holders:?}"),
         }
-        let bits = Bits {
-            readers: self.wait_s,
-            writers: self.wait_x,
-            starve: self.starve,
-        };
+        self.holders = Holders::Free;
+        let (readers, writers) = (self.wait_s, self.wait_x);
         self.wait_s = false;
         self.wait_x = false;
-        if bits.readers || bits.writers || bits.starve {
-            self.wake(bits);
+        if self.reserved {
+            self.reservation.notify(1, false);
+        } else {
+            self.wake(readers, writers);
         }
     }
 
-    /// Wakes one writer and every reader, as `bits` says may listen; if that woke nobody while a
-    /// reservation was up, the reservation goes, and whoever listened meanwhile is woken.
-    fn wake(&mut self, mut bits: Bits) {
-        loop {
-            let mut woken = 0;
-            if bits.writers {
-                woken += self.writers.notify(1, false);
-            }
-            if bits.readers {
-                woken += self.readers.notify(usize::MAX, false);
-            }
-            if woken != 0 || !bits.starve {
-                return;
-            }
-            let old = Bits {
-                readers: self.wait_s,
-                writers: self.wait_x,
-                starve: self.starve,
-            };
-            self.starve = false;
-            self.wait_s = false;
-            self.wait_x = false;
-            if !old.starve || !(old.readers || old.writers) {
-                return;
-            }
-            bits = Bits {
-                starve: false,
-                ..old
-            };
+    /// Wakes one writer and every reader, as the bits say may listen.
+    fn wake(&mut self, readers: bool, writers: bool) {
+        if writers {
+            self.writers.notify(1, false);
+        }
+        if readers {
+            self.readers.notify(usize::MAX, false);
         }
     }
 
-    /// A woken waiter in `mode` gives up: its wake-up passes on.
+    /// A woken waiter in `mode` gives up: a writer's wake-up passes to the next writer.
     pub(crate) fn pass_on(&mut self, mode: Mode) {
-        let woken = match mode {
-            Mode::Exclusive => self.writers.notify(1, true),
-            Mode::Shared => 0,
-        };
-        if woken == 0 && self.starve {
-            self.wake(Bits {
-                readers: self.wait_s,
-                writers: self.wait_x,
-                starve: true,
-            });
+        if mode == Mode::Exclusive {
+            self.writers.notify(1, true);
         }
     }
 
@@ -324,5 +321,14 @@ impl LockModel {
             }
             holders => panic!("model: {from} does not hold {holders:?}"),
         }
+    }
+
+    /// Every listener, on any event.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.readers
+            .entries
+            .iter()
+            .chain(&self.writers.entries)
+            .chain(&self.reservation.entries)
     }
 }

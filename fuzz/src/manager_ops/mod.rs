@@ -5,8 +5,8 @@
 //! disagreement is a crash. The model knows the lock protocol (see [`lock`]): reader/writer
 //! exclusion, writer preference (a waiting writer stops new readers; the last one to stop
 //! waiting lets them in), bounded waiting (a woken waiter that finds a newcomer in reserves the
-//! lock until a woken waiter takes it) and which listeners each release, give-up and hand-on
-//! wakes, so it predicts every poll and try exactly.
+//! lock, one reservation at a time, and the next holding is its) and which listeners each
+//! release, give-up and hand-on wakes, so it predicts every poll and try exactly.
 //!
 //! Checked after every operation:
 //! * every lock is held exactly when and how the model says (one writer, or readers only; locks

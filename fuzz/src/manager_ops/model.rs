@@ -4,8 +4,9 @@
 //! each holding; it predicts every poll, try and drop.
 //!
 //! A future walks its request upward as the library's does: it tries each lock on its turn, on
-//! a refusal (with a context) counts itself as a waiting writer, listens and tries again, and
-//! when its listener has fired takes the lock with priority (or, refused again, reserves it).
+//! a refusal (with a context) counts itself as a waiting writer, listens and tries again; once
+//! its listener has fired it is a woken waiter, and if the lock is held again it reserves it
+//! (or, if someone has, queues again).
 //!
 //! [`lock`]: super::lock
 
@@ -19,7 +20,7 @@ use std::time::Duration;
 use lockorder::Mode;
 
 use super::input::{KeyKind, Wait};
-use super::lock::{Busy, Holders, LockModel, Turn};
+use super::lock::{Busy, Holders, LockModel, On, Turn};
 use super::UNKNOWN;
 
 /// A waker that counts its wake-ups.
@@ -79,8 +80,8 @@ pub(crate) struct FutModel {
     turn: Turn,
     /// Counted among the cursor lock's waiting writers.
     writer_counted: bool,
-    /// Listens on the cursor lock's event for its mode.
-    listening: bool,
+    /// The cursor lock's event it listens on.
+    listening: Option<On>,
     parent: Option<Parent>,
     pub(crate) timeout: Option<Duration>,
     /// The deadline of the future's sleep: set when the sleep is created, at the first contended
@@ -104,7 +105,7 @@ impl FutModel {
 
     /// The lock it listens for, after a poll that returned `Pending`.
     pub(crate) fn blocked_on(&self) -> Option<usize> {
-        self.listening.then(|| self.want[self.taken].0)
+        self.listening.map(|_| self.want[self.taken].0)
     }
 }
 
@@ -292,7 +293,7 @@ impl Model {
             taken: 0,
             turn: Turn::New,
             writer_counted: false,
-            listening: false,
+            listening: None,
             parent,
             timeout,
             deadline: None,
@@ -328,26 +329,43 @@ impl Model {
                 if !listen {
                     return Err(i);
                 }
-                if !f.listening {
-                    match f.turn {
-                        Turn::New => {
-                            if mode == Mode::Exclusive {
-                                lock.writer_waits();
-                                f.writer_counted = true;
+                let (waker, seen) = (f.waker.clone(), f.seen);
+                match f.listening {
+                    None => {
+                        let on = match f.turn {
+                            Turn::New => {
+                                if mode == Mode::Exclusive {
+                                    lock.writer_waits();
+                                    f.writer_counted = true;
+                                }
+                                f.turn = Turn::Listening;
+                                On::queue(mode)
                             }
-                            f.turn = Turn::Listening;
-                        }
-                        // Woken, and still refused: a newcomer got in first.
-                        Turn::Priority if busy == Busy::Held => lock.passed_over(),
-                        _ => {}
+                            // Woken, and refused again: a newcomer got in first. Reserve the
+                            // lock, so that the next holding is this walk's.
+                            Turn::Woken if busy == Busy::Held => {
+                                if lock.reserve(id, waker.clone(), seen) {
+                                    f.turn = Turn::Reserved;
+                                    f.listening = Some(On::Reservation);
+                                    continue;
+                                }
+                                On::queue(mode)
+                            }
+                            Turn::Reserved => On::Reservation,
+                            Turn::Listening | Turn::Woken => On::queue(mode),
+                        };
+                        lock.listen(id, on, waker, seen);
+                        f.listening = Some(on);
                     }
-                    lock.listen(id, mode, f.waker.clone(), f.seen);
-                    f.listening = true;
-                } else if lock.poll_listener(id, mode, &f.waker, f.seen) {
-                    f.listening = false;
-                    f.turn = Turn::Priority;
-                } else {
-                    return Err(i);
+                    Some(on) => {
+                        if !lock.poll_listener(id, on, &waker, seen) {
+                            return Err(i);
+                        }
+                        f.listening = None;
+                        if f.turn != Turn::Reserved {
+                            f.turn = Turn::Woken;
+                        }
+                    }
                 }
             };
             if first {
@@ -368,8 +386,8 @@ impl Model {
                 if mem::take(&mut f.writer_counted) {
                     lock.writer_done();
                 }
-                if mem::take(&mut f.listening) {
-                    lock.discard(id, mode);
+                if let Some(on) = f.listening.take() {
+                    lock.discard(id, on);
                 }
             }
         }
@@ -377,14 +395,15 @@ impl Model {
     }
 
     /// Gives back what a walk holds (newest first), then stops waiting: it no longer counts as a
-    /// writer, and a wake-up it received and did not use passes on.
+    /// writer, a reservation it holds is lifted, and a wake-up it received and did not use
+    /// passes on.
     fn release_walk(&mut self, id: u64) {
         let f = self.futures.get_mut(&id).unwrap();
         let cursor = f.want.get(f.taken).copied();
         let taken: Vec<(usize, Mode)> = f.want[..f.taken].to_vec();
         f.taken = 0;
-        f.turn = Turn::New;
-        let listening = mem::take(&mut f.listening);
+        let turn = mem::replace(&mut f.turn, Turn::New);
+        let listening = f.listening.take();
         let counted = mem::take(&mut f.writer_counted);
         for &(i, mode) in taken.iter().rev() {
             self.unlock(i, id, mode);
@@ -394,7 +413,10 @@ impl Model {
             if counted {
                 lock.writer_done();
             }
-            if listening && lock.discard(id, mode) {
+            let woken = listening.is_some_and(|on| lock.discard(id, on));
+            if turn == Turn::Reserved {
+                lock.unreserve();
+            } else if woken {
                 lock.pass_on(mode);
             }
         }

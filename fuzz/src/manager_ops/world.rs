@@ -314,7 +314,7 @@ impl World {
         // No stranded waiter: a listener the model says was notified has been woken, and a free
         // lock that anyone listens for has a notified listener.
         for (i, lock) in model.locks.iter().enumerate() {
-            let entries = || lock.readers.entries.iter().chain(&lock.writers.entries);
+            let entries = || lock.entries();
             for e in entries().filter(|e| e.notified) {
                 assert!(
                     e.waker.count() > e.seen,

@@ -393,8 +393,8 @@ pub fn book() -> Vec<(&'static str, Vec<u8>)> {
                 inspect(P),
             ],
         ),
-        // The first woken waiter to take a reserved lock lifts the reservation: a newcomer
-        // may barge in again once it has released the lock, while another waiter is woken.
+        // The reserving waiter's take lifts the reservation: once it has released the lock the
+        // queue behind it is woken, and a newcomer may barge in again.
         (
             "priority_take_lifts_reservation",
             three(),
@@ -414,7 +414,7 @@ pub fn book() -> Vec<(&'static str, Vec<u8>)> {
                 inspect(P),
             ],
         ),
-        // A reservation for a waiter that gives up is lifted, and its wake-up passes on.
+        // A reserving waiter that gives up lifts the reservation and wakes the queue.
         (
             "reservation_lifted_when_waiter_leaves",
             three(),
@@ -431,6 +431,33 @@ pub fn book() -> Vec<(&'static str, Vec<u8>)> {
                 drop_future(P),
                 woken(P),
                 try_(P, r(&[0])),
+                inspect(P),
+            ],
+        ),
+        // A reserved lock goes to the waiter that reserved it, whatever its place in the queue:
+        // the release wakes it alone, the waiter queued ahead of it and newcomers yield, and its
+        // own release then wakes the queue.
+        (
+            "reserved_lock_goes_to_its_waiter",
+            three(),
+            vec![
+                try_(P, r(&[0])),
+                acquire_in(0, r(&[0]).forever()),
+                poll_in(0),
+                acquire_in(1, r(&[0]).forever()),
+                poll_in(1),
+                acquire_in(2, r(&[0]).forever()),
+                poll_in(2),
+                drop_guard(P),
+                try_(P, r(&[0])),
+                poll_in(0),
+                drop_guard(P),
+                poll_in(1),
+                try_(P, r(&[0]).shared()),
+                inspect(P),
+                woken(P),
+                drop_guard(P),
+                woken(P),
                 inspect(P),
             ],
         ),
