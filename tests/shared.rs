@@ -271,3 +271,22 @@ fn a_passed_over_waiter_gets_the_next_holding_even_behind_another_waiter() {
     assert!(c.woken());
     assert!(c.ready().is_ok());
 }
+
+/// Found by the fuzzer: on a manager of more than 128 locks, a shared child of a guard that took
+/// nothing shared lost the mode of its locks past the first 128 (a set too small for them
+/// dropped them), so an exclusive request for one was taken as covered instead of refused.
+#[test]
+fn modes_survive_nesting_on_a_large_manager() {
+    let mut b = lockorder::LockManager::builder();
+    for i in 0..130u32 {
+        b.register(&format!("l{i}"), i).unwrap();
+    }
+    let m = b.build();
+    let mut root = m.try_acquire(Vec::<&str>::new()).unwrap();
+    let mut child = root.try_acquire_shared(["l129"]).unwrap();
+    assert_eq!(child.mode("l129"), Some(Mode::Shared));
+    assert!(matches!(
+        child.try_acquire(["l129"]),
+        Err(Error::UpgradeRefused { lock }) if lock == "l129"
+    ));
+}
