@@ -53,8 +53,8 @@
 //!   writer waits for a lock, new readers wait too. A nested exclusive request for a lock held
 //!   shared is refused ([`Error::UpgradeRefused`]): upgrades deadlock.
 //! * **Bounded waiting**: newcomers may take a free lock ahead of waiters (that keeps throughput
-//!   up), but a waiter that was woken and found its lock taken by a newcomer gets the next turn:
-//!   newcomers yield to it until it has the lock.
+//!   up), but a waiter that was woken and found its lock taken by a newcomer reserves it: the next
+//!   release hands the lock to that waiter, and everyone else yields until it has had its turn.
 //! * **Owned guards and blocking waits**: [`LockManager::acquire_owned`] holds the manager
 //!   through an `Arc`, so its [`OwnedGuard`] can move into a spawned task; `.wait()` (feature
 //!   `std`) takes the locks from a plain thread, measuring its timeout with the thread's clock.

@@ -132,7 +132,17 @@ impl LockSet {
     }
 
     /// Adds every position that `other` contains (positions beyond capacity are ignored).
+    ///
+    /// A set too small for `other`'s positions grows first (sets of one manager may differ in
+    /// capacity: an empty set can be the inline `EMPTY` while a manager of more than 128 locks
+    /// uses heap words), so no position is ever dropped.
     pub(crate) fn union_with(&mut self, other: &LockSet) {
+        let (mine, theirs) = (self.words().len(), other.words());
+        if theirs.len() > mine && theirs[mine..].iter().any(|&w| w != 0) {
+            let mut grown = vec![0; theirs.len()].into_boxed_slice();
+            grown[..mine].copy_from_slice(self.words());
+            *self = LockSet::Heap(grown);
+        }
         for (w, o) in self.words_mut().iter_mut().zip(other.words()) {
             *w |= o;
         }
@@ -474,6 +484,18 @@ mod tests {
                 held: 4
             })
         );
+    }
+
+    #[test]
+    fn a_union_with_a_larger_set_grows_and_keeps_every_position() {
+        let mut small = LockSet::EMPTY;
+        small.insert(3);
+        small.union_with(&set(300, &[1, 200, 299]));
+        assert_eq!(small.iter().collect::<Vec<_>>(), [1, 3, 200, 299]);
+        // An empty larger set leaves a small one as it is (no allocation).
+        let mut small = LockSet::EMPTY;
+        small.union_with(&LockSet::with_len(300));
+        assert!(matches!(small, LockSet::Inline(_)));
     }
 
     #[test]

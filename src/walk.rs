@@ -92,8 +92,9 @@ pub(crate) struct Walk {
     next: usize,
     /// Listening for a release of the lock at the cursor.
     listener: Option<EventListener>,
-    /// How the walk asks for the lock at the cursor: `New` until it first listens, `Priority`
-    /// once it has been woken (then it keeps its place ahead of newcomers).
+    /// How the walk asks for the lock at the cursor: `New` until it first listens, `Woken` once
+    /// it has been woken, `Reserved` once it holds the lock's reservation (after a newcomer got
+    /// in ahead of it).
     turn: Turn,
     /// Counted in the cursor lock's waiting writers (new readers yield to it).
     writer_counted: bool,
@@ -152,7 +153,7 @@ impl Walk {
                 };
                 match &mut self.listener {
                     None => {
-                        match self.turn {
+                        self.listener = Some(match self.turn {
                             Turn::New => {
                                 self.wait_clock.start(self.publish.at);
                                 if mode == Mode::Exclusive {
@@ -160,17 +161,27 @@ impl Walk {
                                     self.writer_counted = true;
                                 }
                                 self.turn = Turn::Listening;
+                                raw.listen(mode)
                             }
-                            // Woken, and still refused: a newcomer got in first.
-                            Turn::Priority if busy == Busy::Held => raw.passed_over(),
-                            _ => {}
-                        }
-                        self.listener = Some(raw.listen(mode));
+                            // Woken, and still refused: a newcomer got in first. Reserve the
+                            // lock, so that the next holding is this walk's.
+                            Turn::Woken if busy == Busy::Held => match raw.reserve() {
+                                Some(listener) => {
+                                    self.turn = Turn::Reserved;
+                                    listener
+                                }
+                                None => raw.listen(mode),
+                            },
+                            Turn::Reserved => raw.listen_reserved(),
+                            Turn::Listening | Turn::Woken => raw.listen(mode),
+                        });
                     }
                     Some(listener) => match Pin::new(listener).poll(cx) {
                         Poll::Ready(()) => {
                             self.listener = None;
-                            self.turn = Turn::Priority;
+                            if self.turn != Turn::Reserved {
+                                self.turn = Turn::Woken;
+                            }
                         }
                         Poll::Pending => return Err(pos),
                     },
@@ -213,7 +224,7 @@ impl Walk {
     pub(crate) fn release(&mut self, table: &Table) {
         let cursor = self.request.want.next_from(self.next);
         let below = mem::take(&mut self.next);
-        self.turn = Turn::New;
+        let turn = mem::replace(&mut self.turn, Turn::New);
         if below != 0 {
             unlock_all(&table.slots, &self.request, below);
         }
@@ -226,9 +237,13 @@ impl Walk {
         if counted {
             raw.writer_done();
         }
-        // A wake-up this walk received and did not use passes on, so that a cancelled waiter
-        // never strands the next one (or leaves newcomers yielding to nobody).
-        if listener.is_some_and(|listener| listener.discard()) {
+        let woken = listener.is_some_and(|listener| listener.discard());
+        if turn == Turn::Reserved {
+            // The lock waits for this walk alone: open it to everyone again.
+            raw.unreserve();
+        } else if woken {
+            // A wake-up this walk received and did not use passes on, so that a cancelled
+            // waiter never strands the next one.
             raw.pass_on(mode_of(&self.request.shared, pos));
         }
     }
@@ -237,7 +252,7 @@ impl Walk {
     /// anything to do.
     #[inline]
     pub(crate) fn is_active(&self) -> bool {
-        self.next != 0 || self.listener.is_some() || self.writer_counted
+        self.next != 0 || self.listener.is_some() || self.turn != Turn::New
     }
 
     /// Hands the locks over once every lock is held: the walk then holds nothing.

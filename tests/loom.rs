@@ -138,37 +138,67 @@ fn nested_in_opposite_orders_is_refused_not_deadlocked() {
 
 static CANCELLED_WHILE_WAITING: StdAtomicUsize = StdAtomicUsize::new(0);
 
-#[test]
-fn cancelled_waiter_passes_its_wake_up_on() {
-    loom::model(|| {
+/// Spawns a thread that polls `acquire` once (with a waker that does nothing), lets the others
+/// run, and drops it: if it was woken in between, that wake-up must reach another waiter. Counts
+/// in `dropped_waiting` the executions where it was still waiting when dropped.
+fn poll_once_then_drop<F>(
+    acquire: F,
+    dropped_waiting: &'static StdAtomicUsize,
+) -> thread::JoinHandle<()>
+where
+    F: Future + Send + 'static,
+{
+    thread::spawn(move || {
+        let mut acquire = Box::pin(acquire);
+        let poll = acquire
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()));
+        thread::yield_now();
+        drop(acquire);
+        if poll.is_pending() {
+            dropped_waiting.fetch_add(1, StdOrdering::Relaxed);
+        }
+    })
+}
+
+/// Three threads on one lock: one takes it in mode `first` and releases it, one waits
+/// (exclusive) and is dropped after one poll, and the last blocks on it in mode `last` until it
+/// has it: a lost wake-up leaves every thread blocked, which loom reports as a deadlock.
+fn a_dropped_waiter_strands_nobody(
+    first: lockorder::Mode,
+    last: lockorder::Mode,
+    dropped_waiting: &'static StdAtomicUsize,
+) {
+    loom::model(move || {
         let m = Arc::new(manager(&["a"]));
+        let take = |m: &LockManager, mode| match mode {
+            lockorder::Mode::Shared => drop(block_on(m.acquire_shared(["a"])).unwrap()),
+            lockorder::Mode::Exclusive => drop(block_on(m.acquire(["a"])).unwrap()),
+        };
         let holder = {
             let m = m.clone();
-            thread::spawn(move || drop(block_on(m.acquire(["a"])).unwrap()))
+            thread::spawn(move || take(&m, first))
         };
-        let canceller = {
+        let dropped = {
             let m = m.clone();
-            thread::spawn(move || {
-                // Polled once, then dropped: if it was woken in between, that wake-up must
-                // reach the waiter below.
-                let mut acquire = m.acquire(["a"]);
-                let poll = Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()));
-                thread::yield_now();
-                drop(acquire);
-                if poll.is_pending() {
-                    CANCELLED_WHILE_WAITING.fetch_add(1, StdOrdering::Relaxed);
-                }
-            })
+            poll_once_then_drop(
+                async move { m.acquire(["a"]).await.map(drop) },
+                dropped_waiting,
+            )
         };
-        // Blocks until it holds the lock: a lost wake-up leaves every thread blocked, which
-        // loom reports as a deadlock.
-        drop(block_on(m.acquire(["a"])).unwrap());
+        take(&m, last);
         holder.join().unwrap();
-        canceller.join().unwrap();
+        dropped.join().unwrap();
         assert_all_free(&m);
     });
     // The interesting case, a waiter dropped while listening, was explored.
-    assert!(CANCELLED_WHILE_WAITING.load(StdOrdering::Relaxed) > 0);
+    assert!(dropped_waiting.load(StdOrdering::Relaxed) > 0);
+}
+
+#[test]
+fn cancelled_waiter_passes_its_wake_up_on() {
+    use lockorder::Mode::Exclusive;
+    a_dropped_waiter_strands_nobody(Exclusive, Exclusive, &CANCELLED_WHILE_WAITING);
 }
 
 #[test]
@@ -421,34 +451,11 @@ fn readers_share_and_writers_exclude() {
 static WRITER_GAVE_UP_WAITING: StdAtomicUsize = StdAtomicUsize::new(0);
 
 /// A writer that waits behind a reader, then gives up: a new reader that yielded to it must be
-/// woken when it gives up (or get in once the first reader leaves). A lost wake-up leaves the
-/// new reader blocked for good, which loom reports.
+/// woken when it gives up (or get in once the first reader leaves).
 #[test]
 fn readers_yielding_to_a_writer_that_gives_up_are_woken() {
-    loom::model(|| {
-        let m = Arc::new(manager(&["a"]));
-        let first = {
-            let m = m.clone();
-            thread::spawn(move || drop(block_on(m.acquire_shared(["a"])).unwrap()))
-        };
-        let writer = {
-            let m = m.clone();
-            thread::spawn(move || {
-                let mut acquire = m.acquire(["a"]);
-                let poll = Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()));
-                thread::yield_now();
-                drop(acquire);
-                if poll.is_pending() {
-                    WRITER_GAVE_UP_WAITING.fetch_add(1, StdOrdering::Relaxed);
-                }
-            })
-        };
-        drop(block_on(m.acquire_shared(["a"])).unwrap());
-        first.join().unwrap();
-        writer.join().unwrap();
-        assert_all_free(&m);
-    });
-    assert!(WRITER_GAVE_UP_WAITING.load(StdOrdering::Relaxed) > 0);
+    use lockorder::Mode::Shared;
+    a_dropped_waiter_strands_nobody(Shared, Shared, &WRITER_GAVE_UP_WAITING);
 }
 
 static PASSED_OVER_THEN_CANCELLED: StdAtomicUsize = StdAtomicUsize::new(0);
@@ -489,4 +496,28 @@ fn a_turn_owed_to_a_waiter_that_gives_up_passes_on() {
         assert_all_free(&m);
     });
     assert!(PASSED_OVER_THEN_CANCELLED.load(StdOrdering::Relaxed) > 0);
+}
+
+/// The last reader's release frees the lock and clears the waiting bits in one step: a writer
+/// that takes the lock right after it sets its bit again for the writer queued behind it, and
+/// that second writer must be woken by the first one's release. (Freeing first and clearing the
+/// bits in a second step lost that wake-up.)
+#[test]
+fn writers_queued_behind_a_reader_all_get_through() {
+    // Two preemptions reach the race; three take minutes.
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(2);
+    model.check(|| {
+        let m = Arc::new(manager(&["a"]));
+        let r = block_on(m.acquire_shared(["a"])).unwrap();
+        let writer =
+            |m: Arc<LockManager>| thread::spawn(move || drop(block_on(m.acquire(["a"])).unwrap()));
+        let w1 = writer(m.clone());
+        let w2 = writer(m.clone());
+        thread::yield_now();
+        drop(r);
+        w1.join().unwrap();
+        w2.join().unwrap();
+        assert_all_free(&m);
+    });
 }

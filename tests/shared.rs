@@ -239,3 +239,54 @@ fn owned_and_blocking_acquires_take_shared_locks_too() {
     drop((r, r2));
     assert!(m.try_acquire(["a"]).is_ok());
 }
+
+/// The shape the firmware check found: with two waiters queued, the one passed over by a newcomer
+/// must get the next holding, not merely a waiter: its reservation wakes it alone, and the other
+/// waiter (ahead of it in the queue now) and every newcomer yield until it has had its turn.
+#[test]
+fn a_passed_over_waiter_gets_the_next_holding_even_behind_another_waiter() {
+    let m = manager(ABC);
+    let g = m.try_acquire(["a"]).unwrap();
+    let mut b = Task::new(m.acquire(["a"]));
+    b.pending();
+    let mut c = Task::new(m.acquire(["a"]));
+    c.pending();
+    drop(g); // wakes `b`
+    assert!(b.woken() && !c.woken());
+    let barger = m.try_acquire(["a"]).unwrap(); // a newcomer gets in first
+    b.pending(); // passed over: reserves the lock
+    drop(barger); // wakes `b` alone
+    assert!(b.woken());
+    assert!(
+        !c.woken(),
+        "the queue stays asleep while the lock is reserved"
+    );
+    assert!(
+        m.try_acquire(["a"]).is_err(),
+        "newcomers yield to the reservation"
+    );
+    c.pending(); // polled anyway, it yields too
+    let gb = b.ready().unwrap();
+    drop(gb); // the reservation is used up: the queue is woken
+    assert!(c.woken());
+    assert!(c.ready().is_ok());
+}
+
+/// Found by the fuzzer: on a manager of more than 128 locks, a shared child of a guard that took
+/// nothing shared lost the mode of its locks past the first 128 (a set too small for them
+/// dropped them), so an exclusive request for one was taken as covered instead of refused.
+#[test]
+fn modes_survive_nesting_on_a_large_manager() {
+    let mut b = lockorder::LockManager::builder();
+    for i in 0..130u32 {
+        b.register(&format!("l{i}"), i).unwrap();
+    }
+    let m = b.build();
+    let mut root = m.try_acquire(Vec::<&str>::new()).unwrap();
+    let mut child = root.try_acquire_shared(["l129"]).unwrap();
+    assert_eq!(child.mode("l129"), Some(Mode::Shared));
+    assert!(matches!(
+        child.try_acquire(["l129"]),
+        Err(Error::UpgradeRefused { lock }) if lock == "l129"
+    ));
+}

@@ -6,4 +6,4 @@
 set -euo pipefail
 
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
-    timeout 600 cargo test --release --target-dir target/loom --test loom
+    timeout 1800 cargo test --release --target-dir target/loom --test loom

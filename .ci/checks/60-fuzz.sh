@@ -15,6 +15,8 @@ seconds="${LOCKORDER_FUZZ_SECONDS:-40}"
 # The harness is code too (it is its own workspace, outside the main fmt and clippy runs).
 cargo fmt --manifest-path fuzz/Cargo.toml --check
 cargo clippy --locked --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+# The committed seeds are the seed book's and run clean (stable, no libFuzzer: seconds).
+cargo test --locked --manifest-path fuzz/Cargo.toml --test seeds
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
     if ! timeout 300 rustup toolchain install nightly --profile minimal; then

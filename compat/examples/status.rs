@@ -1,7 +1,7 @@
 //! Who holds what, since when: a status table, a long-hold warning from the watchdog and, with the
 //! `stats` feature, per-lock statistics.
 //!
-//! Run with `cargo run --example status --features async-io` (add `,stats` for statistics).
+//! Run with `cargo run -p lockorder-compat --example status` (statistics are on in this package).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,14 +11,16 @@ use lockorder::{AsyncIoTimer, Error, LockManager};
 const MS: Duration = Duration::from_millis(1);
 
 fn main() -> Result<(), Error> {
-    let mut b = LockManager::builder()
-        .timer(AsyncIoTimer::new())
-        .default_timeout(Duration::from_secs(5));
-    b.register_with("config", 10, "configuration")?
-        .register_with("db", 20, "database pool")?
-        .register_with("cache", 30, "read-through cache")?
-        .register_with("audit", 40, "audit log")?;
-    let m = Arc::new(b.build());
+    let m = Arc::new(
+        LockManager::builder()
+            .timer(AsyncIoTimer::new())
+            .default_timeout(Duration::from_secs(5))
+            .with_lock_described("config", 10, "configuration")?
+            .with_lock_described("db", 20, "database pool")?
+            .with_lock_described("cache", 30, "read-through cache")?
+            .with_lock_described("audit", 40, "audit log")?
+            .build(),
+    );
 
     smol::block_on(async {
         // Warn about any lock held longer than 150 ms, checking every 25 ms; once per holding.

@@ -11,57 +11,30 @@ mod virtual_executor;
 /// One test per scenario, on the runtime `$rt` creates; `$attr`s go on every test.
 macro_rules! on_runtime {
     ($(#[$attr:meta])* $name:ident, $rt:expr) => {
+        on_runtime!(@scenarios { $(#[$attr])* } $name, $rt, [
+            ordered_acquire_under_contention,
+            timeout_releases_partial_locks,
+            queued_waiters_all_get_through,
+            cancel_passes_the_wakeup_on,
+            cancellation_under_contention,
+            nesting,
+            readers_and_writers,
+            writers_are_not_starved,
+        ]);
+    };
+    (@scenarios $attrs:tt $name:ident, $rt:expr, [$($scenario:ident),* $(,)?]) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            #[test]
-            $(#[$attr])*
-            fn ordered_acquire_under_contention() {
-                crate::scenarios::ordered_acquire_under_contention(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn timeout_releases_partial_locks() {
-                crate::scenarios::timeout_releases_partial_locks(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn queued_waiters_all_get_through() {
-                crate::scenarios::queued_waiters_all_get_through(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn cancel_passes_the_wakeup_on() {
-                crate::scenarios::cancel_passes_the_wakeup_on(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn cancellation_under_contention() {
-                crate::scenarios::cancellation_under_contention(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn nesting() {
-                crate::scenarios::nesting(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn readers_and_writers() {
-                crate::scenarios::readers_and_writers(&$rt);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn writers_are_not_starved() {
-                crate::scenarios::writers_are_not_starved(&$rt);
-            }
+            $(on_runtime!(@test $attrs $scenario, $rt);)*
+        }
+    };
+    (@test { $($attr:tt)* } $scenario:ident, $rt:expr) => {
+        #[test]
+        $($attr)*
+        fn $scenario() {
+            crate::scenarios::$scenario(&$rt);
         }
     };
 }
@@ -113,110 +86,74 @@ mod tokio_rt {
 
 on_runtime!(tokio_multi_thread, crate::tokio_rt::Tokio::new());
 
-mod async_io_rt {
-    use std::future::Future;
+/// A runtime whose executor is global: a unit struct, a timer, and the executor's `block_on` and
+/// `spawn` functions.
+macro_rules! global_runtime {
+    ($(#[$doc:meta])* $name:ident, $timer:ty, $block_on:path, $spawn:path) => {
+        $(#[$doc])*
+        pub(crate) struct $name;
 
-    use lockorder::AsyncIoTimer;
+        impl crate::scenarios::Runtime for $name {
+            type Timer = $timer;
 
-    use crate::scenarios::{BoxFuture, Runtime};
+            fn timer(&self) -> $timer {
+                <$timer>::new()
+            }
 
-    /// async-std's global executor.
-    pub(crate) struct AsyncStd;
+            fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+                $block_on(f)
+            }
 
-    impl Runtime for AsyncStd {
-        type Timer = AsyncIoTimer;
-
-        fn timer(&self) -> AsyncIoTimer {
-            AsyncIoTimer::new()
+            fn spawn<T: Send + 'static>(
+                &self,
+                f: impl std::future::Future<Output = T> + Send + 'static,
+            ) -> crate::scenarios::BoxFuture<T> {
+                Box::pin($spawn(f))
+            }
         }
-
-        fn block_on<F: Future>(&self, f: F) -> F::Output {
-            async_std::task::block_on(f)
-        }
-
-        fn spawn<T: Send + 'static>(
-            &self,
-            f: impl Future<Output = T> + Send + 'static,
-        ) -> BoxFuture<T> {
-            Box::pin(async_std::task::spawn(f))
-        }
-    }
-
-    /// smol's global executor.
-    pub(crate) struct Smol;
-
-    impl Runtime for Smol {
-        type Timer = AsyncIoTimer;
-
-        fn timer(&self) -> AsyncIoTimer {
-            AsyncIoTimer::new()
-        }
-
-        fn block_on<F: Future>(&self, f: F) -> F::Output {
-            smol::block_on(f)
-        }
-
-        fn spawn<T: Send + 'static>(
-            &self,
-            f: impl Future<Output = T> + Send + 'static,
-        ) -> BoxFuture<T> {
-            Box::pin(smol::spawn(f))
-        }
-    }
+    };
 }
 
+mod global_rt {
+    use lockorder::{AsyncIoTimer, EmbassyTimer};
+
+    global_runtime!(
+        /// async-std's global executor.
+        AsyncStd,
+        AsyncIoTimer,
+        async_std::task::block_on,
+        async_std::task::spawn
+    );
+    global_runtime!(
+        /// smol's global executor.
+        Smol,
+        AsyncIoTimer,
+        smol::block_on,
+        smol::spawn
+    );
+    global_runtime!(
+        /// `EmbassyTimer` under smol's executor, with embassy-time's host driver and generic
+        /// queue.
+        EmbassyOnSmol,
+        EmbassyTimer,
+        smol::block_on,
+        smol::spawn
+    );
+}
+
+// async-io needs timerfd_create, which Miri does not support.
 on_runtime!(
-    #[cfg_attr(
-        miri,
-        ignore = "async-io needs timerfd_create, which Miri does not support"
-    )]
+    #[cfg_attr(miri, ignore)]
     async_std,
-    crate::async_io_rt::AsyncStd
+    crate::global_rt::AsyncStd
 );
 on_runtime!(
-    #[cfg_attr(
-        miri,
-        ignore = "async-io needs timerfd_create, which Miri does not support"
-    )]
+    #[cfg_attr(miri, ignore)]
     smol,
-    crate::async_io_rt::Smol
+    crate::global_rt::Smol
 );
-
-/// `EmbassyTimer` under smol's executor, with embassy-time's host driver and generic queue.
-mod embassy_rt {
-    use std::future::Future;
-
-    use lockorder::EmbassyTimer;
-
-    use crate::scenarios::{BoxFuture, Runtime};
-
-    pub(crate) struct EmbassyOnSmol;
-
-    impl Runtime for EmbassyOnSmol {
-        type Timer = EmbassyTimer;
-
-        fn timer(&self) -> EmbassyTimer {
-            EmbassyTimer::new()
-        }
-
-        fn block_on<F: Future>(&self, f: F) -> F::Output {
-            smol::block_on(f)
-        }
-
-        fn spawn<T: Send + 'static>(
-            &self,
-            f: impl Future<Output = T> + Send + 'static,
-        ) -> BoxFuture<T> {
-            Box::pin(smol::spawn(f))
-        }
-    }
-}
-
 on_runtime!(
-    #[cfg_attr(
-        miri,
-        ignore = "async-io needs timerfd_create, which Miri does not support"
-    )]
+    #[cfg_attr(miri, ignore)]
     embassy_time_on_smol,
-    crate::embassy_rt::EmbassyOnSmol
+    crate::global_rt::EmbassyOnSmol
 );

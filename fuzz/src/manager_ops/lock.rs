@@ -1,0 +1,334 @@
+//! The model of one lock, in plain data: who holds it and how, the protocol's waiting bits, the
+//! reservation, the count of waiting writers, and its three events as lists of listeners. It
+//! follows the rules the library documents for its raw lock (`src/raw.rs`) and event-listener's
+//! rules for notifying (FIFO; a plain `notify(n)` tops the notified listeners up to `n`, an
+//! additional one notifies `n` more), so that every try, poll and release of the real lock can
+//! be predicted exactly.
+//!
+//! * A writer takes a lock that nobody holds; a reader one that no writer holds.
+//! * *Turns*: a newcomer (`New`, or `Listening` right after it registered a listener) yields to
+//!   a reservation, and a new reader also yields to waiting writers; a woken waiter (`Woken`)
+//!   yields only to a reservation; the reserving waiter (`Reserved`) yields to nobody.
+//! * Bounded waiting: a woken waiter refused because the lock is held reserves it, if nobody
+//!   has, and listens on the reservation's own event. While it is reserved every other taker
+//!   yields and a release wakes the reserving waiter alone; its take lifts the reservation and
+//!   sets the queues' waiting bits again; if it gives up instead, it lifts the reservation and
+//!   wakes the queues.
+//! * Otherwise a release that frees the lock clears the waiting bits and wakes one writer and
+//!   every reader; the last waiting writer to stop waiting wakes the readers, unless a writer
+//!   holds the lock; a woken writer that gives up passes its wake-up to the next writer.
+
+use std::sync::Arc;
+
+use lockorder::Mode;
+
+use super::model::Counter;
+
+/// Who asks for a lock, which decides whether it must yield.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    New,
+    Listening,
+    Woken,
+    Reserved,
+}
+
+/// Why a try fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Busy {
+    /// Held in a conflicting mode.
+    Held,
+    /// Free or shareable, but the taker yields.
+    Yield,
+}
+
+/// Which of a lock's events a listener is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum On {
+    Readers,
+    Writers,
+    Reservation,
+}
+
+impl On {
+    /// The queue for a mode.
+    pub(crate) fn queue(mode: Mode) -> On {
+        match mode {
+            Mode::Shared => On::Readers,
+            Mode::Exclusive => On::Writers,
+        }
+    }
+}
+
+/// A listener of a future (model id `fut`) on one of the events.
+pub(crate) struct Entry {
+    pub(crate) fut: u64,
+    pub(crate) notified: bool,
+    /// The waker it was last polled with, and that waker's count before that poll.
+    pub(crate) waker: Arc<Counter>,
+    pub(crate) seen: usize,
+}
+
+/// An event: its listeners in the order they registered; the notified ones come first.
+#[derive(Default)]
+pub(crate) struct Event {
+    pub(crate) entries: Vec<Entry>,
+}
+
+impl Event {
+    /// Notifies up to `n` listeners (`additional`: `n` more than those notified already), in
+    /// order; returns how many it notified.
+    fn notify(&mut self, n: usize, additional: bool) -> usize {
+        let notified = self.entries.iter().filter(|e| e.notified).count();
+        let n = if additional {
+            n
+        } else if n < notified {
+            return 0;
+        } else {
+            n - notified
+        };
+        let mut count = 0;
+        for e in self.entries.iter_mut().filter(|e| !e.notified).take(n) {
+            e.notified = true;
+            count += 1;
+        }
+        count
+    }
+
+    /// The listener of `fut`, taken off the list.
+    fn remove(&mut self, fut: u64) -> Entry {
+        let at = self
+            .entries
+            .iter()
+            .position(|e| e.fut == fut)
+            .expect("model: the future listens here");
+        self.entries.remove(at)
+    }
+
+    fn entry_mut(&mut self, fut: u64) -> &mut Entry {
+        self.entries
+            .iter_mut()
+            .find(|e| e.fut == fut)
+            .expect("model: the future listens here")
+    }
+}
+
+/// Who holds a lock: model ids of futures (while they walk) or guards.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Holders {
+    #[default]
+    Free,
+    Exclusive(u64),
+    /// Readers, in the order they joined.
+    Shared(Vec<u64>),
+}
+
+#[derive(Default)]
+pub(crate) struct LockModel {
+    pub(crate) holders: Holders,
+    wait_s: bool,
+    wait_x: bool,
+    reserved: bool,
+    writers_waiting: u32,
+    pub(crate) readers: Event,
+    pub(crate) writers: Event,
+    pub(crate) reservation: Event,
+}
+
+impl LockModel {
+    pub(crate) fn is_free(&self) -> bool {
+        self.holders == Holders::Free
+    }
+
+    /// Whether a try in `mode` on `turn` would take the lock now.
+    pub(crate) fn check(&self, mode: Mode, turn: Turn) -> Result<(), Busy> {
+        match (mode, &self.holders) {
+            (Mode::Exclusive, Holders::Free) => {}
+            (Mode::Exclusive, _) | (Mode::Shared, Holders::Exclusive(_)) => return Err(Busy::Held),
+            (Mode::Shared, _) => {}
+        }
+        let reserved = self.reserved && turn != Turn::Reserved;
+        let behind_writers = mode == Mode::Shared
+            && matches!(turn, Turn::New | Turn::Listening)
+            && self.writers_waiting != 0;
+        if reserved || behind_writers {
+            return Err(Busy::Yield);
+        }
+        Ok(())
+    }
+
+    /// A try by `who`: whether it started the holding (a writer, or the first reader).
+    pub(crate) fn try_lock(&mut self, who: u64, mode: Mode, turn: Turn) -> Result<bool, Busy> {
+        self.check(mode, turn)?;
+        if turn == Turn::Reserved {
+            // The reservation's turn has come: the lock is open to all again, and this
+            // holder's release wakes the queues the reservation kept asleep.
+            self.reserved = false;
+            self.wait_s = true;
+            self.wait_x = true;
+        }
+        Ok(match mode {
+            Mode::Exclusive => {
+                // A waiter sets the writers' bit again: others may queue behind it.
+                if matches!(turn, Turn::Listening | Turn::Woken) {
+                    self.wait_x = true;
+                }
+                self.holders = Holders::Exclusive(who);
+                true
+            }
+            Mode::Shared => match &mut self.holders {
+                Holders::Shared(readers) => {
+                    readers.push(who);
+                    false
+                }
+                holders => {
+                    *holders = Holders::Shared(vec![who]);
+                    true
+                }
+            },
+        })
+    }
+
+    pub(crate) fn event_mut(&mut self, on: On) -> &mut Event {
+        match on {
+            On::Readers => &mut self.readers,
+            On::Writers => &mut self.writers,
+            On::Reservation => &mut self.reservation,
+        }
+    }
+
+    /// `fut` starts listening on `on`; on a queue it also sets that queue's waiting bit.
+    pub(crate) fn listen(&mut self, fut: u64, on: On, waker: Arc<Counter>, seen: usize) {
+        match on {
+            On::Readers => self.wait_s = true,
+            On::Writers => self.wait_x = true,
+            On::Reservation => {}
+        }
+        self.event_mut(on).entries.push(Entry {
+            fut,
+            notified: false,
+            waker,
+            seen,
+        });
+    }
+
+    /// A woken waiter was refused because the lock is held: it reserves the lock (listening on
+    /// the reservation's event), unless someone has.
+    pub(crate) fn reserve(&mut self, fut: u64, waker: Arc<Counter>, seen: usize) -> bool {
+        if self.reserved {
+            return false;
+        }
+        self.listen(fut, On::Reservation, waker, seen);
+        self.reserved = true;
+        true
+    }
+
+    /// The reserving waiter gives up: the reservation goes, and both queues are woken.
+    pub(crate) fn unreserve(&mut self) {
+        self.reserved = false;
+        self.wait_s = false;
+        self.wait_x = false;
+        self.wake(true, true);
+    }
+
+    /// Polls the listener of `fut` on `on`: if it was notified it is done (and off the list);
+    /// otherwise it now wakes `waker`.
+    pub(crate) fn poll_listener(
+        &mut self,
+        fut: u64,
+        on: On,
+        waker: &Arc<Counter>,
+        seen: usize,
+    ) -> bool {
+        let event = self.event_mut(on);
+        let entry = event.entry_mut(fut);
+        if entry.notified {
+            event.remove(fut);
+            return true;
+        }
+        entry.waker = waker.clone();
+        entry.seen = seen;
+        false
+    }
+
+    /// Takes the listener of `fut` off `on`: whether it had been notified.
+    pub(crate) fn discard(&mut self, fut: u64, on: On) -> bool {
+        self.event_mut(on).remove(fut).notified
+    }
+
+    pub(crate) fn writer_waits(&mut self) {
+        self.writers_waiting += 1;
+    }
+
+    /// A writer stops waiting; the last one wakes the readers, unless a writer holds the lock.
+    pub(crate) fn writer_done(&mut self) {
+        self.writers_waiting -= 1;
+        let writer_holds = matches!(self.holders, Holders::Exclusive(_));
+        if self.writers_waiting == 0 && self.wait_s && !writer_holds {
+            self.readers.notify(usize::MAX, false);
+        }
+    }
+
+    /// `who` gives back its holding in `mode`. The release that frees the lock clears the
+    /// waiting bits and wakes the reserving waiter alone, or else the queues.
+    pub(crate) fn unlock(&mut self, who: u64, mode: Mode) {
+        match (mode, &mut self.holders) {
+            (Mode::Exclusive, Holders::Exclusive(h)) if *h == who => {}
+            (Mode::Shared, Holders::Shared(readers)) if readers.contains(&who) => {
+                readers.retain(|&r| r != who);
+                if !readers.is_empty() {
+                    return;
+                }
+            }
+            (_, holders) => panic!("model: {who} gives back a {mode:?} holding of {holders:?}"),
+        }
+        self.holders = Holders::Free;
+        let (readers, writers) = (self.wait_s, self.wait_x);
+        self.wait_s = false;
+        self.wait_x = false;
+        if self.reserved {
+            self.reservation.notify(1, false);
+        } else {
+            self.wake(readers, writers);
+        }
+    }
+
+    /// Wakes one writer and every reader, as the bits say may listen.
+    fn wake(&mut self, readers: bool, writers: bool) {
+        if writers {
+            self.writers.notify(1, false);
+        }
+        if readers {
+            self.readers.notify(usize::MAX, false);
+        }
+    }
+
+    /// A woken waiter in `mode` gives up: a writer's wake-up passes to the next writer.
+    pub(crate) fn pass_on(&mut self, mode: Mode) {
+        if mode == Mode::Exclusive {
+            self.writers.notify(1, true);
+        }
+    }
+
+    /// Renames a holder (a walk's locks go to its guard).
+    pub(crate) fn rename(&mut self, from: u64, to: u64) {
+        match &mut self.holders {
+            Holders::Exclusive(h) if *h == from => *h = to,
+            Holders::Shared(readers) => {
+                for r in readers.iter_mut().filter(|r| **r == from) {
+                    *r = to;
+                }
+            }
+            holders => panic!("model: {from} does not hold {holders:?}"),
+        }
+    }
+
+    /// Every listener, on any event.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.readers
+            .entries
+            .iter()
+            .chain(&self.writers.entries)
+            .chain(&self.reservation.entries)
+    }
+}

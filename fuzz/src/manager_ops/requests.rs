@@ -1,0 +1,164 @@
+//! Requests, made on the real manager and on the model at once: a new acquire future, a poll, a
+//! single try or a blocking wait, each checked against what the model predicts.
+
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use super::input::{KeyKind, Request, Wait};
+use super::model::Outcome;
+use super::real::{AnyFuture, AnyGuard, Fresh, Source};
+use super::world::World;
+use super::UNKNOWN;
+
+/// The real future of a request, with its options (`as_option`: see [`Source::acquire`]).
+fn open<'a>(
+    w: &World,
+    src: Source<'a, '_>,
+    keys: &[(Option<usize>, bool)],
+    kind: KeyKind,
+    (wait, label, as_option): (Wait, Option<&str>, bool),
+) -> Fresh<'a> {
+    let names = &w.model.names;
+    let name = |k: Option<usize>| k.map_or(UNKNOWN, |i| names[i].as_str());
+    let id =
+        |(at, k): (usize, Option<usize>)| k.map_or(w.foreign[at % w.foreign.len()], |i| w.ids[i]);
+    let split = |shared: bool| {
+        keys.iter()
+            .enumerate()
+            .filter(move |k| k.1 .1 == shared)
+            .map(|(at, k)| (at, k.0))
+    };
+    let fut = match kind {
+        KeyKind::Name => src.acquire(
+            split(false).map(|k| name(k.1)).collect(),
+            split(true).map(|k| name(k.1)).collect(),
+            as_option,
+        ),
+        KeyKind::Owned => src.acquire(
+            split(false).map(|k| name(k.1).to_string()).collect(),
+            split(true).map(|k| name(k.1).to_string()).collect(),
+            as_option,
+        ),
+        KeyKind::Id => src.acquire(
+            split(false).map(id).collect(),
+            split(true).map(id).collect(),
+            as_option,
+        ),
+    };
+    fut.with(wait, label)
+}
+
+/// A new acquire future and its model (`pid`: the model id of the guard `src` nests in).
+pub(crate) fn begin<'a>(
+    w: &mut World,
+    src: Source<'a, '_>,
+    pid: Option<u64>,
+    req: &Request,
+) -> (u64, AnyFuture<'a>) {
+    let keys = w.keys(req);
+    // Each acquisition's label is its own, so a status entry showing another holding's is caught.
+    let label = w.label(req.label);
+    let options = (req.wait, label.as_deref(), req.via_future);
+    let fut = open(w, src, &keys, req.kind, options);
+    let want = w
+        .model
+        .resolve(&keys, req.kind, w.model.parent(pid).as_ref());
+    let timeout = w.model.timeout_of(req.wait);
+    let id = w.model.new_future(want, pid, timeout, label);
+    (id, fut.pin())
+}
+
+/// Polls future `id` and checks the outcome against the model: the guard, if it was granted.
+pub(crate) fn poll_one<'a>(
+    w: &mut World,
+    id: u64,
+    fut: &mut AnyFuture<'a>,
+    fresh_waker: bool,
+) -> Option<(u64, AnyGuard<'a>)> {
+    let f = w.model.futures.get_mut(&id).unwrap();
+    if fresh_waker {
+        f.waker = Arc::default();
+    }
+    f.seen = f.waker.count();
+    let waker = Waker::from(f.waker.clone());
+    let real = fut.poll(&mut Context::from_waker(&waker));
+    if w.trace {
+        eprintln!("  poll {id}: {real:?}");
+    }
+    match (w.model.poll(id), real) {
+        (Outcome::Pending, Poll::Pending) => None,
+        (Outcome::Granted(gid), Poll::Ready(Ok(guard))) => {
+            w.check_guard(&guard, gid);
+            Some((gid, guard))
+        }
+        (Outcome::Failed(e), Poll::Ready(Err(actual))) => {
+            w.check_error(&actual, &e);
+            None
+        }
+        (Outcome::Pending, real) => panic!("future {id}: expected Pending, got {real:?}"),
+        (Outcome::Granted(_), real) => panic!("future {id}: expected a guard, got {real:?}"),
+        (Outcome::Failed(e), real) => panic!("future {id}: expected {e:?}, got {real:?}"),
+    }
+}
+
+/// A single try (`blocking`: a `wait()` that cannot block, else nothing), from the manager or
+/// through a guard, checked against the model.
+pub(crate) fn try_one<'a>(
+    w: &mut World,
+    src: Source<'a, '_>,
+    pid: Option<u64>,
+    req: &Request,
+    blocking: bool,
+) -> Option<(u64, AnyGuard<'a>)> {
+    let keys = w.keys(req);
+    let want = w
+        .model
+        .resolve(&keys, req.kind, w.model.parent(pid).as_ref());
+    let (real, expected) = if blocking {
+        let timeout = w.model.timeout_of(req.wait);
+        if w.model.would_block(&want, timeout) {
+            return None;
+        }
+        let label = w.label(req.label);
+        let options = (req.wait, label.as_deref(), false);
+        let real = open(w, src, &keys, req.kind, options).wait();
+        (real, w.model.wait_now(want, pid, label))
+    } else if req.via_future {
+        let label = w.label(req.label);
+        let options = (req.wait, label.as_deref(), false);
+        let real = open(w, src, &keys, req.kind, options).try_now();
+        (real, w.model.try_now(want, pid, label))
+    } else {
+        let exclusive = keys.iter().filter(|k| !k.1).count();
+        let real = match req.kind {
+            // The shorthands, which must be the same as `acquire(..).try_now()`.
+            KeyKind::Name if src.has_try_shorthand(exclusive, keys.len() - exclusive) => {
+                let name =
+                    |k: &(Option<usize>, bool)| k.0.map_or(UNKNOWN, |i| w.model.names[i].as_str());
+                src.try_acquire(
+                    keys.iter().filter(|k| !k.1).map(name).collect(),
+                    keys.iter().filter(|k| k.1).map(name).collect(),
+                )
+            }
+            kind => open(w, src, &keys, kind, (Wait::Default, None, false)).try_now(),
+        };
+        (real, w.model.try_now(want, pid, None))
+    };
+    let what = if blocking { "wait" } else { "try" };
+    if w.trace {
+        eprintln!("  {what}: {real:?}");
+    }
+    match (expected, real) {
+        (Outcome::Granted(gid), Ok(guard)) => {
+            w.check_guard(&guard, gid);
+            Some((gid, guard))
+        }
+        (Outcome::Failed(e), Err(actual)) => {
+            w.check_error(&actual, &e);
+            None
+        }
+        (Outcome::Pending, _) => unreachable!(),
+        (Outcome::Granted(_), real) => panic!("{what}: expected a guard, got {real:?}"),
+        (Outcome::Failed(e), real) => panic!("{what}: expected {e:?}, got {real:?}"),
+    }
+}
