@@ -200,7 +200,7 @@ struct Entry {
     description: Box<str>,
 }
 
-/// Collects locks, then freezes them into a [`LockManager`].
+/// Collects locks, then freezes them into a [`LockManager`](crate::LockManager).
 ///
 /// ```
 /// use lockorder::{Error, LockManager};
@@ -224,7 +224,7 @@ pub struct Builder<T = NoTimer> {
 }
 
 impl Builder<NoTimer> {
-    /// A builder without a timer. Same as [`LockManager::builder`].
+    /// A builder without a timer. Same as [`LockManager::builder`](crate::LockManager::builder).
     pub fn new() -> Self {
         Self {
             entries: Vec::new(),
@@ -289,7 +289,7 @@ impl<T> Builder<T> {
     }
 
     /// Registers a lock and hands the builder back by value, so that a builder chains from
-    /// [`LockManager::builder`] to [`build`](Self::build) in one expression.
+    /// [`LockManager::builder`](crate::LockManager::builder) to [`build`](Self::build) in one expression.
     ///
     /// ```
     /// use lockorder::{LockManager, ManualTimer};
