@@ -118,9 +118,10 @@ def panel(x0, y0, w, h, title, group, value, unit, fmt, prefix=""):
 
 def legend(x, y, funcs):
     s = []
-    for i, f in enumerate(funcs):
-        s.append(f'<rect x="{x + i * 106}" y="{y}" width="10" height="10" fill="{COLORS.get(f, "#bcbd22")}"/>')
-        s.append(f'<text x="{x + i * 106 + 14}" y="{y + 9}" font-size="11">{escape(f)}</text>')
+    for f in funcs:
+        s.append(f'<rect x="{x}" y="{y}" width="10" height="10" fill="{COLORS.get(f, "#bcbd22")}"/>')
+        s.append(f'<text x="{x + 14}" y="{y + 9}" font-size="11">{escape(f)}</text>')
+        x += 14 + 6.5 * len(f) + 18
     return s
 
 
@@ -179,7 +180,8 @@ def svg(data, interleaved):
                    lambda v: f"{v:.2f}", "T = ")
     funcs = [f for f in ORDER if f in w1 or f in w2 or f in w3 or any(f in g for g in w4.values())]
     s += legend(40, 900, funcs)
-    note = ("W1/W3: interleaved pass, fastest of 60 rounds; W2/W4: median of 16 alternating rounds"
+    note = ("W1/W3: interleaved pass, fastest of 60 rounds; W2/W4: median of 16 alternating rounds; "
+            "W4's async-lock and tokio are their RwLocks"
             if interleaved else "criterion mean estimates")
     s.append(f'<text x="{width - 10}" y="{height - 8}" text-anchor="end" font-size="10" fill="#666">'
              f"cargo bench --bench lockorder; {note}</text>")
