@@ -118,9 +118,10 @@ def panel(x0, y0, w, h, title, group, value, unit, fmt, prefix=""):
 
 def legend(x, y, funcs):
     s = []
-    for i, f in enumerate(funcs):
-        s.append(f'<rect x="{x + i * 106}" y="{y}" width="10" height="10" fill="{COLORS.get(f, "#bcbd22")}"/>')
-        s.append(f'<text x="{x + i * 106 + 14}" y="{y + 9}" font-size="11">{escape(f)}</text>')
+    for f in funcs:
+        s.append(f'<rect x="{x}" y="{y}" width="10" height="10" fill="{COLORS.get(f, "#bcbd22")}"/>')
+        s.append(f'<text x="{x + 14}" y="{y + 9}" font-size="11">{escape(f)}</text>')
+        x += 14 + 6.5 * len(f) + 18
     return s
 
 
@@ -179,7 +180,8 @@ def svg(data, interleaved):
                    lambda v: f"{v:.2f}", "T = ")
     funcs = [f for f in ORDER if f in w1 or f in w2 or f in w3 or any(f in g for g in w4.values())]
     s += legend(40, 900, funcs)
-    note = ("W1/W3: interleaved pass, fastest of 60 rounds; W2/W4: median of 16 alternating rounds"
+    note = ("W1/W3: interleaved pass, fastest of 60 rounds; W2/W4: median of 16 alternating rounds; "
+            "W4's async-lock and tokio are their RwLocks"
             if interleaved else "criterion mean estimates")
     s.append(f'<text x="{width - 10}" y="{height - 8}" text-anchor="end" font-size="10" fill="#666">'
              f"cargo bench --bench lockorder; {note}</text>")
@@ -423,22 +425,21 @@ def callgrind(binary, label, commit=None):
 
 
 def instruction_tables(docs):
-    """Per-iteration instruction counts of each profile, one column per profile and row."""
+    """Per-iteration instruction counts: a row per profile and K, a column per variant."""
     if not docs:
         return ""
-    labels = [d["label"] for d in docs]
-    by = {(d["label"], r["impl"], r["k"]): r["instructions"] for d in docs for r in d["rows"]}
-    impls = [v for v in CG_VARIANTS if any(k[1] == v for k in by)]
+    impls = [v for v in CG_VARIANTS if any(r["impl"] == v for d in docs for r in d["rows"])]
     lines = [
-        "Instructions per acquire + release (callgrind, W1): " + ", ".join(
-            f"{d['label']} at {d['commit']}" for d in docs),
+        "Instructions per acquire + release (callgrind, W1)",
         "",
-        "| K | " + " | ".join(f"{v} ({l})" if len(labels) > 1 else v for v in impls for l in labels) + " |",
-        "|---|" + "---|" * (len(impls) * len(labels)),
+        "| profile | library | K | " + " | ".join(impls) + " |",
+        "|---|---|---|" + "---|" * len(impls),
     ]
-    for k in CG_KS:
-        cells = [f"{by[(l, v, k)]:,.0f}" if (l, v, k) in by else "-" for v in impls for l in labels]
-        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    for d in docs:
+        by = {(r["impl"], r["k"]): r["instructions"] for r in d["rows"]}
+        for k in CG_KS:
+            cells = [f"{by[(v, k)]:,.0f}" if (v, k) in by else "-" for v in impls]
+            lines.append(f"| {d['label']} | {d['commit']} | {k} | " + " | ".join(cells) + " |")
     for d in docs:
         lines += ["", f"lockorder-id K=1 by function ({d['label']}), self instructions per iteration:", ""]
         lines += [f"  {t['instructions']:7.1f}  {t['function']}" for t in d["lockorder_id_k1_by_function"][:10]]
@@ -450,7 +451,7 @@ def load_instructions():
     for path in sorted(glob.glob(os.path.join(BENCHES, "instructions-*.json"))):
         with open(path) as f:
             docs.append(json.load(f))
-    docs.sort(key=lambda d: d["label"] != "before")
+    docs.sort(key=lambda d: (d["label"] != "before", d["label"] == "after", d["label"]))
     return docs
 
 
