@@ -160,8 +160,8 @@ plant release-ignores-reservation src/raw.rs \
     $'if old & RESERVED != 0 {\n            self.reserved.notify(1);' \
     $'if false && old & RESERVED != 0 {\n            self.reserved.notify(1);' ordering
 plant reserved-take-leaves-queues-unarmed src/raw.rs \
-    'Turn::Reserved => next = (next & !RESERVED) | WAIT_S | WAIT_X,' \
-    'Turn::Reserved => next &= !RESERVED,' hand-off
+    'Turn::Reserved => (next & !RESERVED) | WAIT_S | WAIT_X,' \
+    'Turn::Reserved => next & !RESERVED,' hand-off
 # Shared mode (src/raw.rs).
 plant shared-take-ignores-writer src/raw.rs \
     'if holders == EXCLUSIVE || holders == MAX_READERS {' \
