@@ -483,8 +483,9 @@ impl<M: Handle> fmt::Debug for Core<'_, M> {
 macro_rules! options {
     ($future:ident<$($lt:lifetime,)? T>, $guard:ty, $make:expr) => {
         impl<$($lt,)? T: MaybeTimer> $future<$($lt,)? T> {
-            /// Adds `keys` to the request, to be taken in shared (read) mode: any number of
-            /// shared holders at once, none while an exclusive one holds the lock.
+            /// Adds `keys` to the request, to be taken in shared (read) mode: many shared
+            /// holders at once (up to 16,382 per lock; more wait for a place), none while an
+            /// exclusive one holds the lock.
             ///
             /// A key asked for both ways is taken exclusive. Order rules are those of every
             /// lock: the set is taken in ascending order, whatever the modes. In a nested

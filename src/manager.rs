@@ -164,8 +164,9 @@ impl<T: MaybeTimer> LockManager<T> {
         Acquire::new(self, request, origin, None, None)
     }
 
-    /// Acquires the locks named by `keys` in shared (read) mode, as one [`Guard`]: any number of
-    /// shared holders at once, none while an exclusive holder has the lock.
+    /// Acquires the locks named by `keys` in shared (read) mode, as one [`Guard`]: many shared
+    /// holders at once (up to 16,382 per lock; more wait for a place), none while an exclusive
+    /// holder has the lock.
     ///
     /// Same as `self.acquire([]).shared(keys)`; mix modes in one set with
     /// [`Acquire::shared`]. Writers are not starved: once a writer waits for a lock, new shared

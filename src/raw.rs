@@ -160,7 +160,7 @@ impl RawLock {
             Turn::New => self.writers_waiting.load(Ordering::Relaxed) != 0,
             Turn::Listening => self.writers_waiting.load(Ordering::Acquire) != 0,
         };
-        self.take(|state| {
+        let taken = self.take(|state| {
             let holders = state & HOLDERS;
             if holders == EXCLUSIVE || holders == MAX_READERS {
                 return Err(Busy::Held);
@@ -178,7 +178,14 @@ impl RawLock {
                 next = (next & !RESERVED) | WAIT_S | WAIT_X;
             }
             Ok((next, first))
-        })
+        })?;
+        if turn == Turn::Reserved {
+            // Readers that queued while the lock was reserved may join this holding now, and
+            // only the last reader's release would wake them: while new readers keep
+            // overlapping, that release never comes.
+            self.readers.notify(usize::MAX);
+        }
+        Ok(taken)
     }
 
     /// The compare-and-swap loop of a take: `step` turns the current word into the next one
@@ -318,9 +325,14 @@ impl RawLock {
         let holders = old & HOLDERS;
         if holders == 1 && old & (WAIT_S | WAIT_X | RESERVED) != 0 {
             self.wake_after_release(old);
-        } else if holders == MAX_READERS && old & WAIT_S != 0 {
-            // Room for one more reader.
-            self.readers.notify(usize::MAX);
+        } else if holders == MAX_READERS {
+            // Room for one more reader: the reserving waiter's, if the lock is reserved (the
+            // queues yield to it), or the queue's.
+            if old & RESERVED != 0 {
+                self.reserved.notify(1);
+            } else if old & WAIT_S != 0 {
+                self.readers.notify(usize::MAX);
+            }
         }
     }
 

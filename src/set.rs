@@ -289,7 +289,7 @@ impl Iterator for RevIter<'_> {
 /// How a lock is held: the mode of each lock in a request, in a guard, in a status entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mode {
-    /// Held by any number of readers at once.
+    /// Held by readers, up to 16,382 at once.
     Shared,
     /// Held by one holder alone.
     Exclusive,

@@ -521,3 +521,39 @@ fn writers_queued_behind_a_reader_all_get_through() {
         assert_all_free(&m);
     });
 }
+
+static NEWCOMER_GOT_IN: StdAtomicUsize = StdAtomicUsize::new(0);
+
+/// Two readers wait behind a writer; a newcomer writer may get in first, so that one reader
+/// reserves the lock and the other listens again. The main thread then holds a shared guard
+/// while it waits for both readers: they must both get in beside it. If the reserving reader's
+/// shared holding does not wake the other, only the last reader's release would, and the main
+/// thread's guard keeps that from happening: every thread blocks, which loom reports.
+#[test]
+fn readers_queued_behind_a_reserving_reader_join_its_holding() {
+    // One preemption reaches the race (and finds it in well under a second without the fix);
+    // two take many minutes with three threads this long.
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(1);
+    model.check(|| {
+        let m = Arc::new(manager(&["a"]));
+        let writer = m.try_acquire(["a"]).unwrap();
+        let reader = |m: Arc<LockManager>| {
+            thread::spawn(move || drop(block_on(m.acquire_shared(["a"])).unwrap()))
+        };
+        let r1 = reader(m.clone());
+        let r2 = reader(m.clone());
+        thread::yield_now();
+        drop(writer);
+        if let Ok(newcomer) = m.try_acquire(["a"]) {
+            NEWCOMER_GOT_IN.fetch_add(1, StdOrdering::Relaxed);
+            drop(newcomer);
+        }
+        let stays = block_on(m.acquire_shared(["a"])).unwrap();
+        r1.join().unwrap();
+        r2.join().unwrap();
+        drop(stays);
+        assert_all_free(&m);
+    });
+    assert!(NEWCOMER_GOT_IN.load(StdOrdering::Relaxed) > 0);
+}

@@ -290,3 +290,62 @@ fn modes_survive_nesting_on_a_large_manager() {
         Err(Error::UpgradeRefused { lock }) if lock == "l129"
     ));
 }
+
+/// Two readers wait behind a writer; a newcomer writer gets in first, the first reader reserves
+/// the lock and the second listens again. When the reserving reader takes the lock shared, the
+/// second may join it, and must be woken to do so: the lock is only ever held shared from then
+/// on, so no release would wake it while new readers keep overlapping.
+#[test]
+fn readers_queued_behind_a_reserving_reader_join_its_holding() {
+    let m = manager(ABC);
+    let writer = m.try_acquire(["a"]).unwrap();
+    let mut r1 = Task::new(m.acquire_shared(["a"]));
+    let mut r2 = Task::new(m.acquire_shared(["a"]));
+    r1.pending();
+    r2.pending();
+    drop(writer);
+    let newcomer = m.try_acquire(["a"]).unwrap();
+    r1.pending(); // passed over: reserves
+    r2.pending(); // the reservation is taken: listens again
+    drop(newcomer); // wakes the reservation alone
+    let g1 = r1.ready().unwrap();
+    assert_eq!(g1.mode("a"), Some(Mode::Shared));
+    assert!(r2.woken(), "a reader left asleep beside a shared holding");
+    // New readers overlap from here on; the second reader is among them.
+    let stream = m.try_acquire_shared(["a"]).unwrap();
+    drop(g1);
+    let g2 = r2.ready().unwrap();
+    assert_eq!(m.status()[0].readers, 2);
+    drop((stream, g2));
+    assert!(m.try_acquire(["a"]).is_ok());
+}
+
+/// A reader waits for room on a lock held by the most readers it can have, is passed over by a
+/// newcomer when one leaves, and reserves: the next reader to leave makes room for it, and that
+/// release must wake it (before, only the readers' queue was woken, and its members yield to the
+/// reservation, so the freed place stayed empty until every reader had left).
+#[test]
+fn a_reader_reserving_a_full_lock_gets_the_next_place() {
+    let m = manager(ABC);
+    let mut readers = Vec::new();
+    while let Ok(g) = m.try_acquire_shared(["a"]) {
+        readers.push(g);
+    }
+    let full = readers.len();
+    assert_eq!(full, 16_382, "the most readers of one lock, as documented");
+    let mut waiter = Task::new(m.acquire_shared(["a"]));
+    waiter.pending();
+    readers.pop();
+    let newcomer = m.try_acquire_shared(["a"]).unwrap();
+    waiter.pending(); // passed over: reserves
+    drop(newcomer);
+    assert!(
+        waiter.woken(),
+        "a place is free and the reserving reader sleeps"
+    );
+    let g = waiter.ready().unwrap();
+    assert_eq!(m.status()[0].readers as usize, full);
+    drop(g);
+    drop(readers);
+    assert!(m.try_acquire(["a"]).is_ok());
+}

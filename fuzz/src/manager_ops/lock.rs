@@ -12,8 +12,9 @@
 //! * Bounded waiting: a woken waiter refused because the lock is held reserves it, if nobody
 //!   has, and listens on the reservation's own event. While it is reserved every other taker
 //!   yields and a release wakes the reserving waiter alone; its take lifts the reservation and
-//!   sets the queues' waiting bits again; if it gives up instead, it lifts the reservation and
-//!   wakes the queues.
+//!   sets the queues' waiting bits again (a reader's take also wakes the readers' queue: they
+//!   may join its holding, and only the last reader's release would wake them otherwise); if it
+//!   gives up instead, it lifts the reservation and wakes the queues.
 //! * Otherwise a release that frees the lock clears the waiting bits and wakes one writer and
 //!   every reader; the last waiting writer to stop waiting wakes the readers, unless a writer
 //!   holds the lock; a woken writer that gives up passes its wake-up to the next writer.
@@ -166,6 +167,9 @@ impl LockModel {
             self.reserved = false;
             self.wait_s = true;
             self.wait_x = true;
+        }
+        if turn == Turn::Reserved && mode == Mode::Shared {
+            self.readers.notify(usize::MAX, false);
         }
         Ok(match mode {
             Mode::Exclusive => {
@@ -321,6 +325,17 @@ impl LockModel {
             }
             holders => panic!("model: {from} does not hold {holders:?}"),
         }
+    }
+
+    /// Whether a reader sleeps beside a shared holding it could join, with nothing left to wake
+    /// it: no writer waits (whose take or giving up would) and no reservation is pending (whose
+    /// take would). Only the last reader's release would wake it, and new readers can keep
+    /// overlapping forever.
+    pub(crate) fn leaves_a_reader_asleep(&self) -> bool {
+        matches!(self.holders, Holders::Shared(_))
+            && !self.reserved
+            && self.writers_waiting == 0
+            && self.readers.entries.iter().any(|e| !e.notified)
     }
 
     /// Every listener, on any event.

@@ -23,7 +23,8 @@
 //!   still blocked; a zero timeout tries once; the timer's parked sleeps are exactly those of the
 //!   futures (blocked, or granted and not yet dropped) whose deadline is still ahead;
 //! * no stranded waiter: every listener the model says was notified has had its waker woken since
-//!   it registered, a free lock that anyone listens for has a notified listener, and a blocked
+//!   it registered, a free lock that anyone listens for has a notified listener, a lock held
+//!   shared with no writer waiting and no reservation has no reader asleep, and a blocked
 //!   future whose deadline has passed has been woken;
 //! * `status()`: one entry per lock, ascending, each with the model's name, order, `is_locked`,
 //!   `mode` and `readers`; a held lock's owner is the label of the acquisition that started the

@@ -328,6 +328,10 @@ impl World {
                     "lock {i} is free but none of its waiters was woken"
                 );
             }
+            assert!(
+                !lock.leaves_a_reader_asleep(),
+                "lock {i} is held shared and a reader that could join sleeps"
+            );
         }
     }
 

@@ -461,6 +461,29 @@ pub fn book() -> Vec<(&'static str, Vec<u8>)> {
                 inspect(P),
             ],
         ),
+        // Two readers wait behind a writer; a newcomer writer passes them over, the first
+        // reserves the lock and the second listens again. The reserving reader's shared take
+        // wakes the second, which joins it beside a new reader.
+        (
+            "readers_join_a_reserving_reader",
+            three(),
+            vec![
+                try_(P, r(&[0])),
+                acquire_in(0, r(&[0]).shared().forever()),
+                poll_in(0),
+                acquire_in(1, r(&[0]).shared().forever()),
+                poll_in(1),
+                drop_guard(P),
+                try_(P, r(&[0])),
+                poll_in(0),
+                poll_in(1),
+                drop_guard(P),
+                woken(P),
+                try_(P, r(&[0]).shared()),
+                woken(P),
+                inspect(P),
+            ],
+        ),
         // Modes in nesting: a key asked for both ways is exclusive; a shared request for a
         // covered lock is skipped in either mode; an exclusive one for a lock held shared is an
         // upgrade, refused; nested shared requests through borrowed and owned guards.
