@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{locked, manager, timed, Task, ABC};
+use common::{locked, manager, timed, two_waiters_for_a, Task, ABC};
 use futures_lite::future::block_on;
 use lockorder::futures::Acquire;
 use lockorder::{Error, Guard, LockManager, ManualTimer, NoTimer};
@@ -135,13 +135,7 @@ fn release_is_newest_first() {
 fn waiters_are_woken_one_release_at_a_time_in_arrival_order() {
     let m = manager(ABC);
     let g = m.try_acquire(["a"]).unwrap();
-    let mut first = Task::new(m.acquire(["a"]));
-    let mut second = Task::new(m.acquire(["a"]));
-    first.pending();
-    second.pending();
-    drop(g);
-    assert!(first.woken());
-    assert!(!second.woken());
+    let (mut first, mut second) = two_waiters_for_a(&m, g);
     let g1 = first.ready().unwrap();
     second.pending();
     drop(g1);

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{locked, manager, timed, Task, ABC};
+use common::{locked, manager, timed, two_waiters_for_a, Task, ABC};
 
 #[test]
 fn dropping_before_the_first_poll_holds_nothing() {
@@ -46,13 +46,7 @@ fn released_partial_locks_wake_their_waiters() {
 fn a_woken_waiter_that_is_dropped_passes_the_wake_up_on() {
     let m = manager(ABC);
     let g = m.try_acquire(["a"]).unwrap();
-    let mut first = Task::new(m.acquire(["a"]));
-    let mut second = Task::new(m.acquire(["a"]));
-    first.pending();
-    second.pending();
-    drop(g);
-    assert!(first.woken());
-    assert!(!second.woken());
+    let (mut first, mut second) = two_waiters_for_a(&m, g);
     first.cancel(); // woken, never used the wake-up
     assert!(second.woken(), "the wake-up must pass to the next waiter");
     assert!(second.ready().is_ok());

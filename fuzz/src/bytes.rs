@@ -21,3 +21,16 @@ impl Bytes<'_> {
         self.0.is_empty()
     }
 }
+
+/// Implements `Arbitrary` for a target's input type, whose `decode(&[u8]) -> Self` takes any
+/// bytes: the fuzzer's whole input goes to `decode`, the way the committed seeds do.
+macro_rules! arbitrary_via_decode {
+    ($input:ty) => {
+        impl<'a> ::arbitrary::Arbitrary<'a> for $input {
+            fn arbitrary(u: &mut ::arbitrary::Unstructured<'a>) -> ::arbitrary::Result<Self> {
+                Ok(<$input>::decode(u.bytes(u.len())?))
+            }
+        }
+    };
+}
+pub(crate) use arbitrary_via_decode;

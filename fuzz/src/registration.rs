@@ -10,10 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use arbitrary::Arbitrary;
 use lockorder::{Builder, Error, LockManager, ManualTimer, MaybeTimer};
 
-use crate::bytes::Bytes;
+use crate::bytes::{arbitrary_via_decode, Bytes};
 
 // === Input ===
 //
@@ -42,11 +41,7 @@ pub struct Input {
     registrations: Vec<Registration>,
 }
 
-impl<'a> Arbitrary<'a> for Input {
-    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(Input::decode(u.bytes(u.len())?))
-    }
-}
+arbitrary_via_decode!(Input);
 
 impl Input {
     /// Decodes any bytes.

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-use lockorder::{LockManager, ManualTimer};
+use lockorder::futures::Acquire;
+use lockorder::{Guard, LockManager, ManualTimer, NoTimer};
 
 /// A waker that counts its wake-ups and, if given a log, records its name there when woken.
 pub struct CountingWaker {
@@ -120,6 +121,23 @@ pub fn timed(locks: &[(&str, u32)]) -> (LockManager<ManualTimer>, ManualTimer) {
         b.register(name, order).unwrap();
     }
     (b.build(), timer)
+}
+
+/// Two tasks that wait, in that order, for `a`, which `holder` holds; then drops `holder` and
+/// checks that its release woke the first of them alone.
+#[track_caller]
+pub fn two_waiters_for_a<'m>(
+    m: &'m LockManager,
+    holder: Guard<'m>,
+) -> (Task<Acquire<'m, NoTimer>>, Task<Acquire<'m, NoTimer>>) {
+    let mut first = Task::new(m.acquire(["a"]));
+    let mut second = Task::new(m.acquire(["a"]));
+    first.pending();
+    second.pending();
+    drop(holder);
+    assert!(first.woken());
+    assert!(!second.woken());
+    (first, second)
 }
 
 /// Which of `names` are locked right now.

@@ -1,6 +1,7 @@
 //! The board support every firmware in this package shares: a SysTick time driver for
 //! embassy-time, a watchdog that turns a hang into a failure, the heap, a software interrupt
 //! to pend, and semihosting output whose exit status is the verdict.
+//! [`size`] is the frame the size firmwares share.
 //!
 //! The board is QEMU's `lm3s6965evb` (Cortex-M3, 12.5 MHz core clock in QEMU).
 #![no_std]
@@ -18,6 +19,8 @@ use cortex_m_rt::{exception, ExceptionFrame};
 use cortex_m_semihosting::debug;
 use critical_section::Mutex;
 use embassy_time_queue_utils::Queue;
+
+pub mod size;
 
 pub use cortex_m_semihosting::hprintln as println;
 pub use embedded_alloc;

@@ -101,6 +101,15 @@ impl Occupancy {
             self.holders[Self::index(name)].fetch_sub(1, Ordering::SeqCst);
         }
     }
+
+    /// Checks that no lock ever had two holders.
+    fn assert_no_overlap(&self) {
+        assert_eq!(
+            self.overlaps.load(Ordering::SeqCst),
+            0,
+            "mutual exclusion broken"
+        );
+    }
 }
 
 /// A one-shot flag a task can await.
@@ -185,11 +194,7 @@ pub(crate) fn ordered_acquire_under_contention<R: Runtime>(rt: &R) {
             task.await;
         }
     });
-    assert_eq!(
-        occupancy.overlaps.load(Ordering::SeqCst),
-        0,
-        "mutual exclusion broken"
-    );
+    occupancy.assert_no_overlap();
     assert_eq!(done.load(Ordering::SeqCst), SETS.len() * ROUNDS);
     assert_all_free(&m, "after contention");
 }
@@ -264,11 +269,7 @@ pub(crate) fn queued_waiters_all_get_through<R: Runtime>(rt: &R) {
             assert!(waiter.await, "every waiter had to wait for the holder");
         }
     });
-    assert_eq!(
-        occupancy.overlaps.load(Ordering::SeqCst),
-        0,
-        "mutual exclusion broken"
-    );
+    occupancy.assert_no_overlap();
     assert_all_free(&m, "after the queue drained");
 }
 
@@ -375,11 +376,7 @@ pub(crate) fn cancellation_under_contention<R: Runtime>(rt: &R) {
             task.await;
         }
     });
-    assert_eq!(
-        occupancy.overlaps.load(Ordering::SeqCst),
-        0,
-        "mutual exclusion broken"
-    );
+    occupancy.assert_no_overlap();
     assert_eq!(patient_done.load(Ordering::SeqCst), 2 * ROUNDS);
     assert_all_free(&m, "after cancellations");
 }

@@ -40,9 +40,7 @@
 
 use std::time::Duration;
 
-use arbitrary::Arbitrary;
-
-use crate::bytes::Bytes;
+use crate::bytes::{arbitrary_via_decode, Bytes};
 
 const MAX_LOCKS: usize = 10;
 /// A large manager has more locks than a lock set holds inline (128).
@@ -188,11 +186,7 @@ fn request(b: &mut Bytes<'_>) -> Request {
     }
 }
 
-impl<'a> Arbitrary<'a> for Input {
-    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(Input::decode(u.bytes(u.len())?))
-    }
-}
+arbitrary_via_decode!(Input);
 
 impl Input {
     /// Decodes any bytes.

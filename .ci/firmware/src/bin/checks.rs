@@ -1022,6 +1022,18 @@ async fn shared_exclusion(spawner: Spawner, m: &'static Locks) {
     ));
 }
 
+/// Once a writer has queued for b, which is held shared: a new reader's try is refused, and a
+/// reader's task starts waiting behind the writer.
+async fn reader_behind_waiting_writer(spawner: Spawner, m: &'static Locks, start: Instant) {
+    yield_now().await;
+    let tried = m.try_acquire_shared(["b"]);
+    ensure!(
+        matches!(&tried, Err(Error::WouldBlock { lock }) if lock.name() == "b"),
+        "with a writer waiting for b, held shared, try_acquire_shared gave {tried:?}"
+    );
+    spawn_waiter(spawner, m, Want::Reader, start);
+}
+
 async fn writer_preference(spawner: Spawner, m: &'static Locks) {
     rt::check("writer-preference");
     let reader = match m.acquire_shared(["b"]).owner("reader").await {
@@ -1035,15 +1047,7 @@ async fn writer_preference(spawner: Spawner, m: &'static Locks) {
         m.acquire(["b"])
             .timeout(Duration::from_millis(30))
             .owner("writer"),
-        async {
-            yield_now().await;
-            let tried = m.try_acquire_shared(["b"]);
-            ensure!(
-                matches!(&tried, Err(Error::WouldBlock { lock }) if lock.name() == "b"),
-                "with a writer waiting for b, held shared, try_acquire_shared gave {tried:?}"
-            );
-            spawn_waiter(spawner, m, Want::Reader, start);
-        },
+        reader_behind_waiting_writer(spawner, m, start),
     )
     .await;
     ensure!(
@@ -1059,15 +1063,7 @@ async fn writer_preference(spawner: Spawner, m: &'static Locks) {
     let start = Instant::now();
     let (cancelled, ()) = join(
         select(m.acquire(["b"]).no_timeout(), Timer::after_millis(30)),
-        async {
-            yield_now().await;
-            let tried = m.try_acquire_shared(["b"]);
-            ensure!(
-                matches!(&tried, Err(Error::WouldBlock { lock }) if lock.name() == "b"),
-                "with a writer waiting for b, held shared, try_acquire_shared gave {tried:?}"
-            );
-            spawn_waiter(spawner, m, Want::Reader, start);
-        },
+        reader_behind_waiting_writer(spawner, m, start),
     )
     .await;
     ensure!(

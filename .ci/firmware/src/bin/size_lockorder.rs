@@ -4,23 +4,17 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use core::time::Duration;
 
 use embassy_executor::Spawner;
-use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-use embassy_sync::channel::Channel;
 use embassy_time::Timer;
 use lockorder::global::Global;
 use lockorder::{EmbassyTimer, LockManager};
-use lockorder_firmware::{self as rt, ensure};
+use lockorder_firmware::{self as rt, size, size::ROUNDS};
 use panic_semihosting as _;
 
-const ROUNDS: u32 = 20;
 const NAMES: [&str; 3] = ["a", "b", "c"];
 static LOCKS: Global<EmbassyTimer> = Global::new();
-static INSIDE: [AtomicU32; 3] = [const { AtomicU32::new(0) }; 3];
-static DONE: Channel<CriticalSectionRawMutex, (), 3> = Channel::new();
 
 #[embassy_executor::task(pool_size = 3)]
 async fn worker(m: &'static LockManager<EmbassyTimer>, set: [usize; 2]) {
@@ -29,23 +23,18 @@ async fn worker(m: &'static LockManager<EmbassyTimer>, set: [usize; 2]) {
         let Ok(guard) = m.acquire(keys).timeout(Duration::from_millis(100)).await else {
             rt::fail(format_args!("timed out"));
         };
-        for i in set {
-            ensure!(INSIDE[i].fetch_add(1, SeqCst) == 0, "two holders");
-        }
+        size::enter(set);
         Timer::after_ticks(1).await;
-        for i in set {
-            INSIDE[i].fetch_sub(1, SeqCst);
-        }
+        size::leave(set);
         drop(guard);
     }
-    DONE.send(()).await;
+    size::done().await;
 }
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
     rt::heap!(2048);
-    rt::init(3_000);
-    rt::check("size-lockorder");
+    size::start("size-lockorder");
     let built = LOCKS.get_or_try_init(|| {
         let mut b = LockManager::builder().timer(EmbassyTimer::new());
         for (order, name) in (10..).step_by(10).zip(NAMES) {
@@ -57,15 +46,8 @@ async fn main(spawner: Spawner) {
         rt::fail(format_args!("registration failed"));
     };
     let manager = rt::HEAP.used();
-    for set in [[0, 1], [1, 2], [0, 2]] {
-        match worker(m, set) {
-            Ok(token) => spawner.spawn(token),
-            Err(_) => rt::fail(format_args!("spawn")),
-        }
-    }
-    for _ in 0..3 {
-        DONE.receive().await;
-    }
+    size::spawn(spawner, |set| worker(m, set));
+    size::finished().await;
     rt::pass(format_args!(
         "3 tasks, {ROUNDS} rounds each; heap in use: {} bytes, manager {manager}",
         rt::HEAP.used()
