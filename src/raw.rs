@@ -180,12 +180,18 @@ impl RawLock {
             Ok((next, first))
         })?;
         if turn == Turn::Reserved {
-            // Readers that queued while the lock was reserved may join this holding now, and
-            // only the last reader's release would wake them: while new readers keep
-            // overlapping, that release never comes.
-            self.readers.notify(usize::MAX);
+            self.readers_may_join();
         }
         Ok(taken)
+    }
+
+    /// After a reserved shared take: readers that queued while the lock was reserved may join
+    /// this holding now, and only the last reader's release would wake them: while new readers
+    /// keep overlapping, that release never comes.
+    #[cold]
+    #[inline(never)]
+    fn readers_may_join(&self) {
+        self.readers.notify(usize::MAX);
     }
 
     /// The compare-and-swap loop of a take: `step` turns the current word into the next one
@@ -326,13 +332,20 @@ impl RawLock {
         if holders == 1 && old & (WAIT_S | WAIT_X | RESERVED) != 0 {
             self.wake_after_release(old);
         } else if holders == MAX_READERS {
-            // Room for one more reader: the reserving waiter's, if the lock is reserved (the
-            // queues yield to it), or the queue's.
-            if old & RESERVED != 0 {
-                self.reserved.notify(1);
-            } else if old & WAIT_S != 0 {
-                self.readers.notify(usize::MAX);
-            }
+            self.room_for_a_reader(old);
+        }
+    }
+
+    /// A reader left a lock held by the most readers it can have (`old`: the word before): the
+    /// place goes to the reserving waiter, if the lock is reserved (the queues yield to it), or
+    /// to the readers' queue.
+    #[cold]
+    #[inline(never)]
+    fn room_for_a_reader(&self, old: u32) {
+        if old & RESERVED != 0 {
+            self.reserved.notify(1);
+        } else if old & WAIT_S != 0 {
+            self.readers.notify(usize::MAX);
         }
     }
 

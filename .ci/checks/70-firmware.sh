@@ -157,8 +157,8 @@ plant newcomers-ignore-reservation src/raw.rs \
     '_ if state & RESERVED != 0 => return Err(Busy::Yield),' \
     '_ if false && state & RESERVED != 0 => return Err(Busy::Yield),' ordering
 plant release-ignores-reservation src/raw.rs \
-    $'if old & RESERVED != 0 {\n            self.reserved.notify(1);' \
-    $'if false && old & RESERVED != 0 {\n            self.reserved.notify(1);' ordering
+    $'fn wake_after_release(&self, old: u32) {\n        if old & RESERVED != 0 {' \
+    $'fn wake_after_release(&self, old: u32) {\n        if false && old & RESERVED != 0 {' ordering
 plant reserved-take-leaves-queues-unarmed src/raw.rs \
     'Turn::Reserved => (next & !RESERVED) | WAIT_S | WAIT_X,' \
     'Turn::Reserved => next & !RESERVED,' hand-off
