@@ -79,8 +79,8 @@ impl Timer for StdTimer {
 pub struct StdSleep {
     /// `None`: too far away to represent; never completes.
     deadline: Option<Instant>,
-    /// Registered with the helper thread once polled before the deadline.
-    entry: Option<Arc<Entry>>,
+    /// Registered with the helper thread (under this id) once polled before the deadline.
+    entry: Option<(u64, Arc<Entry>)>,
 }
 
 impl StdSleep {
@@ -101,7 +101,7 @@ impl Future for StdSleep {
             return Poll::Ready(());
         }
         match &self.entry {
-            Some(entry) => {
+            Some((_, entry)) => {
                 let mut waker = lock(&entry.waker);
                 if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     let old = waker.replace(cx.waker().clone());
@@ -114,11 +114,21 @@ impl Future for StdSleep {
                 let entry = Arc::new(Entry {
                     waker: Mutex::new(Some(cx.waker().clone())),
                 });
-                helper().add(deadline, Arc::downgrade(&entry));
-                self.entry = Some(entry);
+                let id = helper().add(deadline, Arc::downgrade(&entry));
+                self.entry = Some((id, entry));
             }
         }
         Poll::Pending
+    }
+}
+
+impl Drop for StdSleep {
+    /// A sleep dropped before its deadline (an acquire that got its locks) leaves the helper's
+    /// queue at once, so a long timeout does not keep memory for every contended acquire.
+    fn drop(&mut self) {
+        if let Some((id, _)) = self.entry.take() {
+            helper().remove(id);
+        }
     }
 }
 
@@ -131,7 +141,7 @@ impl fmt::Debug for StdSleep {
     }
 }
 
-/// A sleep's registration: the helper holds it weakly, so a dropped sleep is simply skipped.
+/// A sleep's registration: the helper holds it weakly, and a dropped sleep removes it.
 struct Entry {
     waker: Mutex<Option<Waker>>,
 }
@@ -170,7 +180,8 @@ fn helper() -> &'static Helper {
 }
 
 impl Helper {
-    fn add(&self, deadline: Instant, entry: Weak<Entry>) {
+    /// Registers a sleep's deadline; returns its id.
+    fn add(&self, deadline: Instant, entry: Weak<Entry>) -> u64 {
         let mut queue = lock(&self.queue);
         let id = queue.next_id;
         queue.next_id += 1;
@@ -183,6 +194,18 @@ impl Helper {
         drop(queue);
         if earliest {
             self.changed.notify_one();
+        }
+        id
+    }
+
+    /// Forgets a sleep dropped before its deadline. Its deadline stays in the heap until it
+    /// passes or until removed ones outnumber the live ones, when the heap is rebuilt: memory
+    /// stays proportional to the sleeps alive, whatever their durations.
+    fn remove(&self, id: u64) {
+        let mut queue = lock(&self.queue);
+        if queue.entries.remove(&id).is_some() && queue.heap.len() > 2 * queue.entries.len() + 64 {
+            let Queue { heap, entries, .. } = &mut *queue;
+            heap.retain(|Reverse((_, id))| entries.contains_key(id));
         }
     }
 
@@ -288,6 +311,23 @@ mod tests {
             thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    }
+
+    /// Sleeps of an hour, each dropped after one poll (an acquire that waited, then got its
+    /// locks): the helper's queue must not keep them.
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn dropped_sleeps_leave_the_queue_at_once() {
+        let timer = StdTimer::new();
+        for _ in 0..10_000 {
+            let mut sleep = timer.sleep(Duration::from_secs(3600));
+            assert!(poll(&mut sleep, Waker::noop()).is_pending());
+            drop(sleep);
+        }
+        // Other tests of this process may hold a few sleeps of their own meanwhile.
+        let queue = lock(&helper().queue);
+        assert!(queue.entries.len() < 100, "{} entries", queue.entries.len());
+        assert!(queue.heap.len() < 400, "{} deadlines", queue.heap.len());
     }
 
     #[test]
