@@ -118,6 +118,8 @@ impl<M: Handle> Drop for Walker<M> {
 ///   Listening/Sleeping ──poll: all taken──▶ Done (Ok)
 ///   Sleeping ──poll: sleep fired──▶ Done (Err(Timeout)), everything released first
 ///   Refused ──poll──▶ Done (Err)
+///   any but Done ──try_now: one try──▶ Done (Ok, or Err with everything released)
+///   any but Done ──wait: blocks until taken or timed out──▶ Done
 /// ```
 ///
 /// Transitions happen in place, after the step they record: a poll never takes the state out
@@ -302,15 +304,11 @@ impl<'p, M: Handle> Core<'p, M> {
         Held::new(request, walk.holder, walk.publish.label, origin)
     }
 
-    /// Tries once: all locks or none.
+    /// Tries once: all locks or none. A future that a poll left waiting tries the rest of its
+    /// set once.
     #[inline]
     pub(crate) fn try_now(&mut self) -> Result<Held<'p>, Error> {
-        if !matches!(self.state, State::Fresh) {
-            // Refused, or used already.
-            self.start()?;
-            self.state = State::Done;
-            return Err(Error::PolledAfterCompletion);
-        }
+        // Refused or done: that error. Otherwise (fresh, or started by a poll) one try.
         self.start()?;
         self.state = State::Done;
         let Walker { manager, walk } = &mut self.walker;
@@ -328,15 +326,12 @@ impl<'p, M: Handle> Core<'p, M> {
 
     /// Blocks the thread until every lock is held, or until the timeout passes (measured with
     /// `std::time::Instant` from the first busy lock; the manager's timer only stamps status).
+    /// A future that a poll left waiting goes on from where it is.
     #[cfg(feature = "std")]
     pub(crate) fn wait(&mut self) -> Result<Held<'p>, Error> {
         use std::time::Instant;
 
-        if !matches!(self.state, State::Fresh) {
-            self.start()?;
-            self.state = State::Done;
-            return Err(Error::PolledAfterCompletion);
-        }
+        // Refused or done: that error. Otherwise (fresh, or started by a poll) wait.
         self.start()?;
         let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
         let timeout = self.timeout.filter(|_| has_timer);
@@ -520,7 +515,8 @@ macro_rules! options {
                 self
             }
 
-            /// Tries once, with the same options, instead of waiting: all locks or none.
+            /// Tries once, with the same options, instead of waiting: all locks or none. On a
+            /// future that a poll left waiting, it tries the rest of the set once.
             ///
             /// # Errors
             ///
@@ -542,12 +538,18 @@ macro_rules! options {
             /// so a timer whose sleep needs a runtime works from a thread without one. A zero
             /// timeout tries once. The timer still stamps status, through `now()`.
             ///
+            /// On a future that a poll left waiting, it goes on waiting from where the future
+            /// is (the locks it holds stay held); its timeout then counts again from the first
+            /// busy lock this wait meets.
+            ///
             /// Do not call it from inside an async task: it blocks the executor's thread.
             ///
             /// # Errors
             ///
             /// As `.await`: [`Error::Timeout`] naming the busy lock (everything taken is released
-            /// first), [`Error::UnknownLock`], [`Error::OrderViolation`].
+            /// first), [`Error::UnknownLock`], [`Error::OrderViolation`],
+            /// [`Error::UpgradeRefused`]; [`Error::PolledAfterCompletion`] on a future that has
+            /// already completed.
             #[cfg(feature = "std")]
             #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
             pub fn wait(mut self) -> Result<$guard, Error> {

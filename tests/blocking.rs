@@ -129,3 +129,47 @@ fn wait_works_on_a_tokio_timed_manager_from_a_thread_without_a_runtime() {
     assert!(m.status()[0].acquired_at.is_some());
     drop(g);
 }
+
+/// A future a poll left waiting, with part of its set taken: `try_now` tries the rest once
+/// (and releases what it took when that fails), and `wait` goes on waiting from there.
+#[test]
+fn try_now_and_wait_go_on_from_a_future_a_poll_left_waiting() {
+    let m = common::manager(ABC);
+
+    // try_now: the rest is busy, so everything is released and the busy lock named.
+    let b = m.try_acquire(["b"]).unwrap();
+    let mut partial = common::Task::new(m.acquire(["a", "b"]));
+    partial.pending();
+    assert_eq!(locked(&m, &["a", "b", "c"]), ["a", "b"]);
+    let fut = partial.into_inner();
+    let err = fut.try_now().unwrap_err();
+    assert!(
+        matches!(err, Error::WouldBlock { ref lock } if lock == "b"),
+        "{err}"
+    );
+    assert_eq!(locked(&m, &["a", "b", "c"]), ["b"], "\"a\" was released");
+
+    // try_now: the rest has come free.
+    let mut partial = common::Task::new(m.acquire(["a", "b"]));
+    partial.pending();
+    drop(b);
+    let g = partial.into_inner().try_now().unwrap();
+    assert_eq!(g.locks().map(|l| l.name()).collect::<Vec<_>>(), ["a", "b"]);
+
+    // wait: blocks until another thread releases the rest, keeping what the poll took.
+    drop(g);
+    let c = m.try_acquire(["c"]).unwrap();
+    let mut partial = common::Task::new(m.acquire(["b", "c"]));
+    partial.pending();
+    assert_eq!(locked(&m, &["a", "b", "c"]), ["b", "c"]);
+    let fut = partial.into_inner();
+    thread::scope(|s| {
+        s.spawn(|| {
+            thread::sleep(Duration::from_millis(20));
+            drop(c);
+        });
+        let g = fut.wait().unwrap();
+        assert_eq!(g.locks().map(|l| l.name()).collect::<Vec<_>>(), ["b", "c"]);
+    });
+    assert!(m.try_acquire(["a", "b", "c"]).is_ok());
+}

@@ -102,6 +102,14 @@ impl<F: Future> Task<F> {
     pub fn cancel(&mut self) {
         self.fut = None;
     }
+
+    /// The future itself, to go on with it by value.
+    pub fn into_inner(mut self) -> F
+    where
+        F: Unpin,
+    {
+        *Pin::into_inner(self.fut.take().expect("future dropped"))
+    }
 }
 
 /// A manager without a timer holding the given `(name, order)` locks.
