@@ -162,6 +162,9 @@ pub enum Error {
     },
     /// A single try ([`try_acquire`](crate::LockManager::try_acquire),
     /// [`Acquire::try_now`](crate::futures::Acquire::try_now)) found `lock` busy; nothing is kept.
+    ///
+    /// Busy means held in a conflicting mode, or kept for a waiter: a shared try yields to a
+    /// waiting writer, and every try yields to a waiter that a newcomer passed over.
     WouldBlock {
         /// The lock that was busy.
         lock: LockRef,
@@ -223,7 +226,7 @@ impl fmt::Display for Error {
             ),
             Error::WouldBlock { lock } => write!(
                 f,
-                "lock {lock} is held elsewhere; nothing was acquired (try again, or await acquire)"
+                "lock {lock} is held elsewhere, or kept for a waiter; nothing was acquired (try again, or await acquire)"
             ),
             Error::PolledAfterCompletion => write!(
                 f,

@@ -108,46 +108,73 @@ impl<'s, 'a> IntoIterator for &'s Status<'a> {
     }
 }
 
-/// A duration as seconds with millisecond precision: `1.250s`.
+/// A table, one line per lock (and its statistics with feature `stats`). Columns are as wide as
+/// their widest cell, counted in characters; control characters in names, owners and
+/// descriptions are escaped (`\n`), so every lock stays on its line.
 impl fmt::Display for Status<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name_width = self
+        use alloc::string::String;
+
+        let rows: Vec<[String; 4]> = self
             .locks
             .iter()
-            .map(|s| s.name.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
+            .map(|s| {
+                let state = match (s.mode, s.readers) {
+                    (Some(Mode::Exclusive), _) => "held".into(),
+                    (Some(Mode::Shared), n) => alloc::format!("shared({n})"),
+                    (None, _) => "free".into(),
+                };
+                let owner = match (&s.owner, s.is_locked) {
+                    (Some(o), _) => cell(&alloc::format!("{o}")),
+                    (None, true) => "?".into(),
+                    (None, false) => "-".into(),
+                };
+                let held_for = match (s.acquired_at, self.now) {
+                    (Some(at), Some(now)) => alloc::format!("{}", Secs(now.saturating_sub(at))),
+                    _ => "-".into(),
+                };
+                [cell(s.name), state, owner, held_for]
+            })
+            .collect();
+        let width = |col: usize, title: &str| {
+            rows.iter()
+                .map(|r| r[col].chars().count())
+                .chain([title.chars().count()])
+                .max()
+                .unwrap_or(0)
+        };
+        let (name_w, state_w, owner_w) =
+            (width(0, "lock"), width(1, "shared(1)"), width(2, "owner"));
         writeln!(
             f,
-            "{:>10}  {:<name_width$}  {:<10}  {:<20}  {:>10}  description",
+            "{:>10}  {:<name_w$}  {:<state_w$}  {:<owner_w$}  {:>10}  description",
             "order", "lock", "state", "owner", "held for"
         )?;
-        for s in &self.locks {
-            let state: alloc::string::String = match (s.mode, s.readers) {
-                (Some(Mode::Exclusive), _) => "held".into(),
-                (Some(Mode::Shared), n) => alloc::format!("shared({n})"),
-                (None, _) => "free".into(),
-            };
-            let owner = match (&s.owner, s.is_locked) {
-                (Some(o), _) => alloc::format!("{o}"),
-                (None, true) => "?".into(),
-                (None, false) => "-".into(),
-            };
-            let held_for = match (s.acquired_at, self.now) {
-                (Some(at), Some(now)) => alloc::format!("{}", Secs(now.saturating_sub(at))),
-                _ => "-".into(),
-            };
+        for (s, [name, state, owner, held_for]) in self.locks.iter().zip(&rows) {
             writeln!(
                 f,
-                "{:>10}  {:<name_width$}  {:<10}  {:<20}  {:>10}  {}",
-                s.order, s.name, state, owner, held_for, s.description
+                "{:>10}  {name:<name_w$}  {state:<state_w$}  {owner:<owner_w$}  {held_for:>10}  {}",
+                s.order,
+                cell(s.description)
             )?;
             #[cfg(feature = "stats")]
             writeln!(f, "{:>10}  {}", "", s.stats)?;
         }
         Ok(())
     }
+}
+
+/// Text for one cell of the status table: control characters escaped (`\n`, `\t`, `\u{1b}`).
+fn cell(text: &str) -> alloc::string::String {
+    let mut out = alloc::string::String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 // === Long holds ===

@@ -133,6 +133,49 @@ fn the_status_table_is_readable() {
     assert!(table.lines().next().unwrap().contains("owner"));
 }
 
+/// Names and labels in any script, of any length allowed, and with control characters: every
+/// lock stays on one line, and every column starts at the same character on every line.
+#[test]
+fn the_status_table_stays_aligned_whatever_the_names_and_labels() {
+    let m = lockorder::LockManager::builder()
+        .with_lock_described("数据库", 10, "the database")
+        .unwrap()
+        .with_lock_described("a\nb", 20, "tab\there")
+        .unwrap()
+        .with_lock("c", 30)
+        .unwrap()
+        .build();
+    let _g1 = m
+        .acquire(["数据库"])
+        .owner("ünïcödé-label-that-is-long-enough")
+        .try_now()
+        .unwrap();
+    let _g2 = m.acquire(["a\nb"]).owner("line\nbreak").try_now().unwrap();
+    let table = m.status().to_string();
+    let lines: Vec<&str> = table
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("acquired"))
+        .collect();
+    assert_eq!(lines.len(), 4, "a title and one line per lock:\n{table}");
+    let column = |line: &str, word: &str| {
+        let at = line
+            .find(word)
+            .unwrap_or_else(|| panic!("{word:?} in {line:?}"));
+        line[..at].chars().count()
+    };
+    // Each line's description starts where the title's does; the state column too.
+    let desc = column(lines[0], "description");
+    assert_eq!(column(lines[1], "the database"), desc, "{table}");
+    assert_eq!(column(lines[2], "tab\\there"), desc, "{table}");
+    let state = column(lines[0], "state");
+    assert_eq!(column(lines[1], "held"), state, "{table}");
+    assert_eq!(column(lines[3], "free"), state, "{table}");
+    assert!(
+        lines[2].contains("a\\nb") && lines[2].contains("line\\nbreak"),
+        "{table}"
+    );
+}
+
 #[test]
 fn errors_name_locks_with_orders_and_where_the_held_lock_was_taken() {
     let (m, timer) = timed(ABC);
