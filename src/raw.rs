@@ -80,6 +80,10 @@ pub(crate) struct Taken {
     pub(crate) generation: u32,
     /// Whether this take started the holding (and so publishes its status record).
     pub(crate) first: bool,
+    /// A reserved shared take with no writer waiting: the readers queued while the lock was
+    /// reserved may join this holding, and the taker must wake them
+    /// ([`readers_may_join`](RawLock::readers_may_join)) once it has recorded the take.
+    pub(crate) wake_readers: bool,
 }
 
 /// A snapshot of a lock word, for status readers.
@@ -160,7 +164,7 @@ impl RawLock {
             Turn::New => self.writers_waiting.load(Ordering::Relaxed) != 0,
             Turn::Listening => self.writers_waiting.load(Ordering::Acquire) != 0,
         };
-        let taken = self.take(|state| {
+        let mut taken = self.take(|state| {
             let holders = state & HOLDERS;
             if holders == EXCLUSIVE || holders == MAX_READERS {
                 return Err(Busy::Held);
@@ -179,18 +183,23 @@ impl RawLock {
             }
             Ok((next, first))
         })?;
-        if turn == Turn::Reserved {
-            self.readers_may_join();
-        }
+        // Readers that queued while the lock was reserved may join this holding, and only the
+        // last reader's release would wake them: while new readers keep overlapping, that
+        // release never comes. Unless a writer waits: then new readers yield, the holding ends,
+        // and the writer's take and release, or its giving up, wake them. (A writer giving up
+        // after this load reads the word after this take, with a read-modify-write, and sees
+        // the lock shared and `WAIT_S` set; one giving up before it is seen here, as the take's
+        // acquire pairs with that writer's read-modify-write of the word.)
+        taken.wake_readers =
+            turn == Turn::Reserved && self.writers_waiting.load(Ordering::Relaxed) == 0;
         Ok(taken)
     }
 
-    /// After a reserved shared take: readers that queued while the lock was reserved may join
-    /// this holding now, and only the last reader's release would wake them: while new readers
-    /// keep overlapping, that release never comes.
+    /// Wakes the readers' queue after a take that said so ([`Taken::wake_readers`]); the taker
+    /// calls it once the take is recorded, since a waker may panic.
     #[cold]
     #[inline(never)]
-    fn readers_may_join(&self) {
+    pub(crate) fn readers_may_join(&self) {
         self.readers.notify(usize::MAX);
     }
 
@@ -211,6 +220,7 @@ impl RawLock {
                     return Ok(Taken {
                         generation: generation(next),
                         first,
+                        wake_readers: false,
                     })
                 }
                 Err(actual) => state = actual,

@@ -212,6 +212,10 @@ impl Walk {
                     listener.discard();
                 }
             }
+            // Last, with the take recorded: waking runs other tasks' wakers, which may panic.
+            if taken.wake_readers {
+                raw.readers_may_join();
+            }
         }
         Ok(())
     }

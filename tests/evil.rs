@@ -475,3 +475,31 @@ fn locked_any<T: MaybeTimer>(m: &LockManager<T>) -> Vec<String> {
         .map(|l| l.name().to_owned())
         .collect()
 }
+
+/// A reader takes a lock it had reserved, and that take wakes the readers queued behind it; one
+/// of their wakers panics. The take is recorded before anyone is woken, so the future can go
+/// on, and dropping it gives the lock back. (The wake-up used to run between the take and its
+/// record, so the reader's share leaked and the lock stayed held for good.)
+#[test]
+fn a_waker_that_panics_while_a_reserving_reader_takes_leaves_no_lock_held() {
+    let m = manager();
+    let writer = m.try_acquire(["a"]).unwrap();
+    let mut reserving = Box::pin(m.acquire_shared(["a"]));
+    assert!(poll_once(reserving.as_mut()).is_pending());
+    drop(writer);
+    let newcomer = m.try_acquire(["a"]).unwrap();
+    // Woken, passed over: reserves.
+    assert!(poll_once(reserving.as_mut()).is_pending());
+    let mut queued = Box::pin(m.acquire_shared(["a"]));
+    let waker = hostile_waker(false);
+    assert!(queued
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    drop(newcomer);
+    let result = catch_unwind(AssertUnwindSafe(|| poll_once(reserving.as_mut())));
+    assert!(result.is_err(), "the queued reader's waker panicked");
+    drop_catching(reserving);
+    drop_catching(queued);
+    assert_all_free(&m);
+}

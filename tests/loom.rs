@@ -557,3 +557,40 @@ fn readers_queued_behind_a_reserving_reader_join_its_holding() {
     });
     assert!(NEWCOMER_GOT_IN.load(StdOrdering::Relaxed) > 0);
 }
+
+/// A reader reserves a lock while a writer waits for it, and a new reader queues behind that
+/// writer. The writer then gives up on one thread while the reserving reader takes the lock on
+/// another: either the take sees no writer waiting and wakes the queued reader, or the writer's
+/// giving up sees the lock held shared and wakes it. The main thread keeps its shared holding
+/// until the queued reader is through, so a wake-up lost between the two blocks every thread.
+#[test]
+fn a_writer_giving_up_while_a_reserving_reader_takes_strands_no_reader() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(2);
+    model.check(|| {
+        // A std `Arc`: owned futures hold the manager through one.
+        let m = std::sync::Arc::new(manager(&["a"]));
+        let mut cx = Context::from_waker(Waker::noop());
+        let first = m.try_acquire(["a"]).unwrap();
+        let mut reserving = Box::pin(m.acquire_shared(["a"]));
+        assert!(reserving.as_mut().poll(&mut cx).is_pending());
+        let mut writer = Box::pin(m.acquire_owned(["a"]));
+        assert!(writer.as_mut().poll(&mut cx).is_pending());
+        drop(first);
+        let newcomer = m.try_acquire(["a"]).unwrap();
+        // Woken and passed over: the reader reserves, the writer listens again.
+        assert!(reserving.as_mut().poll(&mut cx).is_pending());
+        assert!(writer.as_mut().poll(&mut cx).is_pending());
+        let queued = {
+            let m = m.clone();
+            thread::spawn(move || drop(block_on(m.acquire_shared(["a"])).unwrap()))
+        };
+        let gives_up = thread::spawn(move || drop(writer));
+        drop(newcomer);
+        let stays = block_on(reserving).unwrap();
+        gives_up.join().unwrap();
+        queued.join().unwrap();
+        drop(stays);
+        assert_all_free(&m);
+    });
+}

@@ -349,3 +349,37 @@ fn a_reader_reserving_a_full_lock_gets_the_next_place() {
     drop(readers);
     assert!(m.try_acquire(["a"]).is_ok());
 }
+
+/// A reserving reader's take wakes the readers queued behind it only when no writer waits: a
+/// new reader that yielded to a waiting writer keeps yielding, and gets in once that writer has
+/// had the lock.
+#[test]
+fn a_reserving_readers_take_lets_no_reader_past_a_waiting_writer() {
+    let m = manager(ABC);
+    let first_writer = m.try_acquire(["a"]).unwrap();
+    let mut r1 = Task::new(m.acquire_shared(["a"]));
+    r1.pending();
+    let mut w = Task::new(m.acquire(["a"]));
+    w.pending();
+    drop(first_writer);
+    let newcomer = m.try_acquire(["a"]).unwrap();
+    r1.pending(); // passed over: reserves
+    w.pending(); // the reservation is taken: listens again
+    assert!(
+        m.try_acquire_shared(["a"]).is_err(),
+        "new readers yield to w"
+    );
+    let mut r3 = Task::new(m.acquire_shared(["a"]));
+    r3.pending();
+    drop(newcomer);
+    let g1 = r1.ready().unwrap();
+    assert!(
+        r3.poll().is_pending(),
+        "a new reader got past the waiting writer"
+    );
+    drop(g1);
+    let gw = w.ready().unwrap();
+    drop(gw);
+    let g3 = r3.ready().unwrap();
+    assert_eq!(g3.mode("a"), Some(Mode::Shared));
+}

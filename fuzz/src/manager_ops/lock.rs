@@ -12,9 +12,9 @@
 //! * Bounded waiting: a woken waiter refused because the lock is held reserves it, if nobody
 //!   has, and listens on the reservation's own event. While it is reserved every other taker
 //!   yields and a release wakes the reserving waiter alone; its take lifts the reservation and
-//!   sets the queues' waiting bits again (a reader's take also wakes the readers' queue: they
-//!   may join its holding, and only the last reader's release would wake them otherwise); if it
-//!   gives up instead, it lifts the reservation and wakes the queues.
+//!   sets the queues' waiting bits again (a reader's take also wakes the readers' queue when no
+//!   writer waits: they may join its holding, and only the last reader's release would wake
+//!   them otherwise); if it gives up instead, it lifts the reservation and wakes the queues.
 //! * Otherwise a release that frees the lock clears the waiting bits and wakes one writer and
 //!   every reader; the last waiting writer to stop waiting wakes the readers, unless a writer
 //!   holds the lock; a woken writer that gives up passes its wake-up to the next writer.
@@ -168,7 +168,7 @@ impl LockModel {
             self.wait_s = true;
             self.wait_x = true;
         }
-        if turn == Turn::Reserved && mode == Mode::Shared {
+        if turn == Turn::Reserved && mode == Mode::Shared && self.writers_waiting == 0 {
             self.readers.notify(usize::MAX, false);
         }
         Ok(match mode {

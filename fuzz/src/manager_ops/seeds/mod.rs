@@ -484,6 +484,32 @@ pub fn book() -> Vec<(&'static str, Vec<u8>)> {
                 inspect(P),
             ],
         ),
+        // As above with a writer waiting too: the reserving reader's take lets no new reader
+        // past that writer; the writer's release lets them in.
+        (
+            "reserving_reader_keeps_writer_preference",
+            three(),
+            vec![
+                try_(P, r(&[0])),
+                acquire_in(0, r(&[0]).shared().forever()),
+                poll_in(0),
+                acquire_in(1, r(&[0]).forever()),
+                poll_in(1),
+                drop_guard(P),
+                try_(P, r(&[0])),
+                poll_in(0),
+                poll_in(1),
+                acquire_in(2, r(&[0]).shared().forever()),
+                poll_in(2),
+                drop_guard(P),
+                woken(P),
+                inspect(P),
+                drop_guard(P),
+                woken(P),
+                woken(P),
+                inspect(P),
+            ],
+        ),
         // Modes in nesting: a key asked for both ways is exclusive; a shared request for a
         // covered lock is skipped in either mode; an exclusive one for a lock held shared is an
         // upgrade, refused; nested shared requests through borrowed and owned guards.
