@@ -522,7 +522,8 @@ macro_rules! options {
             ///
             /// [`Error::WouldBlock`] naming the first busy lock (everything taken is released
             /// first), or the error the request was refused with ([`Error::UnknownLock`],
-            /// [`Error::OrderViolation`], [`Error::UpgradeRefused`]).
+            /// [`Error::OrderViolation`], [`Error::UpgradeRefused`]);
+            /// [`Error::PolledAfterCompletion`] on a future that has already completed.
             #[inline]
             pub fn try_now(mut self) -> Result<$guard, Error> {
                 let held = self.core.try_now()?;

@@ -163,8 +163,9 @@ pub enum Error {
     /// A single try ([`try_acquire`](crate::LockManager::try_acquire),
     /// [`Acquire::try_now`](crate::futures::Acquire::try_now)) found `lock` busy; nothing is kept.
     ///
-    /// Busy means held in a conflicting mode, or kept for a waiter: a shared try yields to a
-    /// waiting writer, and every try yields to a waiter that a newcomer passed over.
+    /// Busy means held in a conflicting mode (or, for a shared try, by the most readers a lock
+    /// can have, 16,382), or kept for a waiter: a shared try yields to a waiting writer, and
+    /// every try yields to a waiter that a newcomer passed over.
     WouldBlock {
         /// The lock that was busy.
         lock: LockRef,
