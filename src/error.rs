@@ -176,6 +176,17 @@ pub enum Error {
     /// [`Global::get_or_try_init`](crate::global::Global::get_or_try_init)) asked for that same
     /// global, which would wait for itself forever.
     ReentrantInit,
+    /// A lock family ([`Builder::with_family`](crate::Builder::with_family)) with no stripes,
+    /// more than 65,536, or one whose last member's order would run past `u32::MAX`. Nothing
+    /// was registered.
+    InvalidFamily {
+        /// The family's name.
+        name: String,
+        /// The order asked for its first member.
+        first_order: u32,
+        /// How many members were asked for.
+        stripes: u32,
+    },
 }
 
 impl fmt::Display for Error {
@@ -237,6 +248,34 @@ impl fmt::Display for Error {
                 f,
                 "the registration of a global lock manager asked for that same global, which \
                  would wait for itself forever; register locks on the builder it is given instead"
+            ),
+            Error::InvalidFamily {
+                name,
+                first_order,
+                stripes: 0,
+            } => write!(
+                f,
+                "lock family `{name}` (first order {first_order}) has no stripes; give it at \
+                 least one"
+            ),
+            Error::InvalidFamily {
+                name,
+                first_order,
+                stripes: stripes @ 65_537..,
+            } => write!(
+                f,
+                "lock family `{name}` (first order {first_order}) asks for {stripes} stripes, \
+                 more than a family may have (65536); give it fewer stripes"
+            ),
+            Error::InvalidFamily {
+                name,
+                first_order,
+                stripes,
+            } => write!(
+                f,
+                "lock family `{name}` of {stripes} stripes from order {first_order} runs past \
+                 the highest order ({}); start it lower or give it fewer stripes",
+                u32::MAX
             ),
         }
     }

@@ -119,6 +119,7 @@ extern crate std;
 //
 // Layer 0, plain data: nothing concurrent, nothing that waits.
 mod error; // the error type and the locks it names
+mod family; // lock families: per-entity locks at consecutive orders
 mod registry; // the builder, lock ids and infos, keys and the name index
 mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters

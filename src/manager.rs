@@ -87,6 +87,29 @@ impl<T> LockManager<T> {
         Ok(self.table.slots[pos].info.id())
     }
 
+    /// The lock of entity `id` in the lock family `name` (registered with
+    /// [`Builder::with_family`]): member `id % stripes`, named `name#<stripe>`. The same id maps
+    /// to the same member in every process and build; ids on one stripe share its lock.
+    ///
+    /// ```
+    /// # use lockorder::{Error, LockManager};
+    /// let m = LockManager::builder().with_family("account", 100, 8)?.build();
+    /// let a = m.member("account", 3)?;
+    /// assert_eq!(m.info(a).unwrap().order(), 103);
+    /// assert_eq!(m.member("account", 11)?, a); // 11 % 8 == 3
+    /// assert!(matches!(m.member("user", 3), Err(Error::UnknownLock { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownLock`] if no family of that name is registered (a plain lock's name is
+    /// not a family).
+    pub fn member(&self, name: &str, id: u64) -> Result<LockId, Error> {
+        let pos = self.table.index.member(name, id)?;
+        Ok(self.table.slots[pos].info.id())
+    }
+
     /// What was registered for `id`; `None` for an id of another manager.
     pub fn info(&self, id: LockId) -> Option<&LockInfo> {
         let pos = self.table.position_of(id).ok()?;
