@@ -187,6 +187,12 @@ pub enum Error {
         /// How many members were asked for.
         stripes: u32,
     },
+    /// A [`TaskKey`](crate::TaskKey) made by another manager was given to an acquisition, or a
+    /// nested acquisition was given a key other than its parent guard's. Nothing was taken.
+    ForeignKey {
+        /// The lowest lock the refused request asked for (`None` for an empty request).
+        lock: Option<LockRef>,
+    },
 }
 
 impl fmt::Display for Error {
@@ -277,6 +283,18 @@ impl fmt::Display for Error {
                  the highest order ({}); start it lower or give it fewer stripes",
                 u32::MAX
             ),
+            Error::ForeignKey { lock } => {
+                write!(f, "task key refused")?;
+                if let Some(lock) = lock {
+                    write!(f, " for lock {lock}")?;
+                }
+                write!(
+                    f,
+                    ": it was made by another lock manager, or differs from the key of the guard \
+                     this acquire is nested in; use the key of this manager's task_key() that \
+                     the task's guards were acquired with"
+                )
+            }
         }
     }
 }

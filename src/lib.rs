@@ -124,6 +124,7 @@ mod registry; // the builder, lock ids and infos, keys and the name index
 mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
            // Layer 1, primitives with atomics.
+mod key; // task keys: the locks claimed under each key, and the key rule
 mod raw; // the raw reader-writer lock of each slot
 mod record; // the record of each holding and how status readers read it
 mod stats; // per-lock statistics (zero-sized without the `stats` feature)
@@ -143,6 +144,7 @@ pub mod presets; // ready-made hierarchies
 
 pub use error::{Error, LockRef};
 pub use guard::{Guard, OwnedGuard};
+pub use key::TaskKey;
 pub use manager::LockManager;
 pub use record::{HolderId, Label, Owner};
 pub use registry::{Builder, Key, LockId, LockInfo};

@@ -11,6 +11,7 @@ use alloc::sync::Arc;
 use crate::acquire::{Acquire, AcquireOwned, Origin};
 use crate::error::Error;
 use crate::guard::{Guard, OwnedGuard};
+use crate::key::TaskKey;
 use crate::record;
 use crate::registry::{self, Builder, Key, LockId, LockInfo};
 use crate::set::Mode;
@@ -108,6 +109,13 @@ impl<T> LockManager<T> {
     pub fn member(&self, name: &str, id: u64) -> Result<LockId, Error> {
         let pos = self.table.index.member(name, id)?;
         Ok(self.table.slots[pos].info.id())
+    }
+
+    /// A new [`TaskKey`] for one task: acquisitions made with it
+    /// ([`Acquire::key`](crate::futures::Acquire::key)) are checked against every lock held
+    /// under it, through any guard.
+    pub fn task_key(&self) -> TaskKey {
+        TaskKey::new(self.table.index.manager(), self.table.empty_set())
     }
 
     /// What was registered for `id`; `None` for an id of another manager.

@@ -137,6 +137,12 @@ impl Index {
         }
     }
 
+    /// The identity of the manager this index belongs to.
+    #[inline]
+    pub(crate) fn manager(&self) -> usize {
+        self.manager
+    }
+
     /// An empty set able to hold every lock.
     #[inline]
     pub(crate) fn empty_set(&self) -> LockSet {
