@@ -193,6 +193,18 @@ pub enum Error {
         /// The lowest lock the refused request asked for (`None` for an empty request).
         lock: Option<LockRef>,
     },
+    /// A guard was asked for [`Protected`](crate::Protected) data whose lock it does not hold
+    /// (nor an ancestor of it), or data bound to another manager.
+    NotHeld {
+        /// The lock the data is bound to.
+        lock: LockRef,
+    },
+    /// [`get_disjoint_mut`](crate::Guard::get_disjoint_mut) was given one
+    /// [`Protected`](crate::Protected) twice: two `&mut` to one value are refused.
+    DuplicateAccess {
+        /// The lock of the data named twice.
+        lock: LockRef,
+    },
 }
 
 impl fmt::Display for Error {
@@ -282,6 +294,17 @@ impl fmt::Display for Error {
                 "lock family `{name}` of {stripes} stripes from order {first_order} runs past \
                  the highest order ({}); start it lower or give it fewer stripes",
                 u32::MAX
+            ),
+            Error::NotHeld { lock } => write!(
+                f,
+                "data protected by lock {lock} asked for through a guard that does not hold \
+                 that lock (or of another lock manager); acquire {lock} first, or ask the guard \
+                 that holds it"
+            ),
+            Error::DuplicateAccess { lock } => write!(
+                f,
+                "the data protected by lock {lock} was named twice in one get_disjoint_mut; \
+                 name each protected value once"
             ),
             Error::ForeignKey { lock } => {
                 write!(f, "task key refused")?;

@@ -73,7 +73,7 @@ impl<'p> Held<'p> {
     }
 
     /// How this guard, with its parents, holds the lock at `pos`.
-    fn covers(&self, pos: usize) -> Option<Mode> {
+    pub(crate) fn covers(&self, pos: usize) -> Option<Mode> {
         self.chain()
             .find(|h| h.own.want.contains(pos))
             .map(|h| mode_of(&h.own.shared, pos))
@@ -443,6 +443,12 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
         Self { manager, held }
     }
 
+    /// The guard's record and its manager's table, for data access ([`crate::Protected`]).
+    #[inline]
+    pub(crate) fn parts(&self) -> (&Held<'a>, &Table) {
+        (&self.held, &self.manager.table)
+    }
+
     guard_methods!();
 
     /// The locks this guard covers, in ascending order (a nested guard's include its parents').
@@ -516,6 +522,12 @@ impl<T: MaybeTimer> OwnedGuard<T> {
     #[inline]
     pub(crate) fn from_held(manager: Arc<LockManager<T>>, held: Held<'static>) -> Self {
         Self { manager, held }
+    }
+
+    /// The guard's record and its manager's table, for data access ([`crate::Protected`]).
+    #[inline]
+    pub(crate) fn parts(&self) -> (&Held<'static>, &Table) {
+        (&self.held, &self.manager.table)
     }
 
     guard_methods!();

@@ -107,7 +107,8 @@
 //!   work serves better; ordering pays off when tasks take *several* locks.
 //! * In synchronous code, where `std::sync::Mutex` and a documented order do the job.
 #![no_std]
-#![forbid(unsafe_code)]
+// `unsafe` lives in one module, `protected`, which allows it and argues its soundness.
+#![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
@@ -136,6 +137,8 @@ mod walk; // taking a request's locks upward, and releasing held locks
 mod acquire; // the acquire futures and their state machine
 mod guard; // guards, owned guards, nesting
 mod manager; // LockManager
+#[allow(unsafe_code)]
+mod protected; // Protected<T>: data only a guard holding its lock opens (the one unsafe module)
 mod status; // status views: LockStatus, Status, LongHold
 mod watchdog; // the Watchdog future
               // Layer 4, extras.
@@ -146,6 +149,7 @@ pub use error::{Error, LockRef};
 pub use guard::{Guard, OwnedGuard};
 pub use key::TaskKey;
 pub use manager::LockManager;
+pub use protected::Protected;
 pub use record::{HolderId, Label, Owner};
 pub use registry::{Builder, Key, LockId, LockInfo};
 pub use set::Mode;

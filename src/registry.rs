@@ -100,6 +100,10 @@ impl fmt::Debug for LockInfo {
 /// valid in it. Plain data: keys are resolved against it without touching a lock.
 pub(crate) struct Index {
     manager: usize,
+    /// The manager's identity for data bound to it ([`Protected`](crate::Protected)): an
+    /// allocation that whoever holds a clone keeps alive, so its address is never another live
+    /// manager's, even after this one is gone (a counter could wrap).
+    identity: Arc<Identity>,
     names: HashMap<Arc<str>, u32>,
     families: HashMap<Arc<str>, Family>,
     len: usize,
@@ -143,12 +147,22 @@ impl Index {
         self.manager
     }
 
+    /// The manager's identity as data bound to it keeps it: compare with [`Arc::ptr_eq`].
+    #[inline]
+    pub(crate) fn identity(&self) -> &Arc<Identity> {
+        &self.identity
+    }
+
     /// An empty set able to hold every lock.
     #[inline]
     pub(crate) fn empty_set(&self) -> LockSet {
         LockSet::with_len(self.len)
     }
 }
+
+/// The identity of one manager (see [`Index::identity`]): nothing but its address.
+#[derive(Debug)]
+pub(crate) struct Identity;
 
 /// Anything that names a lock: `str`, `String`, [`LockId`], and references to those.
 ///
@@ -573,6 +587,7 @@ fn freeze(mut entries: Vec<Entry>, families: &[(Arc<str>, u32, u32)]) -> (Vec<Lo
         infos,
         Index {
             manager,
+            identity: Arc::new(Identity),
             names,
             families,
             len,
