@@ -21,9 +21,15 @@ fn violation<G: std::fmt::Debug>(r: Result<G, Error>) -> (String, String) {
     }
 }
 
+/// The names of a violation as the tests' static names (nothing leaked: Miri checks leaks).
 fn names(v: (String, String)) -> (&'static str, &'static str) {
-    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-    (leak(v.0), leak(v.1))
+    let known = |s: String| -> &'static str {
+        ["a", "b", "c", "d", "db", "cache"]
+            .into_iter()
+            .find(|n| *n == s)
+            .unwrap_or_else(|| panic!("unexpected lock {s}"))
+    };
+    (known(v.0), known(v.1))
 }
 
 #[test]
