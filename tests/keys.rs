@@ -358,3 +358,19 @@ fn keys_are_send_sync_and_debug() {
     let _g = m.acquire(["b"]).key(&key).try_now().unwrap();
     assert!(format!("{key:?}").contains("TaskKey"));
 }
+
+#[test]
+fn two_keys_of_one_task_are_checked_as_two_tasks() {
+    // The documented limit: a key sees what goes through it. A task that makes a second key
+    // (or acquires without its key) is checked as another task would be.
+    let m = manager(ABC);
+    let first = m.task_key();
+    let second = m.task_key();
+    let _b = m.acquire(["b"]).key(&first).try_now().unwrap();
+    let a = m.acquire(["a"]).key(&second).try_now().unwrap();
+    assert!(a.holds("a"), "not refused: the second key holds nothing");
+    assert_eq!(
+        names(violation(m.acquire(["a"]).key(&first).try_now())),
+        ("a", "b")
+    );
+}
