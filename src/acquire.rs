@@ -122,6 +122,14 @@ fn nest_in(
 /// Gives back a request's claims under its task key (a failed or dropped request).
 #[inline]
 fn unclaim(claim: &mut Option<Arc<KeyState>>, walk: &Walk) {
+    if claim.is_some() {
+        unclaim_keyed(claim, walk);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unclaim_keyed(claim: &mut Option<Arc<KeyState>>, walk: &Walk) {
     if let Some(key) = claim.take() {
         key.unclaim(&walk.request.want);
     }

@@ -177,7 +177,7 @@ impl<'p> Held<'p> {
     fn release<T: MaybeTimer>(&mut self, manager: &LockManager<T>) {
         // The claims go first: if an unlock below unwinds, the key is not left claiming locks
         // nobody holds. Releasing never waits, so the locks still held meanwhile are harmless.
-        if let Some(key) = self.key.take() {
+        if let Some(key) = &self.key {
             key.unclaim(&self.own.want);
         }
         let slots = &manager.table.slots;

@@ -113,9 +113,9 @@ impl KeyState {
 /// ```
 ///
 /// Cost: a keyed request clones the key's `Arc` and takes its small spin lock once when it
-/// starts and once when its guard is dropped (about 275 instructions per acquire + release in
+/// starts and once when its guard is dropped (about 270 instructions per acquire + release in
 /// the W1 profile, whatever the number of locks). Unkeyed requests never take that path; the
-/// key's fields in the future and the guard cost them about 35 instructions (see the README's
+/// key's fields in the future and the guard cost them about 25 to 28 instructions (see the README's
 /// performance section).
 pub struct TaskKey {
     pub(crate) state: Arc<KeyState>,
