@@ -39,7 +39,8 @@ impl Bank {
     fn open() -> Result<Self, Error> {
         let locks = LockManager::builder()
             .timer(StdTimer::new())
-            .default_timeout(Duration::from_secs(10)) // a safety net: nothing here should wait that long
+            // A safety net: nothing here should wait that long.
+            .default_timeout(Duration::from_secs(10))
             .with_lock_described("ledger", 10, "transfers shared, audits exclusive")?
             .with_family("account", 100, STRIPES)?
             .with_lock("fees", 200)?

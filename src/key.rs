@@ -63,7 +63,8 @@ impl KeyState {
     }
 }
 
-/// A task's key: pass it to every acquisition of the task ([`Acquire::key`](crate::futures::Acquire::key),
+/// A task's key: pass it to every acquisition of the task
+/// ([`Acquire::key`](crate::futures::Acquire::key),
 /// [`AcquireOwned::key`](crate::futures::AcquireOwned::key)), and each one is checked against
 /// every lock held under it, through any guard, not only against the guard it is nested in.
 ///
@@ -115,8 +116,8 @@ impl KeyState {
 /// Cost: a keyed request clones the key's `Arc` and takes its small spin lock once when it
 /// starts and once when its guard is dropped (about 270 instructions per acquire + release in
 /// the W1 profile, whatever the number of locks). Unkeyed requests never take that path; the
-/// key's fields in the future and the guard cost them about 25 to 28 instructions (see the README's
-/// performance section).
+/// key's fields in the future and the guard cost them about 25 to 28 instructions (see the
+/// README's performance section).
 pub struct TaskKey {
     pub(crate) state: Arc<KeyState>,
 }

@@ -340,7 +340,10 @@ macro_rules! data_access {
             ///
             /// [`Error::NotHeld`] as [`get`](Self::get); [`Error::UpgradeRefused`] when the lock
             /// is held shared.
-            pub fn get_mut<'g, U>(&'g mut self, data: &'g Protected<U>) -> Result<&'g mut U, Error> {
+            pub fn get_mut<'g, U>(
+                &'g mut self,
+                data: &'g Protected<U>,
+            ) -> Result<&'g mut U, Error> {
                 let (held, table) = self.parts();
                 data.exclusive_in(held, table)?;
                 // SAFETY: this guard covers the lock exclusive and stays borrowed mutably for
