@@ -212,7 +212,13 @@ async fn run<'a>(
             let new = hierarchy::plan_nested(&mgr.inner.hierarchy, &session.held, &request)?;
             let label = options.owner.clone().unwrap_or_else(|| label.to_owned());
             match call(&mgr, session, &new, &options, depth, &label).await? {
-                Ok(()) => Ok(PgGuard::new(mgr, Slot::Nested(session), depth, label)),
+                Ok(token) => Ok(PgGuard::new(
+                    mgr,
+                    Slot::Nested(session),
+                    depth,
+                    label,
+                    token,
+                )),
                 Err(pos) => Err(busy(&mgr, pos, &options)),
             }
         }
@@ -231,7 +237,15 @@ async fn acquire_root(
     let (mut session, mut reused) = mgr.checkout().await?;
     loop {
         match call(&mgr, &mut session, &request, &options, 0, &label).await {
-            Ok(Ok(())) => return Ok(PgGuard::new(mgr, Slot::Root(Some(session)), 0, label)),
+            Ok(Ok(token)) => {
+                return Ok(PgGuard::new(
+                    mgr,
+                    Slot::Root(Some(session)),
+                    0,
+                    label,
+                    token,
+                ))
+            }
             Ok(Err(pos)) => {
                 mgr.checkin(session);
                 return Err(busy(&mgr, pos, &options));
@@ -295,8 +309,10 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Runs the acquire statement for `new` (positions not held yet) at `depth`. `Ok(Err(pos))`:
-/// `pos` was busy and nothing of `new` is held. Any error closes the session.
+/// Runs the acquire statement for `new` (positions not held yet) at `depth`: `Ok(Ok(token))`,
+/// the fencing token drawn once all of `new` was held (with `new` empty, a token alone: a nested
+/// guard's token is above its parent's even when it takes nothing new). `Ok(Err(pos))`: `pos`
+/// was busy and nothing of `new` is held. Any error closes the session.
 async fn call(
     mgr: &PgLockManager,
     session: &mut Session,
@@ -304,17 +320,16 @@ async fn call(
     options: &Options,
     depth: usize,
     label: &str,
-) -> Result<Result<(), usize>, Error> {
-    if new.is_empty() {
-        return Ok(Ok(()));
-    }
+) -> Result<Result<u64, usize>, Error> {
     let h = &mgr.inner.hierarchy;
     let (keys, shared): (Vec<i32>, Vec<bool>) = new
         .iter()
         .map(|&(pos, mode)| (hierarchy::key2(h.entries[pos].order), mode == Mode::Shared))
         .unzip();
-    let first_order = h.entries[new[0].0].order;
+    let first_order = new.first().map_or(0, |&(pos, _)| h.entries[pos].order);
     let (head, base) = status::app_head(&session.levels, first_order);
+    // Nothing new: no level of its own, the session's name stays.
+    let head = (!new.is_empty()).then_some(head);
     let clean = status::clean_label(label);
     // `lock_timeout` takes at most i32::MAX ms (about 24.8 days): a longer timeout is none.
     let timeout_ms = options
@@ -340,12 +355,13 @@ async fn call(
                 &head,
                 &base,
                 &clean,
+                &mgr.inner.sequence,
             ],
         )
         .await;
     let session = flight.disarm();
-    let at_ms: i64 = match result {
-        Ok(row) => row.get(0),
+    let (at_ms, token): (i64, Option<i64>) = match result {
+        Ok(row) => (row.get(0), row.get(1)),
         Err(e) => {
             session.kill(&format!("an acquire statement failed: {e}"));
             return Err(Error::Database(e));
@@ -365,6 +381,17 @@ async fn call(
             }
         };
     }
+    let Some(token) = token.and_then(|t| u64::try_from(t).ok()) else {
+        session.kill("the acquire function answered without a fencing token");
+        return Err(lost(
+            mgr,
+            session,
+            "the acquire function answered without a fencing token".into(),
+        ));
+    };
+    if new.is_empty() {
+        return Ok(Ok(token));
+    }
     let first_order = if session.levels.is_empty() {
         0
     } else {
@@ -379,5 +406,5 @@ async fn call(
         at_ms,
         label: clean,
     });
-    Ok(Ok(()))
+    Ok(Ok(token))
 }

@@ -39,6 +39,16 @@ pub enum Error {
         /// Who recorded it (`application_name`, client address and backend pid at the time).
         recorded_by: String,
     },
+    /// An object start-up found installed under the crate's name is not the crate's own: a
+    /// function with another body, other `SET` options or another definition, or a sequence
+    /// defined otherwise. Anyone who could create it could make locks or tokens mean nothing, so
+    /// this manager refused to start.
+    ForeignObject {
+        /// The object, schema-qualified, with a function's argument types.
+        object: String,
+        /// What differs from the crate's own definition, and who owns it.
+        found: String,
+    },
     /// Connecting to the server failed (it may be down or restarting). Nothing is held.
     Connect(tokio_postgres::Error),
     /// A statement failed. When it was part of an acquire or a release, the session it ran on
@@ -94,6 +104,12 @@ impl fmt::Display for Error {
                  processes that disagree on the order can deadlock, so this manager did not \
                  start. Align the hierarchies, or delete the stale row once no process uses it",
                 local.0, local.1, recorded.0, recorded.1
+            ),
+            Error::ForeignObject { object, found } => write!(
+                f,
+                "{object} is not lockorder's own: {found}; another role may have created it to \
+                 subvert the locks, so this manager did not start. Have its owner drop it (the \
+                 next start installs the crate's own), or use another schema"
             ),
             Error::Connect(e) => write!(
                 f,

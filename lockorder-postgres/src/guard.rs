@@ -43,6 +43,7 @@ pub struct PgGuard<'a> {
     slot: Slot<'a>,
     depth: usize,
     label: String,
+    token: u64,
 }
 
 impl fmt::Debug for PgGuard<'_> {
@@ -51,18 +52,26 @@ impl fmt::Debug for PgGuard<'_> {
             .field("locks", &self.locks().collect::<Vec<_>>())
             .field("depth", &self.depth)
             .field("owner", &self.label)
+            .field("fencing_token", &self.token)
             .field("lost", &self.is_lost())
             .finish()
     }
 }
 
 impl<'a> PgGuard<'a> {
-    pub(crate) fn new(mgr: PgLockManager, slot: Slot<'a>, depth: usize, label: String) -> Self {
+    pub(crate) fn new(
+        mgr: PgLockManager,
+        slot: Slot<'a>,
+        depth: usize,
+        label: String,
+        token: u64,
+    ) -> Self {
         Self {
             mgr,
             slot,
             depth,
             label,
+            token,
         }
     }
 
@@ -97,6 +106,37 @@ impl<'a> PgGuard<'a> {
             .into_iter()
             .flat_map(|s| s.held.iter())
             .map(move |x| &h.entries[x.pos].lock_ref)
+    }
+
+    /// The fencing token of this guard: a number drawn on the server when its locks were granted
+    /// (`nextval` of the sequence `lockorder_fencing_token` in the manager's schema, in the same
+    /// statement that took the locks). Tokens increase strictly over every grant of every
+    /// manager and process using the schema, so a later holder of a lock always has a larger
+    /// token than an earlier one; a nested guard's token is larger than its parent's (a nested
+    /// acquire that takes nothing new still draws one). It never changes.
+    ///
+    /// Pass it with every write to the resource the locks protect, and have the resource refuse
+    /// a token lower than the highest it has seen: a holder that lost its locks without knowing
+    /// (paused, then its session ended) is then refused. See the crate's README, "Fencing".
+    ///
+    /// ```no_run
+    /// # async fn f(locks: lockorder_postgres::PgLockManager,
+    /// #            store: tokio_postgres::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let g = locks.acquire(["ledger"]).await?;
+    /// let token = g.fencing_token() as i64;
+    /// // The store keeps the highest token it has seen, and refuses older ones.
+    /// let n = store
+    ///     .execute(
+    ///         "UPDATE ledger SET balance = balance + 1, token = $1 WHERE id = 1 AND token <= $1",
+    ///         &[&token],
+    ///     )
+    ///     .await?;
+    /// assert!(n == 1, "a newer holder wrote: this one's locks were lost");
+    /// g.release().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn fencing_token(&self) -> u64 {
+        self.token
     }
 
     /// The holder's label: what [`Acquire::owner`] was given, complete, or the default.

@@ -52,12 +52,13 @@
 //! recorded the same order under another name or the same name at another order. Locks only
 //! one side has are fine. To rename or renumber a lock, stop the processes that use the old
 //! hierarchy and delete its rows (`DELETE FROM lockorder_hierarchy WHERE namespace = ...`).
-//! Start-up also installs two PL/pgSQL functions, `lockorder_acquire_v1` and
-//! `lockorder_release_v1`, if they are missing (which needs `CREATE` on the schema once).
+//! Start-up also installs two PL/pgSQL functions, `lockorder_acquire_v2` and
+//! `lockorder_release_v2`, and the sequence `lockorder_fencing_token` (see
+//! [`PgGuard::fencing_token`]), when they are missing.
 //!
 //! # One round trip
 //!
-//! An acquire is one prepared statement calling `lockorder_acquire_v1`, which walks the set in
+//! An acquire is one prepared statement calling `lockorder_acquire_v2`, which walks the set in
 //! ascending order with `pg_try_advisory_lock(_shared)`. At the first busy lock it waits on the
 //! server (`pg_advisory_lock`) under `lock_timeout` set to the time left, then goes on with the
 //! rest in order; on a timeout it releases what it took, newest first, and answers which lock

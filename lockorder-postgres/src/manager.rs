@@ -92,13 +92,14 @@ impl PgBuilder {
         let options = sql::startup_options(config.get_options());
         config.options(&options);
         let names = Names::new(&self.schema);
-        install(&config, &names, &self.hierarchy, self.namespace).await?;
+        let sequence = install(&config, &names, &self.hierarchy, self.namespace).await?;
         Ok(PgLockManager {
             inner: Arc::new(Inner {
                 hierarchy: self.hierarchy,
                 config,
                 names,
                 namespace: self.namespace,
+                sequence,
                 default_timeout: self.default_timeout,
                 max_idle: self.max_idle,
                 idle: Mutex::new(Vec::new()),
@@ -108,28 +109,62 @@ impl PgBuilder {
     }
 }
 
-/// Creates what is missing and records the hierarchy, in one transaction serialized across
-/// processes.
-async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Result<(), Error> {
+/// Creates what is missing, verifies what was there, and records the hierarchy, in one
+/// transaction serialized across processes. Returns the fencing sequence's OID.
+async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Result<u32, Error> {
     let (mut client, connection) = config.connect(NoTls).await.map_err(Error::Connect)?;
     let conn = tokio::spawn(connection);
     let result = async {
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&sql::INSTALL_KEY])
             .await?;
-        tx.batch_execute(&names.create_table()).await?;
-        for (signature, create) in [
-            (names.release_signature(), names.create_release()),
-            (names.acquire_signature(), names.create_acquire()),
+        // Created only when missing: `CREATE ... IF NOT EXISTS` would need the CREATE privilege
+        // on the schema at every start, from every role.
+        for (relation, create) in [
+            (&names.table, names.create_table()),
+            (&names.sequence, names.create_sequence()),
         ] {
             let exists: bool = tx
-                .query_one("SELECT to_regprocedure($1) IS NOT NULL", &[&signature])
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[relation])
                 .await?
                 .get(0);
             if !exists {
                 tx.batch_execute(&create).await?;
             }
         }
+        for f in sql::FUNCTIONS {
+            let signature = f.signature(&names.schema);
+            let exists: bool = tx
+                .query_one("SELECT to_regprocedure($1) IS NOT NULL", &[&signature])
+                .await?
+                .get(0);
+            if !exists {
+                tx.batch_execute(&f.create(&names.schema)).await?;
+            }
+            let row = tx.query_one(sql::INSTALLED_FUNCTION, &[&signature]).await?;
+            if let Some(found) = foreign_function(f, &row) {
+                return Ok(Err(Error::ForeignObject {
+                    object: format!("function {signature}"),
+                    found,
+                }));
+            }
+        }
+        let row = tx
+            .query_one(sql::INSTALLED_SEQUENCE, &[&names.sequence])
+            .await?;
+        let (ty, increment, cycle, cache): (String, i64, bool, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        if (ty.as_str(), increment, cycle, cache) != ("bigint", 1, false, 1) {
+            return Ok(Err(Error::ForeignObject {
+                object: format!("sequence {}", names.sequence),
+                found: format!(
+                    "AS {ty} INCREMENT BY {increment} CACHE {cache}{}, where the crate creates \
+                     AS bigint INCREMENT BY 1 CACHE 1 NO CYCLE",
+                    if cycle { " CYCLE" } else { " NO CYCLE" }
+                ),
+            }));
+        }
+        let sequence = u32::try_from(row.get::<_, i64>(4)).unwrap_or(0);
         let rows = tx
             .query(
                 &format!(
@@ -171,7 +206,7 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
             }
         }
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Ok(sequence))
     }
     .await;
     drop(client);
@@ -180,6 +215,44 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
         Ok(inner) => inner,
         Err(e) => Err(Error::Database(e)),
     }
+}
+
+/// What differs between an installed function (a row of [`sql::INSTALLED_FUNCTION`]) and the
+/// crate's own `f`, if anything.
+fn foreign_function(f: &sql::Function, row: &tokio_postgres::Row) -> Option<String> {
+    let src: String = row.get(0);
+    let config: Option<Vec<String>> = row.get(1);
+    let (secdef, lang, volatile, strict): (bool, String, String, bool) =
+        (row.get(2), row.get(3), row.get(4), row.get(5));
+    let (shown, owner): (String, String) = (row.get(6), row.get(7));
+    let config = config.unwrap_or_default();
+    let mut found = Vec::new();
+    if src != f.body {
+        found.push(format!(
+            "another body ({} bytes, not the crate's {})",
+            src.len(),
+            f.body.len()
+        ));
+    }
+    if config != [sql::FUNCTION_CONFIG] {
+        found.push(format!(
+            "SET options {config:?} instead of [{:?}]",
+            sql::FUNCTION_CONFIG
+        ));
+    }
+    if secdef {
+        found.push("SECURITY DEFINER".to_owned());
+    }
+    if lang != "plpgsql" || volatile != "v" || strict {
+        found.push(format!(
+            "LANGUAGE {lang}, volatility {volatile}, strict {strict} instead of plpgsql, \
+             VOLATILE, not strict"
+        ));
+    }
+    if shown != f.shown {
+        found.push(format!("the signature {shown} instead of {}", f.shown));
+    }
+    (!found.is_empty()).then(|| format!("{} (owner {owner})", found.join("; ")))
 }
 
 /// The first disagreement between this hierarchy and the recorded one (order, name, who): the
@@ -200,6 +273,8 @@ pub(crate) struct Inner {
     config: Config,
     pub(crate) names: Names,
     pub(crate) namespace: i32,
+    /// The OID of the fencing sequence, passed to the acquire function.
+    pub(crate) sequence: u32,
     pub(crate) default_timeout: Option<Duration>,
     max_idle: usize,
     // Boxed: sessions move between the pool and guards without being copied or reboxed.

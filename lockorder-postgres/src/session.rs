@@ -80,6 +80,7 @@ impl Session {
             Type::TEXT,
             Type::INT8,
             Type::TEXT,
+            Type::OID,
         ];
         let release_types = [Type::INT4, Type::INT4_ARRAY, Type::BOOL_ARRAY, Type::TEXT];
         let check_types = [Type::INT8, Type::INT8_ARRAY];
