@@ -215,6 +215,73 @@ impl<'a> PgGuard<'a> {
         }
     }
 
+    /// The session holding the locks, to run statements on: a statement sent here runs only
+    /// while the locks are held, since they end together (a terminated session runs nothing).
+    ///
+    /// Use it for statements that need no transaction; for several writes that must commit
+    /// only with the locks still held, use [`transaction`](Self::transaction).
+    ///
+    /// The crate relies on the session's state: do not release advisory locks here
+    /// (`pg_advisory_unlock*`, `DISCARD ALL`), and leave the session as you found it (settings
+    /// changed with `SET` stay with the pooled session; `SET LOCAL` inside a transaction does
+    /// not). Prepared statements of your own stay with the session too.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lost`] when the client already knows the session ended.
+    pub fn client(&self) -> Result<&tokio_postgres::Client, Error> {
+        let session = self.session().ok_or_else(|| Error::Lost {
+            locks: Vec::new(),
+            reason: "the guard was released".into(),
+        })?;
+        match session.broken() {
+            Some(reason) => Err(lost(&self.mgr, session, reason)),
+            None => Ok(&session.client),
+        }
+    }
+
+    /// Starts a transaction on the session holding the locks: its writes commit only if the
+    /// session, and so every lock of this guard, is still there at `COMMIT`. A holder that
+    /// lost its locks without knowing (it was paused while the server ended its session, and
+    /// another process took them) finds its `COMMIT`, or an earlier statement, failing, and
+    /// nothing of the transaction is written. The guard is borrowed until the transaction ends;
+    /// dropping it uncommitted rolls it back.
+    ///
+    /// This protects writes to the same database. For anything else, use
+    /// [`fencing_token`](Self::fencing_token).
+    ///
+    /// ```no_run
+    /// # async fn f(locks: lockorder_postgres::PgLockManager) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut g = locks.acquire(["ledger"]).await?;
+    /// let tx = g.transaction().await?;
+    /// tx.execute("UPDATE ledger SET balance = balance - 10 WHERE id = 1", &[]).await?;
+    /// tx.execute("UPDATE ledger SET balance = balance + 10 WHERE id = 2", &[]).await?;
+    /// tx.commit().await?; // fails, writing nothing, if the locks' session ended
+    /// g.release().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lost`] when the client already knows the session ended; [`Error::Database`]
+    /// when `BEGIN` fails (the session ended meanwhile, or the guard's session is already in a
+    /// transaction of yours).
+    pub async fn transaction(&mut self) -> Result<tokio_postgres::Transaction<'_>, Error> {
+        let mgr = self.mgr.clone();
+        let session = match &mut self.slot {
+            Slot::Root(s) => s.as_deref_mut(),
+            Slot::Nested(s) => Some(&mut **s),
+        }
+        .ok_or_else(|| Error::Lost {
+            locks: Vec::new(),
+            reason: "the guard was released".into(),
+        })?;
+        if let Some(reason) = session.broken() {
+            return Err(lost(&mgr, session, reason));
+        }
+        session.client.transaction().await.map_err(Error::Database)
+    }
+
     /// Takes more locks on this guard's session, exclusive: locks it already covers are skipped
     /// (reentrancy through the guard); a new lock must be ordered above every lock held, or the
     /// request is [`lockorder::Error::OrderViolation`] naming both (an error, never a deadlock);
