@@ -363,7 +363,10 @@ async fn call(
     let (at_ms, token): (i64, Option<i64>) = match result {
         Ok(row) => (row.get(0), row.get(1)),
         Err(e) => {
-            session.kill(&format!("an acquire statement failed: {e}"));
+            session.kill(&format!(
+                "an acquire statement failed: {}",
+                crate::error::describe(&e)
+            ));
             return Err(Error::Database(e));
         }
     };

@@ -113,11 +113,13 @@ impl fmt::Display for Error {
             ),
             Error::Connect(e) => write!(
                 f,
-                "cannot connect to the lock server: {e}; nothing is held (is the server up?)"
+                "cannot connect to the lock server: {}; nothing is held (is the server up?)",
+                describe(e)
             ),
             Error::Database(e) => write!(
                 f,
-                "a lock statement failed: {e}; its session was closed, so it holds nothing"
+                "a lock statement failed: {}; its session was closed, so it holds nothing",
+                describe(e)
             ),
             Error::Lost { locks, reason } => {
                 write!(f, "locks lost (")?;
@@ -144,4 +146,33 @@ impl std::error::Error for Error {
             _ => None,
         }
     }
+}
+
+/// A driver error with what the server said: severity, message, SQLSTATE code, detail and hint
+/// for an error the server sent; otherwise the driver's message and its causes. tokio-postgres's
+/// own `Display` shows only "db error" for the former.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    use std::error::Error as _;
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!(
+            "the server said {}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+        if let Some(detail) = db.detail() {
+            s.push_str(&format!("; detail: {detail}"));
+        }
+        if let Some(hint) = db.hint() {
+            s.push_str(&format!("; hint: {hint}"));
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    s
 }

@@ -208,7 +208,7 @@ impl<'a> PgGuard<'a> {
             Err(e) => {
                 let reason = session
                     .broken()
-                    .unwrap_or_else(|| format!("the check failed: {e}"));
+                    .unwrap_or_else(|| format!("the check failed: {}", crate::error::describe(&e)));
                 session.kill(&reason);
                 Err(lost(&mgr, session, reason))
             }
@@ -456,7 +456,7 @@ async fn release_on(mgr: &PgLockManager, session: &mut Session, depth: usize) ->
         Err(e) => {
             let reason = session
                 .broken()
-                .unwrap_or_else(|| format!("the release failed: {e}"));
+                .unwrap_or_else(|| format!("the release failed: {}", crate::error::describe(&e)));
             session.kill(&reason);
             Err(Error::Lost {
                 locks: mine,

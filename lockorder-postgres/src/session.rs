@@ -64,7 +64,8 @@ impl Session {
         let ended2 = ended.clone();
         let conn = tokio::spawn(async move {
             if let Err(e) = connection.await {
-                *ended2.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                *ended2.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(crate::error::describe(&e));
             }
         })
         .abort_handle();
