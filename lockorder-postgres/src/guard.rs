@@ -157,10 +157,49 @@ impl<'a> PgGuard<'a> {
 
     /// Whether the client already knows the locks are lost: the session ended (the server
     /// terminated it, restarted, or the connection broke) or was closed because a statement on
-    /// it was cancelled. No round trip: a loss the client has not noticed yet needs
-    /// [`check`](Self::check).
+    /// it was cancelled. No round trip: it reads what the task driving the session's connection
+    /// recorded, so it turns `true` only once that task has run after the connection ended (on
+    /// a busy current-thread runtime, that can be long after; [`lost`](Self::lost) wakes the
+    /// caller at that moment instead of being polled). A loss the client has not noticed yet
+    /// needs [`check`](Self::check).
     pub fn is_lost(&self) -> bool {
         self.session().is_none_or(|s| s.broken().is_some())
+    }
+
+    /// Resolves when this guard's session ends, and so its locks are lost: the server ended it
+    /// (`pg_terminate_backend`, a shutdown), the connection broke, or it was closed because a
+    /// statement on it was cancelled. Pending for as long as the locks are held; at once when
+    /// they are already known lost. Afterwards [`is_lost`](Self::is_lost) is `true` and
+    /// [`check`](Self::check) is [`Error::Lost`].
+    ///
+    /// No polling and no round trip: it wakes when the task that drives the session's
+    /// connection sees the connection end, which for a session the server ends is as soon as
+    /// that task runs (within milliseconds on a runtime that is not starved; a current-thread
+    /// runtime must get back to its scheduler). A server host that vanishes without closing the
+    /// connection is noticed by TCP keepalive (see the crate docs, "Faults").
+    ///
+    /// Select on it beside the work the locks protect, to stop that work when they go:
+    ///
+    /// ```no_run
+    /// # async fn f(locks: lockorder_postgres::PgLockManager) -> Result<(), Box<dyn std::error::Error>> {
+    /// # async fn work() {}
+    /// let g = locks.acquire(["ledger"]).await?;
+    /// tokio::select! {
+    ///     () = work() => g.release().await?,
+    ///     () = g.lost() => eprintln!("the ledger lock was lost; work stopped"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it does nothing.
+    pub async fn lost(&self) {
+        let ended = match self.session() {
+            Some(s) if s.broken().is_none() => s.ended(),
+            _ => return,
+        };
+        ended.await;
     }
 
     /// Asks the server whether this session still holds every lock of this guard (and its

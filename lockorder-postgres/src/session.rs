@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 
 use lockorder::Mode;
+use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{CancelToken, Client, Config, NoTls, Statement};
@@ -33,6 +34,9 @@ pub(crate) struct Session {
     cancel: CancelToken,
     /// Why the connection ended, when the task driving it saw an error.
     ended: Arc<Mutex<Option<String>>>,
+    /// Closed (its sender dropped) when the task driving the connection ends, for whatever
+    /// reason: the connection closed, or the session was killed (the task aborted).
+    task_done: watch::Receiver<()>,
     pub(crate) stmts: Statements,
     /// The server process of this session.
     pub(crate) backend_pid: i32,
@@ -62,7 +66,9 @@ impl Session {
         let (client, connection) = config.connect(NoTls).await.map_err(Error::Connect)?;
         let ended = Arc::new(Mutex::new(None));
         let ended2 = ended.clone();
+        let (done_tx, task_done) = watch::channel(());
         let conn = tokio::spawn(async move {
+            let _done = done_tx;
             if let Err(e) = connection.await {
                 *ended2.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some(crate::error::describe(&e));
@@ -105,6 +111,7 @@ impl Session {
             conn,
             cancel,
             ended,
+            task_done,
             stmts: Statements {
                 acquire,
                 release,
@@ -131,6 +138,16 @@ impl Session {
             });
         }
         None
+    }
+
+    /// Resolves once the task driving the connection has ended (the connection closed, or the
+    /// session was killed); [`broken`](Self::broken) is `Some` from then on.
+    pub(crate) fn ended(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut done = self.task_done.clone();
+        async move {
+            // Nothing is ever sent: `changed` only returns once the sender is dropped.
+            while done.changed().await.is_ok() {}
+        }
     }
 
     /// Closes the session now because its state is unknown: a cancel request stops a statement
