@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lockorder::{Key, Mode};
 
@@ -113,10 +113,15 @@ impl<'a> Acquire<'a> {
         }
     }
 
-    /// Gives up after `timeout`, counted from the first busy lock (the uncontended prefix is
-    /// not counted), with [`lockorder::Error::Timeout`] naming the lock still busy; everything
+    /// Gives up after `timeout`, counted from the first wait (the uncontended prefix is not
+    /// counted), with [`lockorder::Error::Timeout`] naming the lock still busy; everything
     /// this acquire took is released first. A zero timeout tries once: a busy lock is a timeout,
-    /// a free one is taken. The server measures it (`lock_timeout`).
+    /// a free one is taken. The server measures the wait for locks (`lock_timeout`).
+    ///
+    /// One deadline covers every wait of an outermost acquire: for a session when all
+    /// [`max_sessions`](crate::PgBuilder::max_sessions) are in use ([`Error::NoSession`] when it
+    /// runs out there), then for the locks, and, when a pooled session died under the acquire
+    /// and it retries on a new one, the retry gets only what is left.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         if let Some(o) = self.options() {
             o.timeout = Some(Some(timeout));
@@ -211,7 +216,8 @@ async fn run<'a>(
             }
             let new = hierarchy::plan_nested(&mgr.inner.hierarchy, &session.held, &request)?;
             let label = options.owner.clone().unwrap_or_else(|| label.to_owned());
-            match call(&mgr, session, &new, &options, depth, &label).await? {
+            let timeout = options.timeout.unwrap_or(mgr.inner.default_timeout);
+            match call(&mgr, session, &new, &options, timeout, depth, &label).await? {
                 Ok(token) => Ok(PgGuard::new(
                     mgr,
                     Slot::Nested(session),
@@ -234,9 +240,30 @@ async fn acquire_root(
         .owner
         .clone()
         .unwrap_or_else(|| mgr.inner.default_label.clone());
-    let (mut session, mut reused) = mgr.checkout().await?;
+    // One deadline across everything that waits: for a session, then on the server, then on
+    // a retry. What a wait used is gone from the timeout of what follows.
+    let timeout = options.timeout.unwrap_or(mgr.inner.default_timeout);
+    let no_session = |e: Error| match e {
+        Error::NoSession {
+            max_sessions,
+            waited,
+            ..
+        } => Error::NoSession {
+            locks: request
+                .iter()
+                .map(|&(pos, _)| mgr.inner.hierarchy.lock_ref(pos))
+                .collect(),
+            max_sessions,
+            waited,
+        },
+        e => e,
+    };
+    let (mut session, mut reused, mut spent) =
+        mgr.checkout(timeout, false).await.map_err(no_session)?;
     loop {
-        match call(&mgr, &mut session, &request, &options, 0, &label).await {
+        let left = timeout.map(|t| t.saturating_sub(spent));
+        let sent = Instant::now();
+        match call(&mgr, &mut session, &request, &options, left, 0, &label).await {
             Ok(Ok(token)) => {
                 return Ok(PgGuard::new(
                     mgr,
@@ -250,11 +277,17 @@ async fn acquire_root(
                 mgr.checkin(session);
                 return Err(busy(&mgr, pos, &options));
             }
-            // An idle session that died in the pool (a server restart, a terminated backend):
-            // it held nothing, so try once more on a new one.
+            // An idle session that died in the pool (a server restart, a terminated backend),
+            // perhaps while this statement waited on it: it held nothing, so try once more on a
+            // new one, with what is left of the timeout (counted from when the failed statement
+            // was sent, which is at or before its first busy lock).
             Err(Error::Database(e)) if reused && session_ended(&e) => {
                 drop(session);
-                session = mgr.connect_session().await?;
+                spent += sent.elapsed();
+                let left = timeout.map(|t| t.saturating_sub(spent));
+                let (fresh, _, waited) = mgr.checkout(left, true).await.map_err(no_session)?;
+                session = fresh;
+                spent += waited;
                 reused = false;
             }
             Err(e) => return Err(e),
@@ -318,6 +351,7 @@ async fn call(
     session: &mut Session,
     new: &Request,
     options: &Options,
+    timeout: Option<Duration>,
     depth: usize,
     label: &str,
 ) -> Result<Result<u64, usize>, Error> {
@@ -332,9 +366,7 @@ async fn call(
     let head = (!new.is_empty()).then_some(head);
     let clean = status::clean_label(label);
     // `lock_timeout` takes at most i32::MAX ms (about 24.8 days): a longer timeout is none.
-    let timeout_ms = options
-        .timeout
-        .unwrap_or(mgr.inner.default_timeout)
+    let timeout_ms = timeout
         .map(|d| d.as_secs_f64() * 1000.0)
         .filter(|&ms| ms < f64::from(i32::MAX));
     let ns = mgr.inner.namespace;

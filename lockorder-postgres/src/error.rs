@@ -49,6 +49,16 @@ pub enum Error {
         /// What differs from the crate's own definition, and who owns it.
         found: String,
     },
+    /// Every session of the manager was in use ([`PgBuilder::max_sessions`](crate::PgBuilder::max_sessions))
+    /// for the whole timeout of an outermost acquire. Nothing is held.
+    NoSession {
+        /// The locks the acquire asked for.
+        locks: Vec<LockRef>,
+        /// The manager's `max_sessions`.
+        max_sessions: usize,
+        /// How long the acquire waited for a session.
+        waited: std::time::Duration,
+    },
     /// Connecting to the server failed (it may be down or restarting). Nothing is held.
     Connect(tokio_postgres::Error),
     /// A statement failed. When it was part of an acquire or a release, the session it ran on
@@ -75,9 +85,13 @@ impl Error {
         }
     }
 
-    /// Whether the error is [`lockorder::Error::Timeout`].
+    /// Whether the error is [`lockorder::Error::Timeout`] or [`Error::NoSession`]: the
+    /// timeout ran out, waiting for a lock or for a session.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Lock(lockorder::Error::Timeout { .. }))
+        matches!(
+            self,
+            Error::Lock(lockorder::Error::Timeout { .. }) | Error::NoSession { .. }
+        )
     }
 }
 
@@ -111,6 +125,20 @@ impl fmt::Display for Error {
                  subvert the locks, so this manager did not start. Have its owner drop it (the \
                  next start installs the crate's own), or use another schema"
             ),
+            Error::NoSession {
+                locks,
+                max_sessions,
+                waited,
+            } => {
+                write!(f, "no session free for ")?;
+                write_locks(f, locks)?;
+                write!(
+                    f,
+                    " within {waited:?}: all {max_sessions} sessions of this manager \
+                     (max_sessions) are in use; nothing is held. Release guards sooner, nest \
+                     through a guard instead of asking the manager again, or raise max_sessions"
+                )
+            }
             Error::Connect(e) => write!(
                 f,
                 "cannot connect to the lock server: {}; nothing is held (is the server up?)",
@@ -123,12 +151,7 @@ impl fmt::Display for Error {
             ),
             Error::Lost { locks, reason } => {
                 write!(f, "locks lost (")?;
-                for (i, l) in locks.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(f, "{l}")?;
-                }
+                write_locks(f, locks)?;
                 write!(
                     f,
                     "): {reason}; the server released them, so others may hold them now"
@@ -146,6 +169,16 @@ impl std::error::Error for Error {
             _ => None,
         }
     }
+}
+
+fn write_locks(f: &mut fmt::Formatter<'_>, locks: &[LockRef]) -> fmt::Result {
+    for (i, l) in locks.iter().enumerate() {
+        if i > 0 {
+            write!(f, ", ")?;
+        }
+        write!(f, "{l}")?;
+    }
+    Ok(())
 }
 
 /// A driver error with what the server said: severity, message, SQLSTATE code, detail and hint

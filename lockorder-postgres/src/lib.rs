@@ -148,7 +148,9 @@ pub use lockorder::Key;
 /// [`Exclusive`](Mode::Exclusive) is `pg_advisory_lock`. A lock asked for in both modes by one
 /// request is taken exclusive.
 pub use lockorder::Mode;
-pub use manager::{PgBuilder, PgLockManager, DEFAULT_MAX_IDLE, DEFAULT_NAMESPACE};
+pub use manager::{
+    PgBuilder, PgLockManager, DEFAULT_MAX_IDLE, DEFAULT_MAX_SESSIONS, DEFAULT_NAMESPACE,
+};
 pub use status::{Holder, PgLockStatus, PgLongHold, PgStatus};
 /// The driver's connection configuration, re-exported.
 pub use tokio_postgres::Config;

@@ -2,9 +2,10 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lockorder::{Key, LockId, LockManager, MaybeTimer, Mode};
+use tokio::sync::{Notify, Semaphore};
 use tokio_postgres::{Config, NoTls};
 
 use crate::acquire::{Acquire, Options, Target};
@@ -21,6 +22,11 @@ pub const DEFAULT_NAMESPACE: i32 = 0x6C6F_636B;
 /// How many idle sessions a manager keeps for reuse unless [`PgBuilder::max_idle`] says otherwise.
 pub const DEFAULT_MAX_IDLE: usize = 8;
 
+/// How many sessions a manager has at most, unless [`PgBuilder::max_sessions`] says otherwise:
+/// 16, a sixth of PostgreSQL's default `max_connections` (100), so that a few processes with a
+/// manager each fit beside the other clients of the server.
+pub const DEFAULT_MAX_SESSIONS: usize = 16;
+
 /// Configures a [`PgLockManager`]: [`PgLockManager::builder`].
 pub struct PgBuilder {
     hierarchy: Hierarchy,
@@ -28,6 +34,7 @@ pub struct PgBuilder {
     namespace: i32,
     schema: String,
     max_idle: usize,
+    max_sessions: usize,
 }
 
 impl fmt::Debug for PgBuilder {
@@ -38,6 +45,7 @@ impl fmt::Debug for PgBuilder {
             .field("namespace", &self.namespace)
             .field("schema", &self.schema)
             .field("max_idle", &self.max_idle)
+            .field("max_sessions", &self.max_sessions)
             .finish()
     }
 }
@@ -66,10 +74,26 @@ impl PgBuilder {
 
     /// How many idle sessions to keep for reuse (default [`DEFAULT_MAX_IDLE`]). A session is
     /// taken from this pool by every outermost acquire, kept by its guard, and given back when the
-    /// guard is released or dropped. Sessions in use are not capped: each outermost guard and
-    /// each pending outermost acquire has one (the server's `max_connections` bounds them).
+    /// guard is released or dropped. Idle sessions count towards
+    /// [`max_sessions`](Self::max_sessions).
     pub fn max_idle(mut self, max_idle: usize) -> Self {
         self.max_idle = max_idle;
+        self
+    }
+
+    /// The most sessions (server connections) this manager has at once, idle pooled ones
+    /// included (default [`DEFAULT_MAX_SESSIONS`]; 0 counts as 1). Each outermost guard, each
+    /// pending outermost acquire and each [`status`](PgLockManager::status) call needs one;
+    /// nested acquires use their parent's. When all are taken, further outermost acquires wait
+    /// in this process, in order, for a session to come back or close; the wait counts towards
+    /// their timeout, and one that runs out is [`Error::NoSession`] naming its locks. Start-up
+    /// uses one more connection, closed before [`connect`](Self::connect) returns.
+    ///
+    /// A task that holds a guard and asks the manager (not the guard) for more needs a second
+    /// session: with every session held by such tasks, they wait for each other until their
+    /// timeouts. Nest through the guard instead.
+    pub fn max_sessions(mut self, max_sessions: usize) -> Self {
+        self.max_sessions = max_sessions.max(1);
         self
     }
 
@@ -102,6 +126,9 @@ impl PgBuilder {
                 sequence,
                 default_timeout: self.default_timeout,
                 max_idle: self.max_idle,
+                max_sessions: self.max_sessions,
+                sessions: Arc::new(Semaphore::new(self.max_sessions)),
+                idle_ready: Notify::new(),
                 idle: Mutex::new(Vec::new()),
                 default_label: format!("pid {}", std::process::id()),
             }),
@@ -277,6 +304,11 @@ pub(crate) struct Inner {
     pub(crate) sequence: u32,
     pub(crate) default_timeout: Option<Duration>,
     max_idle: usize,
+    pub(crate) max_sessions: usize,
+    /// One permit per session this manager may still open; each session keeps its own.
+    sessions: Arc<Semaphore>,
+    /// Notified when a session goes back to the pool, for acquires waiting for one.
+    idle_ready: Notify,
     // Boxed: sessions move between the pool and guards without being copied or reboxed.
     #[allow(clippy::vec_box)]
     idle: Mutex<Vec<Box<Session>>>,
@@ -319,6 +351,7 @@ impl PgLockManager {
             namespace: DEFAULT_NAMESPACE,
             schema: "public".to_owned(),
             max_idle: DEFAULT_MAX_IDLE,
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 
@@ -431,38 +464,104 @@ impl PgLockManager {
         )
     }
 
-    /// A session for an outermost acquire: an idle one if there is one that still works,
-    /// otherwise a new one. The flag says whether it was reused.
-    pub(crate) async fn checkout(&self) -> Result<(Box<Session>, bool), Error> {
+    /// An idle session that still works, if the pool has one (broken ones are dropped, which
+    /// frees their places).
+    fn pop_idle(&self) -> Option<Box<Session>> {
         loop {
             let idle = self
                 .inner
                 .idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .pop();
-            match idle {
-                Some(s) if s.broken().is_none() => return Ok((s, true)),
-                Some(_) => continue,
-                None => break,
+                .pop()?;
+            if idle.broken().is_none() {
+                return Some(idle);
             }
         }
-        Ok((self.connect_session().await?, false))
     }
 
-    pub(crate) async fn connect_session(&self) -> Result<Box<Session>, Error> {
+    /// A session for an outermost acquire: an idle one if there is one that still works
+    /// (unless `fresh`), otherwise a new one once fewer than `max_sessions` exist. Waits for
+    /// either for at most `limit`. Returns the session, whether it was reused, and how long it
+    /// waited for a place (connecting is not waiting).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSession`] (without locks: the caller names them) when `limit` passed first;
+    /// [`Error::Connect`] or [`Error::Database`] from connecting.
+    pub(crate) async fn checkout(
+        &self,
+        limit: Option<Duration>,
+        fresh: bool,
+    ) -> Result<(Box<Session>, bool, Duration), Error> {
+        let start = Instant::now();
+        let permit = loop {
+            if !fresh {
+                if let Some(s) = self.pop_idle() {
+                    return Ok((s, true, start.elapsed()));
+                }
+            }
+            let sessions = self.inner.sessions.clone();
+            if let Ok(p) = sessions.clone().try_acquire_owned() {
+                break p;
+            }
+            // Registered before the pool is looked at again: a session given back after that
+            // look wakes this wait.
+            let notified = self.inner.idle_ready.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if !fresh {
+                if let Some(s) = self.pop_idle() {
+                    return Ok((s, true, start.elapsed()));
+                }
+            }
+            let wait = async {
+                tokio::select! {
+                    p = sessions.acquire_owned() => p.ok(),
+                    () = &mut notified => None,
+                }
+            };
+            let got = match limit {
+                None => wait.await,
+                Some(limit) => {
+                    let left = limit.saturating_sub(start.elapsed());
+                    match tokio::time::timeout(left, wait).await {
+                        Ok(got) => got,
+                        Err(_) => {
+                            return Err(Error::NoSession {
+                                locks: Vec::new(),
+                                max_sessions: self.inner.max_sessions,
+                                waited: start.elapsed(),
+                            })
+                        }
+                    }
+                }
+            };
+            if let Some(p) = got {
+                break p;
+            }
+        };
+        let waited = start.elapsed();
+        let mut session = self.connect_session().await?;
+        session.place = Some(permit);
+        Ok((session, false, waited))
+    }
+
+    async fn connect_session(&self) -> Result<Box<Session>, Error> {
         Ok(Box::new(
             Session::connect(&self.inner.config, &self.inner.names).await?,
         ))
     }
 
     /// Gives back a session that holds nothing; one that holds something, or is broken, is
-    /// closed instead.
+    /// closed instead (which frees its place).
     pub(crate) fn checkin(&self, session: Box<Session>) {
         if session.held.is_empty() && session.broken().is_none() {
             let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < self.inner.max_idle {
                 idle.push(session);
+                drop(idle);
+                self.inner.idle_ready.notify_one();
             }
         }
     }
@@ -478,7 +577,7 @@ impl PgLockManager {
     ///
     /// [`Error::Connect`] or [`Error::Database`].
     pub async fn status(&self) -> Result<PgStatus, Error> {
-        let (session, _) = self.checkout().await?;
+        let (session, _, _) = self.checkout(None, false).await?;
         let rows = session
             .client
             .query(sql::STATUS, &[&i64::from(self.inner.namespace as u32)])

@@ -46,6 +46,8 @@ pub(crate) struct Session {
     pub(crate) levels: Vec<Level>,
     /// Set when the session can no longer be trusted; it is then closed.
     pub(crate) poisoned: Option<String>,
+    /// This session's place among the manager's `max_sessions`, freed when it is dropped.
+    pub(crate) place: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl std::fmt::Debug for Session {
@@ -122,6 +124,7 @@ impl Session {
             held: Vec::new(),
             levels: Vec::new(),
             poisoned: None,
+            place: None,
         })
     }
 
