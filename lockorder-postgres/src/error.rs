@@ -49,6 +49,14 @@ pub enum Error {
         /// What differs from the crate's own definition, and who owns it.
         found: String,
     },
+    /// The role this manager connects as lacks a privilege every acquire needs (see the crate
+    /// docs, "Privileges"); checked at start-up, so nothing started.
+    MissingPrivilege {
+        /// The role (`current_user`).
+        role: String,
+        /// The statement that grants what is missing, for the objects' owner to run.
+        grant: String,
+    },
     /// Every session of the manager was in use ([`PgBuilder::max_sessions`](crate::PgBuilder::max_sessions))
     /// for the whole timeout of an outermost acquire. Nothing is held.
     NoSession {
@@ -124,6 +132,11 @@ impl fmt::Display for Error {
                 "{object} is not lockorder's own: {found}; another role may have created it to \
                  subvert the locks, so this manager did not start. Have its owner drop it (the \
                  next start installs the crate's own), or use another schema"
+            ),
+            Error::MissingPrivilege { role, grant } => write!(
+                f,
+                "role {role} lacks a privilege lockorder needs, so this manager did not start; \
+                 have the objects' owner run: {grant}"
             ),
             Error::NoSession {
                 locks,

@@ -56,6 +56,36 @@
 //! `lockorder_release_v2`, and the sequence `lockorder_fencing_token` (see
 //! [`PgGuard::fencing_token`]), when they are missing.
 //!
+//! # Privileges
+//!
+//! Tested with two roles (`tests/privileges.rs`):
+//!
+//! * **The first role to start** in a schema creates what is missing there: the table
+//!   `lockorder_hierarchy`, the sequence `lockorder_fencing_token` and the two functions. It
+//!   needs `USAGE` and `CREATE` on the schema, and owns the objects.
+//! * **Every other role** needs, and start-up checks ([`Error::MissingPrivilege`] gives the
+//!   `GRANT` to run): `USAGE` on the schema (from the schema's owner); `SELECT` on the table,
+//!   and `INSERT` on it to record locks not recorded yet; `USAGE` on the sequence (from the
+//!   objects' owner); `EXECUTE` on the functions and `CONNECT` on the database, which
+//!   PostgreSQL gives `PUBLIC` by default. No `CREATE` once the objects exist.
+//!
+//!   ```sql
+//!   GRANT USAGE ON SCHEMA app TO worker;                         -- as the schema's owner
+//!   GRANT SELECT, INSERT ON app.lockorder_hierarchy TO worker;   -- as the installing role
+//!   GRANT USAGE ON SEQUENCE app.lockorder_fencing_token TO worker;
+//!   ```
+//! * [`PgLockManager::status`] reads `pg_locks` and `pg_stat_activity`, which every role may
+//!   read; other roles' sessions show their pid and label (`application_name`) but not their
+//!   client address or port unless the reader has `pg_read_all_stats`.
+//!
+//! Start-up refuses functions and a sequence that are not the crate's own
+//! ([`Error::ForeignObject`]), but a role that owns them, or may write to the table, can still
+//! change things later: whoever may `UPDATE`/`DELETE` rows of `lockorder_hierarchy` can make
+//! processes with conflicting hierarchies start (which can deadlock them, and PostgreSQL then
+//! breaks the deadlock by cancelling one wait); the owner of the functions can replace them,
+//! and the owner of the sequence can reset it (`setval`), which defeats fencing. Give those
+//! rights only to the installing role, and only `SELECT, INSERT` and `USAGE` to the others.
+//!
 //! # One round trip
 //!
 //! An acquire is one prepared statement calling `lockorder_acquire_v2`, which walks the set in

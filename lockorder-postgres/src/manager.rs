@@ -192,6 +192,35 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
             }));
         }
         let sequence = u32::try_from(row.get::<_, i64>(4)).unwrap_or(0);
+        // What every acquire needs, checked now rather than at the first acquire.
+        let needs = [
+            (names.table.clone(), "TABLE", "SELECT"),
+            (names.sequence.clone(), "SEQUENCE", "USAGE"),
+            (
+                sql::ACQUIRE.signature(&names.schema),
+                "FUNCTION",
+                "EXECUTE",
+            ),
+            (
+                sql::RELEASE.signature(&names.schema),
+                "FUNCTION",
+                "EXECUTE",
+            ),
+        ];
+        for (object, kind, privilege) in needs {
+            let has = match kind {
+                "TABLE" => "has_table_privilege($1, $2)",
+                "SEQUENCE" => "has_sequence_privilege($1, $2)",
+                _ => "has_function_privilege($1, $2)",
+            };
+            let ok: bool = tx
+                .query_one(&format!("SELECT {has}"), &[&object, &privilege])
+                .await?
+                .get(0);
+            if !ok {
+                return Ok(Err(missing_privilege(&tx, privilege, kind, object).await?));
+            }
+        }
         let rows = tx
             .query(
                 &format!(
@@ -223,6 +252,25 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
              ON CONFLICT DO NOTHING",
             names.table
         );
+        let unrecorded = h
+            .entries
+            .iter()
+            .any(|e| !recorded.iter().any(|r| r.0 == e.order));
+        if unrecorded {
+            let ok: bool = tx
+                .query_one(
+                    "SELECT has_table_privilege($1, 'INSERT')",
+                    &[&names.table],
+                )
+                .await?
+                .get(0);
+            if !ok {
+                let table = names.table.clone();
+                return Ok(Err(
+                    missing_privilege(&tx, "INSERT", "TABLE", table).await?
+                ));
+            }
+        }
         for e in &h.entries {
             if !recorded.iter().any(|r| r.0 == e.order) {
                 tx.execute(
@@ -242,6 +290,22 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
         Ok(inner) => inner,
         Err(e) => Err(Error::Database(e)),
     }
+}
+
+async fn missing_privilege(
+    tx: &tokio_postgres::Transaction<'_>,
+    privilege: &str,
+    kind: &str,
+    object: String,
+) -> Result<Error, tokio_postgres::Error> {
+    let role: String = tx.query_one("SELECT current_user::text", &[]).await?.get(0);
+    Ok(Error::MissingPrivilege {
+        grant: format!(
+            "GRANT {privilege} ON {kind} {object} TO {}",
+            sql::ident(&role)
+        ),
+        role,
+    })
 }
 
 /// What differs between an installed function (a row of [`sql::INSTALLED_FUNCTION`]) and the
