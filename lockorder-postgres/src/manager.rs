@@ -115,6 +115,17 @@ impl PgBuilder {
         let mut config = config;
         let options = sql::startup_options(config.get_options());
         config.options(&options);
+        // The client's side of the same bound: a server host that dies, or a cut network, ends
+        // the connection (and so the guards report their locks lost) within about 30 s. Left
+        // alone when the caller changed them from the driver's defaults.
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(Duration::from_secs(10));
+            config.keepalives_interval(Duration::from_secs(5));
+            config.keepalives_retries(4);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(20));
+        }
         let names = Names::new(&self.schema);
         let sequence = install(&config, &names, &self.hierarchy, self.namespace).await?;
         Ok(PgLockManager {

@@ -297,11 +297,28 @@ pub(crate) const STATUS: &str = "SELECT l.objid::int8, l.mode = 'ShareLock', l.g
 /// Releases every advisory lock of the session: what a guard dropped without `release` queues.
 pub(crate) const UNLOCK_ALL: &str = "SELECT pg_advisory_unlock_all()";
 
-/// Session settings sent at connection start-up (no extra round trip). Timeouts set by the
-/// server's configuration must not end a wait or a holding session behind the crate's back; a
-/// backend whose client vanished mid-wait notices within the check interval.
+/// Server-side TCP settings a session gets unless the caller's options set them: a backend
+/// whose client host died (or whose network is cut) notices within about 30 s, ends, and frees
+/// the session's locks. Keepalive probes start after 10 s of silence and repeat every 5 s; 4
+/// unanswered ones, or 20 s of unacknowledged data (`tcp_user_timeout`), end the connection.
+/// PostgreSQL ignores them on unix sockets (no host can die there without its kernel).
+pub(crate) const TCP_OPTIONS: [(&str, &str); 4] = [
+    ("tcp_keepalives_idle", "10"),
+    ("tcp_keepalives_interval", "5"),
+    ("tcp_keepalives_count", "4"),
+    ("tcp_user_timeout", "20000"),
+];
+
+/// Session settings sent at connection start-up (no extra round trip): the TCP settings, which
+/// the caller's own options may override, then the caller's options, then the settings the crate
+/// relies on. Timeouts set by the server's configuration must not end a wait or a holding
+/// session behind the crate's back; a backend whose client vanished mid-wait notices within the
+/// check interval.
 pub(crate) fn startup_options(existing: Option<&str>) -> String {
     let mut s = String::new();
+    for (k, v) in TCP_OPTIONS {
+        let _ = write!(s, "-c {k}={v} ");
+    }
     if let Some(existing) = existing {
         s.push_str(existing);
         s.push(' ');
@@ -335,8 +352,9 @@ mod tests {
 
     #[test]
     fn startup_options_keep_the_callers() {
-        let o = startup_options(Some("-c search_path=x"));
-        assert!(o.starts_with("-c search_path=x -c statement_timeout=0"));
+        let o = startup_options(Some("-c search_path=x -c tcp_keepalives_idle=3"));
+        assert!(o.starts_with("-c tcp_keepalives_idle=10 "));
+        assert!(o.contains("-c search_path=x -c tcp_keepalives_idle=3 -c statement_timeout=0"));
         assert!(o.ends_with("client_connection_check_interval=250"));
         assert!(!startup_options(None).starts_with(' '));
     }

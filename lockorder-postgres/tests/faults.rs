@@ -180,3 +180,47 @@ async fn lost_resolves_promptly_on_a_busy_current_thread_runtime() -> Result {
     }
     r
 }
+
+/// Over TCP, a holding session has keepalive and user-timeout settings that bound how long a
+/// dead client host keeps its locks (about 30 s): probes after 10 s idle, every 5 s, 4 of them;
+/// 20 s of unacknowledged data. A caller's own option wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_sessions_get_keepalive_settings_that_free_a_dead_clients_locks() -> Result {
+    let cluster = match TempCluster::start() {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("DATABASE_URL").is_some() => {
+            eprintln!("SKIP: a TCP cluster of its own needs PostgreSQL's binaries here: {e}");
+            return Ok(());
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let mut config: lockorder_postgres::Config = cluster.tcp_connection_string().parse()?;
+    config.options("-c tcp_keepalives_count=3");
+    let m = PgLockManager::builder(builder(ABCD))
+        .connect(config)
+        .await?;
+    let g = m.acquire(["a"]).await?;
+    let row = g
+        .client()?
+        .query_one(
+            "SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'),
+                    current_setting('tcp_keepalives_count'), current_setting('tcp_user_timeout'),
+                    inet_client_addr()::text",
+            &[],
+        )
+        .await?;
+    let got: (String, String, String, String, Option<String>) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    assert_eq!(
+        got,
+        (
+            "10".to_owned(),
+            "5".to_owned(),
+            "3".to_owned(),
+            "20000".to_owned(),
+            Some("127.0.0.1/32".to_owned())
+        )
+    );
+    g.release().await?;
+    Ok(())
+}
