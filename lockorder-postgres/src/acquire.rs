@@ -392,8 +392,11 @@ async fn call(
         )
         .await;
     let session = flight.disarm();
-    let (at_ms, token): (i64, Option<i64>) = match result {
-        Ok(row) => (row.get(0), row.get(1)),
+    let (at_ms, token) = match result.and_then(|row| row.try_get::<_, Vec<Option<i64>>>(0)) {
+        Ok(pair) => match pair[..] {
+            [Some(at_ms), token] => (at_ms, token),
+            _ => (i64::MAX, None),
+        },
         Err(e) => {
             session.kill(&format!(
                 "an acquire statement failed: {}",

@@ -466,9 +466,10 @@ async fn release_on(mgr: &PgLockManager, session: &mut Session, depth: usize) ->
     // the server still runs the release, and the session's record already agrees.
     session.pop_to(depth);
     // An outermost guard holds everything its session holds: the built-in
-    // pg_advisory_unlock_all() releases it all for less than the function. Only this crate runs
-    // statements on its sessions, so a session that answers still held every lock it took (locks
-    // are lost only with their session); the function's count checks the nested case.
+    // pg_advisory_unlock_all() releases it all for less than the function. Only this crate
+    // unlocks on its sessions (statements run through `client`/`transaction` must not), so a
+    // session that answers still held every lock it took (locks are lost only with their
+    // session); the function's count checks the nested case.
     let result = if depth == 0 {
         session
             .client

@@ -34,9 +34,8 @@ async fn a_planted_acquire_function_is_refused() -> Result {
     // Right name and signature, a body that takes nothing and claims success.
     c.batch_execute(&format!(
         "CREATE FUNCTION {schema}.lockorder_acquire_v2(ns int4, keys int4[], shared bool[],
-             try_only bool, timeout_ms float8, app_head text, base_ms int8, label text, seq oid,
-             OUT at_ms int8, OUT token int8)
-         LANGUAGE sql AS $$ SELECT 1::int8, 1::int8 $$"
+             try_only bool, timeout_ms float8, app_head text, base_ms int8, label text, seq oid)
+         RETURNS int8[] LANGUAGE sql AS $$ SELECT ARRAY[1, 1]::int8[] $$"
     ))
     .await?;
     let e = start_in(&schema).await.unwrap_err();
