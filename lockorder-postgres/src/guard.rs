@@ -391,8 +391,10 @@ impl<'a> PgGuard<'a> {
 
     /// Releases this guard's own locks and gives an outermost guard's session back to the pool.
     ///
-    /// An outermost guard runs the built-in `pg_advisory_unlock_all()`: only this crate runs
-    /// statements on its sessions, so the session holds exactly the guard's locks, and a session
+    /// An outermost guard runs the built-in `pg_advisory_unlock_all()`: only this crate takes or
+    /// releases advisory locks on its sessions (statements run through [`client`](Self::client)
+    /// and [`transaction`](Self::transaction) must not), so the session holds exactly the
+    /// guard's locks, and a session
     /// that answers still held them (locks are lost only with their session). A nested guard
     /// unlocks its own locks, newest first, and checks that the session held each.
     ///
