@@ -13,7 +13,9 @@ use crate::guard::{PgGuard, Slot};
 use crate::hierarchy::{self, Held, Request};
 use crate::manager::PgLockManager;
 use crate::session::Session;
+use crate::sql;
 use crate::status::{self, Level};
+use tokio_postgres::types::ToSql;
 
 /// The options of one acquire.
 #[derive(Debug, Default)]
@@ -342,6 +344,35 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// Runs one acquire statement (the function or the fast path) and reads its answer:
+/// `(time or -index, token)`. Any error, or dropping this future while the statement runs,
+/// closes the session.
+async fn run_acquire(
+    session: &mut Session,
+    stmt: &tokio_postgres::Statement,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<(i64, Option<i64>), Error> {
+    let flight = InFlight {
+        session: Some(session),
+    };
+    let s: &Session = flight.session.as_deref().expect("armed");
+    let result = s.client.query_one(stmt, params).await;
+    let session = flight.disarm();
+    match result.and_then(|row| row.try_get::<_, Vec<Option<i64>>>(0)) {
+        Ok(answer) => match answer[..] {
+            [Some(at_ms), token, ..] => Ok((at_ms, token)),
+            _ => Ok((i64::MAX, None)),
+        },
+        Err(e) => {
+            session.kill(&format!(
+                "an acquire statement failed: {}",
+                crate::error::describe(&e)
+            ));
+            Err(Error::Database(e))
+        }
+    }
+}
+
 /// Runs the acquire statement for `new` (positions not held yet) at `depth`: `Ok(Ok(token))`,
 /// the fencing token drawn once all of `new` was held (with `new` empty, a token alone: a nested
 /// guard's token is above its parent's even when it takes nothing new). `Ok(Err(pos))`: `pos`
@@ -370,39 +401,43 @@ async fn call(
         .map(|d| d.as_secs_f64() * 1000.0)
         .filter(|&ms| ms < f64::from(i32::MAX));
     let ns = mgr.inner.namespace;
-    let flight = InFlight {
-        session: Some(session),
-    };
-    let s: &Session = flight.session.as_deref().expect("armed");
-    let result = s
-        .client
-        .query_one(
-            &s.stmts.acquire,
-            &[
-                &ns,
-                &keys,
-                &shared,
-                &options.try_only,
-                &timeout_ms,
-                &head,
-                &base,
-                &clean,
-                &mgr.inner.sequence,
-            ],
-        )
-        .await;
-    let session = flight.disarm();
-    let (at_ms, token) = match result.and_then(|row| row.try_get::<_, Vec<Option<i64>>>(0)) {
-        Ok(pair) => match pair[..] {
-            [Some(at_ms), token] => (at_ms, token),
-            _ => (i64::MAX, None),
-        },
-        Err(e) => {
-            session.kill(&format!(
-                "an acquire statement failed: {}",
-                crate::error::describe(&e)
-            ));
-            return Err(Error::Database(e));
+    let seq = mgr.inner.sequence;
+    let mut answer = None;
+    // Small sets first try the fast path (plain SQL); it answers a busy lock itself, which
+    // ends a try or a zero timeout, and otherwise the function below waits.
+    if (1..=sql::FAST_MAX).contains(&new.len()) {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ns, &seq, &head, &base, &clean];
+        for (k, sh) in keys.iter().zip(&shared) {
+            params.push(k);
+            params.push(sh);
+        }
+        let stmt = session.stmts.fast[new.len() - 1].clone();
+        let (at_ms, token) = run_acquire(session, &stmt, &params).await?;
+        let gives_up = options.try_only || timeout_ms.is_some_and(|ms| ms <= 0.0);
+        if at_ms >= 0 || gives_up {
+            answer = Some((at_ms, token));
+        }
+    }
+    let (at_ms, token) = match answer {
+        Some(a) => a,
+        None => {
+            let stmt = session.stmts.acquire.clone();
+            run_acquire(
+                session,
+                &stmt,
+                &[
+                    &ns,
+                    &keys,
+                    &shared,
+                    &options.try_only,
+                    &timeout_ms,
+                    &head,
+                    &base,
+                    &clean,
+                    &seq,
+                ],
+            )
+            .await?
         }
     };
     if at_ms < 0 {

@@ -88,11 +88,18 @@
 //!
 //! # One round trip
 //!
-//! An acquire is one prepared statement calling `lockorder_acquire_v2`, which walks the set in
-//! ascending order with `pg_try_advisory_lock(_shared)`. At the first busy lock it waits on the
-//! server (`pg_advisory_lock`) under `lock_timeout` set to the time left, then goes on with the
-//! rest in order; on a timeout it releases what it took, newest first, and answers which lock
-//! was busy. A release is one statement too.
+//! An uncontended acquire is one prepared statement. For sets of 1 to 4 locks it is plain SQL:
+//! `pg_try_advisory_lock(_shared)` on each lock in ascending order (nested `CASE`s, which
+//! PostgreSQL evaluates in order and only as far as needed), then the fencing token and the
+//! `application_name` update; at a busy lock it releases what it took and names the lock, which
+//! answers a `try_acquire` or a zero timeout. Otherwise, and for larger sets, the statement calls
+//! `lockorder_acquire_v2`, which walks the set the same way and, at the first busy lock, waits on
+//! the server (`pg_advisory_lock`) under `lock_timeout` set to the time left, then goes on with
+//! the rest in order; on a timeout it releases what it took, newest first, and answers which lock
+//! was busy. (A PL/pgSQL call costs a fixed price per call, measured at 10-30 µs more than a
+//! built-in call on a loaded 2-core machine, which the plain-SQL path avoids when nothing
+//! waits.) A contended acquire of up to 4 locks thus takes one more round trip before it waits.
+//! A release is one statement too.
 //!
 //! # Releasing, dropping, cancelling
 //!

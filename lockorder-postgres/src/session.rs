@@ -19,6 +19,8 @@ use crate::status::{self, Level};
 /// The statements a session runs, prepared once when it connects.
 pub(crate) struct Statements {
     pub(crate) acquire: Statement,
+    /// The fast path for sets of 1 to `FAST_MAX` locks, at index `k - 1`.
+    pub(crate) fast: Vec<Statement>,
     pub(crate) release: Statement,
     pub(crate) unlock_all: Statement,
     pub(crate) check: Statement,
@@ -93,15 +95,31 @@ impl Session {
         ];
         let release_types = [Type::INT4, Type::INT4_ARRAY, Type::BOOL_ARRAY, Type::TEXT];
         let check_types = [Type::INT8, Type::INT8_ARRAY];
+        let fast_sql: Vec<(String, Vec<Type>)> = (1..=sql::FAST_MAX)
+            .map(|k| {
+                let mut types = vec![Type::INT4, Type::OID, Type::TEXT, Type::INT8, Type::TEXT];
+                for _ in 0..k {
+                    types.extend([Type::INT4, Type::BOOL]);
+                }
+                (sql::fast_acquire(k), types)
+            })
+            .collect();
+        let fast = futures_join_all(
+            fast_sql
+                .iter()
+                .map(|(text, types)| client.prepare_typed(text, types))
+                .collect(),
+        );
         // Pipelined: one round trip for all of them.
         let prepared = tokio::try_join!(
+            fast,
             client.prepare_typed(&call_acquire, &acquire_types),
             client.prepare_typed(&call_release, &release_types),
             client.prepare(sql::UNLOCK_ALL),
             client.prepare_typed(sql::CHECK, &check_types),
             client.query_one("SELECT pg_backend_pid()", &[]),
         );
-        let (acquire, release, unlock_all, check, pid) = match prepared {
+        let (fast, acquire, release, unlock_all, check, pid) = match prepared {
             Ok(p) => p,
             Err(e) => {
                 conn.abort();
@@ -116,6 +134,7 @@ impl Session {
             task_done,
             stmts: Statements {
                 acquire,
+                fast,
                 release,
                 unlock_all,
                 check,
@@ -203,6 +222,38 @@ impl Session {
         self.levels.retain(|l| l.depth < depth);
         status::app_name(&self.levels)
     }
+}
+
+/// Polls every future at once (so that their requests are all sent before any answer is
+/// awaited) and collects their outputs in order.
+async fn futures_join_all<F, T, E>(futures: Vec<F>) -> Result<Vec<T>, E>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futures.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(Ok(v)) => *slot = Some(v),
+                    std::task::Poll::Ready(Err(e)) => return std::task::Poll::Ready(Err(e)),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(Ok(()))
+        }
+    })
+    .await?;
+    Ok(out
+        .into_iter()
+        .map(|v| v.expect("every future finished"))
+        .collect())
 }
 
 impl Drop for Session {
