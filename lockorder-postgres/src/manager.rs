@@ -644,6 +644,9 @@ impl PgLockManager {
     /// Every lock of the hierarchy as the server sees it now, across all processes: mode,
     /// holders (backend pid, label, client address, since when) and how many wait.
     ///
+    /// It needs a session of this manager like an acquire does: with all
+    /// [`max_sessions`](PgBuilder::max_sessions) held by guards it waits until one comes back.
+    ///
     /// One query on `pg_locks` and `pg_stat_activity`. Holders that are not `lockorder`
     /// sessions (someone calling `pg_advisory_lock(namespace, order)` by hand) are shown with
     /// their `application_name` and no time.
