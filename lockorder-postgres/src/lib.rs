@@ -81,8 +81,10 @@
 //! Start-up refuses functions and a sequence that are not the crate's own
 //! ([`Error::ForeignObject`]), but a role that owns them, or may write to the table, can still
 //! change things later: whoever may `UPDATE`/`DELETE` rows of `lockorder_hierarchy` can make
-//! processes with conflicting hierarchies start (which can deadlock them, and PostgreSQL then
-//! breaks the deadlock by cancelling one wait); the owner of the functions can replace them,
+//! processes with conflicting hierarchies start (two that give one name different orders take
+//! different advisory locks for it, so both can hold it at once; two that order two names
+//! oppositely can deadlock, which PostgreSQL breaks by cancelling one wait); the owner of the
+//! functions can replace them,
 //! and the owner of the sequence can reset it (`setval`), which defeats fencing. Give those
 //! rights only to the installing role, and only `SELECT, INSERT` and `USAGE` to the others.
 //!
