@@ -49,6 +49,14 @@ async fn more_waiters_than_sessions_all_succeed_within_the_cap() -> Result {
     let role = own_role("sessions-cap").await?;
     let m = manager_as(&role, namespace("sessions-cap"), 3).await;
     let c = Arc::new(client().await);
+    // Start-up's own connection is closed before `connect` returns, but its backend may still be
+    // exiting: count only once it is gone.
+    eventually(
+        Duration::from_secs(5),
+        "the start-up backend exits",
+        || async { backends_of(&c, &role).await == 0 },
+    )
+    .await;
     let (done, most) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicI64::new(0)),
