@@ -375,10 +375,10 @@ mod tests {
         let slot = crate::table::tests_support::slot("db", 10);
         assert!(read(&slot.raw, &slot.record).generation().is_none());
         let taken = slot.raw.try_lock(Mode::Exclusive, Turn::New).unwrap();
-        let holder = HolderId::new(0, taken.generation);
+        let holder = HolderId::new(0, taken.generation());
         let at = Duration::new(5_000_000_000, 7);
         slot.record.publish(
-            taken.generation,
+            taken.generation(),
             holder,
             &Publish {
                 label: Some(Label::new("w")),
@@ -386,7 +386,7 @@ mod tests {
             },
         );
         let r = read(&slot.raw, &slot.record);
-        assert_eq!(r.generation(), Some(taken.generation));
+        assert_eq!(r.generation(), Some(taken.generation()));
         assert_eq!(r.holding.map(|h| h.mode), Some(Mode::Exclusive));
         assert_eq!(r.owner, Some(Owner::Label(Label::new("w"))));
         assert_eq!(r.acquired_at, Some(at));
@@ -398,17 +398,17 @@ mod tests {
     fn a_shared_holding_reads_as_its_first_readers_record_with_the_current_count() {
         let slot = crate::table::tests_support::slot("db", 10);
         let first = slot.raw.try_lock(Mode::Shared, Turn::New).unwrap();
-        assert!(first.first);
+        assert!(first.first());
         slot.record.publish(
-            first.generation,
-            HolderId::new(0, first.generation),
+            first.generation(),
+            HolderId::new(0, first.generation()),
             &Publish {
                 label: Some(Label::new("reader-1")),
                 at: Some(Duration::from_secs(3)),
             },
         );
         let joined = slot.raw.try_lock(Mode::Shared, Turn::New).unwrap();
-        assert!(!joined.first);
+        assert!(!joined.first());
         let r = read(&slot.raw, &slot.record);
         let h = r.holding.unwrap();
         assert_eq!((h.mode, h.readers), (Mode::Shared, 2));

@@ -187,11 +187,12 @@ impl Walk {
                     },
                 }
             };
-            if taken.first {
+            if taken.first() {
                 let holder = *self
                     .holder
-                    .get_or_insert_with(|| HolderId::new(pos, taken.generation));
-                slot.record.publish(taken.generation, holder, &self.publish);
+                    .get_or_insert_with(|| HolderId::new(pos, taken.generation()));
+                slot.record
+                    .publish(taken.generation(), holder, &self.publish);
             }
             let waited = self.turn != Turn::New;
             slot.stats.acquired(
@@ -213,7 +214,7 @@ impl Walk {
                 }
             }
             // Last, with the take recorded: waking runs other tasks' wakers, which may panic.
-            if taken.wake_readers {
+            if taken.wake_readers() {
                 raw.readers_may_join();
             }
         }
