@@ -218,12 +218,10 @@ where
     I: IntoIterator,
     I::Item: Key,
 {
-    let mut set = index.empty_set();
-    for key in keys {
-        let pos = sealed::Sealed::position(&key, index)?;
-        set.insert(pos);
-    }
-    Ok(set)
+    index.empty_set().try_extend(
+        keys.into_iter()
+            .map(|key| sealed::Sealed::position(&key, index)),
+    )
 }
 
 struct Entry {
