@@ -470,3 +470,30 @@ fn the_largest_family_works_with_keys_and_data() {
     assert_eq!((lo.into_inner(), hi.into_inner()), (2, 1));
     assert!(m.acquire(["ledger"]).key(&key).try_now().is_ok());
 }
+
+#[test]
+fn a_child_guard_on_another_thread_while_its_parent_waits() {
+    let m = manager(ABCD);
+    let pa = m.protect("a", 0_u32).unwrap();
+    let pb = m.protect("b", 0_u32).unwrap();
+    let mut parent = m.try_acquire(["a"]).unwrap();
+    std::thread::scope(|s| {
+        let mut child = parent.try_acquire(["b"]).unwrap();
+        let (pa, pb) = (&pa, &pb);
+        s.spawn(move || {
+            let [a, b] = child.get_disjoint_mut([pa, pb]).unwrap();
+            *a += 1;
+            *b += 2;
+        });
+    });
+    // One guard shared by two threads: both read at once, neither writes.
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (g, pa) = (&parent, &pa);
+            s.spawn(move || assert_eq!(*g.get(pa).unwrap(), 1));
+        }
+    });
+    *parent.get_mut(&pa).unwrap() += 1;
+    drop(parent);
+    assert_eq!((pa.into_inner(), pb.into_inner()), (2, 2));
+}
