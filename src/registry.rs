@@ -388,7 +388,11 @@ impl<T> Builder<T> {
     /// ```
     ///
     /// Each member is a lock of the table. A manager of more than 128 locks keeps its lock sets
-    /// on the heap (one small allocation per acquire), so size families with that in mind.
+    /// on the heap (an allocation per acquire), and every set is a bit set as wide as the whole
+    /// manager, so an acquire's cost grows with the number of locks, not only with the number
+    /// it takes: one lock of a 65,536-member family took about 1.5 µs to acquire and release,
+    /// against about 60 ns in a manager of 127 locks (release build, one run). Size families
+    /// with that in mind: stripes beyond the concurrency you expect buy little.
     ///
     /// # Errors
     ///
