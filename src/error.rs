@@ -1,7 +1,7 @@
 //! The one error type of the crate.
 
+use crate::sync::Arc;
 use alloc::string::String;
-use alloc::sync::Arc;
 use core::fmt;
 use core::panic::Location;
 

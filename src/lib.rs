@@ -109,6 +109,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Without compare-and-swap, the owned API (which needs `alloc::sync::Arc`) is left out, and the
+// code only it uses is unused there.
+#![cfg_attr(not(target_has_atomic = "ptr"), allow(dead_code, unused_imports))]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -121,12 +124,12 @@ extern crate std;
 mod error; // the error type and the locks it names
 mod registry; // the builder, lock ids and infos, keys and the name index
 mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
+mod sync; // the atomics and `Arc`, swapped for loom's or portable-atomic's where needed
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
            // Layer 1, primitives with atomics.
 mod raw; // the raw reader-writer lock of each slot
 mod record; // the record of each holding and how status readers read it
 mod stats; // per-lock statistics (zero-sized without the `stats` feature)
-mod sync; // the atomics, swapped for loom's under `--cfg loom`
 mod table; // the frozen slots of a manager
            // Layer 2, the walk.
 mod walk; // taking a request's locks upward, and releasing held locks

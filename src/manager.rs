@@ -6,7 +6,7 @@ use core::time::Duration;
 
 use core::panic::Location;
 
-use alloc::sync::Arc;
+use crate::sync::Arc;
 
 use crate::acquire::{Acquire, AcquireOwned, Origin};
 use crate::error::Error;
@@ -232,6 +232,7 @@ impl<T: MaybeTimer> LockManager<T> {
     /// assert_eq!(task.join().unwrap(), 2);
     /// # Ok::<(), lockorder::Error>(())
     /// ```
+    #[cfg(target_has_atomic = "ptr")]
     #[track_caller]
     #[inline(always)]
     pub fn acquire_owned<I>(self: &Arc<Self>, keys: I) -> AcquireOwned<T>
@@ -253,6 +254,7 @@ impl<T: MaybeTimer> LockManager<T> {
     /// # Errors
     ///
     /// As [`try_acquire`](Self::try_acquire).
+    #[cfg(target_has_atomic = "ptr")]
     #[track_caller]
     pub fn try_acquire_owned<I>(self: &Arc<Self>, keys: I) -> Result<OwnedGuard<T>, Error>
     where

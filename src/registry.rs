@@ -4,13 +4,13 @@
 //! `(name, order, description)`; `freeze` sorts them by order into a boxed array of slots plus a
 //! name index. A lock's position in that array is its rank.
 
+use crate::sync::plain::{AtomicUsize, Ordering};
+use crate::sync::Arc;
 use alloc::borrow::ToOwned;
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicUsize, Ordering};
 use core::time::Duration;
 
 use hashbrown::HashMap;

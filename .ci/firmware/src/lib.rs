@@ -3,13 +3,16 @@
 //! to pend, and semihosting output whose exit status is the verdict.
 //! [`size`] is the frame the size firmwares share.
 //!
-//! The board is QEMU's `lm3s6965evb` (Cortex-M3, 12.5 MHz core clock in QEMU).
+//! The boards are QEMU's `lm3s6965evb` (Cortex-M3, 12.5 MHz core clock in QEMU, 64K RAM) and,
+//! built for `thumbv6m-none-eabi`, QEMU's `microbit` (nRF51, a Cortex-M0 without
+//! compare-and-swap, 16 MHz, 16K RAM). Counters use `portable-atomic`, native on the M3 and
+//! emulated with a critical section on the M0.
 #![no_std]
 
 use core::cell::{Cell, RefCell};
 use core::fmt;
-use core::sync::atomic::{AtomicU32, Ordering};
 use core::task::Waker;
+use portable_atomic::{AtomicBool, AtomicU32, Ordering};
 
 use cortex_m::interrupt::InterruptNumber;
 use cortex_m::peripheral::scb::SystemHandler;
@@ -26,7 +29,18 @@ pub use cortex_m_semihosting::hprintln as println;
 pub use embedded_alloc;
 
 /// The core clock of QEMU's lm3s6965evb.
+#[cfg(not(armv6m))]
 const CORE_HZ: u32 = 12_500_000;
+/// The core clock of QEMU's microbit (nRF51).
+#[cfg(armv6m)]
+const CORE_HZ: u32 = 16_000_000;
+
+/// The heap a check firmware may give itself: the Cortex-M0's 16K of RAM hold the heap, the
+/// tasks and the stacks.
+#[cfg(not(armv6m))]
+pub const CHECKS_HEAP: usize = 16 * 1024;
+#[cfg(armv6m)]
+pub const CHECKS_HEAP: usize = 3 * 1024;
 /// Must match embassy-time's `tick-hz-1_000` feature.
 const TICK_HZ: u32 = 1_000;
 
@@ -73,7 +87,7 @@ fn SysTick() {
     });
     if now > u64::from(DEADLINE_MS.load(Ordering::Relaxed)) {
         let budget = BUDGET_MS.load(Ordering::Relaxed);
-        if NVIC::is_active(TEST_IRQ) {
+        if IN_TEST_IRQ.load(Ordering::Relaxed) {
             fail(format_args!(
                 "stuck for {budget} ms (emulated), inside the interrupt handler, which never \
                  returned (at {now} ms)"
@@ -134,7 +148,8 @@ macro_rules! heap {
 #[derive(Debug, Clone, Copy)]
 pub struct Irq(pub u16);
 
-// SAFETY: 0 is a valid device interrupt on the lm3s6965 (GPIO port A); nothing else uses it.
+// SAFETY: 0 is a valid device interrupt on the lm3s6965 (GPIO port A) and on the nRF51
+// (POWER_CLOCK); nothing else uses it.
 unsafe impl InterruptNumber for Irq {
     fn number(self) -> u16 {
         self.0
@@ -149,6 +164,18 @@ pub const TEST_IRQ: Irq = Irq(0);
 pub fn enable_test_irq() {
     // SAFETY: its handler is ready before any check pends it.
     unsafe { NVIC::unmask(TEST_IRQ) };
+}
+
+/// Set while [`TEST_IRQ`]'s handler runs (ARMv6-M has no register that tells whether an
+/// interrupt is active): the firmware's handler wraps its work in [`in_test_irq`].
+static IN_TEST_IRQ: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` as the body of [`TEST_IRQ`]'s handler, so that the watchdog can tell a hang there.
+pub fn in_test_irq<R>(f: impl FnOnce() -> R) -> R {
+    IN_TEST_IRQ.store(true, Ordering::Relaxed);
+    let r = f();
+    IN_TEST_IRQ.store(false, Ordering::Relaxed);
+    r
 }
 
 /// Pends [`TEST_IRQ`]: it runs at once, unless interrupts are masked (a critical section), in

@@ -13,9 +13,9 @@ use core::cell::{Cell, RefCell};
 use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering::SeqCst};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use core::time::Duration;
+use portable_atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering::SeqCst};
 
 use critical_section::Mutex;
 use embassy_executor::Spawner;
@@ -68,7 +68,7 @@ fn ticks_since(start: Instant) -> u64 {
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    rt::heap!(16 * 1024);
+    rt::heap!(rt::CHECKS_HEAP);
     rt::init(3_000);
     rt::enable_test_irq();
 
@@ -304,8 +304,12 @@ async fn worker(m: &'static Locks, id: usize) {
                 "worker {id}, round {round}: {name} is held by another task too"
             );
         }
-        // Hold for one or two ticks, so that the others run into the held locks.
-        Timer::after_ticks(1 + (round as u64 + id as u64) % 2).await;
+        // Hold for two or three ticks, so that the others run into the held locks. At least
+        // two: a one-tick hold can end at the very next SysTick, which may come between the
+        // wake-up of the waiter this holding passed over and that waiter's poll; the executor
+        // then polls this task first (its run queue is a stack), and the waiter has not yet
+        // been refused, so it has not reserved the lock. That happened on the slower Cortex-M0.
+        Timer::after_ticks(2 + (round as u64 + id as u64) % 2).await;
         for name in set {
             inside(name).fetch_sub(1, SeqCst);
         }
@@ -867,7 +871,9 @@ async fn readers_together(spawner: Spawner, m: &'static Locks) {
     let took = ticks_since(start);
     let most = MOST_READERS.load(SeqCst);
     ensure!(
-        most == 3 && took <= 11,
+        // Held one after another, the three holdings would take 30 ms; together, 10 ms plus
+        // the time the readers take to start, which on the slower Cortex-M0 reached 14 ms.
+        most == 3 && took < 20,
         "three readers holding b for 10 ms each: at most {most} inside at once, done after \
          {took} ms"
     );
@@ -1363,6 +1369,11 @@ unsafe fn DefaultHandler(irqn: i16) {
     if irqn != rt::TEST_IRQ.0 as i16 {
         rt::fail(format_args!("unexpected exception or interrupt {irqn}"));
     }
+    rt::in_test_irq(test_irq);
+}
+
+/// The test interrupt's work: what the task's last command asked for.
+fn test_irq() {
     RUNS.fetch_add(1, SeqCst);
     let m = locks();
     let outcome = match COMMAND.swap(COMMAND_NONE, SeqCst) {
