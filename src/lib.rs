@@ -109,9 +109,13 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// Without compare-and-swap, the owned API (which needs `alloc::sync::Arc`) is left out, and the
-// code only it uses is unused there.
-#![cfg_attr(not(target_has_atomic = "ptr"), allow(dead_code, unused_imports))]
+// Without compare-and-swap, the owned API (which needs `alloc::sync::Arc`) is left out, and
+// under loom `hierarchy!` (its atomics cannot be built in const context): the code only they use
+// is unused there.
+#![cfg_attr(
+    any(loom, not(target_has_atomic = "ptr")),
+    allow(dead_code, unused_imports)
+)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -125,6 +129,7 @@ mod error; // the error type and the locks it names
 mod registry; // the builder, lock ids and infos, keys and the name index
 mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
 mod sync; // the atomics and `Arc`, swapped for loom's or portable-atomic's where needed
+mod text; // names and descriptions: 'static or shared
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
            // Layer 1, primitives with atomics.
 mod raw; // the raw reader-writer lock of each slot
@@ -140,8 +145,15 @@ mod manager; // LockManager
 mod status; // status views: LockStatus, Status, LongHold
 mod watchdog; // the Watchdog future
               // Layer 4, extras.
+#[cfg(not(loom))]
+mod fixed;
 pub mod global; // the process-wide manager
-pub mod presets; // ready-made hierarchies
+pub mod presets; // ready-made hierarchies // hierarchies fixed at compile time: `hierarchy!` and what it expands to
+
+// What `hierarchy!` expands to; not an API.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub use fixed::__private;
 
 pub use error::{Error, LockRef};
 pub use guard::{Guard, OwnedGuard};

@@ -69,7 +69,11 @@ impl LockManager<NoTimer> {
 }
 
 impl<T> LockManager<T> {
-    pub(crate) fn from_parts(table: Table, timer: T, default_timeout: Option<Duration>) -> Self {
+    pub(crate) const fn from_parts(
+        table: Table,
+        timer: T,
+        default_timeout: Option<Duration>,
+    ) -> Self {
         Self {
             table,
             timer,

@@ -7,7 +7,6 @@
 use crate::sync::plain::{AtomicUsize, Ordering};
 use crate::sync::Arc;
 use alloc::borrow::ToOwned;
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -17,6 +16,7 @@ use hashbrown::HashMap;
 
 use crate::error::{Error, LockRef};
 use crate::set::LockSet;
+use crate::text::Text;
 use crate::timer::{MaybeTimer, NoTimer, Timer, TimerName};
 
 /// Gives every manager an identity, so that a `LockId` of one manager is never taken for a lock of
@@ -51,10 +51,34 @@ impl fmt::Debug for LockId {
 
 /// What was registered for one lock: name, order, description.
 pub struct LockInfo {
-    pub(crate) name: Arc<str>,
+    pub(crate) name: Text,
     order: u32,
-    description: Box<str>,
+    description: Text,
     id: LockId,
+}
+
+impl LockId {
+    /// The id at `pos` of the declared manager `manager` ([`hierarchy!`](crate::hierarchy)).
+    pub(crate) const fn fixed(manager: usize, pos: u32) -> Self {
+        Self { manager, pos }
+    }
+}
+
+impl LockInfo {
+    /// A lock declared in the program ([`hierarchy!`](crate::hierarchy)).
+    pub(crate) const fn fixed(
+        name: &'static str,
+        order: u32,
+        description: &'static str,
+        id: LockId,
+    ) -> Self {
+        Self {
+            name: Text::Static(name),
+            order,
+            description: Text::Static(description),
+            id,
+        }
+    }
 }
 
 impl LockInfo {
@@ -99,17 +123,35 @@ impl fmt::Debug for LockInfo {
 /// valid in it. Plain data: keys are resolved against it without touching a lock.
 pub(crate) struct Index {
     manager: usize,
-    names: HashMap<Arc<str>, u32>,
+    names: Names,
     len: usize,
 }
 
+/// How an index finds a name.
+enum Names {
+    /// Registered at run time: hashed.
+    Hashed(HashMap<Arc<str>, u32>),
+    /// Declared in the program, in order ([`hierarchy!`](crate::hierarchy)): scanned.
+    Fixed(&'static [&'static str]),
+}
+
 impl Index {
+    /// The index of a declared manager whose locks are `names`, in order.
+    pub(crate) const fn fixed(manager: usize, names: &'static [&'static str]) -> Self {
+        Self {
+            manager,
+            names: Names::Fixed(names),
+            len: names.len(),
+        }
+    }
+
     /// The position of the lock named `name`.
     pub(crate) fn position(&self, name: &str) -> Result<usize, Error> {
-        self.names
-            .get(name)
-            .map(|&pos| pos as usize)
-            .ok_or_else(|| Error::UnknownLock { name: name.into() })
+        match &self.names {
+            Names::Hashed(names) => names.get(name).map(|&pos| pos as usize),
+            Names::Fixed(names) => names.iter().position(|n| *n == name),
+        }
+        .ok_or_else(|| Error::UnknownLock { name: name.into() })
     }
 
     /// The position of the lock `id`, checking that it belongs to this index's manager.
@@ -197,7 +239,7 @@ where
 struct Entry {
     name: Arc<str>,
     order: u32,
-    description: Box<str>,
+    description: Arc<str>,
 }
 
 /// Collects locks, then freezes them into a [`LockManager`](crate::LockManager).
@@ -433,9 +475,9 @@ fn freeze(mut entries: Vec<Entry>) -> (Vec<LockInfo>, Index) {
             let pos = pos as u32;
             names.insert(e.name.clone(), pos);
             LockInfo {
-                name: e.name,
+                name: e.name.into(),
                 order: e.order,
-                description: e.description,
+                description: e.description.into(),
                 id: LockId { manager, pos },
             }
         })
@@ -444,7 +486,7 @@ fn freeze(mut entries: Vec<Entry>) -> (Vec<LockInfo>, Index) {
         infos,
         Index {
             manager,
-            names,
+            names: Names::Hashed(names),
             len,
         },
     )

@@ -35,6 +35,20 @@ compile_error!(
      (and link a `critical-section` implementation, usually your HAL's)"
 );
 
+/// `const fn` outside loom, whose atomics cannot be built in const context: for the
+/// constructors a `static` lock hierarchy ([`hierarchy!`](crate::hierarchy)) calls.
+macro_rules! loom_const_fn {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident() -> Self $body:block) => {
+        #[cfg(not(loom))]
+        $(#[$attr])*
+        $vis const fn $name() -> Self $body
+        #[cfg(loom)]
+        $(#[$attr])*
+        $vis fn $name() -> Self $body
+    };
+}
+pub(crate) use loom_const_fn;
+
 /// A reader that found a record being written backs off: a spin hint, or under loom a yield, so
 /// that the model lets the writer finish.
 #[inline]

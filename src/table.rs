@@ -4,6 +4,7 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
+use core::ops::Deref;
 
 use crate::error::{Error, LockRef};
 use crate::raw::RawLock;
@@ -13,8 +14,10 @@ use crate::set::LockSet;
 use crate::stats::Stats;
 
 /// One frozen lock: what was registered, the lock itself, the record of its holding and its
-/// statistics.
-pub(crate) struct Slot {
+/// statistics. Public only for [`hierarchy!`](crate::hierarchy)'s `static` arrays of them.
+#[doc(hidden)]
+#[cfg_attr(loom, allow(unreachable_pub))] // no `hierarchy!` under loom
+pub struct Slot {
     pub(crate) info: LockInfo,
     pub(crate) raw: RawLock,
     pub(crate) record: Record,
@@ -24,8 +27,26 @@ pub(crate) struct Slot {
 /// The frozen, order-sorted locks of one manager. Not generic over the timer, so that the code
 /// that walks it is compiled once.
 pub(crate) struct Table {
-    pub(crate) slots: Box<[Slot]>,
+    pub(crate) slots: Slots,
     pub(crate) index: Index,
+}
+
+/// A table's slots: built at run time, or declared in a `static` ([`hierarchy!`](crate::hierarchy)).
+pub(crate) enum Slots {
+    Boxed(Box<[Slot]>),
+    Fixed(&'static [Slot]),
+}
+
+impl Deref for Slots {
+    type Target = [Slot];
+
+    #[inline]
+    fn deref(&self) -> &[Slot] {
+        match self {
+            Slots::Boxed(slots) => slots,
+            Slots::Fixed(slots) => slots,
+        }
+    }
 }
 
 impl Table {
@@ -40,7 +61,18 @@ impl Table {
                 stats: Stats::new(),
             })
             .collect();
-        Self { slots, index }
+        Self {
+            slots: Slots::Boxed(slots),
+            index,
+        }
+    }
+
+    /// A table over declared slots and their index, in const context.
+    pub(crate) const fn fixed(slots: &'static [Slot], index: Index) -> Self {
+        Self {
+            slots: Slots::Fixed(slots),
+            index,
+        }
     }
 
     /// The position of the lock named `name`.
@@ -83,6 +115,9 @@ pub(crate) mod tests_support {
         b.register(name, order).unwrap();
         let frozen = b.freeze();
         let table = Table::new(frozen.infos, frozen.index);
-        table.slots.into_vec().into_iter().next().unwrap()
+        let Slots::Boxed(slots) = table.slots else {
+            unreachable!("a built table's slots are boxed")
+        };
+        slots.into_vec().into_iter().next().unwrap()
     }
 }
