@@ -4,7 +4,8 @@
 # .ci/firmware:
 #  1. the check firmware runs green on both (its exit status is the verdict);
 #  2. the size firmwares run, and their flash and RAM are compared (lockorder against
-#     embassy-sync mutexes, over a baseline without locks);
+#     embassy-sync mutexes, over a baseline without locks); a hierarchy declared with
+#     `hierarchy!` runs with a global allocator that refuses every allocation;
 #  3. negative case: without lockorder's `critical-section` feature, the interrupt check
 #     deadlocks in event-listener's spin lock, and the firmware's watchdog reports it;
 #  4. planted bugs: bugs put into a copy of the core make the firmware fail, each in the check
@@ -96,6 +97,25 @@ for fw in size_base size_mutex size_lockorder; do
     fi
 done
 python3 .ci/firmware/size-report.py "$out" "$logs"
+
+echo "--- no allocator: a declared hierarchy, with a global allocator that refuses everything"
+build .ci/firmware --bin static_noalloc --features refuse-alloc
+status=0
+qemu "$out/static_noalloc" "$logs/static_noalloc.log" || status=$?
+if [ "$status" -ne 0 ] || ! grep -qx '4 passed, 0 failed' "$logs/static_noalloc.log"; then
+    echo "FAIL: static_noalloc failed without an allocator (QEMU exit status $status)"
+    exit 1
+fi
+# Teeth: the same firmware, waiting for a busy lock (which allocates), must fail.
+NOALLOC_TEETH=1 build .ci/firmware --bin static_noalloc --features refuse-alloc
+status=0
+qemu "$out/static_noalloc" "$logs/static_noalloc-teeth.log" >/dev/null || status=$?
+if [ "$status" -ne 1 ] || ! grep -q '^memory allocation of [0-9]* bytes failed' "$logs/static_noalloc-teeth.log"; then
+    echo "FAIL: static_noalloc waiting for a busy lock should fail to allocate (QEMU exit status $status):"
+    cat "$logs/static_noalloc-teeth.log"
+    exit 1
+fi
+echo "ok: without an allocator the declared hierarchy passed; a wait, which allocates, failed as expected"
 
 echo "--- negative case: event-listener's spin lock (no critical-section) and an interrupt"
 build .ci/firmware --bin checks --no-default-features

@@ -127,8 +127,29 @@ pub fn init(budget_ms: u32) {
 }
 
 /// The global allocator; a firmware gives it memory with [`heap!`].
+#[cfg(not(feature = "refuse-alloc"))]
 #[global_allocator]
 pub static HEAP: embedded_alloc::LlffHeap = embedded_alloc::LlffHeap::empty();
+
+/// With the `refuse-alloc` feature, the global allocator refuses every allocation: an
+/// allocation then ends the run with "memory allocation failed" (a panic, exit status 1).
+#[cfg(feature = "refuse-alloc")]
+#[global_allocator]
+static REFUSE: Refuse = Refuse;
+
+#[cfg(feature = "refuse-alloc")]
+struct Refuse;
+
+// SAFETY: `alloc` returns null, which `GlobalAlloc` allows (allocation failed); `dealloc` is
+// never given a pointer, since nothing was ever allocated.
+#[cfg(feature = "refuse-alloc")]
+unsafe impl core::alloc::GlobalAlloc for Refuse {
+    unsafe fn alloc(&self, _: core::alloc::Layout) -> *mut u8 {
+        core::ptr::null_mut()
+    }
+
+    unsafe fn dealloc(&self, _: *mut u8, _: core::alloc::Layout) {}
+}
 
 /// Gives the heap `$size` bytes of RAM. Call once, first thing.
 #[macro_export]
