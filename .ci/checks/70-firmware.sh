@@ -3,9 +3,9 @@
 # without compare-and-swap (QEMU's microbit, nRF51; lockorder's `portable-atomic` feature),
 # .ci/firmware:
 #  1. the check firmware runs green on both (its exit status is the verdict);
-#  2. the size firmwares run, and their flash and RAM are compared (lockorder against
-#     embassy-sync mutexes, over a baseline without locks); a hierarchy declared with
-#     `hierarchy!` runs with a global allocator that refuses every allocation;
+#  2. the size firmwares run, and their flash and RAM are compared (lockorder, built and declared
+#     with `hierarchy!`, against embassy-sync mutexes, over a baseline without locks); a declared
+#     hierarchy runs with a global allocator that refuses every allocation;
 #  3. negative case: without lockorder's `critical-section` feature, the interrupt check
 #     deadlocks in event-listener's spin lock, and the firmware's watchdog reports it;
 #  4. planted bugs: bugs put into a copy of the core make the firmware fail, each in the check
@@ -88,7 +88,7 @@ for t in "${targets[@]}"; do
 done
 
 echo "--- size: lockorder against embassy-sync mutexes, over a firmware without locks"
-for fw in size_base size_mutex size_lockorder; do
+for fw in size_base size_mutex size_lockorder size_static; do
     status=0
     qemu "$out/$fw" "$logs/$fw.log" || status=$?
     if [ "$status" -ne 0 ] || ! grep -qx '1 passed, 0 failed' "$logs/$fw.log"; then
