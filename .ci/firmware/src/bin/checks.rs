@@ -494,11 +494,81 @@ async fn hand_off(spawner: Spawner, m: &'static Locks) {
         *seen = (order, passed);
     }
     let [(two, passed2), (three, passed3)] = seen;
+    queue_rearmed(m);
     rt::pass(format_args!(
         "tasks on a, each asking again right after its release: two tasks {two}, a waiter \
          passed over {passed2} times; three tasks {three}, a waiter passed over {passed3} times; \
-         each time the passed-over waiter got the next holding"
+         each time the passed-over waiter got the next holding; a waiter queued behind the \
+         reservation was woken by the reserving waiter's release"
     ));
+}
+
+/// Set by the waker of [`queue_rearmed`]'s queued waiter.
+static QUEUED_WOKEN: AtomicBool = AtomicBool::new(false);
+
+static FLAG_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(flag_clone, flag_wake, flag_wake, flag_drop);
+
+unsafe fn flag_clone(_: *const ()) -> RawWaker {
+    RawWaker::new(ptr::null(), &FLAG_VTABLE)
+}
+
+unsafe fn flag_wake(_: *const ()) {
+    QUEUED_WOKEN.store(true, SeqCst);
+}
+
+unsafe fn flag_drop(_: *const ()) {}
+
+/// The same hand-off, polled by hand so that it does not depend on the executor's timing: a
+/// holder releases `a` to the first of two waiters and takes it back at once; that waiter,
+/// woken and refused, reserves `a` and gets the next holding. The releases during the
+/// reservation cleared the queue's waiting bit, so the reserving waiter's take must set it
+/// again: its release must then wake the second waiter, still queued.
+fn queue_rearmed(m: &'static Locks) {
+    let noop = Waker::noop();
+    // SAFETY: the vtable's functions ignore the data pointer and only set a static flag.
+    let flag = unsafe { Waker::from_raw(RawWaker::new(ptr::null(), &FLAG_VTABLE)) };
+    let poll = |f: Pin<&mut dyn Future<Output = Result<Guard<'static, EmbassyTimer>, Error>>>,
+                waker: &Waker| f.poll(&mut Context::from_waker(waker));
+    let held = m.try_acquire(["a"]);
+    ensure!(held.is_ok(), "a was not free for the queue check");
+    let mut first = pin!(m.acquire(["a"]).no_timeout());
+    let mut second = pin!(m.acquire(["a"]).no_timeout());
+    ensure!(
+        poll(first.as_mut(), noop).is_pending() && poll(second.as_mut(), &flag).is_pending(),
+        "a waiter got the held a"
+    );
+    drop(held); // wakes the first waiter
+    let again = m.try_acquire(["a"]); // a newcomer passes it over
+    ensure!(
+        again.is_ok(),
+        "the releasing task could not take a back at once"
+    );
+    ensure!(
+        poll(first.as_mut(), noop).is_pending(),
+        "the first waiter got a while the newcomer held it"
+    );
+    drop(again); // the first waiter holds the reservation: only it is woken
+    ensure!(
+        m.try_acquire(["a"]).is_err(),
+        "a newcomer took a although a waiter had reserved it"
+    );
+    let reserved = match poll(first.as_mut(), noop) {
+        Poll::Ready(Ok(guard)) => guard,
+        other => rt::fail(format_args!("the reserving waiter's poll gave {other:?}")),
+    };
+    QUEUED_WOKEN.store(false, SeqCst);
+    drop(reserved);
+    ensure!(
+        QUEUED_WOKEN.load(SeqCst),
+        "the reserving waiter's release did not wake the waiter queued behind it: its take did \
+         not set the queue's waiting bit again"
+    );
+    let queued = poll(second.as_mut(), &flag);
+    ensure!(
+        matches!(queued, Poll::Ready(Ok(_))),
+        "the queued waiter, woken, gave {queued:?}"
+    );
 }
 
 // === The same conflicting orders on plain mutexes deadlock ===
