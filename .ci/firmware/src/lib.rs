@@ -76,8 +76,21 @@ embassy_time_driver::time_driver_impl!(static DRIVER: SysTickDriver = SysTickDri
     queue: Mutex::new(RefCell::new(Queue::new())),
 });
 
+/// A function SysTick calls on every tick, after the timers (see [`on_tick`]).
+static TICK_HOOK: Mutex<Cell<TickHook>> = Mutex::new(Cell::new(None));
+type TickHook = Option<fn()>;
+
+/// Has SysTick call `hook` on every tick, from the highest priority, at whatever point the
+/// interrupted code is (`None`: no more).
+pub fn on_tick(hook: TickHook) {
+    critical_section::with(|cs| TICK_HOOK.borrow(cs).set(hook));
+}
+
 #[exception]
 fn SysTick() {
+    if let Some(hook) = critical_section::with(|cs| TICK_HOOK.borrow(cs).get()) {
+        hook();
+    }
     let now = critical_section::with(|cs| {
         let ticks = DRIVER.ticks.borrow(cs);
         let now = ticks.get() + 1;
@@ -118,6 +131,7 @@ pub fn init(budget_ms: u32) {
     unsafe {
         p.SCB.set_priority(SystemHandler::SysTick, 0x00);
         p.NVIC.set_priority(TEST_IRQ, 0x80);
+        p.NVIC.set_priority(HIGH_IRQ, 0x40);
     }
     p.SYST.set_clock_source(SystClkSource::Core);
     p.SYST.set_reload(CORE_HZ / TICK_HZ - 1);
@@ -169,8 +183,8 @@ macro_rules! heap {
 #[derive(Debug, Clone, Copy)]
 pub struct Irq(pub u16);
 
-// SAFETY: 0 is a valid device interrupt on the lm3s6965 (GPIO port A) and on the nRF51
-// (POWER_CLOCK); nothing else uses it.
+// SAFETY: 0 and 1 are valid device interrupts on the lm3s6965 (GPIO ports A and B) and on the
+// nRF51 (POWER_CLOCK, RADIO); nothing else uses them.
 unsafe impl InterruptNumber for Irq {
     fn number(self) -> u16 {
         self.0
@@ -180,6 +194,11 @@ unsafe impl InterruptNumber for Irq {
 /// The interrupt the checks pend; it runs `DefaultHandler` with `irqn == 0`, at a priority
 /// below SysTick's.
 pub const TEST_IRQ: Irq = Irq(0);
+
+/// The interrupt of a higher-priority executor (embassy's `InterruptExecutor`): above thread
+/// mode and [`TEST_IRQ`], below SysTick. Device interrupt 1: GPIO port B on the lm3s6965,
+/// RADIO on the nRF51, neither of which is used.
+pub const HIGH_IRQ: Irq = Irq(1);
 
 /// Lets [`TEST_IRQ`] through.
 pub fn enable_test_irq() {

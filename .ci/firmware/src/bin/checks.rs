@@ -18,7 +18,7 @@ use core::time::Duration;
 use portable_atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering::SeqCst};
 
 use critical_section::Mutex;
-use embassy_executor::Spawner;
+use embassy_executor::{InterruptExecutor, Spawner};
 use embassy_futures::join::join;
 use embassy_futures::select::{select, Either};
 use embassy_futures::yield_now;
@@ -46,7 +46,7 @@ const TABLE: [(&str, u32); 6] = [
 ];
 
 /// How many `ok` lines a green run prints.
-const CHECKS: u32 = 18;
+const CHECKS: u32 = 19;
 
 fn locks() -> &'static Locks {
     match LOCKS.get() {
@@ -111,6 +111,7 @@ async fn main(spawner: Spawner) {
     upgrade_refused(m).await;
     interrupt_try_acquire(m).await;
     interrupt_releases_into_waiting_task(m).await;
+    preemption(m).await;
 
     no_leak(m, built).await;
 
@@ -1436,6 +1437,12 @@ fn outcome() -> Outcome {
 
 #[cortex_m_rt::exception]
 unsafe fn DefaultHandler(irqn: i16) {
+    if irqn == rt::HIGH_IRQ.0 as i16 {
+        // SAFETY: this is the interrupt `HIGH` was started on, and it is started before the
+        // interrupt is unmasked (by `start`).
+        unsafe { HIGH.on_interrupt() };
+        return;
+    }
     if irqn != rt::TEST_IRQ.0 as i16 {
         rt::fail(format_args!("unexpected exception or interrupt {irqn}"));
     }
@@ -1602,5 +1609,108 @@ async fn interrupt_releases_into_waiting_task(m: &'static Locks) {
         "the interrupt, pended while the task registered its waker inside event-listener's \
          critical section, ran right after it, released dma and woke the task, which took dma \
          after {waited} ms"
+    ));
+}
+
+// === Preemption across priorities ===
+
+/// An executor in an interrupt above thread mode (and below SysTick).
+static HIGH: InterruptExecutor = InterruptExecutor::new();
+/// Wakes the high-priority task: SysTick signals it on every tick.
+static TICK: Signal<CriticalSectionRawMutex, ()> = Signal::new();
+/// Where the thread-mode task is: outside, acquiring, holding, releasing.
+static PHASE: AtomicU8 = AtomicU8::new(PHASE_OUTSIDE);
+const PHASE_OUTSIDE: u8 = 0;
+const PHASE_ACQUIRING: u8 = 1;
+const PHASE_HOLDING: u8 = 2;
+const PHASE_RELEASING: u8 = 3;
+/// Rounds of the high-priority task that began while the thread-mode task was in each phase.
+static HIGH_RUNS: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
+/// How many tasks are inside `b` right now, and the most seen.
+static IN_B: AtomicU32 = AtomicU32::new(0);
+static MOST_IN_B: AtomicU32 = AtomicU32::new(0);
+const HIGH_ROUNDS: u32 = 200;
+
+fn enter_b() {
+    let inside = IN_B.fetch_add(1, SeqCst) + 1;
+    MOST_IN_B.fetch_max(inside, SeqCst);
+}
+
+fn leave_b() {
+    IN_B.fetch_sub(1, SeqCst);
+}
+
+/// On each tick, from SysTick: let the high-priority task run once (it preempts thread mode as
+/// soon as SysTick returns, wherever the thread-mode task is).
+fn signal_high() {
+    TICK.signal(());
+}
+
+/// Runs in `HIGH`'s interrupt: on each tick, takes `[b, c]` and gives it back.
+#[embassy_executor::task]
+async fn high(m: &'static Locks) {
+    for round in 0..HIGH_ROUNDS {
+        TICK.wait().await;
+        let phase = PHASE.load(SeqCst);
+        let guard = match m.acquire(["b", "c"]).owner("high").await {
+            Ok(guard) => guard,
+            Err(e) => rt::fail(format_args!("high-priority task, round {round}: {e}")),
+        };
+        enter_b();
+        leave_b();
+        drop(guard);
+        HIGH_RUNS[usize::from(phase)].fetch_add(1, SeqCst);
+    }
+    rt::on_tick(None);
+}
+
+async fn preemption(m: &'static Locks) {
+    rt::check("preemption");
+    match high(m) {
+        Ok(token) => HIGH.start(rt::HIGH_IRQ).spawn(token),
+        Err(e) => rt::fail(format_args!("spawn high: {e}")),
+    }
+    rt::on_tick(Some(signal_high));
+    let done = || HIGH_RUNS.iter().map(|r| r.load(SeqCst)).sum::<u32>() >= HIGH_ROUNDS;
+    let mut rounds = 0u32;
+    // Thread mode takes [a, b] and gives it back without pause: the ticks land anywhere in it.
+    while !done() {
+        PHASE.store(PHASE_ACQUIRING, SeqCst);
+        let guard = match m.acquire(["a", "b"]).owner("thread").await {
+            Ok(guard) => guard,
+            Err(e) => rt::fail(format_args!("thread-mode task, round {rounds}: {e}")),
+        };
+        PHASE.store(PHASE_HOLDING, SeqCst);
+        enter_b();
+        leave_b();
+        PHASE.store(PHASE_RELEASING, SeqCst);
+        drop(guard);
+        PHASE.store(PHASE_OUTSIDE, SeqCst);
+        rounds += 1;
+    }
+    let runs = HIGH_RUNS.each_ref().map(|r| r.load(SeqCst));
+    ensure!(
+        MOST_IN_B.load(SeqCst) == 1,
+        "b had {} holders at once",
+        MOST_IN_B.load(SeqCst)
+    );
+    ensure!(
+        runs[usize::from(PHASE_ACQUIRING)] > 0 && runs[usize::from(PHASE_RELEASING)] > 0,
+        "the high-priority task never ran while the thread-mode task was inside an acquire or \
+         a release (runs by phase: outside, acquiring, holding, releasing: {runs:?})"
+    );
+    ensure!(
+        ["a", "b", "c"].iter().all(|name| !is_locked(m, name)),
+        "a lock is still held after both tasks finished"
+    );
+    rt::pass(format_args!(
+        "a task in an InterruptExecutor above thread mode took [b, c] {HIGH_ROUNDS} times, \
+         woken by SysTick wherever the thread-mode task was in its {rounds} rounds of [a, b]: \
+         inside an acquire {} times, holding {} times (it waited), inside a release {} times, \
+         between rounds {} times; b never had two holders, no deadlock, no timeout",
+        runs[usize::from(PHASE_ACQUIRING)],
+        runs[usize::from(PHASE_HOLDING)],
+        runs[usize::from(PHASE_RELEASING)],
+        runs[usize::from(PHASE_OUTSIDE)],
     ));
 }
