@@ -5,7 +5,8 @@
 #  1. the check firmware runs green on both (its exit status is the verdict);
 #  2. the size firmwares run, and their flash and RAM are compared (lockorder, built and declared
 #     with `hierarchy!`, against embassy-sync mutexes, over a baseline without locks); a declared
-#     hierarchy runs with a global allocator that refuses every allocation;
+#     hierarchy runs with a global allocator that refuses every allocation; instructions per
+#     uncontended acquire + release are counted on both MCUs;
 #  3. negative case: without lockorder's `critical-section` feature, the interrupt check
 #     deadlocks in event-listener's spin lock, and the firmware's watchdog reports it;
 #  4. planted bugs: bugs put into a copy of the core make the firmware fail, each in the check
@@ -72,20 +73,27 @@ build() {
     (cd "$dir" && cargo build --locked --release "$@")
 }
 
+# on_every_mcu BIN VERDICT WHAT: runs the firmware BIN (built for each MCU) on every MCU; its
+# output must hold the line VERDICT and no failure.
+on_every_mcu() {
+    local bin=$1 verdict=$2 what=$3 t status log
+    for t in "${targets[@]}"; do
+        echo "--- $what on $t"
+        log="$logs/$bin-$t.log"
+        status=0
+        qemu "$CARGO_TARGET_DIR/$t/release/$bin" "$log" "$t" || status=$?
+        if [ "$status" -ne 0 ] || grep -q '^FAIL' "$log" || ! grep -qx "$verdict" "$log"; then
+            echo "FAIL: $bin failed on the emulated $t (QEMU exit status $status)"
+            exit 1
+        fi
+    done
+}
+
 build .ci/firmware --bins
 if [ "${#targets[@]}" -gt 1 ]; then
-    build .ci/firmware --bin checks --target "$m0"
+    build .ci/firmware --bin checks --bin cost --target "$m0"
 fi
-for t in "${targets[@]}"; do
-    echo "--- the check firmware on $t"
-    status=0
-    qemu "$CARGO_TARGET_DIR/$t/release/checks" "$logs/checks-$t.log" "$t" || status=$?
-    if [ "$status" -ne 0 ] || grep -q '^FAIL' "$logs/checks-$t.log" ||
-        ! grep -qx '19 passed, 0 failed' "$logs/checks-$t.log"; then
-        echo "FAIL: the firmware's checks failed on the emulated $t (QEMU exit status $status)"
-        exit 1
-    fi
-done
+on_every_mcu checks '19 passed, 0 failed' "the check firmware"
 
 echo "--- size: lockorder against embassy-sync mutexes, over a firmware without locks"
 for fw in size_base size_mutex size_lockorder size_static; do
@@ -97,6 +105,9 @@ for fw in size_base size_mutex size_lockorder size_static; do
     fi
 done
 python3 .ci/firmware/size-report.py "$out" "$logs"
+
+on_every_mcu cost '1 passed, 0 failed' \
+    "instructions per uncontended acquire + release (counted under -icount)"
 
 echo "--- no allocator: a declared hierarchy, with a global allocator that refuses everything"
 build .ci/firmware --bin static_noalloc --features refuse-alloc
