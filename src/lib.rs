@@ -43,6 +43,8 @@
 //! * **Registration, then freeze.** A [`Builder`] collects `(name, order, description)`;
 //!   [`Builder::build`] sorts them into a fixed array. A lock's position in it is its rank, and
 //!   nothing is registered or removed afterwards, so acquiring needs no manager-wide lock.
+//!   Or declare the locks in the program with [`hierarchy!`]: a `static` manager built in
+//!   const context, with `const` ids, that needs no allocation to build or to take free locks.
 //! * **One raw reader-writer lock per slot**: an atomic state word and two `event-listener`
 //!   events (readers, writers). A free lock is taken with one compare-and-swap and given back
 //!   with one read-modify-write; nothing is allocated, and no sleep is created unless a lock is
@@ -95,7 +97,8 @@
 //! The crate is `#![no_std]` and needs `alloc`. The `std` feature (on by default) uses the standard
 //! library's locks inside `event-listener`. Without it, `event-listener` guards its lists of
 //! waiters with a spin lock; the `critical-section` feature uses a critical section instead, which
-//! the application provides (usually its HAL does). Targets need atomic compare-and-swap.
+//! the application provides (usually its HAL does). Targets without atomic compare-and-swap
+//! (Cortex-M0/M0+) need the `portable-atomic` feature; there `acquire_owned` is not available.
 //!
 //! # When not to use `lockorder`
 //!
