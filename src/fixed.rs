@@ -99,9 +99,9 @@ use crate::timer::{MaybeTimer, Timer};
 ///
 /// An id names its lock in this manager only: used with another manager (built, or declared by
 /// another `hierarchy!`), it is [`Error::UnknownLock`](crate::Error::UnknownLock). A declared
-/// manager's identity is a 63-bit (31-bit on 32-bit targets) hash of where the macro was invoked,
-/// distinct from every built manager's; two declarations in one program collide with odds of
-/// one in 2^31 or less.
+/// manager's identity is a 63-bit (31-bit on 32-bit targets) hash of where the macro was invoked
+/// and of the static's name, distinct from every built manager's; two declarations in one
+/// program collide with odds of one in 2^31 or less.
 ///
 /// Not available under `--cfg loom`, whose atomics cannot be built in const context.
 ///
@@ -119,7 +119,9 @@ macro_rules! hierarchy {
     ) => {
         $(#[$meta])*
         $vis static $manager: $ty = {
-            const TAG: usize = $crate::__private::tag(concat!(file!(), ":", line!(), ":", column!()));
+            const TAG: usize = $crate::__private::tag(concat!(
+                file!(), ":", line!(), ":", column!(), ":", stringify!($manager)
+            ));
             const ORDERS: &[u32] = &[$($order),*];
             const NAMES: &[&str] = &[$($name),*];
             const _: () = {
@@ -139,7 +141,9 @@ macro_rules! hierarchy {
             ),*];
             $crate::hierarchy!(@manager TAG, &SLOTS, NAMES, $timer_expr $(, $timeout)?)
         };
-        $crate::hierarchy!(@ids [$($order),*]; $($(#[$lock_meta])* $lock_vis const $id = $order;)*);
+        $crate::hierarchy!(
+            @ids $manager [$($order),*]; $($(#[$lock_meta])* $lock_vis const $id = $order;)*
+        );
     };
     (@manager $tag:expr, $slots:expr, $names:expr, $timer:expr) => {
         $crate::__private::manager($tag, $slots, $names, $timer)
@@ -147,10 +151,12 @@ macro_rules! hierarchy {
     (@manager $tag:expr, $slots:expr, $names:expr, $timer:expr, $timeout:expr) => {
         $crate::__private::manager_with_timeout($tag, $slots, $names, $timer, $timeout)
     };
-    (@ids $orders:tt; $($(#[$meta:meta])* $vis:vis const $id:ident = $order:expr;)*) => {$(
+    (@ids $manager:ident $orders:tt; $($(#[$meta:meta])* $vis:vis const $id:ident = $order:expr;)*) => {$(
         $(#[$meta])*
         $vis const $id: $crate::LockId = $crate::__private::id(
-            $crate::__private::tag(concat!(file!(), ":", line!(), ":", column!())),
+            $crate::__private::tag(concat!(
+                file!(), ":", line!(), ":", column!(), ":", stringify!($manager)
+            )),
             &$orders,
             $order,
         );

@@ -93,3 +93,28 @@ fn status_and_errors_name_declared_locks() {
     assert!(err.to_string().contains("`db`"), "{err}");
     drop(g);
 }
+
+/// Two hierarchies declared by one macro call site (the same file, line and column) still have
+/// ids of their own.
+macro_rules! two_hierarchies {
+    () => {
+        hierarchy! {
+            static FIRST: LockManager<NoTimer> = NoTimer;
+            const FIRST_X = ("x", 1);
+        }
+        hierarchy! {
+            static SECOND: LockManager<NoTimer> = NoTimer;
+            const SECOND_X = ("x", 1);
+        }
+    };
+}
+
+two_hierarchies!();
+
+#[test]
+fn hierarchies_from_one_call_site_are_distinct() {
+    assert_ne!(FIRST_X, SECOND_X);
+    assert!(FIRST.info(SECOND_X).is_none());
+    assert!(SECOND.try_acquire([FIRST_X]).is_err());
+    assert!(SECOND.try_acquire([SECOND_X]).is_ok());
+}
