@@ -7,8 +7,8 @@
 //!   the owned futures share one state machine.
 //! * [`Acquire`] and [`AcquireOwned`] are the public, named futures.
 
+use crate::sync::Arc;
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::mem;

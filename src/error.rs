@@ -1,9 +1,10 @@
 //! The one error type of the crate.
 
 use alloc::string::String;
-use alloc::sync::Arc;
 use core::fmt;
 use core::panic::Location;
+
+use crate::text::Text;
 
 /// A lock named in an [`Error`]: its name and its order.
 ///
@@ -30,13 +31,13 @@ use core::panic::Location;
 /// ([`acquired_at`](Self::acquired_at)). Equality compares name and order only.
 #[derive(Clone)]
 pub struct LockRef {
-    name: Arc<str>,
+    name: Text,
     order: u32,
     acquired_at: Option<&'static Location<'static>>,
 }
 
 impl LockRef {
-    pub(crate) fn new(name: Arc<str>, order: u32) -> Self {
+    pub(crate) fn new(name: Text, order: u32) -> Self {
         Self {
             name,
             order,

@@ -1,6 +1,6 @@
 //! `Guard`: one guard for a whole set of locks, and nested acquisition through it.
 
-use alloc::sync::Arc;
+use crate::sync::Arc;
 use core::fmt;
 use core::panic::Location;
 

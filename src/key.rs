@@ -6,7 +6,7 @@
 //! it fails, is dropped, or its guard is dropped. The rule is [`check`]: plain data, tested
 //! without a manager.
 
-use alloc::sync::Arc;
+use crate::sync::Arc;
 use core::fmt;
 
 use crate::set::LockSet;

@@ -43,6 +43,8 @@
 //! * **Registration, then freeze.** A [`Builder`] collects `(name, order, description)`;
 //!   [`Builder::build`] sorts them into a fixed array. A lock's position in it is its rank, and
 //!   nothing is registered or removed afterwards, so acquiring needs no manager-wide lock.
+//!   Or declare the locks in the program with [`hierarchy!`]: a `static` manager built in
+//!   const context, with `const` ids, that needs no allocation to build or to take free locks.
 //! * **One raw reader-writer lock per slot**: an atomic state word and two `event-listener`
 //!   events (readers, writers). A free lock is taken with one compare-and-swap and given back
 //!   with one read-modify-write; nothing is allocated, and no sleep is created unless a lock is
@@ -107,7 +109,8 @@
 //! The crate is `#![no_std]` and needs `alloc`. The `std` feature (on by default) uses the standard
 //! library's locks inside `event-listener`. Without it, `event-listener` guards its lists of
 //! waiters with a spin lock; the `critical-section` feature uses a critical section instead, which
-//! the application provides (usually its HAL does). Targets need atomic compare-and-swap.
+//! the application provides (usually its HAL does). Targets without atomic compare-and-swap
+//! (Cortex-M0/M0+) need the `portable-atomic` feature; there `acquire_owned` is not available.
 //!
 //! # When not to use `lockorder`
 //!
@@ -128,6 +131,13 @@
 // `unsafe` lives in one module, `protected`, which allows it and argues its soundness.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Without compare-and-swap, the owned API (which needs `alloc::sync::Arc`) is left out, and
+// under loom `hierarchy!` (its atomics cannot be built in const context): the code only they use
+// is unused there.
+#![cfg_attr(
+    any(loom, not(target_has_atomic = "ptr")),
+    allow(dead_code, unused_imports)
+)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -141,13 +151,14 @@ mod error; // the error type and the locks it names
 mod family; // lock families: per-entity locks at consecutive orders
 mod registry; // the builder, lock ids and infos, keys and the name index
 mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
+mod sync; // the atomics and `Arc`, swapped for loom's or portable-atomic's where needed
+mod text; // names and descriptions: 'static or shared
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
            // Layer 1, primitives with atomics.
 mod key; // task keys: the locks claimed under each key, and the key rule
 mod raw; // the raw reader-writer lock of each slot
 mod record; // the record of each holding and how status readers read it
 mod stats; // per-lock statistics (zero-sized without the `stats` feature)
-mod sync; // the atomics, swapped for loom's under `--cfg loom`
 mod table; // the frozen slots of a manager
            // Layer 2, the walk.
 mod walk; // taking a request's locks upward, and releasing held locks
@@ -160,8 +171,15 @@ mod protected; // Protected<T>: data only a guard holding its lock opens (the on
 mod status; // status views: LockStatus, Status, LongHold
 mod watchdog; // the Watchdog future
               // Layer 4, extras.
+#[cfg(not(loom))]
+mod fixed;
 pub mod global; // the process-wide manager
-pub mod presets; // ready-made hierarchies
+pub mod presets; // ready-made hierarchies // hierarchies fixed at compile time: `hierarchy!` and what it expands to
+
+// What `hierarchy!` expands to; not an API.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub use fixed::__private;
 
 pub use error::{Error, LockRef};
 pub use guard::{Guard, OwnedGuard};

@@ -6,7 +6,7 @@ use core::time::Duration;
 
 use core::panic::Location;
 
-use alloc::sync::Arc;
+use crate::sync::Arc;
 
 use crate::acquire::{Acquire, AcquireOwned, Origin};
 use crate::error::Error;
@@ -70,7 +70,11 @@ impl LockManager<NoTimer> {
 }
 
 impl<T> LockManager<T> {
-    pub(crate) fn from_parts(table: Table, timer: T, default_timeout: Option<Duration>) -> Self {
+    pub(crate) const fn from_parts(
+        table: Table,
+        timer: T,
+        default_timeout: Option<Duration>,
+    ) -> Self {
         Self {
             table,
             timer,
@@ -263,6 +267,7 @@ impl<T: MaybeTimer> LockManager<T> {
     /// assert_eq!(task.join().unwrap(), 2);
     /// # Ok::<(), lockorder::Error>(())
     /// ```
+    #[cfg(target_has_atomic = "ptr")]
     #[track_caller]
     #[inline(always)]
     pub fn acquire_owned<I>(self: &Arc<Self>, keys: I) -> AcquireOwned<T>
@@ -284,6 +289,7 @@ impl<T: MaybeTimer> LockManager<T> {
     /// # Errors
     ///
     /// As [`try_acquire`](Self::try_acquire).
+    #[cfg(target_has_atomic = "ptr")]
     #[track_caller]
     pub fn try_acquire_owned<I>(self: &Arc<Self>, keys: I) -> Result<OwnedGuard<T>, Error>
     where

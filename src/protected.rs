@@ -5,16 +5,15 @@
 //! that this is sound is in [`Protected`]'s docs, under "Soundness"; every `unsafe` block below
 //! names the part of it that it relies on.
 
-use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::fmt;
 
 use crate::error::{Error, LockRef};
 use crate::guard::{Guard, Held, OwnedGuard};
 use crate::manager::LockManager;
-use crate::registry::{self, Identity, Key};
+use crate::registry::{self, Key};
 use crate::set::Mode;
-use crate::table::Table;
+use crate::table::{Bound, Table};
 use crate::timer::MaybeTimer;
 
 /// A value that only a guard holding its lock can reach: like a `Mutex<T>` whose lock is one
@@ -86,7 +85,9 @@ use crate::timer::MaybeTimer;
 ///    manager's identity, an `Arc` allocation: while the `Protected` lives, no other manager
 ///    can have that address, so a guard of another manager, or of a manager built after this
 ///    one was dropped, never opens it ([`Error::NotHeld`]). A counter could wrap; an address
-///    held alive cannot be reused.
+///    held alive cannot be reused. A manager declared with [`hierarchy!`](crate::hierarchy)
+///    is identified by the address of its `static` array of locks, which is never freed and
+///    never shared with another declaration (it holds atomics, so it cannot be merged).
 /// 6. **Owner access needs no lock.** [`get_mut`](Self::get_mut) takes `&mut self`: no guard
 ///    can hold a reference from a `&Protected` meanwhile.
 ///
@@ -197,7 +198,7 @@ use crate::timer::MaybeTimer;
 pub struct Protected<T> {
     value: UnsafeCell<T>,
     /// The identity of the manager whose lock opens it.
-    identity: Arc<Identity>,
+    bound: Bound,
     /// The lock's position in that manager.
     pos: usize,
     /// The lock, for errors.
@@ -235,7 +236,7 @@ impl<T> Protected<T> {
 
     /// How `held` (a guard's record, in `table`) covers this value's lock.
     fn mode_in(&self, held: &Held<'_>, table: &Table) -> Result<Mode, Error> {
-        if Arc::ptr_eq(&self.identity, table.index.identity()) {
+        if table.is(&self.bound) {
             if let Some(mode) = held.covers(self.pos) {
                 return Ok(mode);
             }
@@ -306,7 +307,7 @@ impl<T> LockManager<T> {
         let pos = registry::sealed::Sealed::position(&key, &table.index)?;
         Ok(Protected {
             value: UnsafeCell::new(value),
-            identity: Arc::clone(table.index.identity()),
+            bound: table.bound(),
             pos,
             lock: table.lock_ref(pos),
             #[cfg(loom)]

@@ -150,13 +150,15 @@ pub(crate) struct RawLock {
 }
 
 impl RawLock {
-    pub(crate) fn new() -> Self {
-        Self {
-            state: AtomicU32::new(0),
-            writers_waiting: AtomicU32::new(0),
-            readers: Event::new(),
-            writers: Event::new(),
-            reserved: Event::new(),
+    crate::sync::loom_const_fn! {
+        pub(crate) fn new() -> Self {
+            Self {
+                state: AtomicU32::new(0),
+                writers_waiting: AtomicU32::new(0),
+                readers: Event::new(),
+                writers: Event::new(),
+                reserved: Event::new(),
+            }
         }
     }
 

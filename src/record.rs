@@ -243,17 +243,30 @@ pub(crate) struct Record {
     nanos: AtomicU32,
 }
 
+/// The label's words, all zero.
+#[cfg(not(loom))]
+const fn zeroed_words() -> [AtomicUsize; LABEL_WORDS] {
+    [const { AtomicUsize::new(0) }; LABEL_WORDS]
+}
+
+#[cfg(loom)]
+fn zeroed_words() -> [AtomicUsize; LABEL_WORDS] {
+    core::array::from_fn(|_| AtomicUsize::new(0))
+}
+
 impl Record {
-    pub(crate) fn new() -> Self {
-        Self {
-            tag: AtomicU32::new(u32::MAX),
-            holder_first: AtomicU32::new(0),
-            holder_generation: AtomicU32::new(0),
-            label_len: AtomicU32::new(NO_LABEL),
-            label: core::array::from_fn(|_| AtomicUsize::new(0)),
-            secs_hi: AtomicU32::new(0),
-            secs_lo: AtomicU32::new(0),
-            nanos: AtomicU32::new(NO_TIME),
+    crate::sync::loom_const_fn! {
+        pub(crate) fn new() -> Self {
+            Self {
+                tag: AtomicU32::new(u32::MAX),
+                holder_first: AtomicU32::new(0),
+                holder_generation: AtomicU32::new(0),
+                label_len: AtomicU32::new(NO_LABEL),
+                label: zeroed_words(),
+                secs_hi: AtomicU32::new(0),
+                secs_lo: AtomicU32::new(0),
+                nanos: AtomicU32::new(NO_TIME),
+            }
         }
     }
 

@@ -4,13 +4,12 @@
 //! `(name, order, description)`; `freeze` sorts them by order into a boxed array of slots plus a
 //! name index. A lock's position in that array is its rank.
 
+use crate::sync::plain::{AtomicUsize, Ordering};
+use crate::sync::Arc;
 use alloc::borrow::ToOwned;
-use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicUsize, Ordering};
 use core::time::Duration;
 
 use hashbrown::HashMap;
@@ -18,6 +17,7 @@ use hashbrown::HashMap;
 use crate::error::{Error, LockRef};
 use crate::family::{self, Family};
 use crate::set::LockSet;
+use crate::text::Text;
 use crate::timer::{MaybeTimer, NoTimer, Timer, TimerName};
 
 /// Gives every manager an identity, so that a `LockId` of one manager is never taken for a lock of
@@ -52,10 +52,34 @@ impl fmt::Debug for LockId {
 
 /// What was registered for one lock: name, order, description.
 pub struct LockInfo {
-    pub(crate) name: Arc<str>,
+    pub(crate) name: Text,
     order: u32,
-    description: Box<str>,
+    description: Text,
     id: LockId,
+}
+
+impl LockId {
+    /// The id at `pos` of the declared manager `manager` ([`hierarchy!`](crate::hierarchy)).
+    pub(crate) const fn fixed(manager: usize, pos: u32) -> Self {
+        Self { manager, pos }
+    }
+}
+
+impl LockInfo {
+    /// A lock declared in the program ([`hierarchy!`](crate::hierarchy)).
+    pub(crate) const fn fixed(
+        name: &'static str,
+        order: u32,
+        description: &'static str,
+        id: LockId,
+    ) -> Self {
+        Self {
+            name: Text::Static(name),
+            order,
+            description: Text::Static(description),
+            id,
+        }
+    }
 }
 
 impl LockInfo {
@@ -100,22 +124,44 @@ impl fmt::Debug for LockInfo {
 /// valid in it. Plain data: keys are resolved against it without touching a lock.
 pub(crate) struct Index {
     manager: usize,
-    /// The manager's identity for data bound to it ([`Protected`](crate::Protected)): an
-    /// allocation that whoever holds a clone keeps alive, so its address is never another live
-    /// manager's, even after this one is gone (a counter could wrap).
-    identity: Arc<Identity>,
-    names: HashMap<Arc<str>, u32>,
-    families: HashMap<Arc<str>, Family>,
+    names: Names,
     len: usize,
 }
 
+/// How an index finds a name.
+enum Names {
+    /// Registered at run time: hashed, with the families registered and the manager's identity.
+    Hashed {
+        names: HashMap<Arc<str>, u32>,
+        families: HashMap<Arc<str>, Family>,
+        /// The manager's identity for data bound to it ([`Protected`](crate::Protected)): an
+        /// allocation that whoever holds a clone keeps alive, so its address is never another
+        /// live manager's, even after this one is gone (a counter could wrap).
+        identity: Arc<Identity>,
+    },
+    /// Declared in the program, in order ([`hierarchy!`](crate::hierarchy)): scanned. No
+    /// families; the identity is the address of the declared slots (see
+    /// [`Table::bound`](crate::table::Table::bound)).
+    Fixed(&'static [&'static str]),
+}
+
 impl Index {
+    /// The index of a declared manager whose locks are `names`, in order.
+    pub(crate) const fn fixed(manager: usize, names: &'static [&'static str]) -> Self {
+        Self {
+            manager,
+            names: Names::Fixed(names),
+            len: names.len(),
+        }
+    }
+
     /// The position of the lock named `name`.
     pub(crate) fn position(&self, name: &str) -> Result<usize, Error> {
-        self.names
-            .get(name)
-            .map(|&pos| pos as usize)
-            .ok_or_else(|| Error::UnknownLock { name: name.into() })
+        match &self.names {
+            Names::Hashed { names, .. } => names.get(name).map(|&pos| pos as usize),
+            Names::Fixed(names) => names.iter().position(|n| *n == name),
+        }
+        .ok_or_else(|| Error::UnknownLock { name: name.into() })
     }
 
     /// The position of the lock `id`, checking that it belongs to this index's manager.
@@ -133,7 +179,11 @@ impl Index {
 
     /// The position of the member of family `name` that holds entity `id`.
     pub(crate) fn member(&self, name: &str, id: u64) -> Result<usize, Error> {
-        match self.families.get(name) {
+        let family = match &self.names {
+            Names::Hashed { families, .. } => families.get(name),
+            Names::Fixed(_) => None,
+        };
+        match family {
             Some(family) => Ok(family.position(id)),
             None => Err(Error::UnknownLock {
                 name: alloc::format!("{name} (as a lock family)"),
@@ -147,10 +197,14 @@ impl Index {
         self.manager
     }
 
-    /// The manager's identity as data bound to it keeps it: compare with [`Arc::ptr_eq`].
+    /// A built manager's identity as data bound to it keeps it (compare with `Arc::ptr_eq`);
+    /// `None` for a declared one.
     #[inline]
-    pub(crate) fn identity(&self) -> &Arc<Identity> {
-        &self.identity
+    pub(crate) fn identity(&self) -> Option<&Arc<Identity>> {
+        match &self.names {
+            Names::Hashed { identity, .. } => Some(identity),
+            Names::Fixed(_) => None,
+        }
     }
 
     /// An empty set able to hold every lock.
@@ -227,7 +281,7 @@ where
 struct Entry {
     name: Arc<str>,
     order: u32,
-    description: Box<str>,
+    description: Arc<str>,
 }
 
 /// Collects locks, then freezes them into a [`LockManager`](crate::LockManager).
@@ -564,9 +618,9 @@ fn freeze(mut entries: Vec<Entry>, families: &[(Arc<str>, u32, u32)]) -> (Vec<Lo
             let pos = pos as u32;
             names.insert(e.name.clone(), pos);
             LockInfo {
-                name: e.name,
+                name: e.name.into(),
                 order: e.order,
-                description: e.description,
+                description: e.description.into(),
                 id: LockId { manager, pos },
             }
         })
@@ -589,9 +643,11 @@ fn freeze(mut entries: Vec<Entry>, families: &[(Arc<str>, u32, u32)]) -> (Vec<Lo
         infos,
         Index {
             manager,
-            identity: Arc::new(Identity),
-            names,
-            families,
+            names: Names::Hashed {
+                names,
+                families,
+                identity: Arc::new(Identity),
+            },
             len,
         },
     )

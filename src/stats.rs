@@ -39,15 +39,17 @@ mod imp {
     }
 
     impl Stats {
-        pub(crate) fn new() -> Self {
-            Self {
-                acquisitions: AtomicU64::new(0),
-                shared: AtomicU64::new(0),
-                contended: AtomicU64::new(0),
-                timeouts: AtomicU64::new(0),
-                total_wait: AtomicU64::new(0),
-                max_wait: AtomicU64::new(0),
-                max_hold: AtomicU64::new(0),
+        crate::sync::loom_const_fn! {
+            pub(crate) fn new() -> Self {
+                Self {
+                    acquisitions: AtomicU64::new(0),
+                    shared: AtomicU64::new(0),
+                    contended: AtomicU64::new(0),
+                    timeouts: AtomicU64::new(0),
+                    total_wait: AtomicU64::new(0),
+                    max_wait: AtomicU64::new(0),
+                    max_hold: AtomicU64::new(0),
+                }
             }
         }
 
@@ -174,7 +176,7 @@ mod imp {
     pub(crate) struct Stats;
 
     impl Stats {
-        pub(crate) fn new() -> Self {
+        pub(crate) const fn new() -> Self {
             Stats
         }
 

@@ -4,17 +4,21 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
+use core::ops::Deref;
 
 use crate::error::{Error, LockRef};
 use crate::raw::RawLock;
 use crate::record::Record;
-use crate::registry::{Index, LockId, LockInfo};
+use crate::registry::{Identity, Index, LockId, LockInfo};
 use crate::set::LockSet;
 use crate::stats::Stats;
+use crate::sync::Arc;
 
 /// One frozen lock: what was registered, the lock itself, the record of its holding and its
-/// statistics.
-pub(crate) struct Slot {
+/// statistics. Public only for [`hierarchy!`](crate::hierarchy)'s `static` arrays of them.
+#[doc(hidden)]
+#[cfg_attr(loom, allow(unreachable_pub))] // no `hierarchy!` under loom
+pub struct Slot {
     pub(crate) info: LockInfo,
     pub(crate) raw: RawLock,
     pub(crate) record: Record,
@@ -24,8 +28,26 @@ pub(crate) struct Slot {
 /// The frozen, order-sorted locks of one manager. Not generic over the timer, so that the code
 /// that walks it is compiled once.
 pub(crate) struct Table {
-    pub(crate) slots: Box<[Slot]>,
+    pub(crate) slots: Slots,
     pub(crate) index: Index,
+}
+
+/// A table's slots: built at run time, or declared in a `static` ([`hierarchy!`](crate::hierarchy)).
+pub(crate) enum Slots {
+    Boxed(Box<[Slot]>),
+    Fixed(&'static [Slot]),
+}
+
+impl Deref for Slots {
+    type Target = [Slot];
+
+    #[inline]
+    fn deref(&self) -> &[Slot] {
+        match self {
+            Slots::Boxed(slots) => slots,
+            Slots::Fixed(slots) => slots,
+        }
+    }
 }
 
 impl Table {
@@ -40,7 +62,18 @@ impl Table {
                 stats: Stats::new(),
             })
             .collect();
-        Self { slots, index }
+        Self {
+            slots: Slots::Boxed(slots),
+            index,
+        }
+    }
+
+    /// A table over declared slots and their index, in const context.
+    pub(crate) const fn fixed(slots: &'static [Slot], index: Index) -> Self {
+        Self {
+            slots: Slots::Fixed(slots),
+            index,
+        }
     }
 
     /// The position of the lock named `name`.
@@ -62,6 +95,40 @@ impl Table {
     pub(crate) fn empty_set(&self) -> LockSet {
         self.index.empty_set()
     }
+
+    /// This manager's identity, for data bound to it ([`Protected`](crate::Protected)).
+    pub(crate) fn bound(&self) -> Bound {
+        match (self.index.identity(), &self.slots) {
+            (Some(identity), _) => Bound::Built(Arc::clone(identity)),
+            (None, slots) => Bound::Declared(slots.as_ptr() as usize),
+        }
+    }
+
+    /// Whether `bound` is this manager's identity.
+    #[inline]
+    pub(crate) fn is(&self, bound: &Bound) -> bool {
+        match (bound, &self.slots) {
+            (Bound::Built(identity), _) => self
+                .index
+                .identity()
+                .is_some_and(|own| Arc::ptr_eq(own, identity)),
+            (Bound::Declared(addr), Slots::Fixed(slots)) => slots.as_ptr() as usize == *addr,
+            (Bound::Declared(_), Slots::Boxed(_)) => false,
+        }
+    }
+}
+
+/// The identity of one manager as data bound to it keeps it: never another live manager's.
+///
+/// * A built manager's is an allocation that every clone keeps alive, so no other manager can
+///   have its address, even after this one is gone.
+/// * A declared manager's ([`hierarchy!`](crate::hierarchy)) is the address of its `static`
+///   slots, which hold atomics (so the compiler cannot merge two declarations' arrays) and are
+///   never freed. (Its [`LockId`] tag is a hash and could collide; this cannot.)
+#[derive(Clone)]
+pub(crate) enum Bound {
+    Built(Arc<Identity>),
+    Declared(usize),
 }
 
 impl fmt::Debug for Table {
@@ -83,6 +150,9 @@ pub(crate) mod tests_support {
         b.register(name, order).unwrap();
         let frozen = b.freeze();
         let table = Table::new(frozen.infos, frozen.index);
-        table.slots.into_vec().into_iter().next().unwrap()
+        let Slots::Boxed(slots) = table.slots else {
+            unreachable!("a built table's slots are boxed")
+        };
+        slots.into_vec().into_iter().next().unwrap()
     }
 }

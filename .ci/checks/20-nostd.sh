@@ -3,13 +3,14 @@
 # (2) a freestanding program (no std, no libc start-up) links lockorder and runs it correctly,
 # with event-listener's spin lock and with a critical section; (3) that program does not build
 # once lockorder's `std` is on, so the proof has teeth; (4) best effort, the library builds for
-# a bare-metal Cortex-M target.
+# a bare-metal Cortex-M target, and for a Cortex-M0 (no compare-and-swap) with `portable-atomic`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 
 echo "--- no \`std\` feature anywhere in the graph without lockorder's std"
-for features in "" "embassy-time" "critical-section" "embassy-time,critical-section"; do
+for features in "" "embassy-time" "critical-section" "embassy-time,critical-section" \
+    "portable-atomic" "embassy-time,portable-atomic"; do
     tree=$(cargo tree --locked --no-default-features --features "$features" -e normal,features)
     if grep 'feature "std"' <<<"$tree"; then
         echo "FAIL: with --no-default-features --features '$features', a dependency enables std:"
@@ -50,16 +51,25 @@ fi
 echo "ok: with std on it fails: $(grep -m1 'duplicate lang item' "$log")"
 unset CARGO_TARGET_DIR
 
+# bare_metal TARGET FEATURES...: builds the library for TARGET with each feature list, if the
+# target is installed or can be added (best effort: a loud SKIP otherwise).
+bare_metal() {
+    local target=$1 features
+    shift
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$target" &&
+        ! timeout 180 rustup target add "$target"; then
+        echo
+        echo "SKIP: could not add the $target target; the bare-metal build was not checked"
+        echo
+        return
+    fi
+    for features in "$@"; do
+        cargo build --locked --lib --no-default-features --features "$features" --target "$target"
+        echo "ok: lockorder builds for $target with features '$features'"
+    done
+}
+
 echo "--- bare metal: thumbv7em-none-eabihf (best effort)"
-target=thumbv7em-none-eabihf
-if rustup target list --installed 2>/dev/null | grep -qx "$target" ||
-    timeout 180 rustup target add "$target"; then
-    cargo build --locked --lib --no-default-features --target "$target"
-    cargo build --locked --lib --no-default-features --features embassy-time,critical-section \
-        --target "$target"
-    echo "ok: lockorder builds for $target"
-else
-    echo
-    echo "SKIP: could not add the $target target; the bare-metal build was not checked"
-    echo
-fi
+bare_metal thumbv7em-none-eabihf "" embassy-time,critical-section
+echo "--- bare metal without compare-and-swap: thumbv6m-none-eabi (best effort)"
+bare_metal thumbv6m-none-eabi embassy-time,portable-atomic

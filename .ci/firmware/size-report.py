@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
-"""Flash and RAM of the size firmwares, and what lockorder's firmware adds, by crate.
+"""Flash and RAM of the size firmwares, and what lockorder's firmwares add, by crate and symbol.
 
 usage: size-report.py ELF_DIR LOG_DIR
 
-ELF_DIR holds size_base, size_mutex and size_lockorder (release builds); LOG_DIR holds their
-QEMU output as NAME.log (size_lockorder reports the heap it uses). Needs binutils' `size` and
-`nm`, which read an ARM ELF on any host.
+ELF_DIR holds size_base, size_mutex, size_lockorder and size_static (release builds); LOG_DIR
+holds their QEMU output as NAME.log (the lockorder ones report the heap they use). Needs
+binutils' `size` and `nm`, which read an ARM ELF on any host.
 """
 import collections
 import re
 import subprocess
 import sys
 
-FIRMWARES = ["size_base", "size_mutex", "size_lockorder"]
+FIRMWARES = ["size_base", "size_mutex", "size_lockorder", "size_static"]
 FLASH = {".vector_table", ".text", ".rodata", ".data", ".gnu.sgstubs"}
 RAM = {".data", ".bss", ".uninit"}
 
@@ -88,7 +88,12 @@ def main():
     print("flash = .vector_table + .text + .rodata + .data; static RAM = .data + .bss + .uninit")
     print("without the heap arena; heap in use is measured on the MCU after the run.")
 
-    base, lo = rows["size_base"][4], rows["size_lockorder"][4]
+    for fw in ["size_lockorder", "size_static"]:
+        breakdown(fw, rows["size_base"][4], rows[fw][4])
+
+
+def breakdown(fw, base, lo):
+    """What firmware `fw` adds over size_base, by crate and by symbol."""
     growth = collections.Counter()
     by_symbol = collections.Counter()
     for key, size in lo.items():
@@ -102,15 +107,15 @@ def main():
         if key[0] != "b" and key not in lo:
             growth[crate(key[1])] -= size
     print()
-    print("Flash that size_lockorder adds over size_base, by crate (symbols after LTO: code")
+    print(f"Flash that {fw} adds over size_base, by crate (symbols after LTO: code")
     print("inlined into a caller counts for the caller's crate, e.g. the tasks' polls):")
     for name, size in growth.most_common():
         if size:
             print(f"  {size:7d}  {name}")
     print(f"  {sum(growth.values()):7d}  total of symbol sizes")
     print()
-    print("Largest symbols size_lockorder adds or grows:")
-    for name, size in by_symbol.most_common(20):
+    print(f"Largest symbols {fw} adds or grows:")
+    for name, size in by_symbol.most_common(25):
         print(f"  {size:7d}  {name}")
 
 

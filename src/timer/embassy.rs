@@ -54,6 +54,17 @@ impl EmbassyTimer {
     }
 }
 
+impl EmbassyTimer {
+    /// A timer whose clock starts at boot (embassy-time's tick 0). Unlike
+    /// [`new`](Self::new), it can be built in const context, as a
+    /// [`hierarchy!`](crate::hierarchy)'s timer is.
+    pub const fn since_boot() -> Self {
+        Self {
+            base: Instant::from_ticks(0),
+        }
+    }
+}
+
 impl Default for EmbassyTimer {
     /// Same as [`EmbassyTimer::new`]: the clock starts now.
     fn default() -> Self {

@@ -1,6 +1,6 @@
 //! A virtual-time [`Timer`]: time moves only when told to.
 
-use alloc::sync::Arc;
+use crate::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;

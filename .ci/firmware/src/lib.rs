@@ -3,13 +3,16 @@
 //! to pend, and semihosting output whose exit status is the verdict.
 //! [`size`] is the frame the size firmwares share.
 //!
-//! The board is QEMU's `lm3s6965evb` (Cortex-M3, 12.5 MHz core clock in QEMU).
+//! The boards are QEMU's `lm3s6965evb` (Cortex-M3, 12.5 MHz core clock in QEMU, 64K RAM) and,
+//! built for `thumbv6m-none-eabi`, QEMU's `microbit` (nRF51, a Cortex-M0 without
+//! compare-and-swap, 16 MHz, 16K RAM). Counters use `portable-atomic`, native on the M3 and
+//! emulated with a critical section on the M0.
 #![no_std]
 
 use core::cell::{Cell, RefCell};
 use core::fmt;
-use core::sync::atomic::{AtomicU32, Ordering};
 use core::task::Waker;
+use portable_atomic::{AtomicBool, AtomicU32, Ordering};
 
 use cortex_m::interrupt::InterruptNumber;
 use cortex_m::peripheral::scb::SystemHandler;
@@ -26,7 +29,18 @@ pub use cortex_m_semihosting::hprintln as println;
 pub use embedded_alloc;
 
 /// The core clock of QEMU's lm3s6965evb.
+#[cfg(not(armv6m))]
 const CORE_HZ: u32 = 12_500_000;
+/// The core clock of QEMU's microbit (nRF51).
+#[cfg(armv6m)]
+const CORE_HZ: u32 = 16_000_000;
+
+/// The heap a check firmware may give itself: the Cortex-M0's 16K of RAM hold the heap, the
+/// tasks and the stacks.
+#[cfg(not(armv6m))]
+pub const CHECKS_HEAP: usize = 16 * 1024;
+#[cfg(armv6m)]
+pub const CHECKS_HEAP: usize = 3 * 1024;
 /// Must match embassy-time's `tick-hz-1_000` feature.
 const TICK_HZ: u32 = 1_000;
 
@@ -62,8 +76,21 @@ embassy_time_driver::time_driver_impl!(static DRIVER: SysTickDriver = SysTickDri
     queue: Mutex::new(RefCell::new(Queue::new())),
 });
 
+/// A function SysTick calls on every tick, after the timers (see [`on_tick`]).
+static TICK_HOOK: Mutex<Cell<TickHook>> = Mutex::new(Cell::new(None));
+type TickHook = Option<fn()>;
+
+/// Has SysTick call `hook` on every tick, from the highest priority, at whatever point the
+/// interrupted code is (`None`: no more).
+pub fn on_tick(hook: TickHook) {
+    critical_section::with(|cs| TICK_HOOK.borrow(cs).set(hook));
+}
+
 #[exception]
 fn SysTick() {
+    if let Some(hook) = critical_section::with(|cs| TICK_HOOK.borrow(cs).get()) {
+        hook();
+    }
     let now = critical_section::with(|cs| {
         let ticks = DRIVER.ticks.borrow(cs);
         let now = ticks.get() + 1;
@@ -73,7 +100,7 @@ fn SysTick() {
     });
     if now > u64::from(DEADLINE_MS.load(Ordering::Relaxed)) {
         let budget = BUDGET_MS.load(Ordering::Relaxed);
-        if NVIC::is_active(TEST_IRQ) {
+        if IN_TEST_IRQ.load(Ordering::Relaxed) {
             fail(format_args!(
                 "stuck for {budget} ms (emulated), inside the interrupt handler, which never \
                  returned (at {now} ms)"
@@ -104,6 +131,7 @@ pub fn init(budget_ms: u32) {
     unsafe {
         p.SCB.set_priority(SystemHandler::SysTick, 0x00);
         p.NVIC.set_priority(TEST_IRQ, 0x80);
+        p.NVIC.set_priority(HIGH_IRQ, 0x40);
     }
     p.SYST.set_clock_source(SystClkSource::Core);
     p.SYST.set_reload(CORE_HZ / TICK_HZ - 1);
@@ -113,8 +141,29 @@ pub fn init(budget_ms: u32) {
 }
 
 /// The global allocator; a firmware gives it memory with [`heap!`].
+#[cfg(not(feature = "refuse-alloc"))]
 #[global_allocator]
 pub static HEAP: embedded_alloc::LlffHeap = embedded_alloc::LlffHeap::empty();
+
+/// With the `refuse-alloc` feature, the global allocator refuses every allocation: an
+/// allocation then ends the run with "memory allocation failed" (a panic, exit status 1).
+#[cfg(feature = "refuse-alloc")]
+#[global_allocator]
+static REFUSE: Refuse = Refuse;
+
+#[cfg(feature = "refuse-alloc")]
+struct Refuse;
+
+// SAFETY: `alloc` returns null, which `GlobalAlloc` allows (allocation failed); `dealloc` is
+// never given a pointer, since nothing was ever allocated.
+#[cfg(feature = "refuse-alloc")]
+unsafe impl core::alloc::GlobalAlloc for Refuse {
+    unsafe fn alloc(&self, _: core::alloc::Layout) -> *mut u8 {
+        core::ptr::null_mut()
+    }
+
+    unsafe fn dealloc(&self, _: *mut u8, _: core::alloc::Layout) {}
+}
 
 /// Gives the heap `$size` bytes of RAM. Call once, first thing.
 #[macro_export]
@@ -134,7 +183,8 @@ macro_rules! heap {
 #[derive(Debug, Clone, Copy)]
 pub struct Irq(pub u16);
 
-// SAFETY: 0 is a valid device interrupt on the lm3s6965 (GPIO port A); nothing else uses it.
+// SAFETY: 0 and 1 are valid device interrupts on the lm3s6965 (GPIO ports A and B) and on the
+// nRF51 (POWER_CLOCK, RADIO); nothing else uses them.
 unsafe impl InterruptNumber for Irq {
     fn number(self) -> u16 {
         self.0
@@ -145,10 +195,27 @@ unsafe impl InterruptNumber for Irq {
 /// below SysTick's.
 pub const TEST_IRQ: Irq = Irq(0);
 
+/// The interrupt of a higher-priority executor (embassy's `InterruptExecutor`): above thread
+/// mode and [`TEST_IRQ`], below SysTick. Device interrupt 1: GPIO port B on the lm3s6965,
+/// RADIO on the nRF51, neither of which is used.
+pub const HIGH_IRQ: Irq = Irq(1);
+
 /// Lets [`TEST_IRQ`] through.
 pub fn enable_test_irq() {
     // SAFETY: its handler is ready before any check pends it.
     unsafe { NVIC::unmask(TEST_IRQ) };
+}
+
+/// Set while [`TEST_IRQ`]'s handler runs (ARMv6-M has no register that tells whether an
+/// interrupt is active): the firmware's handler wraps its work in [`in_test_irq`].
+static IN_TEST_IRQ: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` as the body of [`TEST_IRQ`]'s handler, so that the watchdog can tell a hang there.
+pub fn in_test_irq<R>(f: impl FnOnce() -> R) -> R {
+    IN_TEST_IRQ.store(true, Ordering::Relaxed);
+    let r = f();
+    IN_TEST_IRQ.store(false, Ordering::Relaxed);
+    r
 }
 
 /// Pends [`TEST_IRQ`]: it runs at once, unless interrupts are masked (a critical section), in

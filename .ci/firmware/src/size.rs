@@ -2,7 +2,7 @@
 //! sizes differ by the locking alone: the workload's frame (three tasks on overlapping pairs of
 //! three locks, [`ROUNDS`] rounds each), the start-up, and the wait for the tasks to finish.
 
-use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use portable_atomic::{AtomicU32, Ordering::SeqCst};
 
 use embassy_executor::{SpawnError, SpawnToken, Spawner};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
