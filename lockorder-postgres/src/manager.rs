@@ -154,6 +154,10 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
     let conn = tokio::spawn(connection);
     let result = async {
         let tx = client.transaction().await?;
+        // Nothing of the role's search_path in this transaction: every name below is the
+        // catalog's or qualified with the schema, never an object planted on the path.
+        tx.batch_execute("SET LOCAL search_path = pg_catalog, pg_temp")
+            .await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&sql::INSTALL_KEY])
             .await?;
         // Created only when missing: `CREATE ... IF NOT EXISTS` would need the CREATE privilege
