@@ -1,0 +1,82 @@
+//! `lost()` of a nested guard when the server stops (its connection closes under it), and of a
+//! healthy guard: pending for as long as it holds, while other guards come and go.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use lockorder_postgres::{Error, PgLockManager, TempCluster};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_wakes_a_nested_guard_when_the_server_stops_and_never_a_healthy_one() -> Result {
+    // This test stops its server, so it always has a cluster of its own.
+    let cluster = match TempCluster::start() {
+        Ok(c) => c,
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && std::env::var_os("DATABASE_URL").is_some() =>
+        {
+            eprintln!("SKIP: stopping a server needs PostgreSQL's binaries here: {e}");
+            return Ok(());
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let m = PgLockManager::builder(builder(ABCD))
+        .connect(cluster.connection_string().parse()?)
+        .await?;
+
+    // Healthy: pending while other guards are taken and released on other sessions and on its
+    // own (nested), and while it is checked.
+    let mut healthy = m.acquire(["d"]).await?;
+    for _ in 0..5 {
+        m.acquire(["a", "b"]).await?.release().await?;
+        drop(m.acquire(["c"]).await?);
+    }
+    {
+        let inner = healthy.acquire(["d"]).await?;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), inner.lost())
+                .await
+                .is_err()
+        );
+        inner.release().await?;
+    }
+    healthy.check().await?;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), healthy.lost())
+            .await
+            .is_err(),
+        "lost() resolved for a guard that holds its locks"
+    );
+    healthy.release().await?;
+
+    let mut g = m.acquire(["a"]).await?;
+    let inner = g.acquire(["b", "c"]).await?;
+    let start = Instant::now();
+    let stop = tokio::task::spawn_blocking(move || (cluster.stop(), cluster));
+    tokio::time::timeout(Duration::from_secs(5), inner.lost())
+        .await
+        .expect("the nested guard's lost() resolves when the server stops");
+    let waited = start.elapsed();
+    let (stopped, cluster) = stop.await?;
+    stopped?;
+    eprintln!("nested lost() after {waited:?}");
+    assert!(inner.is_lost());
+    drop(inner);
+    // The parent: at once, and check() says so.
+    tokio::time::timeout(Duration::from_millis(10), g.lost()).await?;
+    assert!(matches!(g.check().await, Err(Error::Lost { .. })));
+    assert!(matches!(g.client(), Err(Error::Lost { .. })));
+    assert!(matches!(g.transaction().await, Err(Error::Lost { .. })));
+    assert!(matches!(g.release().await, Err(Error::Lost { .. })));
+    cluster.start_again()?;
+    m.acquire(["a", "b", "c"])
+        .timeout(Duration::from_secs(5))
+        .await?
+        .release()
+        .await?;
+    Ok(())
+}
