@@ -194,14 +194,16 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
         let row = tx
             .query_one(sql::INSTALLED_SEQUENCE, &[&names.sequence])
             .await?;
-        let (ty, increment, cycle, cache): (String, i64, bool, i64) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        if (ty.as_str(), increment, cycle, cache) != ("bigint", 1, false, 1) {
+        let (ty, increment, cycle, cache, logged): (String, i64, bool, i64, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(5));
+        // An unlogged sequence starts again after a crash: tokens would go back.
+        if (ty.as_str(), increment, cycle, cache, logged) != ("bigint", 1, false, 1, true) {
             return Ok(Err(Error::ForeignObject {
                 object: format!("sequence {}", names.sequence),
                 found: format!(
-                    "AS {ty} INCREMENT BY {increment} CACHE {cache}{}, where the crate creates \
-                     AS bigint INCREMENT BY 1 CACHE 1 NO CYCLE",
+                    "{}AS {ty} INCREMENT BY {increment} CACHE {cache}{}, where the crate creates \
+                     a logged sequence AS bigint INCREMENT BY 1 CACHE 1 NO CYCLE",
+                    if logged { "" } else { "UNLOGGED " },
                     if cycle { " CYCLE" } else { " NO CYCLE" }
                 ),
             }));

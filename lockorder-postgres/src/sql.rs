@@ -346,9 +346,10 @@ pub(crate) const INSTALLED_FUNCTION: &str = "SELECT p.prosrc, p.proconfig, p.pro
     FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
     WHERE p.oid = to_regprocedure($1)";
 
-/// The installed sequence's definition.
+/// The installed sequence's definition, and whether it is logged (an unlogged one is reset
+/// after a crash).
 pub(crate) const INSTALLED_SEQUENCE: &str = "SELECT s.seqtypid::regtype::text, s.seqincrement,
-        s.seqcycle, s.seqcache, c.oid::int8
+        s.seqcycle, s.seqcache, c.oid::int8, c.relpersistence = 'p'
     FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid
     WHERE c.oid = to_regclass($1)";
 

@@ -120,6 +120,29 @@ async fn a_planted_sequence_is_refused() -> Result {
     Ok(())
 }
 
+/// An unlogged sequence is reset to its start after a server crash: tokens would start again
+/// below those already handed out, and a holder from before the crash would pass a fence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_unlogged_sequence_is_refused() -> Result {
+    let c = client().await;
+    let schema = fresh_schema(&c, "install-unlogged").await?;
+    c.batch_execute(&format!(
+        "CREATE UNLOGGED SEQUENCE {schema}.lockorder_fencing_token
+             AS bigint INCREMENT BY 1 MINVALUE 1 START WITH 1 CACHE 1 NO CYCLE"
+    ))
+    .await?;
+    match start_in(&schema).await.unwrap_err() {
+        Error::ForeignObject { object, found } => {
+            assert!(object.contains("lockorder_fencing_token"), "{object}");
+            assert!(found.contains("UNLOGGED"), "{found}");
+        }
+        other => panic!("{other:?}"),
+    }
+    c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await?;
+    Ok(())
+}
+
 /// The schema name appears in statements only as a quoted identifier, never inside a function
 /// body: dollar-quote tags, quotes and spaces in it are harmless.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
