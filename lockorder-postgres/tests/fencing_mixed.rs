@@ -2,7 +2,8 @@
 //! of 1 to 6 locks (the plain-SQL fast path up to 4, the function above, and the function after
 //! the fast path found a lock busy), shared and exclusive, nested guards that take nothing new,
 //! try-acquires, two managers. While it holds a lock, each holder compares its token with the
-//! last exclusive holder's and (if exclusive) with every earlier shared holder's.
+//! last exclusive holder's and (if exclusive) with every earlier shared holder's, and checks
+//! that no one else holds it in a conflicting mode.
 
 mod common;
 
@@ -22,17 +23,36 @@ const SIX: &[(&str, u32)] = &[
     ("l5", 60),
 ];
 
-/// Per lock: the last exclusive holder's token and the largest shared holder's token since.
+/// Per lock: the last exclusive holder's token, the largest shared holder's token since, and
+/// how many hold it now in each mode.
 #[derive(Default, Clone, Copy)]
 struct Seen {
     exclusive: u64,
     shared: u64,
+    holding_exclusive: u32,
+    holding_shared: u32,
+}
+
+/// Before a holder lets go.
+fn leave(seen: &Mutex<Vec<Seen>>, set: &[usize], shared: bool) {
+    let mut seen = seen.lock().unwrap();
+    for &l in set {
+        if shared {
+            seen[l].holding_shared -= 1;
+        } else {
+            seen[l].holding_exclusive -= 1;
+        }
+    }
 }
 
 fn record(seen: &Mutex<Vec<Seen>>, set: &[usize], token: u64, shared: bool) {
     let mut seen = seen.lock().unwrap();
     for &l in set {
         let s = &mut seen[l];
+        assert_eq!(
+            s.holding_exclusive, 0,
+            "l{l}: held exclusive by two at once"
+        );
         assert!(
             token > s.exclusive,
             "l{l}: token {token} after exclusive holder {}",
@@ -40,7 +60,9 @@ fn record(seen: &Mutex<Vec<Seen>>, set: &[usize], token: u64, shared: bool) {
         );
         if shared {
             s.shared = s.shared.max(token);
+            s.holding_shared += 1;
         } else {
+            assert_eq!(s.holding_shared, 0, "l{l}: exclusive while held shared");
             assert!(
                 token > s.shared,
                 "l{l}: exclusive token {token} after shared holder {}",
@@ -49,6 +71,8 @@ fn record(seen: &Mutex<Vec<Seen>>, set: &[usize], token: u64, shared: bool) {
             *s = Seen {
                 exclusive: token,
                 shared: 0,
+                holding_exclusive: 1,
+                holding_shared: 0,
             };
         }
     }
@@ -93,10 +117,13 @@ async fn tokens_follow_the_grant_order_of_every_lock_on_every_path() -> Result {
                         }
                         .unwrap();
                         assert!(inner.fencing_token() > token);
+                        // Covered by its parent: the order of tokens only.
+                        leave(&seen, &set, shared);
                         record(&seen, &set, inner.fencing_token(), shared);
                         drop(inner);
                     }
                     tokio::time::sleep(Duration::from_micros(rng.below(800))).await;
+                    leave(&seen, &set, shared);
                     if rng.below(2) == 0 {
                         g.release().await.unwrap();
                     } else {
