@@ -86,7 +86,9 @@ impl PgBuilder {
     /// pending outermost acquire and each [`status`](PgLockManager::status) call needs one;
     /// nested acquires use their parent's. When all are taken, further outermost acquires wait
     /// in this process, in order, for a session to come back or close; the wait counts towards
-    /// their timeout, and one that runs out is [`Error::NoSession`] naming its locks. Start-up
+    /// their timeout, and one that runs out is [`Error::NoSession`] naming its locks. A
+    /// [`try_acquire`](PgLockManager::try_acquire) waits only as long as its own timeout, if
+    /// it has one. Start-up
     /// uses one more connection, closed before [`connect`](Self::connect) returns.
     ///
     /// A task that holds a guard and asks the manager (not the guard) for more needs a second
@@ -519,6 +521,10 @@ impl PgLockManager {
 
     /// Tries once, all or nothing: a busy lock is [`lockorder::Error::WouldBlock`] naming it,
     /// with nothing kept. One round trip. Add shared locks with [`Acquire::shared`].
+    ///
+    /// It does not wait for a session either: when all
+    /// [`max_sessions`](PgBuilder::max_sessions) are in use it is [`Error::NoSession`] at once,
+    /// unless given a [`timeout`](Acquire::timeout), which bounds that wait.
     pub fn try_acquire<I>(&self, keys: I) -> Acquire<'static>
     where
         I: IntoIterator,

@@ -223,3 +223,43 @@ async fn a_pooled_waiter_killed_mid_wait_still_times_out_at_its_deadline() -> Re
     holder.release().await?;
     Ok(())
 }
+
+/// A try-acquire never waits: with every session in use (here by the calling task's own guard)
+/// it answers at once, rather than waiting for a session that only its caller can give back.
+/// With a timeout of its own it waits for a session for at most that long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_try_acquire_does_not_wait_for_a_session() -> Result {
+    let ns = namespace("sessions-try");
+    let m = PgLockManager::builder(builder(ABCD))
+        .namespace(ns)
+        .max_sessions(1)
+        .connect(database().parse()?)
+        .await?;
+    let g = m.acquire(["a"]).await?;
+    let start = Instant::now();
+    let e = tokio::time::timeout(Duration::from_secs(3), m.try_acquire(["b"]))
+        .await
+        .expect("try_acquire answered rather than waiting for a session")
+        .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(matches!(e, Error::NoSession { .. }), "{e:?}");
+    let start = Instant::now();
+    let e = m
+        .try_acquire(["b"])
+        .timeout(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NoSession { .. }), "{e:?}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        start.elapsed()
+    );
+    g.release().await?;
+    m.try_acquire(["b"]).await?.release().await?;
+    Ok(())
+}
