@@ -192,6 +192,22 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
                     found,
                 }));
             }
+            let overloads: Vec<String> = tx
+                .query(sql::OVERLOADS, &[&names.schema, &f.name, &signature])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if !overloads.is_empty() {
+                return Ok(Err(Error::ForeignObject {
+                    object: format!("function {signature}"),
+                    found: format!(
+                        "an overload beside it ({}), which can make its calls ambiguous; \
+                         drop it or use another schema",
+                        overloads.join(", ")
+                    ),
+                }));
+            }
         }
         let row = tx
             .query_one(sql::INSTALLED_SEQUENCE, &[&names.sequence])

@@ -346,6 +346,16 @@ pub(crate) const INSTALLED_FUNCTION: &str = "SELECT p.prosrc, p.proconfig, p.pro
     FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
     WHERE p.oid = to_regprocedure($1)";
 
+/// The other functions of the schema with a crate function's name (`$1` the schema, `$2` the
+/// name, `$3` the crate's signature): an overload with defaulted or variadic arguments makes
+/// every call ambiguous.
+pub(crate) const OVERLOADS: &str = "SELECT p.oid::regprocedure::text
+    FROM pg_proc p
+    WHERE p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
+      AND p.proname = $2
+      AND p.oid IS DISTINCT FROM to_regprocedure($3)
+    ORDER BY 1";
+
 /// The installed sequence's definition, and whether it is logged (an unlogged one is reset
 /// after a crash).
 pub(crate) const INSTALLED_SEQUENCE: &str = "SELECT s.seqtypid::regtype::text, s.seqincrement,
