@@ -583,8 +583,21 @@ impl PgLockManager {
         }
     }
 
+    /// Closes an idle session, if the pool has one, and returns its place: for an acquire that
+    /// needs a new session when idle ones hold every place.
+    fn close_idle(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let mut idle = self
+            .inner
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()?;
+        idle.place.take()
+    }
+
     /// A session for an outermost acquire: an idle one if there is one that still works
-    /// (unless `fresh`), otherwise a new one once fewer than `max_sessions` exist. Waits for
+    /// (unless `fresh`: then an idle one is closed to make room when it must be), otherwise a
+    /// new one once fewer than `max_sessions` exist. Waits for
     /// either for at most `limit`. Returns the session, whether it was reused, and how long it
     /// waited for a place (connecting is not waiting).
     ///
@@ -608,15 +621,22 @@ impl PgLockManager {
             if let Ok(p) = sessions.clone().try_acquire_owned() {
                 break p;
             }
+            if fresh {
+                if let Some(p) = self.close_idle() {
+                    break p;
+                }
+            }
             // Registered before the pool is looked at again: a session given back after that
             // look wakes this wait.
             let notified = self.inner.idle_ready.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            if !fresh {
-                if let Some(s) = self.pop_idle() {
-                    return Ok((s, true, start.elapsed()));
+            if fresh {
+                if let Some(p) = self.close_idle() {
+                    break p;
                 }
+            } else if let Some(s) = self.pop_idle() {
+                return Ok((s, true, start.elapsed()));
             }
             let wait = async {
                 tokio::select! {
