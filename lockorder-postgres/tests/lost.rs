@@ -80,3 +80,76 @@ async fn lost_wakes_a_nested_guard_when_the_server_stops_and_never_a_healthy_one
         .await?;
     Ok(())
 }
+
+/// A connection cut between client and server (a proxy in between stops): the guard's `lost()`
+/// resolves, and the server frees the locks for another manager.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_wakes_a_guard_whose_connection_is_cut() -> Result {
+    let cluster = match TempCluster::start() {
+        Ok(c) => c,
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && std::env::var_os("DATABASE_URL").is_some() =>
+        {
+            eprintln!("SKIP: this test needs PostgreSQL's binaries here: {e}");
+            return Ok(());
+        }
+        Err(e) => panic!("{e}"),
+    };
+    // A proxy on the loopback: every connection through it is copied both ways until `cut`.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let proxy_port = listener.local_addr()?.port();
+    let server_port = cluster.port();
+    let (cut, _) = tokio::sync::broadcast::channel::<()>(1);
+    let proxy = tokio::spawn({
+        let cut = cut.clone();
+        async move {
+            loop {
+                let (mut inbound, _) = listener.accept().await.unwrap();
+                let mut cut = cut.subscribe();
+                tokio::spawn(async move {
+                    let mut outbound = tokio::net::TcpStream::connect(("127.0.0.1", server_port))
+                        .await
+                        .unwrap();
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.recv() => {}
+                    }
+                });
+            }
+        }
+    });
+    let through: lockorder_postgres::Config =
+        format!("host=127.0.0.1 port={proxy_port} user=postgres dbname=postgres").parse()?;
+    let m = PgLockManager::builder(builder(ABCD))
+        .connect(through)
+        .await?;
+    let direct = PgLockManager::builder(builder(ABCD))
+        .connect(cluster.connection_string().parse()?)
+        .await?;
+    let mut g = m.acquire(["a", "b"]).await?;
+    assert!(tokio::time::timeout(Duration::from_millis(100), g.lost())
+        .await
+        .is_err());
+    let start = Instant::now();
+    cut.send(())?;
+    tokio::time::timeout(Duration::from_secs(1), g.lost())
+        .await
+        .expect("lost() resolves within 1 s of the cut");
+    let waited = start.elapsed();
+    assert!(g.is_lost());
+    assert!(matches!(g.check().await, Err(Error::Lost { .. })));
+    // The server noticed too: the locks are free for another manager.
+    let other = direct
+        .acquire(["a", "b"])
+        .timeout(Duration::from_secs(5))
+        .await?;
+    eprintln!(
+        "lost() {waited:?} after the cut; the locks free {:?} after it",
+        start.elapsed()
+    );
+    other.release().await?;
+    drop(g);
+    proxy.abort();
+    Ok(())
+}
