@@ -10,19 +10,27 @@ use lockorder_postgres::{Error, PgLockManager, TempCluster};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lost_wakes_a_nested_guard_when_the_server_stops_and_never_a_healthy_one() -> Result {
-    // This test stops its server, so it always has a cluster of its own.
-    let cluster = match TempCluster::start() {
-        Ok(c) => c,
+/// A cluster of the test's own; `None` (the test skips) when `DATABASE_URL` names the server
+/// and PostgreSQL's binaries are not here.
+fn own_cluster() -> Option<TempCluster> {
+    match TempCluster::start() {
+        Ok(c) => Some(c),
         Err(e)
             if e.kind() == std::io::ErrorKind::NotFound
                 && std::env::var_os("DATABASE_URL").is_some() =>
         {
-            eprintln!("SKIP: stopping a server needs PostgreSQL's binaries here: {e}");
-            return Ok(());
+            eprintln!("SKIP: this test needs PostgreSQL's binaries here: {e}");
+            None
         }
         Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_wakes_a_nested_guard_when_the_server_stops_and_never_a_healthy_one() -> Result {
+    // This test stops its server, so it always has a cluster of its own.
+    let Some(cluster) = own_cluster() else {
+        return Ok(());
     };
     let m = PgLockManager::builder(builder(ABCD))
         .connect(cluster.connection_string().parse()?)
@@ -85,16 +93,8 @@ async fn lost_wakes_a_nested_guard_when_the_server_stops_and_never_a_healthy_one
 /// resolves, and the server frees the locks for another manager.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_wakes_a_guard_whose_connection_is_cut() -> Result {
-    let cluster = match TempCluster::start() {
-        Ok(c) => c,
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound
-                && std::env::var_os("DATABASE_URL").is_some() =>
-        {
-            eprintln!("SKIP: this test needs PostgreSQL's binaries here: {e}");
-            return Ok(());
-        }
-        Err(e) => panic!("{e}"),
+    let Some(cluster) = own_cluster() else {
+        return Ok(());
     };
     // A proxy on the loopback: every connection through it is copied both ways until `cut`.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
