@@ -260,8 +260,16 @@ async fn acquire_root(
         },
         e => e,
     };
-    let (mut session, mut reused, mut spent) =
-        mgr.checkout(timeout, false).await.map_err(no_session)?;
+    // A try never waits: without a timeout of its own, not for a session either (when every
+    // session is in use, perhaps by its caller's own guards, it is `NoSession` at once).
+    let session_limit = match options.timeout {
+        None if options.try_only => Some(Duration::ZERO),
+        _ => timeout,
+    };
+    let (mut session, mut reused, mut spent) = mgr
+        .checkout(session_limit, false)
+        .await
+        .map_err(no_session)?;
     loop {
         let left = timeout.map(|t| t.saturating_sub(spent));
         let sent = Instant::now();
@@ -286,7 +294,7 @@ async fn acquire_root(
             Err(Error::Database(e)) if reused && session_ended(&e) => {
                 drop(session);
                 spent += sent.elapsed();
-                let left = timeout.map(|t| t.saturating_sub(spent));
+                let left = session_limit.map(|t| t.saturating_sub(spent));
                 let (fresh, _, waited) = mgr.checkout(left, true).await.map_err(no_session)?;
                 session = fresh;
                 spent += waited;

@@ -303,8 +303,9 @@ impl<'a> PgGuard<'a> {
     /// # Errors
     ///
     /// [`Error::Lost`] when the client already knows the session ended; [`Error::Database`]
-    /// when `BEGIN` fails (the session ended meanwhile, or the guard's session is already in a
-    /// transaction of yours).
+    /// when `BEGIN` fails (the session ended meanwhile). A transaction you left open on the
+    /// session through [`client`](Self::client) is no error: PostgreSQL only warns, and this
+    /// transaction's `COMMIT` or rollback then ends that one too.
     pub async fn transaction(&mut self) -> Result<tokio_postgres::Transaction<'_>, Error> {
         let mgr = self.mgr.clone();
         let session = match &mut self.slot {

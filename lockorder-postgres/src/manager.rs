@@ -86,7 +86,9 @@ impl PgBuilder {
     /// pending outermost acquire and each [`status`](PgLockManager::status) call needs one;
     /// nested acquires use their parent's. When all are taken, further outermost acquires wait
     /// in this process, in order, for a session to come back or close; the wait counts towards
-    /// their timeout, and one that runs out is [`Error::NoSession`] naming its locks. Start-up
+    /// their timeout, and one that runs out is [`Error::NoSession`] naming its locks. A
+    /// [`try_acquire`](PgLockManager::try_acquire) waits only as long as its own timeout, if
+    /// it has one. Start-up
     /// uses one more connection, closed before [`connect`](Self::connect) returns.
     ///
     /// A task that holds a guard and asks the manager (not the guard) for more needs a second
@@ -154,6 +156,10 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
     let conn = tokio::spawn(connection);
     let result = async {
         let tx = client.transaction().await?;
+        // Nothing of the role's search_path in this transaction: every name below is the
+        // catalog's or qualified with the schema, never an object planted on the path.
+        tx.batch_execute("SET LOCAL search_path = pg_catalog, pg_temp")
+            .await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&sql::INSTALL_KEY])
             .await?;
         // Created only when missing: `CREATE ... IF NOT EXISTS` would need the CREATE privilege
@@ -186,18 +192,36 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
                     found,
                 }));
             }
+            let overloads: Vec<String> = tx
+                .query(sql::OVERLOADS, &[&names.schema, &f.name, &signature])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if !overloads.is_empty() {
+                return Ok(Err(Error::ForeignObject {
+                    object: format!("function {signature}"),
+                    found: format!(
+                        "an overload beside it ({}), which can make its calls ambiguous; \
+                         drop it or use another schema",
+                        overloads.join(", ")
+                    ),
+                }));
+            }
         }
         let row = tx
             .query_one(sql::INSTALLED_SEQUENCE, &[&names.sequence])
             .await?;
-        let (ty, increment, cycle, cache): (String, i64, bool, i64) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        if (ty.as_str(), increment, cycle, cache) != ("bigint", 1, false, 1) {
+        let (ty, increment, cycle, cache, logged): (String, i64, bool, i64, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(5));
+        // An unlogged sequence starts again after a crash: tokens would go back.
+        if (ty.as_str(), increment, cycle, cache, logged) != ("bigint", 1, false, 1, true) {
             return Ok(Err(Error::ForeignObject {
                 object: format!("sequence {}", names.sequence),
                 found: format!(
-                    "AS {ty} INCREMENT BY {increment} CACHE {cache}{}, where the crate creates \
-                     AS bigint INCREMENT BY 1 CACHE 1 NO CYCLE",
+                    "{}AS {ty} INCREMENT BY {increment} CACHE {cache}{}, where the crate creates \
+                     a logged sequence AS bigint INCREMENT BY 1 CACHE 1 NO CYCLE",
+                    if logged { "" } else { "UNLOGGED " },
                     if cycle { " CYCLE" } else { " NO CYCLE" }
                 ),
             }));
@@ -513,6 +537,10 @@ impl PgLockManager {
 
     /// Tries once, all or nothing: a busy lock is [`lockorder::Error::WouldBlock`] naming it,
     /// with nothing kept. One round trip. Add shared locks with [`Acquire::shared`].
+    ///
+    /// It does not wait for a session either: when all
+    /// [`max_sessions`](PgBuilder::max_sessions) are in use it is [`Error::NoSession`] at once,
+    /// unless given a [`timeout`](Acquire::timeout), which bounds that wait.
     pub fn try_acquire<I>(&self, keys: I) -> Acquire<'static>
     where
         I: IntoIterator,
@@ -555,8 +583,21 @@ impl PgLockManager {
         }
     }
 
+    /// Closes an idle session, if the pool has one, and returns its place: for an acquire that
+    /// needs a new session when idle ones hold every place.
+    fn close_idle(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let mut idle = self
+            .inner
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()?;
+        idle.place.take()
+    }
+
     /// A session for an outermost acquire: an idle one if there is one that still works
-    /// (unless `fresh`), otherwise a new one once fewer than `max_sessions` exist. Waits for
+    /// (unless `fresh`: then an idle one is closed to make room when it must be), otherwise a
+    /// new one once fewer than `max_sessions` exist. Waits for
     /// either for at most `limit`. Returns the session, whether it was reused, and how long it
     /// waited for a place (connecting is not waiting).
     ///
@@ -580,15 +621,22 @@ impl PgLockManager {
             if let Ok(p) = sessions.clone().try_acquire_owned() {
                 break p;
             }
+            if fresh {
+                if let Some(p) = self.close_idle() {
+                    break p;
+                }
+            }
             // Registered before the pool is looked at again: a session given back after that
             // look wakes this wait.
             let notified = self.inner.idle_ready.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            if !fresh {
-                if let Some(s) = self.pop_idle() {
-                    return Ok((s, true, start.elapsed()));
+            if fresh {
+                if let Some(p) = self.close_idle() {
+                    break p;
                 }
+            } else if let Some(s) = self.pop_idle() {
+                return Ok((s, true, start.elapsed()));
             }
             let wait = async {
                 tokio::select! {

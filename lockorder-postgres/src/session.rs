@@ -117,7 +117,7 @@ impl Session {
             client.prepare_typed(&call_release, &release_types),
             client.prepare(sql::UNLOCK_ALL),
             client.prepare_typed(sql::CHECK, &check_types),
-            client.query_one("SELECT pg_backend_pid()", &[]),
+            client.query_one("SELECT pg_catalog.pg_backend_pid()", &[]),
         );
         let (fast, acquire, release, unlock_all, check, pid) = match prepared {
             Ok(p) => p,

@@ -284,14 +284,19 @@ pub(crate) const FAST_MAX: usize = 4;
 ///   `ELSE` of each level). The caller then answers `WouldBlock`/a zero timeout, or runs the
 ///   function, which waits.
 ///
+/// It runs with the session's `search_path`, which may list a schema where other roles create
+/// objects: every function, operator and type in it is qualified with `pg_catalog`, so that no
+/// planted object (an operator that matches exactly where the built-in one needs a cast) is
+/// ever called. The same holds for every other statement a session runs.
+///
 /// Parameters: `$1` namespace, `$2` the sequence's OID, `$3` head of `application_name`, `$4`
 /// base time, `$5` label, then per lock its key and whether it is shared.
 pub(crate) fn fast_acquire(k: usize) -> String {
     let key = |i: usize| 6 + 2 * (i - 1);
     let try_lock = |i: usize| {
         format!(
-            "CASE WHEN ${} THEN pg_try_advisory_lock_shared($1, ${}) \
-             ELSE pg_try_advisory_lock($1, ${}) END",
+            "CASE WHEN ${} THEN pg_catalog.pg_try_advisory_lock_shared($1, ${}) \
+             ELSE pg_catalog.pg_try_advisory_lock($1, ${}) END",
             key(i) + 1,
             key(i),
             key(i)
@@ -299,18 +304,22 @@ pub(crate) fn fast_acquire(k: usize) -> String {
     };
     let unlock = |i: usize| {
         format!(
-            "(CASE WHEN ${} THEN pg_advisory_unlock_shared($1, ${}) \
-             ELSE pg_advisory_unlock($1, ${}) END) IS NULL",
+            "(CASE WHEN ${} THEN pg_catalog.pg_advisory_unlock_shared($1, ${}) \
+             ELSE pg_catalog.pg_advisory_unlock($1, ${}) END) IS NULL",
             key(i) + 1,
             key(i),
             key(i)
         )
     };
-    let time = "floor(date_part('epoch', statement_timestamp()) * 1000)::int8";
+    let time = "pg_catalog.floor(pg_catalog.date_part('epoch'::pg_catalog.text, \
+                pg_catalog.statement_timestamp()) OPERATOR(pg_catalog.*) \
+                1000::pg_catalog.float8)::pg_catalog.int8";
     let mut expr = format!(
-        "ARRAY[{time}, nextval($2::regclass), CASE WHEN $3 IS NULL THEN 0 ELSE \
-         length(set_config('application_name', $3 || to_hex({time} - $4) || ' ' || $5, false)) \
-         END]::int8[]"
+        "ARRAY[{time}, pg_catalog.nextval($2::pg_catalog.regclass), CASE WHEN $3 IS NULL \
+         THEN 0 ELSE pg_catalog.length(pg_catalog.set_config('application_name'::pg_catalog.text, \
+         $3 OPERATOR(pg_catalog.||) pg_catalog.to_hex({time} OPERATOR(pg_catalog.-) $4) \
+         OPERATOR(pg_catalog.||) ' '::pg_catalog.text OPERATOR(pg_catalog.||) $5, false)) \
+         END]::pg_catalog.int8[]"
     );
     for i in (1..=k).rev() {
         // Every operand of the OR is false, so all of them run: each lock taken is released.
@@ -321,7 +330,7 @@ pub(crate) fn fast_acquire(k: usize) -> String {
             format!("CASE WHEN {} THEN 0 END", all.join(" OR "))
         };
         expr = format!(
-            "CASE WHEN {} THEN {expr} ELSE ARRAY[-{i}, NULL, {release}]::int8[] END",
+            "CASE WHEN {} THEN {expr} ELSE ARRAY[-{i}, NULL, {release}]::pg_catalog.int8[] END",
             try_lock(i)
         );
     }
@@ -337,30 +346,52 @@ pub(crate) const INSTALLED_FUNCTION: &str = "SELECT p.prosrc, p.proconfig, p.pro
     FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
     WHERE p.oid = to_regprocedure($1)";
 
-/// The installed sequence's definition.
+/// The other functions of the schema with a crate function's name (`$1` the schema, `$2` the
+/// name, `$3` the crate's signature): an overload with defaulted or variadic arguments makes
+/// every call ambiguous.
+pub(crate) const OVERLOADS: &str = "SELECT p.oid::regprocedure::text
+    FROM pg_proc p
+    WHERE p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
+      AND p.proname = $2
+      AND p.oid IS DISTINCT FROM to_regprocedure($3)
+    ORDER BY 1";
+
+/// The installed sequence's definition, and whether it is logged (an unlogged one is reset
+/// after a crash).
 pub(crate) const INSTALLED_SEQUENCE: &str = "SELECT s.seqtypid::regtype::text, s.seqincrement,
-        s.seqcycle, s.seqcache, c.oid::int8
+        s.seqcycle, s.seqcache, c.oid::int8, c.relpersistence = 'p'
     FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid
     WHERE c.oid = to_regclass($1)";
 
 /// The advisory locks of one namespace that a session holds, among the given keys.
-pub(crate) const CHECK: &str = "SELECT count(*)::int4 FROM pg_locks
-    WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND objsubid = 2 AND classid::int8 = $1 AND objid::int8 = ANY($2::int8[])";
+pub(crate) const CHECK: &str = "SELECT pg_catalog.count(*)::pg_catalog.int4
+    FROM pg_catalog.pg_locks
+    WHERE locktype OPERATOR(pg_catalog.=) 'advisory'::pg_catalog.text
+      AND pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() AND granted
+      AND database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database
+          WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+      AND objsubid OPERATOR(pg_catalog.=) 2::pg_catalog.int2
+      AND classid::pg_catalog.int8 OPERATOR(pg_catalog.=) $1
+      AND objid::pg_catalog.int8 OPERATOR(pg_catalog.=) ANY($2::pg_catalog.int8[])";
 
 /// Every advisory lock of one namespace, held or waited for, with its session's details, and
 /// the server's clock.
-pub(crate) const STATUS: &str = "SELECT l.objid::int8, l.mode = 'ShareLock', l.granted, l.pid,
-        a.application_name, host(a.client_addr), a.client_port,
-        floor(extract(epoch FROM clock_timestamp()) * 1000)::int8
-    FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-    WHERE l.locktype = 'advisory'
-      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND l.objsubid = 2 AND l.classid::int8 = $1";
+pub(crate) const STATUS: &str = "SELECT l.objid::pg_catalog.int8,
+        l.mode OPERATOR(pg_catalog.=) 'ShareLock'::pg_catalog.text, l.granted, l.pid,
+        a.application_name, pg_catalog.host(a.client_addr), a.client_port,
+        pg_catalog.floor(pg_catalog.date_part('epoch'::pg_catalog.text,
+            pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000::pg_catalog.float8
+        )::pg_catalog.int8
+    FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a
+        ON a.pid OPERATOR(pg_catalog.=) l.pid
+    WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'::pg_catalog.text
+      AND l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database
+          WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+      AND l.objsubid OPERATOR(pg_catalog.=) 2::pg_catalog.int2
+      AND l.classid::pg_catalog.int8 OPERATOR(pg_catalog.=) $1";
 
 /// Releases every advisory lock of the session: what a guard dropped without `release` queues.
-pub(crate) const UNLOCK_ALL: &str = "SELECT pg_advisory_unlock_all()";
+pub(crate) const UNLOCK_ALL: &str = "SELECT pg_catalog.pg_advisory_unlock_all()";
 
 /// Server-side TCP settings a session gets unless the caller's options set them: a backend
 /// whose client host died (or whose network is cut) notices within about 30 s, ends, and frees

@@ -120,6 +120,63 @@ async fn a_planted_sequence_is_refused() -> Result {
     Ok(())
 }
 
+/// An overload of a crate function with an extra defaulted argument makes every call of it
+/// ambiguous ("function ... is not unique"): start-up says so, rather than every acquire failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overload_of_a_crate_function_is_refused() -> Result {
+    let c = client().await;
+    let schema = fresh_schema(&c, "install-overload").await?;
+    start_in(&schema)
+        .await?
+        .acquire(["a"])
+        .await?
+        .release()
+        .await?;
+    c.batch_execute(&format!(
+        "CREATE FUNCTION {schema}.lockorder_release_v2(ns int4, keys int4[], shared bool[],
+             app_name text, extra int4 DEFAULT 0)
+         RETURNS int4 LANGUAGE sql AS $$ SELECT 0 $$"
+    ))
+    .await?;
+    match start_in(&schema).await.unwrap_err() {
+        Error::ForeignObject { object, found } => {
+            assert!(object.contains("lockorder_release_v2"), "{object}");
+            assert!(found.contains("overload"), "{found}");
+            assert!(
+                found.contains("lockorder_release_v2(integer,integer[],boolean[],text,integer)"),
+                "{found}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await?;
+    Ok(())
+}
+
+/// An unlogged sequence is reset to its start after a server crash: tokens would start again
+/// below those already handed out, and a holder from before the crash would pass a fence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_unlogged_sequence_is_refused() -> Result {
+    let c = client().await;
+    let schema = fresh_schema(&c, "install-unlogged").await?;
+    c.batch_execute(&format!(
+        "CREATE UNLOGGED SEQUENCE {schema}.lockorder_fencing_token
+             AS bigint INCREMENT BY 1 MINVALUE 1 START WITH 1 CACHE 1 NO CYCLE"
+    ))
+    .await?;
+    match start_in(&schema).await.unwrap_err() {
+        Error::ForeignObject { object, found } => {
+            assert!(object.contains("lockorder_fencing_token"), "{object}");
+            assert!(found.contains("UNLOGGED"), "{found}");
+        }
+        other => panic!("{other:?}"),
+    }
+    c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await?;
+    Ok(())
+}
+
 /// The schema name appears in statements only as a quoted identifier, never inside a function
 /// body: dollar-quote tags, quotes and spaces in it are harmless.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

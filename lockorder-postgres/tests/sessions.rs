@@ -223,3 +223,107 @@ async fn a_pooled_waiter_killed_mid_wait_still_times_out_at_its_deadline() -> Re
     holder.release().await?;
     Ok(())
 }
+
+/// A try-acquire never waits: with every session in use (here by the calling task's own guard)
+/// it answers at once, rather than waiting for a session that only its caller can give back.
+/// With a timeout of its own it waits for a session for at most that long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_try_acquire_does_not_wait_for_a_session() -> Result {
+    let ns = namespace("sessions-try");
+    let m = PgLockManager::builder(builder(ABCD))
+        .namespace(ns)
+        .max_sessions(1)
+        .connect(database().parse()?)
+        .await?;
+    let g = m.acquire(["a"]).await?;
+    let start = Instant::now();
+    let e = tokio::time::timeout(Duration::from_secs(3), m.try_acquire(["b"]))
+        .await
+        .expect("try_acquire answered rather than waiting for a session")
+        .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(matches!(e, Error::NoSession { .. }), "{e:?}");
+    let start = Instant::now();
+    let e = m
+        .try_acquire(["b"])
+        .timeout(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NoSession { .. }), "{e:?}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        start.elapsed()
+    );
+    g.release().await?;
+    m.try_acquire(["b"]).await?.release().await?;
+    Ok(())
+}
+
+/// A waiter whose pooled session died mid-wait needs a new session; when the places have all
+/// gone to idle sessions in the pool meanwhile, it closes one of those to make room rather than
+/// waiting (here for its whole timeout) for a place that nobody else will give back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_on_a_new_session_makes_room_by_closing_an_idle_one() -> Result {
+    let ns = namespace("sessions-retry-room");
+    let m = PgLockManager::builder(builder(ABCD))
+        .namespace(ns)
+        .max_sessions(2)
+        .connect(database().parse()?)
+        .await?;
+    let other = manager_in(ns, ABCD).await;
+    let c = client().await;
+    // Two sessions: one idle in the pool, one held.
+    let g1 = m.acquire(["c"]).await?;
+    let g2 = m.acquire(["d"]).await?;
+    let pooled = g1.backend_pid().unwrap();
+    g1.release().await?;
+    let holder = other.acquire(["a"]).await?;
+    // A waits for `a` on the pooled session; B waits for a place.
+    let start = Instant::now();
+    let a = tokio::spawn({
+        let m = m.clone();
+        async move {
+            let r = m.acquire(["a"]).timeout(Duration::from_secs(3)).await;
+            (r.map(drop), start.elapsed())
+        }
+    });
+    eventually(Duration::from_secs(2), "A waits on the server", || async {
+        advisory(&c, ns)
+            .await
+            .iter()
+            .any(|&(o, granted, p)| o == 10 && !granted && p == pooled)
+    })
+    .await;
+    let b = tokio::spawn({
+        let m = m.clone();
+        async move {
+            m.acquire(["b"])
+                .timeout(Duration::from_secs(3))
+                .await
+                .map(drop)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!b.is_finished(), "B waits for a place");
+    // A's session ends: its place goes to B, which takes `b`, lets go, and leaves its session
+    // idle in the pool; so does the holder of `d`.
+    c.execute("SELECT pg_terminate_backend($1)", &[&pooled])
+        .await?;
+    b.await??;
+    drop(g2);
+    let released = start.elapsed();
+    holder.release().await?;
+    let (r, took) = a.await?;
+    r?;
+    eprintln!("A acquired after {took:?} ({released:?} when all sessions were idle)");
+    assert!(
+        took < released + Duration::from_secs(1),
+        "A waited {took:?} though every session was idle from {released:?}"
+    );
+    Ok(())
+}
