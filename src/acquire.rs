@@ -374,8 +374,9 @@ impl<'p, M: Handle> Core<'p, M> {
             }
         }
         table.slots[busy].stats.timed_out();
-        walk.release(table);
+        // Done first: a waker that panics in the release unwinds with the release done.
         self.state = State::Done;
+        walk.release(table);
         Err(Error::Timeout {
             lock: table.lock_ref(busy),
         })
@@ -428,8 +429,10 @@ impl<'p, M: Handle> Core<'p, M> {
             return Poll::Pending;
         }
         manager.table.slots[busy].stats.timed_out();
-        walk.release(&manager.table);
+        // Done first: a waker that panics in the release unwinds with the release done, and the
+        // future, holding nothing, answers a later poll with `PolledAfterCompletion`.
         *this.state = State::Done;
+        walk.release(&manager.table);
         this.sleep.set(None);
         Poll::Ready(Err(Error::Timeout {
             lock: manager.table.lock_ref(busy),
@@ -625,6 +628,11 @@ pin_project! {
     /// the state it had reached: it still holds the locks it took, and either polling it again
     /// goes on from there or dropping it releases them. A future that returned an error holds
     /// nothing.
+    ///
+    /// Giving up (a timeout, a drop) wakes other waiters, whose wakers may panic: the release is
+    /// done all the same (every lock given back, every waiter it owes a wake-up woken), and then
+    /// the panic goes on. A future whose timeout unwound that way holds nothing and answers a
+    /// later poll with [`Error::PolledAfterCompletion`].
     ///
     /// # After completion
     ///
