@@ -122,14 +122,14 @@ mod error; // the error type and the locks it names
 mod registry; // the builder, lock ids and infos, keys and the name index
 mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
-           // Layer 1, primitives with atomics.
+mod unwind; // wakers that panic: caught inside the waiting machinery, resumed after it
+            // Layer 1, primitives with atomics.
 mod raw; // the raw reader-writer lock of each slot
 mod record; // the record of each holding and how status readers read it
 mod stats; // per-lock statistics (zero-sized without the `stats` feature)
 mod sync; // the atomics, swapped for loom's under `--cfg loom`
 mod table; // the frozen slots of a manager
-mod unwind; // wakers that panic: caught inside the waiting machinery, resumed after it
-            // Layer 2, the walk.
+           // Layer 2, the walk.
 mod walk; // taking a request's locks upward, and releasing held locks
           // Layer 3, the public API.
 mod acquire; // the acquire futures and their state machine

@@ -243,3 +243,26 @@ impl std::task::Wake for Flag {
         self.0.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// The virtual clock wakes every due sleep, even if one sleep's waker panics.
+#[test]
+fn a_panicking_waker_does_not_keep_the_virtual_clock_from_waking_the_others() {
+    let timer = ManualTimer::new();
+    let m = ab_with(timer.clone());
+    let h = m.try_acquire(["a"]).unwrap();
+    let mut hostile = Box::pin(m.acquire(["a"]).timeout(Duration::from_secs(1)));
+    assert!(poll_with(hostile.as_mut(), &Waker::from(Arc::new(Hostile))).is_pending());
+    let woken = Arc::new(Flag::default());
+    let mut other = Box::pin(m.acquire(["a"]).timeout(Duration::from_secs(1)));
+    assert!(poll_with(other.as_mut(), &Waker::from(woken.clone())).is_pending());
+    let advanced = catch_unwind(AssertUnwindSafe(|| timer.advance(Duration::from_secs(2))));
+    assert!(advanced.is_err(), "the first sleep's waker panicked");
+    assert!(woken.0.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(matches!(
+        poll_once(other.as_mut()),
+        Poll::Ready(Err(Error::Timeout { .. }))
+    ));
+    drop(hostile);
+    drop(h);
+    assert_all_free(&m);
+}
