@@ -316,10 +316,9 @@ impl<'p, M: Handle> Core<'p, M> {
         match walk.advance(&manager.table, None) {
             Ok(()) => Ok(Self::held(walk, self.origin)),
             Err(pos) => {
+                let lock = manager.table.busy_lock_ref(pos, walk.publish.at);
                 walk.release(&manager.table);
-                Err(Error::WouldBlock {
-                    lock: manager.table.lock_ref(pos),
-                })
+                Err(Error::WouldBlock { lock })
             }
         }
     }
@@ -374,12 +373,11 @@ impl<'p, M: Handle> Core<'p, M> {
             }
         }
         table.slots[busy].stats.timed_out();
+        let lock = table.busy_lock_ref(busy, manager.timer.now_opt());
         // Done first: a waker that panics in the release unwinds with the release done.
         self.state = State::Done;
         walk.release(table);
-        Err(Error::Timeout {
-            lock: table.lock_ref(busy),
-        })
+        Err(Error::Timeout { lock })
     }
 
     /// Polls the state machine.
@@ -429,14 +427,13 @@ impl<'p, M: Handle> Core<'p, M> {
             return Poll::Pending;
         }
         manager.table.slots[busy].stats.timed_out();
+        let lock = manager.table.busy_lock_ref(busy, walk.publish.at);
         // Done first: a waker that panics in the release unwinds with the release done, and the
         // future, holding nothing, answers a later poll with `PolledAfterCompletion`.
         *this.state = State::Done;
         walk.release(&manager.table);
         this.sleep.set(None);
-        Poll::Ready(Err(Error::Timeout {
-            lock: manager.table.lock_ref(busy),
-        }))
+        Poll::Ready(Err(Error::Timeout { lock }))
     }
 }
 

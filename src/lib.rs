@@ -141,7 +141,7 @@ mod watchdog; // the Watchdog future
 pub mod global; // the process-wide manager
 pub mod presets; // ready-made hierarchies
 
-pub use error::{Error, LockRef};
+pub use error::{Error, HeldBy, LockRef};
 pub use guard::{Guard, OwnedGuard};
 pub use manager::LockManager;
 pub use record::{HolderId, Label, Owner};
