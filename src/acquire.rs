@@ -505,13 +505,14 @@ macro_rules! options {
                 self
             }
 
-            /// Labels the holder, for status reports; a nested acquire inherits its parent's
-            /// label.
+            /// Labels the holder, for status reports and for the errors of those who wait for
+            /// it; a nested acquire inherits its parent's label.
             ///
-            /// The label is copied (any `&str` will do, a formatted one too); status and the
-            /// guard keep its first [`Label::CAPACITY`] bytes, cut at a character boundary.
-            pub fn owner(mut self, label: &str) -> Self {
-                self.core.walker.walk.publish.label = Some(Label::new(label));
+            /// The label is copied (a `&str`, a `String` such as `format!("req-{id}")`, anything
+            /// that is `AsRef<str>`); status and the guard keep its first [`Label::CAPACITY`]
+            /// bytes, cut at a character boundary.
+            pub fn owner(mut self, label: impl AsRef<str>) -> Self {
+                self.core.walker.walk.publish.label = Some(Label::new(label.as_ref()));
                 self
             }
 
@@ -559,14 +560,19 @@ macro_rules! options {
             }
         }
 
-        impl<$($lt,)? T: Timer> $future<$($lt,)? T> {
+        impl<$($lt,)? T: MaybeTimer> $future<$($lt,)? T> {
             /// Gives up after `timeout`, counted from the first busy lock, with
             /// [`Error::Timeout`].
             ///
             /// A zero timeout means "try once": a busy lock is a timeout, a free one is taken.
             /// Only a manager with a [`Timer`] has timeouts; on one without, this does not
-            /// compile.
-            pub fn timeout(mut self, timeout: Duration) -> Self {
+            /// compile, and the error says to give the builder a timer.
+            // The bound is the method's, not the impl's, so that a manager without a timer gets
+            // the `Timer` trait's diagnostic (E0277) rather than "method not found" (E0599).
+            pub fn timeout(mut self, timeout: Duration) -> Self
+            where
+                T: Timer,
+            {
                 self.core.timeout = Some(timeout);
                 self
             }
@@ -602,7 +608,7 @@ pin_project! {
     /// b.register("db", 10)?;
     /// let m = b.build();
     /// let id = 42;
-    /// let held = block_on(m.acquire(["db"]).owner(&format!("req-{id}")).timeout(Duration::ZERO))?;
+    /// let held = block_on(m.acquire(["db"]).owner(format!("req-{id}")).timeout(Duration::ZERO))?;
     /// assert_eq!(held.owner(), Some("req-42"));
     /// // A zero timeout tries once: "db" is busy.
     /// let err = block_on(m.acquire(["db"]).timeout(Duration::ZERO)).unwrap_err();

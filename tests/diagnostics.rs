@@ -44,7 +44,12 @@ fn a_timeout_names_the_holder_by_its_label_mode_and_hold_time() {
 #[test]
 fn a_timeout_after_waiting_names_the_holder_too() {
     let (m, timer) = common::timed(&[("a", 1), ("b", 2)]);
-    let _held = m.acquire(["b"]).owner("job-7").try_now().unwrap();
+    // A formatted label, as a `String`.
+    let _held = m
+        .acquire(["b"])
+        .owner(format!("job-{}", 7))
+        .try_now()
+        .unwrap();
     let mut task = common::Task::new(m.acquire(["a", "b"]).timeout(Duration::from_secs(1)));
     task.pending();
     timer.advance(Duration::from_secs(2));
