@@ -330,6 +330,8 @@ impl<'p, M: Handle> Core<'p, M> {
     pub(crate) fn wait(&mut self) -> Result<Held<'p>, Error> {
         use std::time::Instant;
 
+        #[cfg(feature = "tokio")]
+        crate::timer::refuse_blocking_on_a_runtime_thread();
         // Refused or done: that error. Otherwise (fresh, or started by a poll) wait.
         self.start()?;
         let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
@@ -544,7 +546,18 @@ macro_rules! options {
             /// is (the locks it holds stay held); its timeout then counts again from the first
             /// busy lock this wait meets.
             ///
-            /// Do not call it from inside an async task: it blocks the executor's thread.
+            /// Do not call it from inside an async task, or inside an executor's `block_on`: it
+            /// blocks the executor's thread, and with a single-threaded executor the lock's
+            /// holder can then never run, so the wait ends only by its timeout (or never). With
+            /// feature `tokio`, a call on a thread that drives a tokio runtime panics at once,
+            /// saying to use `.await` (as tokio's `blocking_lock` does); `spawn_blocking` threads
+            /// and threads outside any runtime wait as usual. On other runtimes (smol,
+            /// async-std, embassy, ...) nothing checks it: use `.await` there, or the runtime's
+            /// way to run blocking code (`smol::unblock`, `async_std::task::spawn_blocking`).
+            ///
+            /// # Panics
+            ///
+            /// With feature `tokio`, on a thread that drives a tokio runtime (see above).
             ///
             /// # Errors
             ///

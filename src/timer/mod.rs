@@ -25,6 +25,8 @@ pub use self::async_io::{AsyncIoSleep, AsyncIoTimer};
 #[cfg(feature = "embassy-time")]
 pub use self::embassy::EmbassyTimer;
 #[cfg(feature = "tokio")]
+pub(crate) use self::tokio::refuse_blocking_on_a_runtime_thread;
+#[cfg(feature = "tokio")]
 pub use self::tokio::TokioTimer;
 pub use manual::{ManualSleep, ManualTimer};
 #[cfg(all(feature = "std", not(loom)))]
