@@ -280,6 +280,19 @@ impl<'p, M: Handle> Core<'p, M> {
                     Ok(checked) => *request = checked,
                     Err(refusal) => {
                         *state = State::Done;
+                        #[cfg(feature = "tracing")]
+                        match refusal {
+                            Refusal::Order { requested, held } => crate::trace::refused(
+                                "order violation",
+                                table.slots[requested].info.name(),
+                                table.slots[held].info.name(),
+                            ),
+                            Refusal::Upgrade { lock } => crate::trace::refused(
+                                "upgrade refused",
+                                table.slots[lock].info.name(),
+                                table.slots[lock].info.name(),
+                            ),
+                        }
                         return Err(match refusal {
                             Refusal::Order { requested, held } => Error::OrderViolation {
                                 requested: table.lock_ref(requested),
@@ -317,6 +330,8 @@ impl<'p, M: Handle> Core<'p, M> {
             Ok(()) => Ok(Self::held(walk, self.origin)),
             Err(pos) => {
                 let lock = manager.table.busy_lock_ref(pos, walk.publish.at);
+                #[cfg(feature = "tracing")]
+                crate::trace::would_block(lock.name(), lock.held_by().map(|h| h as _));
                 walk.release(&manager.table);
                 Err(Error::WouldBlock { lock })
             }
@@ -376,6 +391,12 @@ impl<'p, M: Handle> Core<'p, M> {
         }
         table.slots[busy].stats.timed_out();
         let lock = table.busy_lock_ref(busy, manager.timer.now_opt());
+        #[cfg(feature = "tracing")]
+        crate::trace::timed_out(
+            lock.name(),
+            walk.publish.label.as_ref().map(|l| l.as_str()),
+            lock.held_by().map(|h| h as _),
+        );
         // Done first: a waker that panics in the release unwinds with the release done.
         self.state = State::Done;
         walk.release(table);
@@ -430,6 +451,12 @@ impl<'p, M: Handle> Core<'p, M> {
         }
         manager.table.slots[busy].stats.timed_out();
         let lock = manager.table.busy_lock_ref(busy, walk.publish.at);
+        #[cfg(feature = "tracing")]
+        crate::trace::timed_out(
+            lock.name(),
+            walk.publish.label.as_ref().map(|l| l.as_str()),
+            lock.held_by().map(|h| h as _),
+        );
         // Done first: a waker that panics in the release unwinds with the release done, and the
         // future, holding nothing, answers a later poll with `PolledAfterCompletion`.
         *this.state = State::Done;

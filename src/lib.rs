@@ -129,6 +129,8 @@ mod record; // the record of each holding and how status readers read it
 mod stats; // per-lock statistics (zero-sized without the `stats` feature)
 mod sync; // the atomics, swapped for loom's under `--cfg loom`
 mod table; // the frozen slots of a manager
+#[cfg(feature = "tracing")]
+mod trace; // feature `tracing`: the events, off the uncontended path
            // Layer 2, the walk.
 mod walk; // taking a request's locks upward, and releasing held locks
           // Layer 3, the public API.

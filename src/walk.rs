@@ -125,6 +125,9 @@ pub(crate) struct Walk {
     wait_clock: WaitClock,
     /// The waker the walk registers for its task.
     waker: TaskWaker,
+    /// When the walk started waiting for the lock at the cursor (feature `tracing`).
+    #[cfg(feature = "tracing")]
+    trace_since: Option<core::time::Duration>,
 }
 
 impl Walk {
@@ -140,6 +143,8 @@ impl Walk {
             holder,
             wait_clock: WaitClock::new(),
             waker: TaskWaker::default(),
+            #[cfg(feature = "tracing")]
+            trace_since: None,
         }
     }
 
@@ -177,6 +182,16 @@ impl Walk {
                         self.listener = Some(match self.turn {
                             Turn::New => {
                                 self.wait_clock.start(self.publish.at);
+                                #[cfg(feature = "tracing")]
+                                {
+                                    self.trace_since = self.publish.at;
+                                    crate::trace::waits(
+                                        slot.info.name(),
+                                        mode,
+                                        self.publish.label.as_ref().map(|l| l.as_str()),
+                                        self.request.want.iter_rev_below(self.next).count(),
+                                    );
+                                }
                                 if mode == Mode::Exclusive {
                                     raw.writer_waits();
                                     self.writer_counted = true;
@@ -225,6 +240,16 @@ impl Walk {
             self.next = pos + 1;
             // Only a walk that waited has anything to reset.
             if waited {
+                #[cfg(feature = "tracing")]
+                crate::trace::got(
+                    slot.info.name(),
+                    mode,
+                    self.publish.label.as_ref().map(|l| l.as_str()),
+                    self.trace_since
+                        .take()
+                        .zip(self.publish.at)
+                        .map(|(since, now)| now.saturating_sub(since)),
+                );
                 self.turn = Turn::New;
                 if mem::take(&mut self.writer_counted) {
                     raw.writer_done();
