@@ -8,8 +8,8 @@
 //! unwinds out of there leaves the list's counts wrong: a later removal underflows (a panic in a
 //! debug build; in a release build the event stops notifying for good, so every later waiter of
 //! that lock sleeps until its timeout). So with `std` a walk never hands a task's waker to
-//! event-listener: it registers a [`TaskWaker`], whose wake-up catches a panic of the task's
-//! waker and keeps it for the thread. Each operation of the raw lock that notifies calls
+//! event-listener: it registers a wrapper ([`with_task_waker`]), whose wake-up catches a panic
+//! of the task's waker and keeps it for the thread. Each operation of the raw lock that notifies calls
 //! [`resume`] once its notifications are done: the panic goes on from there, in lockorder's
 //! code, with event-listener consistent. While the thread is already unwinding (a drop guard
 //! finishing a release), a kept panic is dropped instead, so a second panicking waker does not
@@ -63,15 +63,7 @@ impl<F: FnMut()> Drop for Finally<F> {
     }
 }
 
-/// The waker a walk registers with event-listener for its task: with `std`, a wrapper that
-/// catches the task's waker's panics (see the module docs); kept across polls, and replaced
-/// only when the task's waker changes.
-#[derive(Default)]
-pub(crate) struct TaskWaker {
-    #[cfg(feature = "std")]
-    catching: Option<Arc<Catching>>,
-}
-
+/// A task's waker whose wake-up catches the waker's panic and keeps it for [`resume`].
 #[cfg(feature = "std")]
 struct Catching(Waker);
 
@@ -93,26 +85,18 @@ impl alloc::task::Wake for Catching {
     }
 }
 
-impl TaskWaker {
-    /// Calls `f` with the waker to register for `task`. Cloning `task` (foreign code) happens
-    /// here, when the task's waker is new.
-    #[inline]
-    pub(crate) fn with<R>(&mut self, task: &Waker, f: impl FnOnce(&Waker) -> R) -> R {
-        #[cfg(feature = "std")]
-        {
-            let catching = match &self.catching {
-                Some(catching) if catching.0.will_wake(task) => catching,
-                _ => self.catching.insert(Arc::new(Catching(task.clone()))),
-            };
-            f(&Waker::from(catching.clone()))
-        }
-        #[cfg(not(feature = "std"))]
-        f(task)
+/// Calls `f` with the waker to register with event-listener for the task whose waker is `task`:
+/// with `std`, a wrapper that catches the task's waker's panics (see the module docs).
+///
+/// The wrapper is made anew for each poll of a waiting walk (one allocation, on the contended
+/// path only) rather than kept in the walk: a field with a destructor in every acquire future
+/// costs the uncontended path its drop. Cloning `task` (foreign code) happens here.
+#[inline]
+pub(crate) fn with_task_waker<R>(task: &Waker, f: impl FnOnce(&Waker) -> R) -> R {
+    #[cfg(feature = "std")]
+    {
+        f(&Waker::from(Arc::new(Catching(task.clone()))))
     }
-}
-
-impl core::fmt::Debug for TaskWaker {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("TaskWaker").finish_non_exhaustive()
-    }
+    #[cfg(not(feature = "std"))]
+    f(task)
 }

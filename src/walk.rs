@@ -16,7 +16,6 @@ use crate::record::{HolderId, Label, Publish};
 use crate::set::{LockSet, Mode, Request};
 use crate::stats::WaitClock;
 use crate::table::{Slot, Table};
-use crate::unwind::TaskWaker;
 
 // === Releasing ===
 
@@ -96,6 +95,16 @@ impl Drop for Settle<'_> {
     }
 }
 
+/// Polls a walk's listener with the task's waker, wrapped ([`crate::unwind`]). Out of line: the
+/// uncontended walk never gets here.
+#[cold]
+#[inline(never)]
+fn poll_listener(listener: &mut EventListener, cx: &mut Context<'_>) -> Poll<()> {
+    crate::unwind::with_task_waker(cx.waker(), |waker| {
+        Pin::new(listener).poll(&mut Context::from_waker(waker))
+    })
+}
+
 // === Walk: the timer-independent part ===
 
 /// Walks a lock set upward, taking one lock after another, each in its mode.
@@ -123,8 +132,6 @@ pub(crate) struct Walk {
     pub(crate) holder: Option<HolderId>,
     /// When the walk started waiting for the lock at the cursor (feature `stats`).
     wait_clock: WaitClock,
-    /// The waker the walk registers for its task.
-    waker: TaskWaker,
     /// When the walk started waiting for the lock at the cursor (feature `tracing`).
     #[cfg(feature = "tracing")]
     trace_since: Option<core::time::Duration>,
@@ -142,7 +149,6 @@ impl Walk {
             publish: Publish { label, at: None },
             holder,
             wait_clock: WaitClock::new(),
-            waker: TaskWaker::default(),
             #[cfg(feature = "tracing")]
             trace_since: None,
         }
@@ -212,9 +218,7 @@ impl Walk {
                             Turn::Listening | Turn::Woken => raw.listen(mode),
                         });
                     }
-                    Some(listener) => match self.waker.with(cx.waker(), |waker| {
-                        Pin::new(listener).poll(&mut Context::from_waker(waker))
-                    }) {
+                    Some(listener) => match poll_listener(listener, cx) {
                         Poll::Ready(()) => {
                             self.listener = None;
                             if self.turn != Turn::Reserved {
