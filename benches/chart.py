@@ -40,9 +40,12 @@ W4_GROUPS = {
     "W4_one_writer": "W4 90 % shared, writers take 1 exclusive + 2 shared",
 }
 FLOOR = "atomic-floor"
-ORDER = [LOCKORDER, "lockorder-shared", "lockorder-name", "async-lock", "tokio", "futures", "maitake-sync", FLOOR]
+PHASE1, PREV = "lockorder-phase1", "lockorder-prev"
+ORDER = [LOCKORDER, PHASE1, PREV, "lockorder-shared", "lockorder-name", "async-lock", "tokio", "futures", "maitake-sync", FLOOR]
 COLORS = {
     LOCKORDER: "#d62728",
+    PHASE1: "#bcbd22",
+    PREV: "#ffbb78",
     "lockorder-shared": "#e377c2",
     "lockorder-name": "#ff9896",
     "async-lock": "#1f77b4",
@@ -141,6 +144,8 @@ def load_interleaved(root):
     if os.path.exists(path):
         with open(path) as f:
             for r in json.load(f):
+                if r.get("variant", "yield") != "yield":
+                    continue
                 out.setdefault("W2_contended", {}).setdefault(r["impl"], {})[str(r["tasks"])] = 1e9 / r["ops_per_sec"]
     for r in load_w4(root):
         out.setdefault(r["workload"], {}).setdefault(r["impl"], {})[str(r["tasks"])] = 1e9 / r["ops_per_sec"]
@@ -250,16 +255,33 @@ def interleaved_ratios(root):
         me = t[LOCKORDER]
         cells = [f"{me / t[f]:.2f}" if f in t else "-" for f in peers]
         lines.append(f"| {table} | {me:.2f} | " + " | ".join(cells) + " |")
+    w1 = [(p, t) for (table, p), t in tables.items() if table.startswith("W1")]
+    if w1:
+        lines += [
+            "",
+            "W1, ns per whole set (acquire + release of K locks; fastest round)",
+            "",
+            "| K | " + " | ".join(funcs) + " |",
+            "|---|" + "---|" * len(funcs),
+        ]
+        for p, t in w1:
+            cells = [f"{t[f] * int(p):.1f}" if f in t else "-" for f in funcs]
+            lines.append(f"| {p} | " + " | ".join(cells) + " |")
     path = os.path.join(root, "w2-stats.json")
+    rows = []
     if os.path.exists(path):
         with open(path) as f:
             rows = json.load(f)
-        by = {(r["impl"], r["tasks"]): r for r in rows}
+    for variant in ["yield", "no-yield"]:
+        by = {(r["impl"], r["tasks"]): r for r in rows if r.get("variant", "yield") == variant}
+        if not by:
+            continue
+        title = "one yield while holding" if variant == "yield" else "no yield while holding"
         impls = [f for f in ORDER if any(k[0] == f for k in by)]
         peers = [f for f in impls if f != LOCKORDER]
         lines += [
             "",
-            "W2, instrumented alternating rounds: throughput ratio lockorder-id / X (median round)",
+            f"W2 ({title}), instrumented alternating rounds: throughput ratio lockorder-id / X (median round)",
             "",
             "| T | lockorder-id ops/s | " + " | ".join(peers) + " |",
             "|---|---|" + "---|" * len(peers),
@@ -270,7 +292,7 @@ def interleaved_ratios(root):
             lines.append(f"| {t} | {me:,.0f} | " + " | ".join(cells) + " |")
         lines += [
             "",
-            "W2 waits (time to get all 3 locks) and scheduling",
+            f"W2 ({title}) waits (time to get all 3 locks) and scheduling",
             "",
             "| impl | T | p50 ns | p99 ns | max ns | waited % | cores | busier worker % |",
             "|---|---|---|---|---|---|---|---|",
@@ -335,7 +357,7 @@ def w4_tables(rows):
 
 # === callgrind instruction profile ===
 
-CG_VARIANTS = [LOCKORDER, "lockorder-shared", "lockorder-name", "async-lock", "futures", FLOOR]
+CG_VARIANTS = [LOCKORDER, PHASE1, PREV, "lockorder-shared", "lockorder-name", "async-lock", "futures", FLOOR]
 CG_KS = [1, 4, 16]
 CG_NS = (10_000, 30_000)
 BENCHES = os.path.dirname(os.path.abspath(__file__))

@@ -4,12 +4,17 @@
 //!
 //! * **W1, uncontended**: one task takes and releases the same K locks (K = 1, 4, 16). Futures
 //!   are polled once with a no-op waker, so only the lock path is measured. Reported per lock.
-//!   `lockorder-shared` takes the same set with `acquire_shared`.
+//!   `lockorder-shared` takes the same set with `acquire_shared`. The interleaved pass (below) also
+//!   times two earlier cores of the library by id, vendored under `benches/vendor/`:
+//!   `lockorder-phase1` (commit 8fc23f1) and `lockorder-prev` (0688add, the core before the current
+//!   hot path), so that a hot-path change is judged in time against what it replaces, in one run.
 //! * **W2, contended**: T tasks (T = 2, 8, 64) on a 2-worker tokio runtime share 16 locks; each
 //!   repeatedly takes a random 3 of them, asked for in random order (peers sort, then lock
 //!   upward), runs a tiny critical section that yields to the scheduler once while holding the
 //!   locks (so that tasks on the same worker meet held locks), and releases. Reported per
-//!   operation (one 3-lock acquisition). After the timed runs, a separate instrumented run per
+//!   operation (one 3-lock acquisition). The instrumented run also does a second variant with no
+//!   yield while holding (the workers meet held locks only when they collide). After the timed
+//!   runs, a separate instrumented run per
 //!   row prints wait percentiles, the share of acquisitions that had to wait, CPU use and the
 //!   busier worker's share of operations, and writes them to `target/criterion/w2-stats.json`.
 //!   Its rounds alternate between the rows, and its throughput is the median round.
@@ -32,6 +37,14 @@
 //! passes after them whose workload it names (`W1` or `W3`: the interleaved pass; `W2`, `W4`: the
 //! instrumented runs); a filter that names none of them, such as `W4-stats`, runs only the
 //! passes it names.
+//!
+//! The quick comparison (about a minute on an idle 2-core machine): every interleaved and
+//! instrumented pass, no criterion row, since no criterion row's name contains the filter:
+//!
+//! ```text
+//! cargo bench -p lockorder-benches --bench lockorder -- passes-W1-W2-W4
+//! python3 benches/chart.py      # the README's tables from target/criterion/*.json
+//! ```
 
 mod common;
 
@@ -44,7 +57,7 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use common::contended::{
     alternating, runtime, Exclusive, Lockorder, Mix, Peers, Row, Subject, PICK, READERS, WRITERS,
 };
-use common::{lock_each, manager, names, ready, Peer, LOCKS};
+use common::{lock_each, manager, manager_of, names, ready, Peer, LOCKS};
 
 type AsyncLock = async_lock::Mutex<()>;
 type TokioMutex = tokio::sync::Mutex<()>;
@@ -52,6 +65,10 @@ type FuturesMutex = futures::lock::Mutex<()>;
 type MaitakeMutex = maitake_sync::Mutex<()>;
 
 const W1_KS: [usize; 3] = [1, 4, 16];
+/// W1's rows for earlier cores of the library, vendored under `benches/vendor/`: the phase-1 core
+/// (commit 8fc23f1) and the core before the hot-path work that this table judges (0688add).
+const PHASE1: &str = "lockorder-phase1";
+const PREV: &str = "lockorder-prev";
 const W2_TASKS: [usize; 3] = [2, 8, 64];
 /// Operations (3-lock acquisitions) per timed W2 iteration, split evenly over the tasks.
 const W2_OPS: usize = 4096;
@@ -67,6 +84,7 @@ const W4_MIXES: [(&str, &str, Mix); 2] = [
         Mix {
             write_pct: 10,
             one_writer: false,
+            hold_yield: true,
         },
     ),
     (
@@ -75,6 +93,7 @@ const W4_MIXES: [(&str, &str, Mix); 2] = [
         Mix {
             write_pct: 10,
             one_writer: true,
+            hold_yield: true,
         },
     ),
 ];
@@ -174,13 +193,22 @@ fn w3(c: &mut Criterion) {
 /// A batch of `n` iterations of one W1/W3 row.
 type Batch = Box<dyn FnMut(u64)>;
 
+/// W1 by id on the core `$core` (`lockorder`, or a vendored earlier core): the same loop for each,
+/// so that they differ by the library alone.
+macro_rules! by_id_batch {
+    ($core:ident, $k:expr) => {{
+        let k = $k;
+        let (m, ids) = manager_of!($core);
+        Box::new(move |n: u64| {
+            for _ in 0..n {
+                drop(black_box(ready(m.acquire(&ids[..k])).unwrap()));
+            }
+        }) as Batch
+    }};
+}
+
 fn lockorder_batch(k: usize) -> Batch {
-    let (m, ids) = manager();
-    Box::new(move |n| {
-        for _ in 0..n {
-            drop(black_box(ready(m.acquire(&ids[..k])).unwrap()));
-        }
-    })
+    by_id_batch!(lockorder, k)
 }
 
 fn lockorder_shared_batch(k: usize) -> Batch {
@@ -265,15 +293,22 @@ const INTERLEAVED_LOCKS: usize = 32768;
 fn w1_w3_interleaved() -> String {
     let mut out = String::new();
     let mut json = Vec::new();
-    let mut report = |title: &str, param: &str, res: Vec<(&'static str, f64, f64)>| {
+    let mut report = |title: &str,
+                      param: &str,
+                      locks: usize,
+                      res: Vec<(&'static str, f64, f64)>| {
         let me = res[0].1;
         out += &format!("{title}\n");
         out += &format!(
-            "{:<16} {:>10} {:>10} {:>16}\n",
-            "impl", "min ns/lk", "med ns/lk", "lockorder-id / X"
+            "{:<16} {:>10} {:>10} {:>10} {:>16}\n",
+            "impl", "min ns/lk", "med ns/lk", "min ns/set", "lockorder-id / X"
         );
         for (name, min, med) in &res {
-            out += &format!("{name:<16} {min:>10.2} {med:>10.2} {:>16.2}\n", me / min);
+            out += &format!(
+                "{name:<16} {min:>10.2} {med:>10.2} {:>10.1} {:>16.2}\n",
+                min * locks as f64,
+                me / min
+            );
             json.push(format!(
                 "  {{\"table\": \"{title}\", \"param\": \"{param}\", \"impl\": \"{name}\", \"min_ns_per_lock\": {min:.3}, \"median_ns_per_lock\": {med:.3}}}"
             ));
@@ -283,6 +318,8 @@ fn w1_w3_interleaved() -> String {
     for k in W1_KS {
         let mut rows: Vec<(&'static str, Batch)> = vec![
             ("lockorder-id", lockorder_batch(k)),
+            (PHASE1, by_id_batch!(lockorder_phase1, k)),
+            (PREV, by_id_batch!(lockorder_prev, k)),
             ("lockorder-shared", lockorder_shared_batch(k)),
             ("lockorder-name", lockorder_name_batch(k)),
             (AsyncLock::NAME, peer_batch::<AsyncLock>(k)),
@@ -292,7 +329,7 @@ fn w1_w3_interleaved() -> String {
             ("atomic-floor", floor_batch(k)),
         ];
         let res = interleaved(&mut rows, k);
-        report(&format!("W1 K={k}"), &k.to_string(), res);
+        report(&format!("W1 K={k}"), &k.to_string(), k, res);
     }
     let mut rows: Vec<(&'static str, Batch)> = vec![
         ("lockorder-id", lockorder_nested_batch()),
@@ -303,7 +340,7 @@ fn w1_w3_interleaved() -> String {
         ("atomic-floor", floor_batch(4)),
     ];
     let res = interleaved(&mut rows, 4);
-    report("W3 nested 2+2", "", res);
+    report("W3 nested 2+2", "", 4, res);
     write_json(
         "w1-interleaved.json",
         &format!("[\n{}\n]\n", json.join(",\n")),
@@ -396,53 +433,77 @@ fn contended_row(
 
 // === W2 instrumented run ===
 
-fn w2_stats() {
-    let rt = runtime();
+/// The instrumented rows of one workload: the `subjects` in alternating rounds, at each of `tasks`.
+fn instrumented(
+    rt: &tokio::runtime::Runtime,
+    subjects: fn() -> Vec<Box<dyn Subject>>,
+    tasks: &[usize],
+    mix: Mix,
+) -> Vec<Row> {
     let mut rows = Vec::new();
-    for tasks in W2_TASKS {
+    for &t in tasks {
         rows.extend(alternating(
-            &rt,
-            &w2_subjects(),
-            tasks,
-            Mix::EXCLUSIVE,
+            rt,
+            &subjects(),
+            t,
+            mix,
             W2_OPS,
             W2_STATS_OPS,
             W2_STATS_ROUNDS,
         ));
     }
-    println!();
-    println!(
-        "W2 instrumented: {W2_STATS_OPS} operations of {PICK} locks per row in {W2_STATS_ROUNDS} \
-         alternating rounds; ops/s = median round; wait = time to get all {PICK}"
-    );
-    println!(
-        "{:<14} {:>3} {:>10} {:>9} {:>9} {:>10} {:>8} {:>6} {:>8}",
-        "impl", "T", "ops/s", "p50 ns", "p99 ns", "max ns", "waited%", "cores", "busier%"
-    );
+    rows
+}
+
+/// W2's two variants in the instrumented run: label, JSON tag, mix.
+const W2_VARIANTS: [(&str, &str, Mix); 2] = [
+    ("one yield while holding", "yield", Mix::EXCLUSIVE),
+    (
+        "no yield while holding",
+        "no-yield",
+        Mix::EXCLUSIVE_NO_YIELD,
+    ),
+];
+
+fn w2_stats() {
+    let rt = runtime();
     let mut json = Vec::new();
-    for r in &rows {
-        let w = &r.all;
+    for (label, tag, mix) in W2_VARIANTS {
+        let rows = instrumented(&rt, w2_subjects, &W2_TASKS, mix);
+        println!();
         println!(
-            "{:<14} {:>3} {:>10.0} {:>9} {:>9} {:>10} {:>8.1} {:>6} {:>8.1}",
-            r.name,
-            r.tasks,
-            r.ops_per_sec,
-            w.p50_ns,
-            w.p99_ns,
-            w.max_ns,
-            w.waited_pct,
-            r.cores.map_or("-".into(), |c| format!("{c:.2}")),
-            r.busier_worker_pct
+            "W2 instrumented, {label}: {W2_STATS_OPS} operations of {PICK} locks per row in \
+             {W2_STATS_ROUNDS} alternating rounds; ops/s = median round; wait = time to get all \
+             {PICK}"
         );
-        json.push(format!(
-            "  {{\"impl\": \"{}\", \"tasks\": {}, \"ops_per_sec\": {:.0}, {}, \"cores\": {}, \"busier_worker_pct\": {:.2}}}",
-            r.name,
-            r.tasks,
-            r.ops_per_sec,
-            w.json(""),
-            r.cores.map_or("null".into(), |c| format!("{c:.3}")),
-            r.busier_worker_pct,
-        ));
+        println!(
+            "{:<14} {:>3} {:>10} {:>9} {:>9} {:>10} {:>8} {:>6} {:>8}",
+            "impl", "T", "ops/s", "p50 ns", "p99 ns", "max ns", "waited%", "cores", "busier%"
+        );
+        for r in &rows {
+            let w = &r.all;
+            println!(
+                "{:<14} {:>3} {:>10.0} {:>9} {:>9} {:>10} {:>8.1} {:>6} {:>8.1}",
+                r.name,
+                r.tasks,
+                r.ops_per_sec,
+                w.p50_ns,
+                w.p99_ns,
+                w.max_ns,
+                w.waited_pct,
+                r.cores.map_or("-".into(), |c| format!("{c:.2}")),
+                r.busier_worker_pct
+            );
+            json.push(format!(
+                "  {{\"variant\": \"{tag}\", \"impl\": \"{}\", \"tasks\": {}, \"ops_per_sec\": {:.0}, {}, \"cores\": {}, \"busier_worker_pct\": {:.2}}}",
+                r.name,
+                r.tasks,
+                r.ops_per_sec,
+                w.json(""),
+                r.cores.map_or("null".into(), |c| format!("{c:.3}")),
+                r.busier_worker_pct,
+            ));
+        }
     }
     write_json("w2-stats.json", &format!("[\n{}\n]\n", json.join(",\n")));
 }
@@ -481,18 +542,7 @@ fn w4_stats() {
     let rt = runtime();
     let mut json = Vec::new();
     for (group, label, mix) in W4_MIXES {
-        let mut rows: Vec<Row> = Vec::new();
-        for tasks in W4_TASKS {
-            rows.extend(alternating(
-                &rt,
-                &w4_subjects(),
-                tasks,
-                mix,
-                W2_OPS,
-                W2_STATS_OPS,
-                W2_STATS_ROUNDS,
-            ));
-        }
+        let rows = instrumented(&rt, w4_subjects, &W4_TASKS, mix);
         println!();
         println!(
             "{group} instrumented: {W2_STATS_OPS} operations of {PICK} locks per row in \

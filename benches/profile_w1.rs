@@ -19,11 +19,11 @@ mod common;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{lock_each, manager, names, ready, Peer, LOCKS};
+use common::{lock_each, manager, manager_of, names, ready, Peer, LOCKS};
 use lockorder::{LockId, LockManager};
 
 const VARIANTS: &str = "lockorder-id | lockorder-shared | lockorder-name | lockorder-try | \
-                        lockorder-nested | \
+                        lockorder-nested | lockorder-phase1 | lockorder-prev | \
                         async-lock | tokio | futures | maitake-sync | atomic-floor";
 
 #[inline(never)]
@@ -32,6 +32,21 @@ fn by_id(m: &LockManager, ids: &[LockId], n: u64) {
         drop(black_box(ready(m.acquire(ids)).unwrap()));
     }
 }
+
+/// [`by_id`] on an earlier core of the library, vendored under `benches/vendor/`.
+macro_rules! by_id_on {
+    ($name:ident, $core:ident) => {
+        #[inline(never)]
+        fn $name(k: usize, n: u64) {
+            let (m, ids) = manager_of!($core);
+            for _ in 0..n {
+                drop(black_box(ready(m.acquire(&ids[..k])).unwrap()));
+            }
+        }
+    };
+}
+by_id_on!(by_id_phase1, lockorder_phase1);
+by_id_on!(by_id_prev, lockorder_prev);
 
 #[inline(never)]
 fn shared(m: &LockManager, ids: &[LockId], n: u64) {
@@ -110,6 +125,8 @@ fn main() {
         "lockorder-name" => by_name(&m, &names[..k], n),
         "lockorder-try" => try_now(&m, &ids[..k], n),
         "lockorder-nested" => nested(&m, &ids[..k], n),
+        "lockorder-phase1" => by_id_phase1(k, n),
+        "lockorder-prev" => by_id_prev(k, n),
         "async-lock" => peer::<async_lock::Mutex<()>>(k, n),
         "tokio" => peer::<tokio::sync::Mutex<()>>(k, n),
         "futures" => peer::<futures::lock::Mutex<()>>(k, n),

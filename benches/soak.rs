@@ -31,6 +31,7 @@ fn main() {
     let mix = Mix {
         write_pct: number(1, 100) as usize,
         one_writer: args.iter().any(|a| a == "one-writer"),
+        hold_yield: true,
     };
     let seconds = number(2, 60);
     let (m, ids) = manager();

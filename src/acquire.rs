@@ -22,6 +22,7 @@ use pin_project_lite::pin_project;
 
 use crate::error::Error;
 use crate::guard::{Guard, Held, OwnedGuard};
+use crate::key::{KeyState, TaskKey};
 use crate::manager::LockManager;
 use crate::record::{HolderId, Label};
 use crate::set::{LockSet, Refusal, Request};
@@ -95,11 +96,50 @@ impl<T: MaybeTimer> Handle for Arc<LockManager<T>> {
 pub(crate) struct Walker<M: Handle> {
     pub(crate) manager: M,
     pub(crate) walk: Walk,
+    /// The task key the request's locks are claimed under, once it has started: the claims
+    /// pass to the guard, or are given back.
+    pub(crate) claim: Option<Arc<KeyState>>,
+}
+
+/// Checks a nested `request` against the locks its `parent` guard covers, and keeps only the
+/// new ones.
+#[inline]
+fn nest_in(
+    request: &mut Request,
+    parent: &Held<'_>,
+    table: &crate::table::Table,
+) -> Result<(), Refusal> {
+    let covered = parent.covered(table);
+    *request = Request::nested(
+        &request.want,
+        request.shared.clone(),
+        &covered.want,
+        &covered.shared,
+    )?;
+    Ok(())
+}
+
+/// Gives back a request's claims under its task key (a failed or dropped request).
+#[inline]
+fn unclaim(claim: &mut Option<Arc<KeyState>>, walk: &Walk) {
+    if claim.is_some() {
+        unclaim_keyed(claim, walk);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unclaim_keyed(claim: &mut Option<Arc<KeyState>>, walk: &Walk) {
+    if let Some(key) = claim.take() {
+        key.unclaim(&walk.request.want);
+    }
 }
 
 impl<M: Handle> Drop for Walker<M> {
     #[inline]
     fn drop(&mut self) {
+        // Before the release, which may unwind (a waker's panic).
+        unclaim(&mut self.claim, &self.walk);
         // Every completed acquire drops a walk that holds nothing and waits for nothing: that
         // check stays inline, the release itself does not.
         if self.walk.is_active() {
@@ -154,6 +194,8 @@ pin_project! {
         pub(crate) state: State,
         pub(crate) origin: Origin<'p>,
         pub(crate) timeout: Option<Duration>,
+        // The task key given with `key()`, until the request starts and claims under it.
+        pub(crate) key: Option<Arc<KeyState>>,
         #[pin]
         sleep: Option<<M::Timer as crate::timer::sealed::Sealed>::Sleep>,
     }
@@ -187,10 +229,12 @@ impl<'p, M: Handle> Core<'p, M> {
             walker: Walker {
                 manager,
                 walk: Walk::new(request, holder, label),
+                claim: None,
             },
             state,
             origin,
             timeout,
+            key: None,
             sleep: None,
         }
     }
@@ -244,7 +288,20 @@ impl<'p, M: Handle> Core<'p, M> {
     /// `Walking`; any other state is returned as the error a poll reports for it.
     #[inline]
     fn start(&mut self) -> Result<(), Error> {
-        Self::start_parts(&mut self.state, &mut self.walker, &self.origin)
+        Self::start_parts(
+            &mut self.state,
+            &mut self.walker,
+            &self.origin,
+            &mut self.key,
+        )
+    }
+
+    /// Gives the request a task key (before it starts): [`start`](Self::start) checks and
+    /// claims under it.
+    pub(crate) fn set_key(&mut self, key: &TaskKey) {
+        if matches!(self.state, State::Fresh) {
+            self.key = Some(Arc::clone(&key.state));
+        }
     }
 
     /// [`start`](Self::start), on the fields a pinned poll can reach.
@@ -253,6 +310,7 @@ impl<'p, M: Handle> Core<'p, M> {
         state: &mut State,
         walker: &mut Walker<M>,
         origin: &Origin<'p>,
+        key: &mut Option<Arc<KeyState>>,
     ) -> Result<(), Error> {
         match state {
             State::Fresh => {}
@@ -265,56 +323,110 @@ impl<'p, M: Handle> Core<'p, M> {
             }
             State::Done => return Err(Error::PolledAfterCompletion),
         }
+        if key.is_some() || origin.parent.is_some_and(|p| p.key().is_some()) {
+            return Self::start_keyed(state, walker, origin, key);
+        }
         let table = &walker.manager.table;
         let request = &mut walker.walk.request;
         match &origin.parent {
             None => request.normalize(),
-            Some(parent) => {
-                let covered = parent.covered(table);
-                match Request::nested(
-                    &request.want,
-                    request.shared.clone(),
-                    &covered.want,
-                    &covered.shared,
-                ) {
-                    Ok(checked) => *request = checked,
-                    Err(refusal) => {
-                        *state = State::Done;
-                        #[cfg(feature = "tracing")]
-                        match refusal {
-                            Refusal::Order { requested, held } => crate::trace::refused(
-                                "order violation",
-                                table.slots[requested].info.name(),
-                                table.slots[held].info.name(),
-                            ),
-                            Refusal::Upgrade { lock } => crate::trace::refused(
-                                "upgrade refused",
-                                table.slots[lock].info.name(),
-                                table.slots[lock].info.name(),
-                            ),
-                        }
-                        return Err(match refusal {
-                            Refusal::Order { requested, held } => Error::OrderViolation {
-                                requested: table.lock_ref(requested),
-                                held: table.lock_ref(held).acquired_at_location(parent.top_at()),
-                            },
-                            Refusal::Upgrade { lock } => Error::UpgradeRefused {
-                                lock: table.lock_ref(lock),
-                            },
-                        });
-                    }
+            Some(parent) => match nest_in(request, parent, table) {
+                Ok(()) => {}
+                Err(refusal) => {
+                    *state = State::Done;
+                    #[cfg(feature = "tracing")]
+                    trace_refusal(table, refusal);
+                    return Err(match refusal {
+                        Refusal::Order { requested, held } => Error::OrderViolation {
+                            requested: table.lock_ref(requested),
+                            held: table.lock_ref(held).acquired_at_location(parent.top_at()),
+                        },
+                        Refusal::Upgrade { lock } => Error::UpgradeRefused {
+                            lock: table.lock_ref(lock),
+                        },
+                    });
                 }
-            }
+            },
         }
         *state = State::Walking;
         Ok(())
     }
 
-    /// Hands the walk's locks to a guard's record of them.
+    /// [`start_parts`](Self::start_parts) for a request with a task key (its own, or its parent
+    /// guard's): checked against everything claimed under the key, and claimed before it takes
+    /// anything. Out of line: unkeyed requests never come here.
+    #[cold]
+    #[inline(never)]
+    fn start_keyed(
+        state: &mut State,
+        walker: &mut Walker<M>,
+        origin: &Origin<'p>,
+        key: &mut Option<Arc<KeyState>>,
+    ) -> Result<(), Error> {
+        *state = State::Done;
+        let table = &walker.manager.table;
+        let request = &mut walker.walk.request;
+        let inherited = origin.parent.and_then(|p| p.key());
+        let key = match (key.take(), inherited) {
+            (Some(own), Some(parent)) if !Arc::ptr_eq(&own, parent) => None,
+            (Some(own), _) => Some(own),
+            (None, parent) => parent.cloned(),
+        }
+        .filter(|key| key.belongs_to(table.index.manager()));
+        let Some(key) = key else {
+            request.normalize();
+            return Err(Error::ForeignKey {
+                lock: request.want.first().map(|pos| table.lock_ref(pos)),
+            });
+        };
+        let violation = |requested: usize, held: usize| {
+            #[cfg(feature = "tracing")]
+            trace_refusal(table, Refusal::Order { requested, held });
+            Error::OrderViolation {
+                requested: table.lock_ref(requested),
+                held: table.lock_ref(held),
+            }
+        };
+        match &origin.parent {
+            None => request.normalize(),
+            Some(parent) => {
+                match nest_in(request, parent, table) {
+                    Ok(()) => {}
+                    Err(Refusal::Order { requested, held }) => {
+                        // Named against the whole key, whose highest lock is at least the
+                        // parent's when the parent counts under it.
+                        let held = key.highest().map_or(held, |k| k.max(held));
+                        return Err(violation(requested, held));
+                    }
+                    Err(Refusal::Upgrade { lock }) => {
+                        #[cfg(feature = "tracing")]
+                        trace_refusal(table, Refusal::Upgrade { lock });
+                        return Err(Error::UpgradeRefused {
+                            lock: table.lock_ref(lock),
+                        });
+                    }
+                }
+            }
+        }
+        if let Err(below) = key.claim(&request.want) {
+            return Err(violation(below.requested, below.held));
+        }
+        walker.claim = Some(key);
+        *state = State::Walking;
+        Ok(())
+    }
+
+    /// Hands the walk's locks, and their claims under a task key, to a guard's record of them.
     #[inline]
-    fn held(walk: &mut Walk, origin: Origin<'p>) -> Held<'p> {
+    fn held(walk: &mut Walk, claim: &mut Option<Arc<KeyState>>, origin: Origin<'p>) -> Held<'p> {
         let request = walk.finish();
-        Held::new(request, walk.holder, walk.publish.label, origin)
+        Held::new(
+            request,
+            walk.holder,
+            walk.publish.label,
+            origin,
+            claim.take(),
+        )
     }
 
     /// Tries once: all locks or none. A future that a poll left waiting tries the rest of its
@@ -324,14 +436,19 @@ impl<'p, M: Handle> Core<'p, M> {
         // Refused or done: that error. Otherwise (fresh, or started by a poll) one try.
         self.start()?;
         self.state = State::Done;
-        let Walker { manager, walk } = &mut self.walker;
+        let Walker {
+            manager,
+            walk,
+            claim,
+        } = &mut self.walker;
         walk.publish.at = manager.timer.now_opt();
         match walk.advance(&manager.table, None) {
-            Ok(()) => Ok(Self::held(walk, self.origin)),
+            Ok(()) => Ok(Self::held(walk, claim, self.origin)),
             Err(pos) => {
                 let lock = manager.table.busy_lock_ref(pos, walk.publish.at);
                 #[cfg(feature = "tracing")]
                 crate::trace::would_block(lock.name(), lock.held_by().map(|h| h as _));
+                unclaim(claim, walk);
                 walk.release(&manager.table);
                 Err(Error::WouldBlock { lock })
             }
@@ -351,14 +468,18 @@ impl<'p, M: Handle> Core<'p, M> {
         self.start()?;
         let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
         let timeout = self.timeout.filter(|_| has_timer);
-        let Walker { manager, walk } = &mut self.walker;
+        let Walker {
+            manager,
+            walk,
+            claim,
+        } = &mut self.walker;
         let table = &manager.table;
         // The uncontended path: no waker, no clock reading beyond the status timestamp.
         walk.publish.at = manager.timer.now_opt();
         let mut busy = match walk.advance(table, None) {
             Ok(()) => {
                 self.state = State::Done;
-                return Ok(Self::held(walk, self.origin));
+                return Ok(Self::held(walk, claim, self.origin));
             }
             Err(pos) => pos,
         };
@@ -376,7 +497,7 @@ impl<'p, M: Handle> Core<'p, M> {
                 match walk.advance(table, Some(&mut cx)) {
                     Ok(()) => {
                         self.state = State::Done;
-                        return Ok(Self::held(walk, self.origin));
+                        return Ok(Self::held(walk, claim, self.origin));
                     }
                     Err(pos) => busy = pos,
                 }
@@ -397,6 +518,7 @@ impl<'p, M: Handle> Core<'p, M> {
             walk.publish.label.as_ref().map(|l| l.as_str()),
             lock.held_by().map(|h| h as _),
         );
+        unclaim(claim, walk);
         // Done first: a waker that panics in the release unwinds with the release done.
         self.state = State::Done;
         walk.release(table);
@@ -410,10 +532,14 @@ impl<'p, M: Handle> Core<'p, M> {
     ) -> Poll<Result<Held<'p>, Error>> {
         let mut this = self.project();
         // Not started: check and start (or report the refusal, or a poll after completion).
-        if let Err(e) = Self::start_parts(this.state, this.walker, this.origin) {
+        if let Err(e) = Self::start_parts(this.state, this.walker, this.origin, this.key) {
             return Poll::Ready(Err(e));
         }
-        let Walker { manager, walk } = this.walker;
+        let Walker {
+            manager,
+            walk,
+            claim,
+        } = this.walker;
         let manager: &LockManager<M::Timer> = manager;
         let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
         // Without a timer there is no timeout: the checks compile away.
@@ -426,7 +552,7 @@ impl<'p, M: Handle> Core<'p, M> {
                 *this.state = State::Done;
                 // The sleep, if any, stays until the future is dropped: dropping it runs foreign
                 // code, which must not unwind while the locks are in transit to the guard.
-                return Poll::Ready(Ok(Self::held(walk, *this.origin)));
+                return Poll::Ready(Ok(Self::held(walk, claim, *this.origin)));
             }
             Err(pos) => pos,
         };
@@ -457,6 +583,7 @@ impl<'p, M: Handle> Core<'p, M> {
             walk.publish.label.as_ref().map(|l| l.as_str()),
             lock.held_by().map(|h| h as _),
         );
+        unclaim(claim, walk);
         // Done first: a waker that panics in the release unwinds with the release done, and the
         // future, holding nothing, answers a later poll with `PolledAfterCompletion`.
         *this.state = State::Done;
@@ -501,6 +628,23 @@ impl<M: Handle> fmt::Debug for Core<'_, M> {
     }
 }
 
+/// Reports a refused nested request to `tracing` (feature `tracing`).
+#[cfg(feature = "tracing")]
+fn trace_refusal(table: &crate::table::Table, refusal: Refusal) {
+    match refusal {
+        Refusal::Order { requested, held } => crate::trace::refused(
+            "order violation",
+            table.slots[requested].info.name(),
+            table.slots[held].info.name(),
+        ),
+        Refusal::Upgrade { lock } => crate::trace::refused(
+            "upgrade refused",
+            table.slots[lock].info.name(),
+            table.slots[lock].info.name(),
+        ),
+    }
+}
+
 // === The public futures ===
 
 /// The options shared by [`Acquire`] and [`AcquireOwned`], written once.
@@ -525,6 +669,20 @@ macro_rules! options {
                 I::Item: crate::registry::Key,
             {
                 self.core.add_shared(keys);
+                self
+            }
+
+            /// Checks this acquisition against every lock held under the task's `key`, through
+            /// any guard, and counts its locks under the key: see [`TaskKey`].
+            ///
+            /// A request for a lock at or below the highest lock held under the key is refused
+            /// at once with [`Error::OrderViolation`] (`requested`: its lowest new lock; `held`:
+            /// the key's highest), before anything is taken or waited for. A key of another
+            /// manager, or, on a nested acquire, a key other than the parent guard's, is
+            /// [`Error::ForeignKey`]. Nested acquires of a keyed guard inherit its key. Set it
+            /// before the first poll; later it is ignored.
+            pub fn key(mut self, key: &TaskKey) -> Self {
+                self.core.set_key(key);
                 self
             }
 

@@ -276,6 +276,35 @@ pub enum Error {
     /// [`Global::get_or_try_init`](crate::global::Global::get_or_try_init)) asked for that same
     /// global, which would wait for itself forever.
     ReentrantInit,
+    /// A lock family ([`Builder::with_family`](crate::Builder::with_family)) with no stripes,
+    /// more than 65,536, or one whose last member's order would run past `u32::MAX`. Nothing
+    /// was registered.
+    InvalidFamily {
+        /// The family's name.
+        name: String,
+        /// The order asked for its first member.
+        first_order: u32,
+        /// How many members were asked for.
+        stripes: u32,
+    },
+    /// A [`TaskKey`](crate::TaskKey) made by another manager was given to an acquisition, or a
+    /// nested acquisition was given a key other than its parent guard's. Nothing was taken.
+    ForeignKey {
+        /// The lowest lock the refused request asked for (`None` for an empty request).
+        lock: Option<LockRef>,
+    },
+    /// A guard was asked for [`Protected`](crate::Protected) data whose lock it does not hold
+    /// (nor an ancestor of it), or data bound to another manager.
+    NotHeld {
+        /// The lock the data is bound to.
+        lock: LockRef,
+    },
+    /// [`get_disjoint_mut`](crate::Guard::get_disjoint_mut) was given one
+    /// [`Protected`](crate::Protected) twice: two `&mut` to one value are refused.
+    DuplicateAccess {
+        /// The lock of the data named twice.
+        lock: LockRef,
+    },
 }
 
 impl fmt::Display for Error {
@@ -353,6 +382,57 @@ impl fmt::Display for Error {
                 "the registration of a global lock manager asked for that same global, which \
                  would wait for itself forever; register locks on the builder it is given instead"
             ),
+            Error::InvalidFamily {
+                name,
+                first_order,
+                stripes: 0,
+            } => write!(
+                f,
+                "lock family `{name}` (first order {first_order}) has no stripes; give it at \
+                 least one"
+            ),
+            Error::InvalidFamily {
+                name,
+                first_order,
+                stripes: stripes @ 65_537..,
+            } => write!(
+                f,
+                "lock family `{name}` (first order {first_order}) asks for {stripes} stripes, \
+                 more than a family may have (65536); give it fewer stripes"
+            ),
+            Error::InvalidFamily {
+                name,
+                first_order,
+                stripes,
+            } => write!(
+                f,
+                "lock family `{name}` of {stripes} stripes from order {first_order} runs past \
+                 the highest order ({}); start it lower or give it fewer stripes",
+                u32::MAX
+            ),
+            Error::NotHeld { lock } => write!(
+                f,
+                "data protected by lock {lock} asked for through a guard that does not hold \
+                 that lock (or of another lock manager); acquire {lock} first, or ask the guard \
+                 that holds it"
+            ),
+            Error::DuplicateAccess { lock } => write!(
+                f,
+                "the data protected by lock {lock} was named twice in one get_disjoint_mut; \
+                 name each protected value once"
+            ),
+            Error::ForeignKey { lock } => {
+                write!(f, "task key refused")?;
+                if let Some(lock) = lock {
+                    write!(f, " for lock {lock}")?;
+                }
+                write!(
+                    f,
+                    ": it was made by another lock manager, or differs from the key of the guard \
+                     this acquire is nested in; use the key of this manager's task_key() that \
+                     the task's guards were acquired with"
+                )
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ use core::panic::Location;
 
 use crate::acquire::{Acquire, Origin};
 use crate::error::Error;
+use crate::key::KeyState;
 use crate::manager::LockManager;
 use crate::record::{HolderId, Label, Owner};
 use crate::registry::{self, Key, LockInfo};
@@ -33,6 +34,8 @@ pub(crate) struct Held<'p> {
     holder: Option<HolderId>,
     /// Where the highest covered lock was taken.
     top_at: &'static Location<'static>,
+    /// The task key this guard's locks are claimed under, if any: released with them.
+    key: Option<Arc<KeyState>>,
 }
 
 impl<'p> Held<'p> {
@@ -42,6 +45,7 @@ impl<'p> Held<'p> {
         holder: Option<HolderId>,
         owner: Option<Label>,
         origin: Origin<'p>,
+        key: Option<Arc<KeyState>>,
     ) -> Self {
         let top_at = match origin.parent {
             Some(parent) if own.want.is_empty() => parent.top_at,
@@ -53,7 +57,14 @@ impl<'p> Held<'p> {
             owner,
             holder,
             top_at,
+            key,
         }
+    }
+
+    /// The task key this guard counts under: its children inherit it.
+    #[inline]
+    pub(crate) fn key(&self) -> Option<&Arc<KeyState>> {
+        self.key.as_ref()
     }
 
     /// This record and its parents', innermost first.
@@ -62,7 +73,7 @@ impl<'p> Held<'p> {
     }
 
     /// How this guard, with its parents, holds the lock at `pos`.
-    fn covers(&self, pos: usize) -> Option<Mode> {
+    pub(crate) fn covers(&self, pos: usize) -> Option<Mode> {
         self.chain()
             .find(|h| h.own.want.contains(pos))
             .map(|h| mode_of(&h.own.shared, pos))
@@ -164,6 +175,11 @@ impl<'p> Held<'p> {
     /// clock that panics when read for hold times (feature `stats`), leaves every lock released.
     #[inline]
     fn release<T: MaybeTimer>(&mut self, manager: &LockManager<T>) {
+        // The claims go first: if an unlock below unwinds, the key is not left claiming locks
+        // nobody holds. Releasing never waits, so the locks still held meanwhile are harmless.
+        if let Some(key) = &self.key {
+            key.unclaim(&self.own.want);
+        }
         let slots = &manager.table.slots;
         if stats::ENABLED && T::HAS_TIMER {
             release_with_hold_times(&self.own, manager);
@@ -427,6 +443,12 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
         Self { manager, held }
     }
 
+    /// The guard's record and its manager's table, for data access ([`crate::Protected`]).
+    #[inline]
+    pub(crate) fn parts(&self) -> (&Held<'a>, &Table) {
+        (&self.held, &self.manager.table)
+    }
+
     guard_methods!();
 
     /// The locks this guard covers, in ascending order (a nested guard's include its parents').
@@ -500,6 +522,12 @@ impl<T: MaybeTimer> OwnedGuard<T> {
     #[inline]
     pub(crate) fn from_held(manager: Arc<LockManager<T>>, held: Held<'static>) -> Self {
         Self { manager, held }
+    }
+
+    /// The guard's record and its manager's table, for data access ([`crate::Protected`]).
+    #[inline]
+    pub(crate) fn parts(&self) -> (&Held<'static>, &Table) {
+        (&self.held, &self.manager.table)
     }
 
     guard_methods!();

@@ -80,7 +80,19 @@
 //! against every lock held through the stack, which is what keeps nesting deadlock-free. A task
 //! that holds a lock and calls [`LockManager::acquire`] for it again waits for itself; a timeout
 //! turns that into [`Error::Timeout`], and without one it waits forever. Pass the guard down
-//! instead.
+//! instead, or give the task a [`TaskKey`]: every acquisition made with it is checked against
+//! every lock held under it, through any guard, and a request for a lock the key already holds
+//! (or one below it) is refused at once with [`Error::OrderViolation`].
+//!
+//! # Data, keys and families
+//!
+//! * [`Protected<T>`](Protected): data bound to one lock ([`LockManager::protect`]); a guard that
+//!   covers the lock opens it ([`Guard::get`], [`Guard::get_mut`], [`Guard::get_disjoint_mut`]),
+//!   and the references borrow the guard.
+//! * [`TaskKey`]: one per task ([`LockManager::task_key`]), given to each acquisition with
+//!   `.key(&key)`, so helpers that lock are checked against their caller's locks.
+//! * Lock families ([`Builder::with_family`], [`LockManager::member`]): per-entity locks for
+//!   entities created at run time, `id % stripes`, the same in every process.
 //!
 //! # Timers
 //!
@@ -99,15 +111,22 @@
 //!
 //! # When not to use `lockorder`
 //!
-//! * To protect one piece of data, use a mutex that owns it (`async_lock::Mutex<T>`): `lockorder`
-//!   guards *names*, not data, and cannot stop code from touching data without the lock.
-//! * When the set of locks is not known up front (locks per user, per row, created at run time):
-//!   the table is frozen at build time.
+//! * To protect one piece of data that is never locked together with others, a mutex that owns
+//!   it (`async_lock::Mutex<T>`) is simpler. Data that *is* locked in sets belongs in a
+//!   [`Protected`]: only a guard holding its lock opens it.
+//! * When locks come and go with run-time entities *and* each must be its own: a
+//!   [family](Builder::with_family) gives entities created at run time a lock, but a fixed number
+//!   of them, so ids on one stripe share a lock. Size the family so that sharing is rare, or use
+//!   a per-entity mutex when entities are never locked together.
+//! * When code that holds locks calls code that locks without the task's [`TaskKey`] (or
+//!   without its guard): such a request is checked like another task's, and can wait for its own
+//!   task. Pass the key down.
 //! * Under heavy contention on a single lock, a dedicated async mutex or a channel serializing the
 //!   work serves better; ordering pays off when tasks take *several* locks.
 //! * In synchronous code, where `std::sync::Mutex` and a documented order do the job.
 #![no_std]
-#![forbid(unsafe_code)]
+// `unsafe` lives in one module, `protected`, which allows it and argues its soundness.
+#![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
@@ -119,11 +138,13 @@ extern crate std;
 //
 // Layer 0, plain data: nothing concurrent, nothing that waits.
 mod error; // the error type and the locks it names
+mod family; // lock families: per-entity locks at consecutive orders
 mod registry; // the builder, lock ids and infos, keys and the name index
 mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
 mod unwind; // wakers that panic: caught inside the waiting machinery, resumed after it
             // Layer 1, primitives with atomics.
+mod key; // task keys: the locks claimed under each key, and the key rule
 mod raw; // the raw reader-writer lock of each slot
 mod record; // the record of each holding and how status readers read it
 mod stats; // per-lock statistics (zero-sized without the `stats` feature)
@@ -137,6 +158,8 @@ mod walk; // taking a request's locks upward, and releasing held locks
 mod acquire; // the acquire futures and their state machine
 mod guard; // guards, owned guards, nesting
 mod manager; // LockManager
+#[allow(unsafe_code)]
+mod protected; // Protected<T>: data only a guard holding its lock opens (the one unsafe module)
 mod status; // status views: LockStatus, Status, LongHold
 mod watchdog; // the Watchdog future
               // Layer 4, extras.
@@ -145,7 +168,9 @@ pub mod presets; // ready-made hierarchies
 
 pub use error::{Error, HeldBy, LockRef};
 pub use guard::{Guard, OwnedGuard};
+pub use key::TaskKey;
 pub use manager::LockManager;
+pub use protected::Protected;
 pub use record::{HolderId, Label, Owner};
 pub use registry::{Builder, Key, LockId, LockInfo};
 pub use set::Mode;

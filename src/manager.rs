@@ -11,6 +11,7 @@ use alloc::sync::Arc;
 use crate::acquire::{Acquire, AcquireOwned, Origin};
 use crate::error::Error;
 use crate::guard::{Guard, OwnedGuard};
+use crate::key::TaskKey;
 use crate::record;
 use crate::registry::{self, Builder, Key, LockId, LockInfo};
 use crate::set::Mode;
@@ -85,6 +86,36 @@ impl<T> LockManager<T> {
     pub fn id(&self, name: &str) -> Result<LockId, Error> {
         let pos = self.table.position(name)?;
         Ok(self.table.slots[pos].info.id())
+    }
+
+    /// The lock of entity `id` in the lock family `name` (registered with
+    /// [`Builder::with_family`]): member `id % stripes`, named `name#<stripe>`. The same id maps
+    /// to the same member in every process and build; ids on one stripe share its lock.
+    ///
+    /// ```
+    /// # use lockorder::{Error, LockManager};
+    /// let m = LockManager::builder().with_family("account", 100, 8)?.build();
+    /// let a = m.member("account", 3)?;
+    /// assert_eq!(m.info(a).unwrap().order(), 103);
+    /// assert_eq!(m.member("account", 11)?, a); // 11 % 8 == 3
+    /// assert!(matches!(m.member("user", 3), Err(Error::UnknownLock { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownLock`] if no family of that name is registered (a plain lock's name is
+    /// not a family).
+    pub fn member(&self, name: &str, id: u64) -> Result<LockId, Error> {
+        let pos = self.table.index.member(name, id)?;
+        Ok(self.table.slots[pos].info.id())
+    }
+
+    /// A new [`TaskKey`] for one task: acquisitions made with it
+    /// ([`Acquire::key`](crate::futures::Acquire::key)) are checked against every lock held
+    /// under it, through any guard.
+    pub fn task_key(&self) -> TaskKey {
+        TaskKey::new(self.table.index.manager(), self.table.empty_set())
     }
 
     /// What was registered for `id`; `None` for an id of another manager.

@@ -99,22 +99,59 @@ impl fmt::Display for Label {
 /// of one acquisition and by the guards nested in it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HolderId {
-    first: u32,
-    generation: u32,
+    /// `!(first << 32 | generation)`: one word, never zero, so that an `Option<HolderId>` is one
+    /// word too, written and read with one access (a tag beside two halves, written apart and
+    /// copied whole, stalls the copy on the uncontended path).
+    packed: Packed,
+}
+
+/// The packed form of a [`HolderId`], ordered as the pair (`first`, `generation`) is: the
+/// complement reverses the order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Packed(core::num::NonZeroU64);
+
+impl PartialOrd for Packed {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Packed {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        other.0.cmp(&self.0)
+    }
 }
 
 impl HolderId {
+    #[inline]
     pub(crate) fn new(first: usize, generation: u32) -> Self {
         // Positions fit in u32 (see `registry::freeze`).
+        Self::from_parts(first as u32, generation)
+    }
+
+    #[inline]
+    fn from_parts(first: u32, generation: u32) -> Self {
+        let id = (u64::from(first) << 32) | u64::from(generation);
+        // Zero only for `first == u32::MAX`, a position no table of locks reaches.
+        let packed = core::num::NonZeroU64::new(!id).unwrap_or(core::num::NonZeroU64::MIN);
         Self {
-            first: first as u32,
-            generation,
+            packed: Packed(packed),
         }
+    }
+
+    #[inline]
+    fn first(&self) -> u32 {
+        (self.as_u64() >> 32) as u32
+    }
+
+    #[inline]
+    fn generation(&self) -> u32 {
+        self.as_u64() as u32
     }
 
     /// The id as one number.
     pub fn as_u64(&self) -> u64 {
-        (u64::from(self.first) << 32) | u64::from(self.generation)
+        !self.packed.0.get()
     }
 }
 
@@ -126,7 +163,11 @@ impl fmt::Debug for HolderId {
 
 impl fmt::Display for HolderId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&alloc::format!("holder-{}.{}", self.first, self.generation))
+        f.pad(&alloc::format!(
+            "holder-{}.{}",
+            self.first(),
+            self.generation()
+        ))
     }
 }
 
@@ -222,9 +263,9 @@ impl Record {
         // Orders the lock's compare-and-swap (which bumped the generation) before the stores
         // below: a reader that sees any of them will see the new generation in its second load.
         fence(Ordering::Release);
-        self.holder_first.store(holder.first, Ordering::Relaxed);
+        self.holder_first.store(holder.first(), Ordering::Relaxed);
         self.holder_generation
-            .store(holder.generation, Ordering::Relaxed);
+            .store(holder.generation(), Ordering::Relaxed);
         match &p.label {
             Some(label) => {
                 for (slot, w) in self.label.iter().zip(label.words()) {
@@ -300,10 +341,10 @@ pub(crate) fn read(raw: &RawLock, r: &Record) -> Reading {
         let label_len = r.label_len.load(Ordering::Relaxed);
         let words: [usize; LABEL_WORDS] =
             core::array::from_fn(|i| r.label[i].load(Ordering::Relaxed));
-        let holder = HolderId {
-            first: r.holder_first.load(Ordering::Relaxed),
-            generation: r.holder_generation.load(Ordering::Relaxed),
-        };
+        let holder = HolderId::from_parts(
+            r.holder_first.load(Ordering::Relaxed),
+            r.holder_generation.load(Ordering::Relaxed),
+        );
         let acquired_at = r.read_at();
         fence(Ordering::Acquire);
         let Some(after) = raw.holding(Ordering::Relaxed) else {
@@ -365,6 +406,15 @@ mod tests {
         assert!(Owner::Label(Label::new("w1")) == "w1");
         assert!(Owner::Holder(HolderId::new(3, 7)) != "holder-3.7");
         assert_eq!(HolderId::new(1, 2).as_u64(), (1 << 32) | 2);
+        assert!(
+            HolderId::new(1, 9) < HolderId::new(2, 0),
+            "ordered by first lock"
+        );
+        assert!(
+            HolderId::new(2, 1) < HolderId::new(2, 3),
+            "then by generation"
+        );
+        assert_eq!(core::mem::size_of::<Option<HolderId>>(), 8);
     }
 
     use crate::raw::Turn;
@@ -375,10 +425,10 @@ mod tests {
         let slot = crate::table::tests_support::slot("db", 10);
         assert!(read(&slot.raw, &slot.record).generation().is_none());
         let taken = slot.raw.try_lock(Mode::Exclusive, Turn::New).unwrap();
-        let holder = HolderId::new(0, taken.generation);
+        let holder = HolderId::new(0, taken.generation());
         let at = Duration::new(5_000_000_000, 7);
         slot.record.publish(
-            taken.generation,
+            taken.generation(),
             holder,
             &Publish {
                 label: Some(Label::new("w")),
@@ -386,7 +436,7 @@ mod tests {
             },
         );
         let r = read(&slot.raw, &slot.record);
-        assert_eq!(r.generation(), Some(taken.generation));
+        assert_eq!(r.generation(), Some(taken.generation()));
         assert_eq!(r.holding.map(|h| h.mode), Some(Mode::Exclusive));
         assert_eq!(r.owner, Some(Owner::Label(Label::new("w"))));
         assert_eq!(r.acquired_at, Some(at));
@@ -398,17 +448,17 @@ mod tests {
     fn a_shared_holding_reads_as_its_first_readers_record_with_the_current_count() {
         let slot = crate::table::tests_support::slot("db", 10);
         let first = slot.raw.try_lock(Mode::Shared, Turn::New).unwrap();
-        assert!(first.first);
+        assert!(first.first());
         slot.record.publish(
-            first.generation,
-            HolderId::new(0, first.generation),
+            first.generation(),
+            HolderId::new(0, first.generation()),
             &Publish {
                 label: Some(Label::new("reader-1")),
                 at: Some(Duration::from_secs(3)),
             },
         );
         let joined = slot.raw.try_lock(Mode::Shared, Turn::New).unwrap();
-        assert!(!joined.first);
+        assert!(!joined.first());
         let r = read(&slot.raw, &slot.record);
         let h = r.holding.unwrap();
         assert_eq!((h.mode, h.readers), (Mode::Shared, 2));

@@ -67,6 +67,38 @@ impl LockSet {
         }
     }
 
+    /// This (empty) set with the positions `positions` yields added, or the first error.
+    ///
+    /// An inline set's words are built in registers and stored once: a set written word by word
+    /// in memory and then moved whole, as an acquire future moves its request, makes the move's
+    /// wide load wait for the narrow stores to retire (a store-to-load forwarding stall).
+    #[inline(always)]
+    pub(crate) fn try_extend<E>(
+        mut self,
+        positions: impl IntoIterator<Item = Result<usize, E>>,
+    ) -> Result<LockSet, E> {
+        match &mut self {
+            LockSet::Inline(words) => {
+                let [mut lo, mut hi] = *words;
+                for pos in positions {
+                    let pos = pos?;
+                    if pos < 64 {
+                        lo |= 1 << pos;
+                    } else if pos < INLINE_LOCKS {
+                        hi |= 1 << (pos - 64);
+                    }
+                }
+                *words = [lo, hi];
+            }
+            LockSet::Heap(_) => {
+                for pos in positions {
+                    self.insert(pos?);
+                }
+            }
+        }
+        Ok(self)
+    }
+
     /// Whether `pos` is in the set (`false` beyond its capacity).
     #[inline]
     pub(crate) fn contains(&self, pos: usize) -> bool {
@@ -377,6 +409,21 @@ mod tests {
             assert!(s.insert(i));
         }
         s
+    }
+
+    #[test]
+    fn try_extend_adds_every_position_or_stops_at_the_first_error() {
+        for len in [128, 300] {
+            let items = [0, 63, 64, 127, 5, 64];
+            let ok: Result<LockSet, ()> = LockSet::with_len(len).try_extend(items.map(Ok));
+            assert_eq!(ok, Ok(set(len, &items)), "len {len}");
+            let err = LockSet::with_len(len).try_extend([Ok(1), Err("unknown"), Ok(2)]);
+            assert_eq!(err, Err("unknown"));
+        }
+        let big = LockSet::with_len(300)
+            .try_extend::<()>([Ok(299), Ok(128)])
+            .unwrap();
+        assert_eq!(big.iter().collect::<Vec<_>>(), [128, 299]);
     }
 
     #[test]

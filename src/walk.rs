@@ -11,7 +11,7 @@ use core::task::{Context, Poll};
 
 use event_listener::{EventListener, Listener};
 
-use crate::raw::{Busy, Owed, RawLock, Turn};
+use crate::raw::{Busy, Owed, RawLock, Taken, Turn};
 use crate::record::{HolderId, Label, Publish};
 use crate::set::{LockSet, Mode, Request};
 use crate::stats::WaitClock;
@@ -167,6 +167,28 @@ impl Walk {
         mut cx: Option<&mut Context<'_>>,
     ) -> Result<(), usize> {
         let any_shared = !self.request.shared.is_empty();
+        // The uncontended path: a walk that waits for nothing takes free locks with first tries
+        // alone, past the waiting machinery; at the first busy lock it goes on below.
+        'uncontended: {
+            if self.turn != Turn::New {
+                break 'uncontended;
+            }
+            for pos in self.request.want.iter_from(self.next) {
+                let slot = &table.slots[pos];
+                let mode = if any_shared {
+                    mode_of(&self.request.shared, pos)
+                } else {
+                    Mode::Exclusive
+                };
+                let Ok(taken) = slot.raw.try_lock(mode, Turn::New) else {
+                    break 'uncontended;
+                };
+                let parts = (&mut self.holder, &self.publish, &mut self.wait_clock);
+                Self::took(parts, slot, pos, taken, mode, false);
+                self.next = pos + 1;
+            }
+            return Ok(());
+        }
         for pos in self.request.want.iter_from(self.next) {
             let slot = &table.slots[pos];
             let raw = &slot.raw;
@@ -229,18 +251,9 @@ impl Walk {
                     },
                 }
             };
-            if taken.first {
-                let holder = *self
-                    .holder
-                    .get_or_insert_with(|| HolderId::new(pos, taken.generation));
-                slot.record.publish(taken.generation, holder, &self.publish);
-            }
             let waited = self.turn != Turn::New;
-            slot.stats.acquired(
-                mode == Mode::Shared,
-                waited,
-                self.wait_clock.stop(self.publish.at),
-            );
+            let parts = (&mut self.holder, &self.publish, &mut self.wait_clock);
+            Self::took(parts, slot, pos, taken, mode, waited);
             self.next = pos + 1;
             // Only a walk that waited has anything to reset.
             if waited {
@@ -265,11 +278,31 @@ impl Walk {
                 }
             }
             // Last, with the take recorded: waking runs other tasks' wakers, which may panic.
-            if taken.wake_readers {
+            if taken.wake_readers() {
                 raw.readers_may_join();
             }
         }
         Ok(())
+    }
+
+    /// Records the take of the lock at `pos`: the status record of a holding it started, and
+    /// the lock's statistics.
+    /// (The fields it needs apart from the request, which the caller is walking.)
+    #[inline(always)]
+    fn took(
+        (holder, publish, wait_clock): (&mut Option<HolderId>, &Publish, &mut WaitClock),
+        slot: &Slot,
+        pos: usize,
+        taken: Taken,
+        mode: Mode,
+        waited: bool,
+    ) {
+        if taken.first() {
+            let holder = *holder.get_or_insert_with(|| HolderId::new(pos, taken.generation()));
+            slot.record.publish(taken.generation(), holder, publish);
+        }
+        slot.stats
+            .acquired(mode == Mode::Shared, waited, wait_clock.stop(publish.at));
     }
 
     /// Gives back every lock taken so far, newest first, and stops waiting.

@@ -6,7 +6,8 @@
 #   and integration tests: a release that does not happen-before the next holder's accesses is a
 #   reported data race on the stress test's plain counters.
 # * Miri interprets a small subset (unit tests, the stress test at its Miri size, the evil
-#   tests): undefined behaviour, data races, and memory leaked at exit.
+#   tests, and `Protected`'s and the task keys' tests, `Protected` being the crate's one module
+#   with `unsafe`): undefined behaviour, data races, and memory leaked at exit.
 # A lost wake-up is a hang (Miri reports it as a deadlock); the generous time limits turn a hang
 # into a failure.
 set -euo pipefail
@@ -37,7 +38,8 @@ fi
 
 if have rust-src && have miri; then
     cargo +nightly miri setup
-    timeout 900 cargo +nightly miri test --target-dir target/miri --lib --test stress --test evil
+    timeout 900 cargo +nightly miri test --target-dir target/miri --lib --test stress --test evil \
+        --test protected --test keys
 else
     echo "SKIP: Miri needs the nightly miri and rust-src components, which could not be added"
 fi

@@ -3,6 +3,9 @@
 # PostgreSQL (its lints and docs are in the main workspace-wide steps): its dependencies' licenses,
 # then its tests, which start a throwaway cluster from the installed binaries when DATABASE_URL is
 # unset. PostgreSQL is installed when missing; if that is impossible, a loud SKIP line says so.
+# With DATABASE_URL set, its user must be a superuser: the tests create roles (two-role
+# privileges, connection limits, bounded sessions counted per role) and schemas. About a minute
+# of tests, then a short benchmark run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

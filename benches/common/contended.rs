@@ -53,6 +53,10 @@ pub(crate) struct Mix {
     /// Whether a writing operation takes one of its locks exclusive and the others shared
     /// (`acquire([a]).shared([b, c])`), rather than all of them exclusive.
     pub(crate) one_writer: bool,
+    /// Whether the critical section yields to the scheduler once while holding the locks (the
+    /// default), or runs straight through (W2's no-yield variant: tasks meet held locks only
+    /// when the two workers collide).
+    pub(crate) hold_yield: bool,
 }
 
 impl Mix {
@@ -60,6 +64,12 @@ impl Mix {
     pub(crate) const EXCLUSIVE: Mix = Mix {
         write_pct: 100,
         one_writer: false,
+        hold_yield: true,
+    };
+    /// As [`EXCLUSIVE`](Self::EXCLUSIVE), with no yield while holding (W2's second variant).
+    pub(crate) const EXCLUSIVE_NO_YIELD: Mix = Mix {
+        hold_yield: false,
+        ..Mix::EXCLUSIVE
     };
 }
 
@@ -167,17 +177,20 @@ async fn counted<F: Future>(fut: F) -> (F::Output, bool) {
     (out, waited)
 }
 
-/// The critical section: a little work, and one trip through the scheduler with the locks held.
-async fn critical_section() {
+/// The critical section: a little work, and (if `hold_yield`) one trip through the scheduler with
+/// the locks held.
+async fn critical_section(hold_yield: bool) {
     for i in 0..16u32 {
         black_box(i);
     }
-    tokio::task::yield_now().await;
+    if hold_yield {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Takes `op`'s locks through `acquire`, runs the critical section, releases (when `acquire`'s
 /// output drops), and records the wait if asked.
-async fn operation<F: Future>(op: Op, acquire: F, stats: &mut Option<TaskStats>) {
+async fn operation<F: Future>(op: Op, mix: Mix, acquire: F, stats: &mut Option<TaskStats>) {
     let start = stats.is_some().then(Instant::now);
     let (held, waited) = counted(acquire).await;
     if let (Some(s), Some(start)) = (stats.as_mut(), start) {
@@ -188,7 +201,7 @@ async fn operation<F: Future>(op: Op, acquire: F, stats: &mut Option<TaskStats>)
             *n += 1;
         }
     }
-    critical_section().await;
+    critical_section(mix.hold_yield).await;
     drop(held);
 }
 
@@ -378,7 +391,7 @@ async fn task<L: Locks>(
     let mut rng = Rng::new(seed);
     for _ in 0..ops {
         let op = rng.op(mix);
-        operation(op, locks.take(op), &mut stats).await;
+        operation(op, mix, locks.take(op), &mut stats).await;
     }
     stats
 }

@@ -44,19 +44,31 @@ pub(crate) fn names() -> Vec<String> {
     (0..LOCKS).map(|i| format!("bench.lock.{i:02}")).collect()
 }
 
+/// A manager of [`LOCKS`] locks (named by [`names`], at orders 0, 10, 20, ..) and their ids in
+/// ascending order, from the crate `$core`: `lockorder` itself, or one of the earlier cores
+/// vendored under `benches/vendor/` (`lockorder_phase1`, `lockorder_prev`), whose API is the same
+/// for this.
+macro_rules! manager_of {
+    ($core:ident) => {{
+        let mut b = $core::LockManager::builder();
+        for (i, name) in $crate::common::names().iter().enumerate() {
+            b.register(name, 10 * i as u32)
+                .expect("distinct names and orders");
+        }
+        let m = b.build();
+        let ids: Vec<$core::LockId> = $crate::common::names()
+            .iter()
+            .map(|n| m.id(n).expect("registered"))
+            .collect();
+        (m, ids)
+    }};
+}
+#[allow(unused_imports)] // not every binary builds a vendored core
+pub(crate) use manager_of;
+
 /// A manager of [`LOCKS`] locks, and their ids in ascending order.
 pub(crate) fn manager() -> (LockManager, Vec<LockId>) {
-    let mut b = LockManager::builder();
-    for (i, name) in names().iter().enumerate() {
-        b.register(name, 10 * i as u32)
-            .expect("distinct names and orders");
-    }
-    let m = b.build();
-    let ids = names()
-        .iter()
-        .map(|n| m.id(n).expect("registered"))
-        .collect();
-    (m, ids)
+    manager_of!(lockorder)
 }
 
 /// An async mutex over `()`, taken the plain way: one lock at a time, in the caller's order.

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use lockorder_fuzz::{manager_ops, registration};
+use lockorder_fuzz::{keys_data, manager_ops, registration};
 
 fn dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -66,5 +66,35 @@ fn registration_seeds_run_clean() {
     for (name, bytes) in files("registration") {
         println!("{name}");
         registration::run(registration::Input::decode(&bytes));
+    }
+}
+
+#[test]
+fn keys_data_seeds_run_clean() {
+    for (name, bytes) in files("keys_data") {
+        println!("{name}");
+        keys_data::run(keys_data::Input::decode(&bytes));
+    }
+}
+
+/// Many pseudo-random inputs, so that the model is exercised without libFuzzer too.
+#[test]
+fn keys_data_random_inputs_run_clean() {
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..if cfg!(debug_assertions) {
+        2_000
+    } else {
+        20_000
+    } {
+        let len = 8 + (seed % 200) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        keys_data::run(keys_data::Input::decode(&bytes));
     }
 }

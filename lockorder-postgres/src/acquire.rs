@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lockorder::{Key, Mode};
 
@@ -13,7 +13,9 @@ use crate::guard::{PgGuard, Slot};
 use crate::hierarchy::{self, Held, Request};
 use crate::manager::PgLockManager;
 use crate::session::Session;
+use crate::sql;
 use crate::status::{self, Level};
+use tokio_postgres::types::ToSql;
 
 /// The options of one acquire.
 #[derive(Debug, Default)]
@@ -113,10 +115,15 @@ impl<'a> Acquire<'a> {
         }
     }
 
-    /// Gives up after `timeout`, counted from the first busy lock (the uncontended prefix is
-    /// not counted), with [`lockorder::Error::Timeout`] naming the lock still busy; everything
+    /// Gives up after `timeout`, counted from the first wait (the uncontended prefix is not
+    /// counted), with [`lockorder::Error::Timeout`] naming the lock still busy; everything
     /// this acquire took is released first. A zero timeout tries once: a busy lock is a timeout,
-    /// a free one is taken. The server measures it (`lock_timeout`).
+    /// a free one is taken. The server measures the wait for locks (`lock_timeout`).
+    ///
+    /// One deadline covers every wait of an outermost acquire: for a session when all
+    /// [`max_sessions`](crate::PgBuilder::max_sessions) are in use ([`Error::NoSession`] when it
+    /// runs out there), then for the locks, and, when a pooled session died under the acquire
+    /// and it retries on a new one, the retry gets only what is left.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         if let Some(o) = self.options() {
             o.timeout = Some(Some(timeout));
@@ -211,8 +218,15 @@ async fn run<'a>(
             }
             let new = hierarchy::plan_nested(&mgr.inner.hierarchy, &session.held, &request)?;
             let label = options.owner.clone().unwrap_or_else(|| label.to_owned());
-            match call(&mgr, session, &new, &options, depth, &label).await? {
-                Ok(()) => Ok(PgGuard::new(mgr, Slot::Nested(session), depth, label)),
+            let timeout = options.timeout.unwrap_or(mgr.inner.default_timeout);
+            match call(&mgr, session, &new, &options, timeout, depth, &label).await? {
+                Ok(token) => Ok(PgGuard::new(
+                    mgr,
+                    Slot::Nested(session),
+                    depth,
+                    label,
+                    token,
+                )),
                 Err(pos) => Err(busy(&mgr, pos, &options)),
             }
         }
@@ -228,19 +242,54 @@ async fn acquire_root(
         .owner
         .clone()
         .unwrap_or_else(|| mgr.inner.default_label.clone());
-    let (mut session, mut reused) = mgr.checkout().await?;
+    // One deadline across everything that waits: for a session, then on the server, then on
+    // a retry. What a wait used is gone from the timeout of what follows.
+    let timeout = options.timeout.unwrap_or(mgr.inner.default_timeout);
+    let no_session = |e: Error| match e {
+        Error::NoSession {
+            max_sessions,
+            waited,
+            ..
+        } => Error::NoSession {
+            locks: request
+                .iter()
+                .map(|&(pos, _)| mgr.inner.hierarchy.lock_ref(pos))
+                .collect(),
+            max_sessions,
+            waited,
+        },
+        e => e,
+    };
+    let (mut session, mut reused, mut spent) =
+        mgr.checkout(timeout, false).await.map_err(no_session)?;
     loop {
-        match call(&mgr, &mut session, &request, &options, 0, &label).await {
-            Ok(Ok(())) => return Ok(PgGuard::new(mgr, Slot::Root(Some(session)), 0, label)),
+        let left = timeout.map(|t| t.saturating_sub(spent));
+        let sent = Instant::now();
+        match call(&mgr, &mut session, &request, &options, left, 0, &label).await {
+            Ok(Ok(token)) => {
+                return Ok(PgGuard::new(
+                    mgr,
+                    Slot::Root(Some(session)),
+                    0,
+                    label,
+                    token,
+                ))
+            }
             Ok(Err(pos)) => {
                 mgr.checkin(session);
                 return Err(busy(&mgr, pos, &options));
             }
-            // An idle session that died in the pool (a server restart, a terminated backend):
-            // it held nothing, so try once more on a new one.
+            // An idle session that died in the pool (a server restart, a terminated backend),
+            // perhaps while this statement waited on it: it held nothing, so try once more on a
+            // new one, with what is left of the timeout (counted from when the failed statement
+            // was sent, which is at or before its first busy lock).
             Err(Error::Database(e)) if reused && session_ended(&e) => {
                 drop(session);
-                session = mgr.connect_session().await?;
+                spent += sent.elapsed();
+                let left = timeout.map(|t| t.saturating_sub(spent));
+                let (fresh, _, waited) = mgr.checkout(left, true).await.map_err(no_session)?;
+                session = fresh;
+                spent += waited;
                 reused = false;
             }
             Err(e) => return Err(e),
@@ -295,60 +344,100 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Runs the acquire statement for `new` (positions not held yet) at `depth`. `Ok(Err(pos))`:
-/// `pos` was busy and nothing of `new` is held. Any error closes the session.
+/// Runs one acquire statement (the function or the fast path) and reads its answer:
+/// `(time or -index, token)`. Any error, or dropping this future while the statement runs,
+/// closes the session.
+async fn run_acquire(
+    session: &mut Session,
+    stmt: &tokio_postgres::Statement,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<(i64, Option<i64>), Error> {
+    let flight = InFlight {
+        session: Some(session),
+    };
+    let s: &Session = flight.session.as_deref().expect("armed");
+    let result = s.client.query_one(stmt, params).await;
+    let session = flight.disarm();
+    match result.and_then(|row| row.try_get::<_, Vec<Option<i64>>>(0)) {
+        Ok(answer) => match answer[..] {
+            [Some(at_ms), token, ..] => Ok((at_ms, token)),
+            _ => Ok((i64::MAX, None)),
+        },
+        Err(e) => {
+            session.kill(&format!(
+                "an acquire statement failed: {}",
+                crate::error::describe(&e)
+            ));
+            Err(Error::Database(e))
+        }
+    }
+}
+
+/// Runs the acquire statement for `new` (positions not held yet) at `depth`: `Ok(Ok(token))`,
+/// the fencing token drawn once all of `new` was held (with `new` empty, a token alone: a nested
+/// guard's token is above its parent's even when it takes nothing new). `Ok(Err(pos))`: `pos`
+/// was busy and nothing of `new` is held. Any error closes the session.
 async fn call(
     mgr: &PgLockManager,
     session: &mut Session,
     new: &Request,
     options: &Options,
+    timeout: Option<Duration>,
     depth: usize,
     label: &str,
-) -> Result<Result<(), usize>, Error> {
-    if new.is_empty() {
-        return Ok(Ok(()));
-    }
+) -> Result<Result<u64, usize>, Error> {
     let h = &mgr.inner.hierarchy;
     let (keys, shared): (Vec<i32>, Vec<bool>) = new
         .iter()
         .map(|&(pos, mode)| (hierarchy::key2(h.entries[pos].order), mode == Mode::Shared))
         .unzip();
-    let first_order = h.entries[new[0].0].order;
+    let first_order = new.first().map_or(0, |&(pos, _)| h.entries[pos].order);
     let (head, base) = status::app_head(&session.levels, first_order);
+    // Nothing new: no level of its own, the session's name stays.
+    let head = (!new.is_empty()).then_some(head);
     let clean = status::clean_label(label);
     // `lock_timeout` takes at most i32::MAX ms (about 24.8 days): a longer timeout is none.
-    let timeout_ms = options
-        .timeout
-        .unwrap_or(mgr.inner.default_timeout)
+    let timeout_ms = timeout
         .map(|d| d.as_secs_f64() * 1000.0)
         .filter(|&ms| ms < f64::from(i32::MAX));
     let ns = mgr.inner.namespace;
-    let flight = InFlight {
-        session: Some(session),
-    };
-    let s: &Session = flight.session.as_deref().expect("armed");
-    let result = s
-        .client
-        .query_one(
-            &s.stmts.acquire,
-            &[
-                &ns,
-                &keys,
-                &shared,
-                &options.try_only,
-                &timeout_ms,
-                &head,
-                &base,
-                &clean,
-            ],
-        )
-        .await;
-    let session = flight.disarm();
-    let at_ms: i64 = match result {
-        Ok(row) => row.get(0),
-        Err(e) => {
-            session.kill(&format!("an acquire statement failed: {e}"));
-            return Err(Error::Database(e));
+    let seq = mgr.inner.sequence;
+    let mut answer = None;
+    // Small sets first try the fast path (plain SQL); it answers a busy lock itself, which
+    // ends a try or a zero timeout, and otherwise the function below waits.
+    if (1..=sql::FAST_MAX).contains(&new.len()) {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ns, &seq, &head, &base, &clean];
+        for (k, sh) in keys.iter().zip(&shared) {
+            params.push(k);
+            params.push(sh);
+        }
+        let stmt = session.stmts.fast[new.len() - 1].clone();
+        let (at_ms, token) = run_acquire(session, &stmt, &params).await?;
+        let gives_up = options.try_only || timeout_ms.is_some_and(|ms| ms <= 0.0);
+        if at_ms >= 0 || gives_up {
+            answer = Some((at_ms, token));
+        }
+    }
+    let (at_ms, token) = match answer {
+        Some(a) => a,
+        None => {
+            let stmt = session.stmts.acquire.clone();
+            run_acquire(
+                session,
+                &stmt,
+                &[
+                    &ns,
+                    &keys,
+                    &shared,
+                    &options.try_only,
+                    &timeout_ms,
+                    &head,
+                    &base,
+                    &clean,
+                    &seq,
+                ],
+            )
+            .await?
         }
     };
     if at_ms < 0 {
@@ -365,6 +454,17 @@ async fn call(
             }
         };
     }
+    let Some(token) = token.and_then(|t| u64::try_from(t).ok()) else {
+        session.kill("the acquire function answered without a fencing token");
+        return Err(lost(
+            mgr,
+            session,
+            "the acquire function answered without a fencing token".into(),
+        ));
+    };
+    if new.is_empty() {
+        return Ok(Ok(token));
+    }
     let first_order = if session.levels.is_empty() {
         0
     } else {
@@ -379,5 +479,5 @@ async fn call(
         at_ms,
         label: clean,
     });
-    Ok(Ok(()))
+    Ok(Ok(token))
 }

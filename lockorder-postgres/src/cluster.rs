@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A throwaway PostgreSQL cluster started from the installed binaries: a new data directory
-/// in a temporary directory, reachable only through a unix socket in that directory (no TCP),
-/// stopped and deleted on drop.
+/// in a temporary directory, reachable through a unix socket in that directory and on the
+/// loopback address (`127.0.0.1`, for tests of TCP behaviour), stopped and deleted on drop.
 ///
 /// For tests and examples: the crate's own tests use one when `DATABASE_URL` is unset. The
 /// binaries are looked up in `/usr/lib/postgresql/<newest>/bin`, then on `PATH` (`initdb` and
@@ -190,7 +190,7 @@ impl TempCluster {
         &self.dir
     }
 
-    /// The port (it names the socket file; nothing listens on TCP).
+    /// The port: it names the socket file, and the server listens on it at `127.0.0.1`.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -201,6 +201,14 @@ impl TempCluster {
         format!(
             "host={} port={} user=postgres dbname=postgres",
             self.dir.display(),
+            self.port
+        )
+    }
+
+    /// A tokio-postgres connection string for the cluster over TCP on the loopback address.
+    pub fn tcp_connection_string(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
             self.port
         )
     }
@@ -230,7 +238,7 @@ impl TempCluster {
     /// When `pg_ctl start` fails.
     pub fn start_again(&self) -> io::Result<()> {
         let opts = format!(
-            "-k {} -p {} -c listen_addresses='' -c fsync=off -c max_connections=200",
+            "-k {} -p {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
             self.dir.display(),
             self.port
         );

@@ -39,6 +39,34 @@ pub enum Error {
         /// Who recorded it (`application_name`, client address and backend pid at the time).
         recorded_by: String,
     },
+    /// An object start-up found installed under the crate's name is not the crate's own: a
+    /// function with another body, other `SET` options or another definition, or a sequence
+    /// defined otherwise. Anyone who could create it could make locks or tokens mean nothing, so
+    /// this manager refused to start.
+    ForeignObject {
+        /// The object, schema-qualified, with a function's argument types.
+        object: String,
+        /// What differs from the crate's own definition, and who owns it.
+        found: String,
+    },
+    /// The role this manager connects as lacks a privilege every acquire needs (see the crate
+    /// docs, "Privileges"); checked at start-up, so nothing started.
+    MissingPrivilege {
+        /// The role (`current_user`).
+        role: String,
+        /// The statement that grants what is missing, for the objects' owner to run.
+        grant: String,
+    },
+    /// Every session of the manager was in use ([`PgBuilder::max_sessions`](crate::PgBuilder::max_sessions))
+    /// for the whole timeout of an outermost acquire. Nothing is held.
+    NoSession {
+        /// The locks the acquire asked for.
+        locks: Vec<LockRef>,
+        /// The manager's `max_sessions`.
+        max_sessions: usize,
+        /// How long the acquire waited for a session.
+        waited: std::time::Duration,
+    },
     /// Connecting to the server failed (it may be down or restarting). Nothing is held.
     Connect(tokio_postgres::Error),
     /// A statement failed. When it was part of an acquire or a release, the session it ran on
@@ -65,9 +93,13 @@ impl Error {
         }
     }
 
-    /// Whether the error is [`lockorder::Error::Timeout`].
+    /// Whether the error is [`lockorder::Error::Timeout`] or [`Error::NoSession`]: the
+    /// timeout ran out, waiting for a lock or for a session.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Lock(lockorder::Error::Timeout { .. }))
+        matches!(
+            self,
+            Error::Lock(lockorder::Error::Timeout { .. }) | Error::NoSession { .. }
+        )
     }
 }
 
@@ -95,22 +127,44 @@ impl fmt::Display for Error {
                  start. Align the hierarchies, or delete the stale row once no process uses it",
                 local.0, local.1, recorded.0, recorded.1
             ),
+            Error::ForeignObject { object, found } => write!(
+                f,
+                "{object} is not lockorder's own: {found}; another role may have created it to \
+                 subvert the locks, so this manager did not start. Have its owner drop it (the \
+                 next start installs the crate's own), or use another schema"
+            ),
+            Error::MissingPrivilege { role, grant } => write!(
+                f,
+                "role {role} lacks a privilege lockorder needs, so this manager did not start; \
+                 have the objects' owner run: {grant}"
+            ),
+            Error::NoSession {
+                locks,
+                max_sessions,
+                waited,
+            } => {
+                write!(f, "no session free for ")?;
+                write_locks(f, locks)?;
+                write!(
+                    f,
+                    " within {waited:?}: all {max_sessions} sessions of this manager \
+                     (max_sessions) are in use; nothing is held. Release guards sooner, nest \
+                     through a guard instead of asking the manager again, or raise max_sessions"
+                )
+            }
             Error::Connect(e) => write!(
                 f,
-                "cannot connect to the lock server: {e}; nothing is held (is the server up?)"
+                "cannot connect to the lock server: {}; nothing is held (is the server up?)",
+                describe(e)
             ),
             Error::Database(e) => write!(
                 f,
-                "a lock statement failed: {e}; its session was closed, so it holds nothing"
+                "a lock statement failed: {}; its session was closed, so it holds nothing",
+                describe(e)
             ),
             Error::Lost { locks, reason } => {
                 write!(f, "locks lost (")?;
-                for (i, l) in locks.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(f, "{l}")?;
-                }
+                write_locks(f, locks)?;
                 write!(
                     f,
                     "): {reason}; the server released them, so others may hold them now"
@@ -128,4 +182,43 @@ impl std::error::Error for Error {
             _ => None,
         }
     }
+}
+
+fn write_locks(f: &mut fmt::Formatter<'_>, locks: &[LockRef]) -> fmt::Result {
+    for (i, l) in locks.iter().enumerate() {
+        if i > 0 {
+            write!(f, ", ")?;
+        }
+        write!(f, "{l}")?;
+    }
+    Ok(())
+}
+
+/// A driver error with what the server said: severity, message, SQLSTATE code, detail and hint
+/// for an error the server sent; otherwise the driver's message and its causes. tokio-postgres's
+/// own `Display` shows only "db error" for the former.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    use std::error::Error as _;
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!(
+            "the server said {}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+        if let Some(detail) = db.detail() {
+            s.push_str(&format!("; detail: {detail}"));
+        }
+        if let Some(hint) = db.hint() {
+            s.push_str(&format!("; hint: {hint}"));
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    s
 }

@@ -43,6 +43,7 @@ pub struct PgGuard<'a> {
     slot: Slot<'a>,
     depth: usize,
     label: String,
+    token: u64,
 }
 
 impl fmt::Debug for PgGuard<'_> {
@@ -51,18 +52,26 @@ impl fmt::Debug for PgGuard<'_> {
             .field("locks", &self.locks().collect::<Vec<_>>())
             .field("depth", &self.depth)
             .field("owner", &self.label)
+            .field("fencing_token", &self.token)
             .field("lost", &self.is_lost())
             .finish()
     }
 }
 
 impl<'a> PgGuard<'a> {
-    pub(crate) fn new(mgr: PgLockManager, slot: Slot<'a>, depth: usize, label: String) -> Self {
+    pub(crate) fn new(
+        mgr: PgLockManager,
+        slot: Slot<'a>,
+        depth: usize,
+        label: String,
+        token: u64,
+    ) -> Self {
         Self {
             mgr,
             slot,
             depth,
             label,
+            token,
         }
     }
 
@@ -99,6 +108,37 @@ impl<'a> PgGuard<'a> {
             .map(move |x| &h.entries[x.pos].lock_ref)
     }
 
+    /// The fencing token of this guard: a number drawn on the server when its locks were granted
+    /// (`nextval` of the sequence `lockorder_fencing_token` in the manager's schema, in the same
+    /// statement that took the locks). Tokens increase strictly over every grant of every
+    /// manager and process using the schema, so a later holder of a lock always has a larger
+    /// token than an earlier one; a nested guard's token is larger than its parent's (a nested
+    /// acquire that takes nothing new still draws one). It never changes.
+    ///
+    /// Pass it with every write to the resource the locks protect, and have the resource refuse
+    /// a token lower than the highest it has seen: a holder that lost its locks without knowing
+    /// (paused, then its session ended) is then refused. See the crate's README, "Fencing".
+    ///
+    /// ```no_run
+    /// # async fn f(locks: lockorder_postgres::PgLockManager,
+    /// #            store: tokio_postgres::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let g = locks.acquire(["ledger"]).await?;
+    /// let token = g.fencing_token() as i64;
+    /// // The store keeps the highest token it has seen, and refuses older ones.
+    /// let n = store
+    ///     .execute(
+    ///         "UPDATE ledger SET balance = balance + 1, token = $1 WHERE id = 1 AND token <= $1",
+    ///         &[&token],
+    ///     )
+    ///     .await?;
+    /// assert!(n == 1, "a newer holder wrote: this one's locks were lost");
+    /// g.release().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn fencing_token(&self) -> u64 {
+        self.token
+    }
+
     /// The holder's label: what [`Acquire::owner`] was given, complete, or the default.
     pub fn owner(&self) -> &str {
         &self.label
@@ -117,10 +157,49 @@ impl<'a> PgGuard<'a> {
 
     /// Whether the client already knows the locks are lost: the session ended (the server
     /// terminated it, restarted, or the connection broke) or was closed because a statement on
-    /// it was cancelled. No round trip: a loss the client has not noticed yet needs
-    /// [`check`](Self::check).
+    /// it was cancelled. No round trip: it reads what the task driving the session's connection
+    /// recorded, so it turns `true` only once that task has run after the connection ended (on
+    /// a busy current-thread runtime, that can be long after; [`lost`](Self::lost) wakes the
+    /// caller at that moment instead of being polled). A loss the client has not noticed yet
+    /// needs [`check`](Self::check).
     pub fn is_lost(&self) -> bool {
         self.session().is_none_or(|s| s.broken().is_some())
+    }
+
+    /// Resolves when this guard's session ends, and so its locks are lost: the server ended it
+    /// (`pg_terminate_backend`, a shutdown), the connection broke, or it was closed because a
+    /// statement on it was cancelled. Pending for as long as the locks are held; at once when
+    /// they are already known lost. Afterwards [`is_lost`](Self::is_lost) is `true` and
+    /// [`check`](Self::check) is [`Error::Lost`].
+    ///
+    /// No polling and no round trip: it wakes when the task that drives the session's
+    /// connection sees the connection end, which for a session the server ends is as soon as
+    /// that task runs (within milliseconds on a runtime that is not starved; a current-thread
+    /// runtime must get back to its scheduler). A server host that vanishes without closing the
+    /// connection is noticed by TCP keepalive (see the crate docs, "Faults").
+    ///
+    /// Select on it beside the work the locks protect, to stop that work when they go:
+    ///
+    /// ```no_run
+    /// # async fn f(locks: lockorder_postgres::PgLockManager) -> Result<(), Box<dyn std::error::Error>> {
+    /// # async fn work() {}
+    /// let g = locks.acquire(["ledger"]).await?;
+    /// tokio::select! {
+    ///     () = work() => g.release().await?,
+    ///     () = g.lost() => eprintln!("the ledger lock was lost; work stopped"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it does nothing.
+    pub async fn lost(&self) {
+        let ended = match self.session() {
+            Some(s) if s.broken().is_none() => s.ended(),
+            _ => return,
+        };
+        ended.await;
     }
 
     /// Asks the server whether this session still holds every lock of this guard (and its
@@ -168,11 +247,78 @@ impl<'a> PgGuard<'a> {
             Err(e) => {
                 let reason = session
                     .broken()
-                    .unwrap_or_else(|| format!("the check failed: {e}"));
+                    .unwrap_or_else(|| format!("the check failed: {}", crate::error::describe(&e)));
                 session.kill(&reason);
                 Err(lost(&mgr, session, reason))
             }
         }
+    }
+
+    /// The session holding the locks, to run statements on: a statement sent here runs only
+    /// while the locks are held, since they end together (a terminated session runs nothing).
+    ///
+    /// Use it for statements that need no transaction; for several writes that must commit
+    /// only with the locks still held, use [`transaction`](Self::transaction).
+    ///
+    /// The crate relies on the session's state: do not release advisory locks here
+    /// (`pg_advisory_unlock*`, `DISCARD ALL`), and leave the session as you found it (settings
+    /// changed with `SET` stay with the pooled session; `SET LOCAL` inside a transaction does
+    /// not). Prepared statements of your own stay with the session too.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lost`] when the client already knows the session ended.
+    pub fn client(&self) -> Result<&tokio_postgres::Client, Error> {
+        let session = self.session().ok_or_else(|| Error::Lost {
+            locks: Vec::new(),
+            reason: "the guard was released".into(),
+        })?;
+        match session.broken() {
+            Some(reason) => Err(lost(&self.mgr, session, reason)),
+            None => Ok(&session.client),
+        }
+    }
+
+    /// Starts a transaction on the session holding the locks: its writes commit only if the
+    /// session, and so every lock of this guard, is still there at `COMMIT`. A holder that
+    /// lost its locks without knowing (it was paused while the server ended its session, and
+    /// another process took them) finds its `COMMIT`, or an earlier statement, failing, and
+    /// nothing of the transaction is written. The guard is borrowed until the transaction ends;
+    /// dropping it uncommitted rolls it back.
+    ///
+    /// This protects writes to the same database. For anything else, use
+    /// [`fencing_token`](Self::fencing_token).
+    ///
+    /// ```no_run
+    /// # async fn f(locks: lockorder_postgres::PgLockManager) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut g = locks.acquire(["ledger"]).await?;
+    /// let tx = g.transaction().await?;
+    /// tx.execute("UPDATE ledger SET balance = balance - 10 WHERE id = 1", &[]).await?;
+    /// tx.execute("UPDATE ledger SET balance = balance + 10 WHERE id = 2", &[]).await?;
+    /// tx.commit().await?; // fails, writing nothing, if the locks' session ended
+    /// g.release().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lost`] when the client already knows the session ended; [`Error::Database`]
+    /// when `BEGIN` fails (the session ended meanwhile, or the guard's session is already in a
+    /// transaction of yours).
+    pub async fn transaction(&mut self) -> Result<tokio_postgres::Transaction<'_>, Error> {
+        let mgr = self.mgr.clone();
+        let session = match &mut self.slot {
+            Slot::Root(s) => s.as_deref_mut(),
+            Slot::Nested(s) => Some(&mut **s),
+        }
+        .ok_or_else(|| Error::Lost {
+            locks: Vec::new(),
+            reason: "the guard was released".into(),
+        })?;
+        if let Some(reason) = session.broken() {
+            return Err(lost(&mgr, session, reason));
+        }
+        session.client.transaction().await.map_err(Error::Database)
     }
 
     /// Takes more locks on this guard's session, exclusive: locks it already covers are skipped
@@ -245,8 +391,10 @@ impl<'a> PgGuard<'a> {
 
     /// Releases this guard's own locks and gives an outermost guard's session back to the pool.
     ///
-    /// An outermost guard runs the built-in `pg_advisory_unlock_all()`: only this crate runs
-    /// statements on its sessions, so the session holds exactly the guard's locks, and a session
+    /// An outermost guard runs the built-in `pg_advisory_unlock_all()`: only this crate takes or
+    /// releases advisory locks on its sessions (statements run through [`client`](Self::client)
+    /// and [`transaction`](Self::transaction) must not), so the session holds exactly the
+    /// guard's locks, and a session
     /// that answers still held them (locks are lost only with their session). A nested guard
     /// unlocks its own locks, newest first, and checks that the session held each.
     ///
@@ -320,9 +468,10 @@ async fn release_on(mgr: &PgLockManager, session: &mut Session, depth: usize) ->
     // the server still runs the release, and the session's record already agrees.
     session.pop_to(depth);
     // An outermost guard holds everything its session holds: the built-in
-    // pg_advisory_unlock_all() releases it all for less than the function. Only this crate runs
-    // statements on its sessions, so a session that answers still held every lock it took (locks
-    // are lost only with their session); the function's count checks the nested case.
+    // pg_advisory_unlock_all() releases it all for less than the function. Only this crate
+    // unlocks on its sessions (statements run through `client`/`transaction` must not), so a
+    // session that answers still held every lock it took (locks are lost only with their
+    // session); the function's count checks the nested case.
     let result = if depth == 0 {
         session
             .client
@@ -349,7 +498,7 @@ async fn release_on(mgr: &PgLockManager, session: &mut Session, depth: usize) ->
         Err(e) => {
             let reason = session
                 .broken()
-                .unwrap_or_else(|| format!("the release failed: {e}"));
+                .unwrap_or_else(|| format!("the release failed: {}", crate::error::describe(&e)));
             session.kill(&reason);
             Err(Error::Lost {
                 locks: mine,

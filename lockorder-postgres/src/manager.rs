@@ -2,9 +2,10 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lockorder::{Key, LockId, LockManager, MaybeTimer, Mode};
+use tokio::sync::{Notify, Semaphore};
 use tokio_postgres::{Config, NoTls};
 
 use crate::acquire::{Acquire, Options, Target};
@@ -21,6 +22,11 @@ pub const DEFAULT_NAMESPACE: i32 = 0x6C6F_636B;
 /// How many idle sessions a manager keeps for reuse unless [`PgBuilder::max_idle`] says otherwise.
 pub const DEFAULT_MAX_IDLE: usize = 8;
 
+/// How many sessions a manager has at most, unless [`PgBuilder::max_sessions`] says otherwise:
+/// 16, a sixth of PostgreSQL's default `max_connections` (100), so that a few processes with a
+/// manager each fit beside the other clients of the server.
+pub const DEFAULT_MAX_SESSIONS: usize = 16;
+
 /// Configures a [`PgLockManager`]: [`PgLockManager::builder`].
 pub struct PgBuilder {
     hierarchy: Hierarchy,
@@ -28,6 +34,7 @@ pub struct PgBuilder {
     namespace: i32,
     schema: String,
     max_idle: usize,
+    max_sessions: usize,
 }
 
 impl fmt::Debug for PgBuilder {
@@ -38,6 +45,7 @@ impl fmt::Debug for PgBuilder {
             .field("namespace", &self.namespace)
             .field("schema", &self.schema)
             .field("max_idle", &self.max_idle)
+            .field("max_sessions", &self.max_sessions)
             .finish()
     }
 }
@@ -66,10 +74,26 @@ impl PgBuilder {
 
     /// How many idle sessions to keep for reuse (default [`DEFAULT_MAX_IDLE`]). A session is
     /// taken from this pool by every outermost acquire, kept by its guard, and given back when the
-    /// guard is released or dropped. Sessions in use are not capped: each outermost guard and
-    /// each pending outermost acquire has one (the server's `max_connections` bounds them).
+    /// guard is released or dropped. Idle sessions count towards
+    /// [`max_sessions`](Self::max_sessions).
     pub fn max_idle(mut self, max_idle: usize) -> Self {
         self.max_idle = max_idle;
+        self
+    }
+
+    /// The most sessions (server connections) this manager has at once, idle pooled ones
+    /// included (default [`DEFAULT_MAX_SESSIONS`]; 0 counts as 1). Each outermost guard, each
+    /// pending outermost acquire and each [`status`](PgLockManager::status) call needs one;
+    /// nested acquires use their parent's. When all are taken, further outermost acquires wait
+    /// in this process, in order, for a session to come back or close; the wait counts towards
+    /// their timeout, and one that runs out is [`Error::NoSession`] naming its locks. Start-up
+    /// uses one more connection, closed before [`connect`](Self::connect) returns.
+    ///
+    /// A task that holds a guard and asks the manager (not the guard) for more needs a second
+    /// session: with every session held by such tasks, they wait for each other until their
+    /// timeouts. Nest through the guard instead.
+    pub fn max_sessions(mut self, max_sessions: usize) -> Self {
+        self.max_sessions = max_sessions.max(1);
         self
     }
 
@@ -91,16 +115,31 @@ impl PgBuilder {
         let mut config = config;
         let options = sql::startup_options(config.get_options());
         config.options(&options);
+        // The client's side of the same bound: a server host that dies, or a cut network, ends
+        // the connection (and so the guards report their locks lost) within about 30 s. Left
+        // alone when the caller changed them from the driver's defaults.
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(Duration::from_secs(10));
+            config.keepalives_interval(Duration::from_secs(5));
+            config.keepalives_retries(4);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(20));
+        }
         let names = Names::new(&self.schema);
-        install(&config, &names, &self.hierarchy, self.namespace).await?;
+        let sequence = install(&config, &names, &self.hierarchy, self.namespace).await?;
         Ok(PgLockManager {
             inner: Arc::new(Inner {
                 hierarchy: self.hierarchy,
                 config,
                 names,
                 namespace: self.namespace,
+                sequence,
                 default_timeout: self.default_timeout,
                 max_idle: self.max_idle,
+                max_sessions: self.max_sessions,
+                sessions: Arc::new(Semaphore::new(self.max_sessions)),
+                idle_ready: Notify::new(),
                 idle: Mutex::new(Vec::new()),
                 default_label: format!("pid {}", std::process::id()),
             }),
@@ -108,26 +147,89 @@ impl PgBuilder {
     }
 }
 
-/// Creates what is missing and records the hierarchy, in one transaction serialized across
-/// processes.
-async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Result<(), Error> {
+/// Creates what is missing, verifies what was there, and records the hierarchy, in one
+/// transaction serialized across processes. Returns the fencing sequence's OID.
+async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Result<u32, Error> {
     let (mut client, connection) = config.connect(NoTls).await.map_err(Error::Connect)?;
     let conn = tokio::spawn(connection);
     let result = async {
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&sql::INSTALL_KEY])
             .await?;
-        tx.batch_execute(&names.create_table()).await?;
-        for (signature, create) in [
-            (names.release_signature(), names.create_release()),
-            (names.acquire_signature(), names.create_acquire()),
+        // Created only when missing: `CREATE ... IF NOT EXISTS` would need the CREATE privilege
+        // on the schema at every start, from every role.
+        for (relation, create) in [
+            (&names.table, names.create_table()),
+            (&names.sequence, names.create_sequence()),
         ] {
+            let exists: bool = tx
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[relation])
+                .await?
+                .get(0);
+            if !exists {
+                tx.batch_execute(&create).await?;
+            }
+        }
+        for f in sql::FUNCTIONS {
+            let signature = f.signature(&names.schema);
             let exists: bool = tx
                 .query_one("SELECT to_regprocedure($1) IS NOT NULL", &[&signature])
                 .await?
                 .get(0);
             if !exists {
-                tx.batch_execute(&create).await?;
+                tx.batch_execute(&f.create(&names.schema)).await?;
+            }
+            let row = tx.query_one(sql::INSTALLED_FUNCTION, &[&signature]).await?;
+            if let Some(found) = foreign_function(f, &row) {
+                return Ok(Err(Error::ForeignObject {
+                    object: format!("function {signature}"),
+                    found,
+                }));
+            }
+        }
+        let row = tx
+            .query_one(sql::INSTALLED_SEQUENCE, &[&names.sequence])
+            .await?;
+        let (ty, increment, cycle, cache): (String, i64, bool, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        if (ty.as_str(), increment, cycle, cache) != ("bigint", 1, false, 1) {
+            return Ok(Err(Error::ForeignObject {
+                object: format!("sequence {}", names.sequence),
+                found: format!(
+                    "AS {ty} INCREMENT BY {increment} CACHE {cache}{}, where the crate creates \
+                     AS bigint INCREMENT BY 1 CACHE 1 NO CYCLE",
+                    if cycle { " CYCLE" } else { " NO CYCLE" }
+                ),
+            }));
+        }
+        let sequence = u32::try_from(row.get::<_, i64>(4)).unwrap_or(0);
+        // What every acquire needs, checked now rather than at the first acquire.
+        let needs = [
+            (names.table.clone(), "TABLE", "SELECT"),
+            (names.sequence.clone(), "SEQUENCE", "USAGE"),
+            (
+                sql::ACQUIRE.signature(&names.schema),
+                "FUNCTION",
+                "EXECUTE",
+            ),
+            (
+                sql::RELEASE.signature(&names.schema),
+                "FUNCTION",
+                "EXECUTE",
+            ),
+        ];
+        for (object, kind, privilege) in needs {
+            let has = match kind {
+                "TABLE" => "has_table_privilege($1, $2)",
+                "SEQUENCE" => "has_sequence_privilege($1, $2)",
+                _ => "has_function_privilege($1, $2)",
+            };
+            let ok: bool = tx
+                .query_one(&format!("SELECT {has}"), &[&object, &privilege])
+                .await?
+                .get(0);
+            if !ok {
+                return Ok(Err(missing_privilege(&tx, privilege, kind, object).await?));
             }
         }
         let rows = tx
@@ -161,6 +263,25 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
              ON CONFLICT DO NOTHING",
             names.table
         );
+        let unrecorded = h
+            .entries
+            .iter()
+            .any(|e| !recorded.iter().any(|r| r.0 == e.order));
+        if unrecorded {
+            let ok: bool = tx
+                .query_one(
+                    "SELECT has_table_privilege($1, 'INSERT')",
+                    &[&names.table],
+                )
+                .await?
+                .get(0);
+            if !ok {
+                let table = names.table.clone();
+                return Ok(Err(
+                    missing_privilege(&tx, "INSERT", "TABLE", table).await?
+                ));
+            }
+        }
         for e in &h.entries {
             if !recorded.iter().any(|r| r.0 == e.order) {
                 tx.execute(
@@ -171,7 +292,7 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
             }
         }
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Ok(sequence))
     }
     .await;
     drop(client);
@@ -180,6 +301,60 @@ async fn install(config: &Config, names: &Names, h: &Hierarchy, ns: i32) -> Resu
         Ok(inner) => inner,
         Err(e) => Err(Error::Database(e)),
     }
+}
+
+async fn missing_privilege(
+    tx: &tokio_postgres::Transaction<'_>,
+    privilege: &str,
+    kind: &str,
+    object: String,
+) -> Result<Error, tokio_postgres::Error> {
+    let role: String = tx.query_one("SELECT current_user::text", &[]).await?.get(0);
+    Ok(Error::MissingPrivilege {
+        grant: format!(
+            "GRANT {privilege} ON {kind} {object} TO {}",
+            sql::ident(&role)
+        ),
+        role,
+    })
+}
+
+/// What differs between an installed function (a row of [`sql::INSTALLED_FUNCTION`]) and the
+/// crate's own `f`, if anything.
+fn foreign_function(f: &sql::Function, row: &tokio_postgres::Row) -> Option<String> {
+    let src: String = row.get(0);
+    let config: Option<Vec<String>> = row.get(1);
+    let (secdef, lang, volatile, strict): (bool, String, String, bool) =
+        (row.get(2), row.get(3), row.get(4), row.get(5));
+    let (shown, owner): (String, String) = (row.get(6), row.get(7));
+    let config = config.unwrap_or_default();
+    let mut found = Vec::new();
+    if src != f.body {
+        found.push(format!(
+            "another body ({} bytes, not the crate's {})",
+            src.len(),
+            f.body.len()
+        ));
+    }
+    if config != [sql::FUNCTION_CONFIG] {
+        found.push(format!(
+            "SET options {config:?} instead of [{:?}]",
+            sql::FUNCTION_CONFIG
+        ));
+    }
+    if secdef {
+        found.push("SECURITY DEFINER".to_owned());
+    }
+    if lang != "plpgsql" || volatile != "v" || strict {
+        found.push(format!(
+            "LANGUAGE {lang}, volatility {volatile}, strict {strict} instead of plpgsql, \
+             VOLATILE, not strict"
+        ));
+    }
+    if shown != f.shown {
+        found.push(format!("the signature {shown} instead of {}", f.shown));
+    }
+    (!found.is_empty()).then(|| format!("{} (owner {owner})", found.join("; ")))
 }
 
 /// The first disagreement between this hierarchy and the recorded one (order, name, who): the
@@ -200,8 +375,15 @@ pub(crate) struct Inner {
     config: Config,
     pub(crate) names: Names,
     pub(crate) namespace: i32,
+    /// The OID of the fencing sequence, passed to the acquire function.
+    pub(crate) sequence: u32,
     pub(crate) default_timeout: Option<Duration>,
     max_idle: usize,
+    pub(crate) max_sessions: usize,
+    /// One permit per session this manager may still open; each session keeps its own.
+    sessions: Arc<Semaphore>,
+    /// Notified when a session goes back to the pool, for acquires waiting for one.
+    idle_ready: Notify,
     // Boxed: sessions move between the pool and guards without being copied or reboxed.
     #[allow(clippy::vec_box)]
     idle: Mutex<Vec<Box<Session>>>,
@@ -244,6 +426,7 @@ impl PgLockManager {
             namespace: DEFAULT_NAMESPACE,
             schema: "public".to_owned(),
             max_idle: DEFAULT_MAX_IDLE,
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 
@@ -356,44 +539,113 @@ impl PgLockManager {
         )
     }
 
-    /// A session for an outermost acquire: an idle one if there is one that still works,
-    /// otherwise a new one. The flag says whether it was reused.
-    pub(crate) async fn checkout(&self) -> Result<(Box<Session>, bool), Error> {
+    /// An idle session that still works, if the pool has one (broken ones are dropped, which
+    /// frees their places).
+    fn pop_idle(&self) -> Option<Box<Session>> {
         loop {
             let idle = self
                 .inner
                 .idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .pop();
-            match idle {
-                Some(s) if s.broken().is_none() => return Ok((s, true)),
-                Some(_) => continue,
-                None => break,
+                .pop()?;
+            if idle.broken().is_none() {
+                return Some(idle);
             }
         }
-        Ok((self.connect_session().await?, false))
     }
 
-    pub(crate) async fn connect_session(&self) -> Result<Box<Session>, Error> {
+    /// A session for an outermost acquire: an idle one if there is one that still works
+    /// (unless `fresh`), otherwise a new one once fewer than `max_sessions` exist. Waits for
+    /// either for at most `limit`. Returns the session, whether it was reused, and how long it
+    /// waited for a place (connecting is not waiting).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSession`] (without locks: the caller names them) when `limit` passed first;
+    /// [`Error::Connect`] or [`Error::Database`] from connecting.
+    pub(crate) async fn checkout(
+        &self,
+        limit: Option<Duration>,
+        fresh: bool,
+    ) -> Result<(Box<Session>, bool, Duration), Error> {
+        let start = Instant::now();
+        let permit = loop {
+            if !fresh {
+                if let Some(s) = self.pop_idle() {
+                    return Ok((s, true, start.elapsed()));
+                }
+            }
+            let sessions = self.inner.sessions.clone();
+            if let Ok(p) = sessions.clone().try_acquire_owned() {
+                break p;
+            }
+            // Registered before the pool is looked at again: a session given back after that
+            // look wakes this wait.
+            let notified = self.inner.idle_ready.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if !fresh {
+                if let Some(s) = self.pop_idle() {
+                    return Ok((s, true, start.elapsed()));
+                }
+            }
+            let wait = async {
+                tokio::select! {
+                    p = sessions.acquire_owned() => p.ok(),
+                    () = &mut notified => None,
+                }
+            };
+            let got = match limit {
+                None => wait.await,
+                Some(limit) => {
+                    let left = limit.saturating_sub(start.elapsed());
+                    match tokio::time::timeout(left, wait).await {
+                        Ok(got) => got,
+                        Err(_) => {
+                            return Err(Error::NoSession {
+                                locks: Vec::new(),
+                                max_sessions: self.inner.max_sessions,
+                                waited: start.elapsed(),
+                            })
+                        }
+                    }
+                }
+            };
+            if let Some(p) = got {
+                break p;
+            }
+        };
+        let waited = start.elapsed();
+        let mut session = self.connect_session().await?;
+        session.place = Some(permit);
+        Ok((session, false, waited))
+    }
+
+    async fn connect_session(&self) -> Result<Box<Session>, Error> {
         Ok(Box::new(
             Session::connect(&self.inner.config, &self.inner.names).await?,
         ))
     }
 
     /// Gives back a session that holds nothing; one that holds something, or is broken, is
-    /// closed instead.
+    /// closed instead (which frees its place).
     pub(crate) fn checkin(&self, session: Box<Session>) {
         if session.held.is_empty() && session.broken().is_none() {
             let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < self.inner.max_idle {
                 idle.push(session);
+                drop(idle);
+                self.inner.idle_ready.notify_one();
             }
         }
     }
 
     /// Every lock of the hierarchy as the server sees it now, across all processes: mode,
     /// holders (backend pid, label, client address, since when) and how many wait.
+    ///
+    /// It needs a session of this manager like an acquire does: with all
+    /// [`max_sessions`](PgBuilder::max_sessions) held by guards it waits until one comes back.
     ///
     /// One query on `pg_locks` and `pg_stat_activity`. Holders that are not `lockorder`
     /// sessions (someone calling `pg_advisory_lock(namespace, order)` by hand) are shown with
@@ -403,7 +655,7 @@ impl PgLockManager {
     ///
     /// [`Error::Connect`] or [`Error::Database`].
     pub async fn status(&self) -> Result<PgStatus, Error> {
-        let (session, _) = self.checkout().await?;
+        let (session, _, _) = self.checkout(None, false).await?;
         let rows = session
             .client
             .query(sql::STATUS, &[&i64::from(self.inner.namespace as u32)])

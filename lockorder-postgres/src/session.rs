@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 
 use lockorder::Mode;
+use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{CancelToken, Client, Config, NoTls, Statement};
@@ -18,6 +19,8 @@ use crate::status::{self, Level};
 /// The statements a session runs, prepared once when it connects.
 pub(crate) struct Statements {
     pub(crate) acquire: Statement,
+    /// The fast path for sets of 1 to `FAST_MAX` locks, at index `k - 1`.
+    pub(crate) fast: Vec<Statement>,
     pub(crate) release: Statement,
     pub(crate) unlock_all: Statement,
     pub(crate) check: Statement,
@@ -33,6 +36,9 @@ pub(crate) struct Session {
     cancel: CancelToken,
     /// Why the connection ended, when the task driving it saw an error.
     ended: Arc<Mutex<Option<String>>>,
+    /// Closed (its sender dropped) when the task driving the connection ends, for whatever
+    /// reason: the connection closed, or the session was killed (the task aborted).
+    task_done: watch::Receiver<()>,
     pub(crate) stmts: Statements,
     /// The server process of this session.
     pub(crate) backend_pid: i32,
@@ -42,6 +48,8 @@ pub(crate) struct Session {
     pub(crate) levels: Vec<Level>,
     /// Set when the session can no longer be trusted; it is then closed.
     pub(crate) poisoned: Option<String>,
+    /// This session's place among the manager's `max_sessions`, freed when it is dropped.
+    pub(crate) place: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl std::fmt::Debug for Session {
@@ -62,9 +70,12 @@ impl Session {
         let (client, connection) = config.connect(NoTls).await.map_err(Error::Connect)?;
         let ended = Arc::new(Mutex::new(None));
         let ended2 = ended.clone();
+        let (done_tx, task_done) = watch::channel(());
         let conn = tokio::spawn(async move {
+            let _done = done_tx;
             if let Err(e) = connection.await {
-                *ended2.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                *ended2.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(crate::error::describe(&e));
             }
         })
         .abort_handle();
@@ -80,18 +91,35 @@ impl Session {
             Type::TEXT,
             Type::INT8,
             Type::TEXT,
+            Type::OID,
         ];
         let release_types = [Type::INT4, Type::INT4_ARRAY, Type::BOOL_ARRAY, Type::TEXT];
         let check_types = [Type::INT8, Type::INT8_ARRAY];
+        let fast_sql: Vec<(String, Vec<Type>)> = (1..=sql::FAST_MAX)
+            .map(|k| {
+                let mut types = vec![Type::INT4, Type::OID, Type::TEXT, Type::INT8, Type::TEXT];
+                for _ in 0..k {
+                    types.extend([Type::INT4, Type::BOOL]);
+                }
+                (sql::fast_acquire(k), types)
+            })
+            .collect();
+        let fast = futures_join_all(
+            fast_sql
+                .iter()
+                .map(|(text, types)| client.prepare_typed(text, types))
+                .collect(),
+        );
         // Pipelined: one round trip for all of them.
         let prepared = tokio::try_join!(
+            fast,
             client.prepare_typed(&call_acquire, &acquire_types),
             client.prepare_typed(&call_release, &release_types),
             client.prepare(sql::UNLOCK_ALL),
             client.prepare_typed(sql::CHECK, &check_types),
             client.query_one("SELECT pg_backend_pid()", &[]),
         );
-        let (acquire, release, unlock_all, check, pid) = match prepared {
+        let (fast, acquire, release, unlock_all, check, pid) = match prepared {
             Ok(p) => p,
             Err(e) => {
                 conn.abort();
@@ -103,8 +131,10 @@ impl Session {
             conn,
             cancel,
             ended,
+            task_done,
             stmts: Statements {
                 acquire,
+                fast,
                 release,
                 unlock_all,
                 check,
@@ -113,6 +143,7 @@ impl Session {
             held: Vec::new(),
             levels: Vec::new(),
             poisoned: None,
+            place: None,
         })
     }
 
@@ -129,6 +160,16 @@ impl Session {
             });
         }
         None
+    }
+
+    /// Resolves once the task driving the connection has ended (the connection closed, or the
+    /// session was killed); [`broken`](Self::broken) is `Some` from then on.
+    pub(crate) fn ended(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut done = self.task_done.clone();
+        async move {
+            // Nothing is ever sent: `changed` only returns once the sender is dropped.
+            while done.changed().await.is_ok() {}
+        }
     }
 
     /// Closes the session now because its state is unknown: a cancel request stops a statement
@@ -181,6 +222,38 @@ impl Session {
         self.levels.retain(|l| l.depth < depth);
         status::app_name(&self.levels)
     }
+}
+
+/// Polls every future at once (so that their requests are all sent before any answer is
+/// awaited) and collects their outputs in order.
+async fn futures_join_all<F, T, E>(futures: Vec<F>) -> Result<Vec<T>, E>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futures.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(Ok(v)) => *slot = Some(v),
+                    std::task::Poll::Ready(Err(e)) => return std::task::Poll::Ready(Err(e)),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(Ok(()))
+        }
+    })
+    .await?;
+    Ok(out
+        .into_iter()
+        .map(|v| v.expect("every future finished"))
+        .collect())
 }
 
 impl Drop for Session {

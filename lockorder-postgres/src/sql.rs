@@ -1,8 +1,13 @@
 //! The SQL the crate runs: the objects installed at start-up and the statements of a session.
 //!
-//! The functions carry a version suffix (`_v1`). Their bodies never change under a name: a
-//! release that needs different bodies installs `_v2` beside them, so processes of different
+//! The functions carry a version suffix (`_v2`). Their bodies never change under a name: a
+//! release that needs different bodies installs `_v3` beside them, so processes of different
 //! versions can run against one database while they agree on the hierarchy.
+//!
+//! No text of the user's (the schema name) is ever pasted into a function body: the bodies are
+//! constants, they call only built-in functions (`SET search_path = pg_catalog, pg_temp`), and
+//! the fencing sequence reaches the acquire function as an OID parameter. Start-up compares what
+//! is installed with these constants ([`FUNCTIONS`]).
 
 use std::fmt::Write as _;
 
@@ -12,11 +17,15 @@ use std::fmt::Write as _;
 /// lock of any namespace.
 pub(crate) const INSTALL_KEY: i64 = 0x6C6F_636B_6F72_6472;
 
+/// The `SET` option every installed function has, as `pg_proc.proconfig` shows it.
+pub(crate) const FUNCTION_CONFIG: &str = "search_path=pg_catalog, pg_temp";
+
 /// The names of the installed objects, qualified with their schema.
 #[derive(Debug, Clone)]
 pub(crate) struct Names {
     pub(crate) schema: String,
     pub(crate) table: String,
+    pub(crate) sequence: String,
     pub(crate) acquire: String,
     pub(crate) release: String,
 }
@@ -26,74 +35,56 @@ pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-impl Names {
-    pub(crate) fn new(schema: &str) -> Self {
-        let s = ident(schema);
-        Self {
-            schema: schema.to_owned(),
-            table: format!("{s}.lockorder_hierarchy"),
-            acquire: format!("{s}.lockorder_acquire_v1"),
-            release: format!("{s}.lockorder_release_v1"),
-        }
-    }
+/// One installed function: its name (unqualified), argument types, result and body.
+#[derive(Debug)]
+pub(crate) struct Function {
+    pub(crate) name: &'static str,
+    pub(crate) args: &'static str,
+    pub(crate) arg_types: &'static str,
+    pub(crate) returns: &'static str,
+    /// `pg_get_function_arguments(oid) || ' -> ' || pg_get_function_result(oid)`, as the server
+    /// shows the crate's own definition.
+    pub(crate) shown: &'static str,
+    pub(crate) body: &'static str,
+}
 
-    /// The table that records every process's hierarchy.
-    pub(crate) fn create_table(&self) -> String {
-        format!(
-            "CREATE TABLE IF NOT EXISTS {t} (
-                namespace int4 NOT NULL,
-                lock_order int8 NOT NULL,
-                name text NOT NULL,
-                description text NOT NULL DEFAULT '',
-                registered_by text NOT NULL DEFAULT '',
-                registered_at timestamptz NOT NULL DEFAULT now(),
-                PRIMARY KEY (namespace, lock_order),
-                UNIQUE (namespace, name)
-            )",
-            t = self.table
-        )
-    }
-
-    /// The argument types of the acquire function, as `to_regprocedure` wants them.
-    pub(crate) fn acquire_signature(&self) -> String {
-        format!(
-            "{}(int4,int4[],bool[],bool,float8,text,int8,text)",
-            self.acquire
-        )
-    }
-
-    /// The argument types of the release function.
-    pub(crate) fn release_signature(&self) -> String {
-        format!("{}(int4,int4[],bool[],text)", self.release)
-    }
-
-    /// Takes `keys` (in the order given: ascending lock order) on the calling session.
-    ///
-    /// * `try_only`: all or nothing; at the first busy lock, release what this call took and
-    ///   return `-i`, `i` being the busy lock's 1-based index.
-    /// * `timeout_ms`: `NULL` waits as long as it takes; otherwise the time allowed from the first
-    ///   busy lock on (0: try once). When it passes, release what this call took, return `-i`.
-    /// * Otherwise return the acquisition time (milliseconds since the Unix epoch, server clock)
-    ///   and set `application_name` to `app_head || to_hex(time - base_ms) || ' ' || label`
-    ///   (left alone when `app_head` is `NULL`).
-    ///
-    /// Session-level advisory locks are not undone by an aborted (sub)transaction, so the
-    /// exception block around a bounded wait only ends that wait; what was taken stays taken
-    /// until released here.
-    pub(crate) fn create_acquire(&self) -> String {
-        let release = &self.release;
-        format!(
-            r#"CREATE FUNCTION {name}(
-    ns int4, keys int4[], shared bool[], try_only bool, timeout_ms float8,
-    app_head text, base_ms int8, label text)
-RETURNS int8 LANGUAGE plpgsql VOLATILE AS $fn$
+/// The acquire function: takes `keys` (in the order given: ascending lock order) on the calling
+/// session.
+///
+/// * `try_only`: all or nothing; at the first busy lock, release what this call took and
+///   return `{-i, NULL}`, `i` being the busy lock's 1-based index.
+/// * `timeout_ms`: `NULL` waits as long as it takes; otherwise the time allowed from the first
+///   busy lock on (0: try once). When it passes, release what this call took, return `{-i, NULL}`.
+/// * Otherwise return `{time, token}`: the acquisition time (milliseconds since the Unix epoch,
+///   server clock) and the fencing token, `nextval(seq)`, drawn once every lock is held; and set
+///   `application_name` to `app_head || to_hex(time - base_ms) || ' ' || label` (left alone when
+///   `app_head` is `NULL`). With no keys, only the time and a token.
+///
+/// Session-level advisory locks are not undone by an aborted (sub)transaction, so the exception
+/// block around a bounded wait only ends that wait; what was taken stays taken until released
+/// here.
+///
+/// It returns an array rather than a row: a scalar call needs no function scan, which costs
+/// several microseconds per call.
+pub(crate) const ACQUIRE: Function = Function {
+    name: "lockorder_acquire_v2",
+    args: "ns int4, keys int4[], shared bool[], try_only bool, timeout_ms float8, \
+           app_head text, base_ms int8, label text, seq oid",
+    arg_types: "int4,int4[],bool[],bool,float8,text,int8,text,oid",
+    returns: "int8[]",
+    shown: "ns integer, keys integer[], shared boolean[], try_only boolean, \
+            timeout_ms double precision, app_head text, base_ms bigint, label text, seq oid \
+            -> bigint[]",
+    body: r#"
 DECLARE
     n int4 := coalesce(array_length(keys, 1), 0);
     i int4 := 1;
+    j int4;
     ok bool;
     deadline timestamptz;
     remaining float8;
-    t int8;
+    at_ms int8;
+    token int8;
 BEGIN
     -- Fast path: one try per lock, in order.
     WHILE i <= n LOOP
@@ -107,11 +98,7 @@ BEGIN
     END LOOP;
     IF i <= n THEN
         -- Lock i is busy: the first contention, from which a timeout counts.
-        IF try_only OR timeout_ms <= 0 THEN
-            PERFORM {release}(ns, keys[1:i-1], shared[1:i-1], NULL);
-            RETURN -i;
-        END IF;
-        IF timeout_ms IS NOT NULL THEN
+        IF timeout_ms IS NOT NULL AND NOT try_only THEN
             deadline := clock_timestamp() + timeout_ms * interval '1 millisecond';
         END IF;
         WHILE i <= n LOOP
@@ -120,20 +107,17 @@ BEGIN
             ELSE
                 ok := pg_try_advisory_lock(ns, keys[i]);
             END IF;
-            IF NOT ok THEN
-                IF deadline IS NULL THEN
-                    PERFORM set_config('lock_timeout', '0', true);
-                    IF shared[i] THEN
-                        PERFORM pg_advisory_lock_shared(ns, keys[i]);
-                    ELSE
-                        PERFORM pg_advisory_lock(ns, keys[i]);
-                    END IF;
+            IF NOT ok AND NOT try_only AND timeout_ms IS NULL THEN
+                PERFORM set_config('lock_timeout', '0', true);
+                IF shared[i] THEN
+                    PERFORM pg_advisory_lock_shared(ns, keys[i]);
                 ELSE
-                    remaining := extract(epoch FROM deadline - clock_timestamp()) * 1000;
-                    IF remaining <= 0 THEN
-                        PERFORM {release}(ns, keys[1:i-1], shared[1:i-1], NULL);
-                        RETURN -i;
-                    END IF;
+                    PERFORM pg_advisory_lock(ns, keys[i]);
+                END IF;
+                ok := true;
+            ELSIF NOT ok AND NOT try_only THEN
+                remaining := extract(epoch FROM deadline - clock_timestamp()) * 1000;
+                IF remaining > 0 THEN
                     BEGIN
                         PERFORM set_config('lock_timeout', ceil(remaining)::int8::text, true);
                         IF shared[i] THEN
@@ -141,32 +125,46 @@ BEGIN
                         ELSE
                             PERFORM pg_advisory_lock(ns, keys[i]);
                         END IF;
+                        ok := true;
                     EXCEPTION WHEN lock_not_available THEN
-                        PERFORM {release}(ns, keys[1:i-1], shared[1:i-1], NULL);
-                        RETURN -i;
+                        ok := false;
                     END;
                 END IF;
+            END IF;
+            IF NOT ok THEN
+                -- Give back what this call took, newest first.
+                FOR j IN REVERSE i - 1..1 LOOP
+                    IF shared[j] THEN
+                        PERFORM pg_advisory_unlock_shared(ns, keys[j]);
+                    ELSE
+                        PERFORM pg_advisory_unlock(ns, keys[j]);
+                    END IF;
+                END LOOP;
+                RETURN ARRAY[-i, NULL];
             END IF;
             i := i + 1;
         END LOOP;
     END IF;
-    t := floor(extract(epoch FROM clock_timestamp()) * 1000)::int8;
+    token := nextval(seq::regclass);
+    at_ms := floor(date_part('epoch', clock_timestamp()) * 1000)::int8;
     IF app_head IS NOT NULL THEN
-        PERFORM set_config('application_name', app_head || to_hex(t - base_ms) || ' ' || label, false);
+        -- An assignment, not PERFORM: a simple expression, evaluated without a query.
+        app_head := set_config('application_name', app_head || to_hex(at_ms - base_ms) || ' ' || label, false);
     END IF;
-    RETURN t;
+    RETURN ARRAY[at_ms, token];
 END
-$fn$"#,
-            name = self.acquire,
-        )
-    }
+"#,
+};
 
-    /// Releases `keys` newest first; returns how many of them the session did not hold. Sets
-    /// `application_name` unless `app_name` is `NULL`.
-    pub(crate) fn create_release(&self) -> String {
-        format!(
-            r#"CREATE FUNCTION {name}(ns int4, keys int4[], shared bool[], app_name text)
-RETURNS int4 LANGUAGE plpgsql VOLATILE AS $fn$
+/// The release function: releases `keys` newest first; returns how many of them the session did
+/// not hold. Sets `application_name` unless `app_name` is `NULL`.
+pub(crate) const RELEASE: Function = Function {
+    name: "lockorder_release_v2",
+    args: "ns int4, keys int4[], shared bool[], app_name text",
+    arg_types: "int4,int4[],bool[],text",
+    returns: "int4",
+    shown: "ns integer, keys integer[], shared boolean[], app_name text -> integer",
+    body: r#"
 DECLARE
     missing int4 := 0;
     ok bool;
@@ -182,18 +180,87 @@ BEGIN
         END IF;
     END LOOP;
     IF app_name IS NOT NULL THEN
-        PERFORM set_config('application_name', app_name, false);
+        app_name := set_config('application_name', app_name, false);
     END IF;
     RETURN missing;
 END
-$fn$"#,
-            name = self.release,
+"#,
+};
+
+/// Every function start-up installs and verifies.
+pub(crate) const FUNCTIONS: [&Function; 2] = [&RELEASE, &ACQUIRE];
+
+impl Function {
+    /// `"schema".name`.
+    pub(crate) fn qualified(&self, schema: &str) -> String {
+        format!("{}.{}", ident(schema), self.name)
+    }
+
+    /// The signature `to_regprocedure` takes.
+    pub(crate) fn signature(&self, schema: &str) -> String {
+        format!("{}({})", self.qualified(schema), self.arg_types)
+    }
+
+    /// The `CREATE FUNCTION` statement. The schema appears only as the function's qualifier; the
+    /// body is the constant, dollar-quoted with a tag it does not contain.
+    pub(crate) fn create(&self, schema: &str) -> String {
+        debug_assert!(!self.body.contains("$lockorder$"));
+        format!(
+            "CREATE FUNCTION {}({}) RETURNS {} LANGUAGE plpgsql VOLATILE \
+             SET search_path = pg_catalog, pg_temp AS $lockorder${}$lockorder$",
+            self.qualified(schema),
+            self.args,
+            self.returns,
+            self.body
+        )
+    }
+}
+
+impl Names {
+    pub(crate) fn new(schema: &str) -> Self {
+        let s = ident(schema);
+        Self {
+            schema: schema.to_owned(),
+            table: format!("{s}.lockorder_hierarchy"),
+            sequence: format!("{s}.lockorder_fencing_token"),
+            acquire: ACQUIRE.qualified(schema),
+            release: RELEASE.qualified(schema),
+        }
+    }
+
+    /// The table that records every process's hierarchy.
+    pub(crate) fn create_table(&self) -> String {
+        format!(
+            "CREATE TABLE {t} (
+                namespace int4 NOT NULL,
+                lock_order int8 NOT NULL,
+                name text NOT NULL,
+                description text NOT NULL DEFAULT '',
+                registered_by text NOT NULL DEFAULT '',
+                registered_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (namespace, lock_order),
+                UNIQUE (namespace, name)
+            )",
+            t = self.table
+        )
+    }
+
+    /// The sequence fencing tokens come from: one per schema, so tokens increase across every
+    /// namespace of the schema. `CACHE 1` (each `nextval` goes to the shared sequence, never a
+    /// session's private batch) and `NO CYCLE`.
+    pub(crate) fn create_sequence(&self) -> String {
+        format!(
+            "CREATE SEQUENCE {} AS int8 INCREMENT BY 1 MINVALUE 1 START WITH 1 CACHE 1 NO CYCLE",
+            self.sequence
         )
     }
 
     /// `SELECT acquire(...)`, prepared once per session.
     pub(crate) fn call_acquire(&self) -> String {
-        format!("SELECT {}($1, $2, $3, $4, $5, $6, $7, $8)", self.acquire)
+        format!(
+            "SELECT {}($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            self.acquire
+        )
     }
 
     /// `SELECT release(...)`, prepared once per session.
@@ -201,6 +268,80 @@ $fn$"#,
         format!("SELECT {}($1, $2, $3, $4)", self.release)
     }
 }
+
+/// The largest set the fast path takes ([`fast_acquire`]); larger ones go to the function.
+pub(crate) const FAST_MAX: usize = 4;
+
+/// The fast path of an acquire of `k` locks (1 to [`FAST_MAX`]): plain SQL, no function, so it
+/// costs about what one built-in call does, where the PL/pgSQL function costs a fixed price per
+/// call. It tries each lock once, in order (nested `CASE`s: PostgreSQL evaluates only the branch
+/// taken, in order, and folds no volatile call), and answers like the acquire function:
+///
+/// * all taken: `{time, token, _}`, the token drawn (`nextval`) once every lock is held, and
+///   `application_name` set as the function sets it (unless `$3` is `NULL`); the time is the
+///   statement's start, which for locks that were all free is when they were taken;
+/// * lock `j` busy: `{-j, NULL, _}` with every lock this statement took released (in the
+///   `ELSE` of each level). The caller then answers `WouldBlock`/a zero timeout, or runs the
+///   function, which waits.
+///
+/// Parameters: `$1` namespace, `$2` the sequence's OID, `$3` head of `application_name`, `$4`
+/// base time, `$5` label, then per lock its key and whether it is shared.
+pub(crate) fn fast_acquire(k: usize) -> String {
+    let key = |i: usize| 6 + 2 * (i - 1);
+    let try_lock = |i: usize| {
+        format!(
+            "CASE WHEN ${} THEN pg_try_advisory_lock_shared($1, ${}) \
+             ELSE pg_try_advisory_lock($1, ${}) END",
+            key(i) + 1,
+            key(i),
+            key(i)
+        )
+    };
+    let unlock = |i: usize| {
+        format!(
+            "(CASE WHEN ${} THEN pg_advisory_unlock_shared($1, ${}) \
+             ELSE pg_advisory_unlock($1, ${}) END) IS NULL",
+            key(i) + 1,
+            key(i),
+            key(i)
+        )
+    };
+    let time = "floor(date_part('epoch', statement_timestamp()) * 1000)::int8";
+    let mut expr = format!(
+        "ARRAY[{time}, nextval($2::regclass), CASE WHEN $3 IS NULL THEN 0 ELSE \
+         length(set_config('application_name', $3 || to_hex({time} - $4) || ' ' || $5, false)) \
+         END]::int8[]"
+    );
+    for i in (1..=k).rev() {
+        // Every operand of the OR is false, so all of them run: each lock taken is released.
+        let release = if i == 1 {
+            "NULL".to_owned()
+        } else {
+            let all: Vec<String> = (1..i).rev().map(unlock).collect();
+            format!("CASE WHEN {} THEN 0 END", all.join(" OR "))
+        };
+        expr = format!(
+            "CASE WHEN {} THEN {expr} ELSE ARRAY[-{i}, NULL, {release}]::int8[] END",
+            try_lock(i)
+        );
+    }
+    format!("SELECT {expr}")
+}
+
+/// What start-up compares between an installed function and the crate's own: its source, its
+/// `SET` options, and the attributes that change how it runs.
+pub(crate) const INSTALLED_FUNCTION: &str = "SELECT p.prosrc, p.proconfig, p.prosecdef,
+        l.lanname, p.provolatile::text, p.proisstrict,
+        pg_get_function_arguments(p.oid) || ' -> ' || pg_get_function_result(p.oid),
+        pg_get_userbyid(p.proowner)
+    FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+    WHERE p.oid = to_regprocedure($1)";
+
+/// The installed sequence's definition.
+pub(crate) const INSTALLED_SEQUENCE: &str = "SELECT s.seqtypid::regtype::text, s.seqincrement,
+        s.seqcycle, s.seqcache, c.oid::int8
+    FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid
+    WHERE c.oid = to_regclass($1)";
 
 /// The advisory locks of one namespace that a session holds, among the given keys.
 pub(crate) const CHECK: &str = "SELECT count(*)::int4 FROM pg_locks
@@ -221,11 +362,28 @@ pub(crate) const STATUS: &str = "SELECT l.objid::int8, l.mode = 'ShareLock', l.g
 /// Releases every advisory lock of the session: what a guard dropped without `release` queues.
 pub(crate) const UNLOCK_ALL: &str = "SELECT pg_advisory_unlock_all()";
 
-/// Session settings sent at connection start-up (no extra round trip). Timeouts set by the
-/// server's configuration must not end a wait or a holding session behind the crate's back; a
-/// backend whose client vanished mid-wait notices within the check interval.
+/// Server-side TCP settings a session gets unless the caller's options set them: a backend
+/// whose client host died (or whose network is cut) notices within about 30 s, ends, and frees
+/// the session's locks. Keepalive probes start after 10 s of silence and repeat every 5 s; 4
+/// unanswered ones, or 20 s of unacknowledged data (`tcp_user_timeout`), end the connection.
+/// PostgreSQL ignores them on unix sockets (no host can die there without its kernel).
+pub(crate) const TCP_OPTIONS: [(&str, &str); 4] = [
+    ("tcp_keepalives_idle", "10"),
+    ("tcp_keepalives_interval", "5"),
+    ("tcp_keepalives_count", "4"),
+    ("tcp_user_timeout", "20000"),
+];
+
+/// Session settings sent at connection start-up (no extra round trip): the TCP settings, which
+/// the caller's own options may override, then the caller's options, then the settings the crate
+/// relies on. Timeouts set by the server's configuration must not end a wait or a holding
+/// session behind the crate's back; a backend whose client vanished mid-wait notices within the
+/// check interval.
 pub(crate) fn startup_options(existing: Option<&str>) -> String {
     let mut s = String::new();
+    for (k, v) in TCP_OPTIONS {
+        let _ = write!(s, "-c {k}={v} ");
+    }
     if let Some(existing) = existing {
         s.push_str(existing);
         s.push(' ');
@@ -254,13 +412,14 @@ mod tests {
         assert_eq!(n.table, "\"app\".lockorder_hierarchy");
         assert!(n
             .call_acquire()
-            .starts_with("SELECT \"app\".lockorder_acquire_v1($1"));
+            .starts_with("SELECT \"app\".lockorder_acquire_v2($1"));
     }
 
     #[test]
     fn startup_options_keep_the_callers() {
-        let o = startup_options(Some("-c search_path=x"));
-        assert!(o.starts_with("-c search_path=x -c statement_timeout=0"));
+        let o = startup_options(Some("-c search_path=x -c tcp_keepalives_idle=3"));
+        assert!(o.starts_with("-c tcp_keepalives_idle=10 "));
+        assert!(o.contains("-c search_path=x -c tcp_keepalives_idle=3 -c statement_timeout=0"));
         assert!(o.ends_with("client_connection_check_interval=250"));
         assert!(!startup_options(None).starts_with(' '));
     }

@@ -427,3 +427,95 @@ async fn an_uncontended_set_is_one_statement_whatever_its_size() -> Result {
     assert!(four < 2 * N + N / 2, "two statements per cycle: {cost:?}");
     Ok(())
 }
+
+/// Sets of 1 to 4 locks first try a plain-SQL fast path that takes them in order and, at a busy
+/// lock, releases what it took (in each lock's own mode) and names it; the function then waits.
+/// Every busy position, mixed modes, a nested request, and a set of 5 (the function alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fast_path_releases_what_it_took_wherever_the_busy_lock_is() -> Result {
+    let ns = namespace("fast-path");
+    let locks = [("a", 10), ("b", 20), ("c", 30), ("d", 40), ("e", 50)];
+    let m = manager_in(ns, &locks).await;
+    let other = manager_in(ns, &locks).await;
+    let c = client().await;
+    for busy in ["a", "b", "c", "d"] {
+        let g = other.acquire([busy]).await?;
+        let e = m
+            .try_acquire(["a", "d"])
+            .shared(["b", "c"])
+            .await
+            .unwrap_err();
+        assert_eq!(busy_lock(&e), Some(("would block", busy.into())), "{e}");
+        let order = locks.iter().find(|l| l.0 == busy).unwrap().1;
+        assert_eq!(
+            advisory(&c, ns).await,
+            [(order, true, g.backend_pid().unwrap())],
+            "busy {busy}"
+        );
+        // A zero timeout answers from the fast path too; a longer one waits in the function.
+        let e = m
+            .acquire(["a", "b", "c", "d"])
+            .timeout(Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert_eq!(busy_lock(&e), Some(("timeout", busy.into())), "{e}");
+        let waiter = tokio::spawn({
+            let m = m.clone();
+            async move {
+                let g = m
+                    .acquire(["a", "d"])
+                    .shared(["b", "c"])
+                    .timeout(Duration::from_secs(10))
+                    .await?;
+                let token = g.fencing_token();
+                g.release().await.map(|()| token)
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let token = g.fencing_token();
+        g.release().await?;
+        assert!(waiter.await?? > token);
+        assert_eq!(advisory(&c, ns).await, []);
+    }
+    // Modes as asked: shared locks in ShareLock, the others exclusive.
+    let g = m.acquire(["a", "d"]).shared(["b", "c"]).await?;
+    let modes: Vec<(i64, String)> = c
+        .query(
+            "SELECT objid::int8, mode FROM pg_locks WHERE locktype = 'advisory'
+               AND classid::int8 = $1 ORDER BY objid",
+            &[&i64::from(ns as u32)],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        modes,
+        [
+            (10, "ExclusiveLock".to_owned()),
+            (20, "ShareLock".into()),
+            (30, "ShareLock".into()),
+            (40, "ExclusiveLock".into())
+        ]
+    );
+    g.release().await?;
+    // Nested: a busy lock releases only what the nested request took.
+    let mut parent = m.acquire(["a"]).await?;
+    let blocker = other.acquire(["d"]).await?;
+    let e = parent.try_acquire(["b", "c", "d"]).await.unwrap_err();
+    assert_eq!(busy_lock(&e), Some(("would block", "d".into())), "{e}");
+    let pid = parent.backend_pid().unwrap();
+    assert_eq!(
+        advisory(&c, ns).await,
+        [(10, true, pid), (40, true, blocker.backend_pid().unwrap())]
+    );
+    parent.check().await?;
+    blocker.release().await?;
+    parent.release().await?;
+    // Five locks: the function alone.
+    let all = m.acquire(["a", "b", "c", "d", "e"]).await?;
+    assert_eq!(advisory(&c, ns).await.len(), 5);
+    all.release().await?;
+    assert_eq!(advisory(&c, ns).await, []);
+    Ok(())
+}

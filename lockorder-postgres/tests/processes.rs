@@ -43,6 +43,7 @@ fn spawn_worker(role: &str, ns: i32, extra: &[(&str, String)]) -> Worker {
     .env("LOCKORDER_PG_WORKER", role)
     .env("LOCKORDER_PG_NS", ns.to_string())
     .env("DATABASE_URL", database())
+    .stdin(Stdio::piped())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     for (k, v) in extra {
@@ -140,6 +141,7 @@ fn worker() {
                 tokio::time::sleep(Duration::from_secs(120)).await;
                 drop(g);
             }
+            "paused" => paused_holder(ns).await,
             "wait" => {
                 let m = sixteen_manager(ns).await;
                 println!("WAITING");
@@ -149,6 +151,47 @@ fn worker() {
             other => panic!("unknown worker role {other}"),
         }
     });
+}
+
+/// Holds `l00`, checks it, waits for a line on stdin (the test pauses this process meanwhile),
+/// then writes twice, as a holder that believes it still holds the lock: in a transaction on the
+/// holding session, and through another connection, fenced by its token.
+async fn paused_holder(ns: i32) {
+    let table = std::env::var("LOCKORDER_PG_TABLE").unwrap();
+    let m = sixteen_manager(ns).await;
+    let mut g = m.acquire(["l00"]).owner("paused").await.unwrap();
+    g.check().await.unwrap();
+    let token = g.fencing_token() as i64;
+    println!("HOLDING {} {token}", g.backend_pid().unwrap());
+    let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
+    // No check here: the pause came after the last one, as it can in any program.
+    let on_session = async {
+        let tx = g.transaction().await?;
+        tx.execute(
+            &format!("UPDATE {table} SET value = 'paused holder', token = $1 WHERE id = 1"),
+            &[&token],
+        )
+        .await
+        .map_err(Error::Database)?;
+        tx.commit().await.map_err(Error::Database)
+    }
+    .await;
+    match on_session {
+        Ok(()) => println!("SESSION committed"),
+        Err(e) => println!("SESSION refused: {}", e.to_string().replace('\n', " ")),
+    }
+    let other = client().await;
+    let n = other
+        .execute(
+            &format!(
+                "UPDATE {table} SET value = 'paused holder, fenced', token = $1
+                 WHERE id = 1 AND token <= $1"
+            ),
+            &[&token],
+        )
+        .await
+        .unwrap();
+    println!("FENCED {n}");
 }
 
 /// Random overlapping sets in random request orders, some locks shared, some nesting, until
@@ -394,5 +437,89 @@ async fn a_waiter_killed_with_sigkill_leaves_no_waiting_backend() -> Result {
         Err(Error::Lock(lockorder::Error::UnknownLock { .. })) => {}
         other => panic!("{other:?}"),
     }
+    Ok(())
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// The pause scenario: a holder is stopped (SIGSTOP) after checking its guard, its backend is
+/// terminated, another process takes the lock and writes; the holder resumes (SIGCONT) and
+/// writes as if it still held the lock. Both of its writes are refused: the transaction on its
+/// dead session, and the fenced write through another connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_holders_writes_are_refused_after_its_locks_moved_on() -> Result {
+    use std::io::Write as _;
+    let ns = namespace("processes-pause");
+    let m = sixteen_manager(ns).await;
+    let c = client().await;
+    let table = format!("lockorder_test_fenced_{}", ns.unsigned_abs());
+    c.batch_execute(&format!(
+        "CREATE TABLE {table} (id int4 PRIMARY KEY, value text NOT NULL, token int8 NOT NULL);
+         INSERT INTO {table} VALUES (1, 'nobody', 0)"
+    ))
+    .await?;
+    let mut holder = spawn_worker("paused", ns, &[("LOCKORDER_PG_TABLE", table.clone())]);
+    let mut out = BufReader::new(holder.child().stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("HOLDING ") {
+        line.clear();
+        assert!(out.read_line(&mut line)? > 0, "the holder ended early");
+    }
+    let mut words = line[line.find("HOLDING ").unwrap() + 8..].split_whitespace();
+    let pid: i32 = words.next().unwrap().parse()?;
+    let token: u64 = words.next().unwrap().parse()?;
+    let child = holder.child().id();
+
+    signal(child, "-STOP");
+    // Read once it resumes: it writes at once then.
+    writeln!(holder.child().stdin.as_mut().unwrap(), "go")?;
+    let terminated: bool = c
+        .query_one("SELECT pg_terminate_backend($1, 5000)", &[&pid])
+        .await?
+        .get(0);
+    assert!(terminated);
+    let mut g = m.acquire(["l00"]).timeout(Duration::from_secs(10)).await?;
+    assert!(g.fencing_token() > token);
+    let mine = g.fencing_token() as i64;
+    let tx = g.transaction().await?;
+    let n = tx
+        .execute(
+            &format!(
+                "UPDATE {table} SET value = 'new holder', token = $1 WHERE id = 1 AND token <= $1"
+            ),
+            &[&mine],
+        )
+        .await?;
+    assert_eq!(n, 1);
+    tx.commit().await?;
+    g.release().await?;
+
+    signal(child, "-CONT");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest)?;
+    let (ok, _, err) = wait_with_limit(holder.take(), Duration::from_secs(30));
+    assert!(ok, "the paused holder failed: {rest}\n{err}");
+    eprintln!("the paused holder, resumed: {rest}");
+    assert!(
+        rest.contains("SESSION refused"),
+        "its transaction on the dead session went through: {rest}"
+    );
+    assert!(
+        rest.contains("FENCED 0"),
+        "its fenced write went through: {rest}"
+    );
+    let value: String = c
+        .query_one(&format!("SELECT value FROM {table}"), &[])
+        .await?
+        .get(0);
+    assert_eq!(value, "new holder");
+    c.batch_execute(&format!("DROP TABLE {table}")).await?;
     Ok(())
 }

@@ -1,0 +1,159 @@
+//! Timers: where timeouts and timestamps come from.
+//!
+//! `lockorder` never names a runtime. A manager built with a [`Timer`] gets timeouts
+//! ([`Acquire::timeout`](crate::futures::Acquire::timeout),
+//! [`Builder::default_timeout`](crate::Builder::default_timeout)); a manager without one
+//! ([`NoTimer`], the default) has neither, and asking for a timeout is a compile error.
+
+use core::fmt;
+use core::future::Future;
+use core::time::Duration;
+
+mod manual;
+
+#[cfg(feature = "async-io")]
+mod async_io;
+#[cfg(feature = "embassy-time")]
+mod embassy;
+#[cfg(feature = "tokio")]
+mod tokio;
+
+#[cfg(feature = "async-io")]
+pub use self::async_io::{AsyncIoSleep, AsyncIoTimer};
+#[cfg(feature = "embassy-time")]
+pub use self::embassy::EmbassyTimer;
+#[cfg(feature = "tokio")]
+pub use self::tokio::TokioTimer;
+pub use manual::{ManualSleep, ManualTimer};
+
+/// A source of time: a monotonic clock and sleep futures.
+///
+/// Implement it for your executor's timer; adapters for common runtimes are behind cargo
+/// features. `Sleep` need not be `Send`; an [`Acquire`](crate::futures::Acquire) future is `Send`
+/// exactly when it can be.
+///
+/// ```
+/// use core::time::Duration;
+/// use lockorder::{LockManager, ManualTimer};
+///
+/// let timer = ManualTimer::new();
+/// let mut b = LockManager::builder()
+///     .timer(timer.clone())
+///     .default_timeout(Duration::from_secs(10));
+/// b.register("db", 10)?;
+/// let m = b.build();
+/// assert_eq!(m.default_timeout(), Some(Duration::from_secs(10)));
+/// # Ok::<(), lockorder::Error>(())
+/// ```
+pub trait Timer {
+    /// The future returned by [`sleep`](Self::sleep).
+    type Sleep: Future<Output = ()>;
+
+    /// The current time of a monotonic clock with an arbitrary epoch.
+    fn now(&self) -> Duration;
+
+    /// A future that completes once `duration` has passed.
+    fn sleep(&self, duration: Duration) -> Self::Sleep;
+}
+
+/// The timer of a manager that has none: no timeouts, no timestamps.
+///
+/// `NoTimer` is deliberately *not* a [`Timer`], so that asking such a manager for a timeout does
+/// not compile:
+///
+/// ```compile_fail
+/// # use core::time::Duration;
+/// let mut b = lockorder::LockManager::builder();
+/// b.register("db", 10).unwrap();
+/// let m = b.build();
+/// let _ = m.acquire(["db"]).timeout(Duration::from_millis(5)); // needs a Timer
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct NoTimer;
+
+/// Any timer a manager can have: [`NoTimer`] or a [`Timer`].
+///
+/// Name it to write code generic over every manager:
+///
+/// ```
+/// use lockorder::{LockManager, MaybeTimer};
+///
+/// fn lock_names<T: MaybeTimer>(m: &LockManager<T>) -> Vec<&str> {
+///     m.locks().map(|l| l.name()).collect()
+/// }
+/// let mut b = LockManager::builder();
+/// b.register("b", 2)?.register("a", 1)?;
+/// assert_eq!(lock_names(&b.build()), ["a", "b"]);
+/// # Ok::<(), lockorder::Error>(())
+/// ```
+///
+/// This trait is sealed: it is implemented for `NoTimer` and for every `Timer`, and cannot be
+/// implemented otherwise.
+pub trait MaybeTimer: sealed::Sealed {}
+
+impl<T: Timer> MaybeTimer for T {}
+impl MaybeTimer for NoTimer {}
+
+pub(crate) mod sealed {
+    #![allow(unreachable_pub)]
+    use core::future::Future;
+    use core::time::Duration;
+
+    pub trait Sealed {
+        /// The sleep future, `Pending` when there is no timer (it is never created then).
+        type Sleep: Future<Output = ()>;
+        /// Whether this is a real timer.
+        const HAS_TIMER: bool;
+        fn now_opt(&self) -> Option<Duration>;
+        fn sleep_for(&self, duration: Duration) -> Self::Sleep;
+    }
+
+    impl<T: super::Timer> Sealed for T {
+        type Sleep = T::Sleep;
+        const HAS_TIMER: bool = true;
+
+        #[inline]
+        fn now_opt(&self) -> Option<Duration> {
+            Some(self.now())
+        }
+
+        #[inline]
+        fn sleep_for(&self, duration: Duration) -> T::Sleep {
+            self.sleep(duration)
+        }
+    }
+
+    impl Sealed for super::NoTimer {
+        type Sleep = core::future::Pending<()>;
+        const HAS_TIMER: bool = false;
+
+        #[inline]
+        fn now_opt(&self) -> Option<Duration> {
+            None
+        }
+
+        #[inline]
+        fn sleep_for(&self, _: Duration) -> Self::Sleep {
+            core::future::pending()
+        }
+    }
+}
+
+/// Formats a timer for `Debug` output without requiring `T: Debug`.
+pub(crate) struct TimerName<T>(core::marker::PhantomData<T>);
+
+impl<T: MaybeTimer> TimerName<T> {
+    pub(crate) fn new() -> Self {
+        Self(core::marker::PhantomData)
+    }
+}
+
+impl<T: MaybeTimer> fmt::Debug for TimerName<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if <T as sealed::Sealed>::HAS_TIMER {
+            f.write_str(core::any::type_name::<T>())
+        } else {
+            f.write_str("NoTimer")
+        }
+    }
+}

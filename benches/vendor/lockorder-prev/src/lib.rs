@@ -1,0 +1,171 @@
+//! An async lock manager that makes deadlocks impossible by lock ordering.
+//!
+//! Every lock has a name and a unique order. A caller asks for a *set* of locks; `lockorder`
+//! takes them in ascending order and hands back one [`Guard`] that releases them all. Because
+//! every task climbs the same ladder, no two tasks can each hold a lock the other is waiting for:
+//! a wait-for cycle would need someone to wait for a lower lock while holding a higher one, and
+//! that is exactly what the manager never does.
+//!
+//! ```
+//! use core::time::Duration;
+//! use futures_lite::future::block_on;
+//! use lockorder::{Error, LockManager, ManualTimer};
+//!
+//! // Register, then freeze.
+//! let mut b = LockManager::builder()
+//!     .timer(ManualTimer::new()) // any `Timer`: tokio, async-io, embassy, your own
+//!     .default_timeout(Duration::from_secs(10));
+//! b.register("config", 10)?
+//!     .register("db", 20)?
+//!     .register_with("cache", 30, "read-through cache")?;
+//! let m = b.build();
+//!
+//! block_on(async {
+//!     // Any order in, ascending order taken.
+//!     let mut g = m.acquire(["cache", "config"]).owner("worker-1").await?;
+//!     // Nesting goes through the guard, and is checked.
+//!     let inner = g.acquire(["cache"]).await?; // held already: reentrant
+//!     assert!(inner.holds("config"));
+//!     drop(inner); // a guard has one child at a time
+//!     match g.acquire(["db"]).await {
+//!         Err(Error::OrderViolation { requested, held }) => {
+//!             assert_eq!((requested.name(), held.name()), ("db", "cache"));
+//!         }
+//!         other => panic!("{other:?}"),
+//!     }
+//!     Ok::<(), Error>(())
+//! })?;
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! # How it works
+//!
+//! * **Registration, then freeze.** A [`Builder`] collects `(name, order, description)`;
+//!   [`Builder::build`] sorts them into a fixed array. A lock's position in it is its rank, and
+//!   nothing is registered or removed afterwards, so acquiring needs no manager-wide lock.
+//! * **One raw reader-writer lock per slot**: an atomic state word and two `event-listener`
+//!   events (readers, writers). A free lock is taken with one compare-and-swap and given back
+//!   with one read-modify-write; nothing is allocated, and no sleep is created unless a lock is
+//!   busy (a manager with a timer reads `now()` once per poll, for the status timestamp).
+//! * **Shared mode**: [`Acquire::shared`](futures::Acquire::shared),
+//!   [`LockManager::acquire_shared`] and [`Guard::acquire_shared`] take locks for reading; one set
+//!   may mix modes, and the order rule is the same for both. Writers are not starved: once a
+//!   writer waits for a lock, new readers wait too. A nested exclusive request for a lock held
+//!   shared is refused ([`Error::UpgradeRefused`]): upgrades deadlock.
+//! * **Bounded waiting**: newcomers may take a free lock ahead of waiters (that keeps throughput
+//!   up), but a waiter that was woken and found its lock taken by a newcomer reserves it: the next
+//!   release hands the lock to that waiter, and everyone else yields until it has had its turn.
+//! * **Owned guards and blocking waits**: [`LockManager::acquire_owned`] holds the manager
+//!   through an `Arc`, so its [`OwnedGuard`] can move into a spawned task; `.wait()` (feature
+//!   `std`) takes the locks from a plain thread, measuring its timeout with the thread's clock.
+//! * **[`Acquire`](futures::Acquire)** is a named future that walks the requested set upward. At
+//!   a busy lock it listens for the release; if it has a timeout it creates the timer's sleep
+//!   then, and when that fires it releases everything taken, newest first, and returns
+//!   [`Error::Timeout`] naming the busy lock.
+//! * **Cancellation** at any point releases what was taken and passes on a wake-up the future
+//!   received but did not use (see [`Acquire`](futures::Acquire#cancel-safety)).
+//!
+//! Panics in foreign code (the timer, a waker) keep no lock: a poll that unwinds leaves its
+//! future able to go on (dropping it releases what it took), and a guard whose release wakes a
+//! waker that panics still releases all its locks while unwinding. Wakers should not panic all
+//! the same: `event-listener` wakes while holding its waiter list's lock, and a panic there can
+//! strand later waiters of that lock.
+//!
+//! # Reentrancy goes through the guard
+//!
+//! A runtime-agnostic library has no task identity. Nested acquisition is reentrant only
+//! **through the guard**: [`Guard::acquire`] skips locks the guard already covers and refuses, with
+//! [`Error::OrderViolation`], a new lock ordered below one it holds. It borrows the guard mutably,
+//! so a guard has one child at a time and nested guards form a stack: each request is checked
+//! against every lock held through the stack, which is what keeps nesting deadlock-free. A task
+//! that holds a lock and calls [`LockManager::acquire`] for it again waits for itself; a timeout
+//! turns that into [`Error::Timeout`], and without one it waits forever. Pass the guard down
+//! instead.
+//!
+//! # Timers
+//!
+//! Timeouts and timestamps come from a [`Timer`] given to the builder. Without one
+//! ([`NoTimer`], the default) there are no timeouts, and asking for one does not compile.
+//! [`ManualTimer`] is a virtual clock for deterministic tests. Adapters for runtimes come with
+//! one cargo feature each: `TokioTimer` (`tokio`), `AsyncIoTimer` (`async-io`, for smol and
+//! async-std) and `EmbassyTimer` (`embassy-time`, for embedded executors).
+//!
+//! # `no_std`
+//!
+//! The crate is `#![no_std]` and needs `alloc`. The `std` feature (on by default) uses the standard
+//! library's locks inside `event-listener`. Without it, `event-listener` guards its lists of
+//! waiters with a spin lock; the `critical-section` feature uses a critical section instead, which
+//! the application provides (usually its HAL does). Targets need atomic compare-and-swap.
+//!
+//! # When not to use `lockorder`
+//!
+//! * To protect one piece of data, use a mutex that owns it (`async_lock::Mutex<T>`): `lockorder`
+//!   guards *names*, not data, and cannot stop code from touching data without the lock.
+//! * When the set of locks is not known up front (locks per user, per row, created at run time):
+//!   the table is frozen at build time.
+//! * Under heavy contention on a single lock, a dedicated async mutex or a channel serializing the
+//!   work serves better; ordering pays off when tasks take *several* locks.
+//! * In synchronous code, where `std::sync::Mutex` and a documented order do the job.
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+// The modules, by layer: each uses only modules of its own layer or below (`tests/layers.rs`
+// checks it).
+//
+// Layer 0, plain data: nothing concurrent, nothing that waits.
+mod error; // the error type and the locks it names
+mod registry; // the builder, lock ids and infos, keys and the name index
+mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
+mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
+           // Layer 1, primitives with atomics.
+mod raw; // the raw reader-writer lock of each slot
+mod record; // the record of each holding and how status readers read it
+mod stats; // per-lock statistics (zero-sized without the `stats` feature)
+mod sync; // the atomics, swapped for loom's under `--cfg loom`
+mod table; // the frozen slots of a manager
+           // Layer 2, the walk.
+mod walk; // taking a request's locks upward, and releasing held locks
+          // Layer 3, the public API.
+mod acquire; // the acquire futures and their state machine
+mod guard; // guards, owned guards, nesting
+mod manager; // LockManager
+mod status; // status views: LockStatus, Status, LongHold
+mod watchdog; // the Watchdog future
+              // Layer 4, extras.
+pub mod global; // the process-wide manager
+pub mod presets; // ready-made hierarchies
+
+pub use error::{Error, LockRef};
+pub use guard::{Guard, OwnedGuard};
+pub use manager::LockManager;
+pub use record::{HolderId, Label, Owner};
+pub use registry::{Builder, Key, LockId, LockInfo};
+pub use set::Mode;
+#[cfg(feature = "stats")]
+pub use stats::LockStats;
+pub use status::{LockStatus, LongHold, Status};
+pub use timer::{ManualSleep, ManualTimer, MaybeTimer, NoTimer, Timer};
+
+#[cfg(feature = "embassy-time")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy-time")))]
+pub use timer::EmbassyTimer;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use timer::TokioTimer;
+#[cfg(feature = "async-io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
+pub use timer::{AsyncIoSleep, AsyncIoTimer};
+#[cfg(all(feature = "std", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use timer::{StdSleep, StdTimer};
+
+/// The named futures of this crate.
+pub mod futures {
+    pub use crate::acquire::{Acquire, AcquireOwned};
+    pub use crate::watchdog::Watchdog;
+}

@@ -1,0 +1,290 @@
+//! The walk: takes the locks of a request one after another, upward, each in its mode, and
+//! listens at a busy one; and the release of a set of held locks.
+//!
+//! Plain data plus the raw locks: not generic over the timer or over how the manager is held, so
+//! its code is compiled once. The futures (`acquire`) drive it; guards release through it.
+
+use core::future::Future;
+use core::mem;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use event_listener::{EventListener, Listener};
+
+use crate::raw::{Busy, Turn};
+use crate::record::{HolderId, Label, Publish};
+use crate::set::{LockSet, Mode, Request};
+use crate::stats::WaitClock;
+use crate::table::{Slot, Table};
+
+// === Releasing ===
+
+/// Unlocks the locks of `request` below position `below`, newest first, each in its mode, even
+/// if an unlock panics.
+///
+/// An unlock may run foreign code: waking the next waiter calls its waker. The lock itself is
+/// given back before that, so if the waker panics, the locks not yet unlocked are unlocked while
+/// unwinding (a second panic there aborts, as any panic during unwinding does): a panicking waker
+/// can strand a waiter but never leaves a lock held. The guard that does it holds a cursor, so
+/// the normal path pays one store per lock for it.
+#[inline]
+pub(crate) fn unlock_all(slots: &[Slot], request: &Request, below: usize) {
+    struct Rest<'a> {
+        slots: &'a [Slot],
+        request: &'a Request,
+        /// Everything below this is still to be unlocked.
+        below: usize,
+    }
+    impl Drop for Rest<'_> {
+        #[inline]
+        fn drop(&mut self) {
+            if self.below != 0 {
+                unlock_rest(self.slots, self.request, self.below);
+            }
+        }
+    }
+    #[cold]
+    fn unlock_rest(slots: &[Slot], request: &Request, below: usize) {
+        for pos in request.want.iter_rev_below(below) {
+            slots[pos].raw.unlock(mode_of(&request.shared, pos));
+        }
+    }
+    let mut rest = Rest {
+        slots,
+        request,
+        below: 0,
+    };
+    if request.shared.is_empty() {
+        for pos in request.want.iter_rev_below(below) {
+            rest.below = pos;
+            slots[pos].raw.unlock_exclusive();
+        }
+    } else {
+        for pos in request.want.iter_rev_below(below) {
+            rest.below = pos;
+            slots[pos].raw.unlock(mode_of(&request.shared, pos));
+        }
+    }
+    rest.below = 0;
+}
+
+/// The mode a position of a request is taken in.
+#[inline]
+pub(crate) fn mode_of(shared: &LockSet, pos: usize) -> Mode {
+    if shared.contains(pos) {
+        Mode::Shared
+    } else {
+        Mode::Exclusive
+    }
+}
+
+// === Walk: the timer-independent part ===
+
+/// Walks a lock set upward, taking one lock after another, each in its mode.
+///
+/// Invariant: every position of `request.want` below `next` is held by this walk, and nothing
+/// else is; `listener`, when set, listens for a release of the lock at the cursor (the first
+/// wanted position at or after `next`), and `writer_counted` says whether the walk counts as a
+/// writer waiting for that lock. A walk does not release on drop (it does not know its table):
+/// its owner calls [`release`](Self::release), from its own `Drop` as well.
+pub(crate) struct Walk {
+    pub(crate) request: Request,
+    next: usize,
+    /// Listening for a release of the lock at the cursor.
+    listener: Option<EventListener>,
+    /// How the walk asks for the lock at the cursor: `New` until it first listens, `Woken` once
+    /// it has been woken, `Reserved` once it holds the lock's reservation (after a newcomer got
+    /// in ahead of it).
+    turn: Turn,
+    /// Counted in the cursor lock's waiting writers (new readers yield to it).
+    writer_counted: bool,
+    /// What each holding this walk starts publishes for status readers.
+    pub(crate) publish: Publish,
+    /// The holder id of this acquisition: inherited from a parent guard, or named after the
+    /// first holding it starts.
+    pub(crate) holder: Option<HolderId>,
+    /// When the walk started waiting for the lock at the cursor (feature `stats`).
+    wait_clock: WaitClock,
+}
+
+impl Walk {
+    #[inline]
+    pub(crate) fn new(request: Request, holder: Option<HolderId>, label: Option<Label>) -> Self {
+        Self {
+            request,
+            next: 0,
+            listener: None,
+            turn: Turn::New,
+            writer_counted: false,
+            publish: Publish { label, at: None },
+            holder,
+            wait_clock: WaitClock::new(),
+        }
+    }
+
+    /// Takes locks upward from the cursor. `Ok` when all are held; `Err(pos)` when the lock at
+    /// `pos` is busy. With a context, the walk then listens for its release and the context's
+    /// waker will be woken; without one, it only tries.
+    ///
+    /// If it unwinds (a waker's `clone` panics while the walk registers it), the invariant holds:
+    /// the walk can be advanced again or released.
+    #[inline]
+    pub(crate) fn advance(
+        &mut self,
+        table: &Table,
+        mut cx: Option<&mut Context<'_>>,
+    ) -> Result<(), usize> {
+        let any_shared = !self.request.shared.is_empty();
+        for pos in self.request.want.iter_from(self.next) {
+            let slot = &table.slots[pos];
+            let raw = &slot.raw;
+            let mode = if any_shared {
+                mode_of(&self.request.shared, pos)
+            } else {
+                Mode::Exclusive
+            };
+            let taken = loop {
+                let busy = match raw.try_lock(mode, self.turn) {
+                    Ok(taken) => break taken,
+                    Err(busy) => busy,
+                };
+                let Some(cx) = cx.as_mut() else {
+                    return Err(pos);
+                };
+                match &mut self.listener {
+                    None => {
+                        self.listener = Some(match self.turn {
+                            Turn::New => {
+                                self.wait_clock.start(self.publish.at);
+                                if mode == Mode::Exclusive {
+                                    raw.writer_waits();
+                                    self.writer_counted = true;
+                                }
+                                self.turn = Turn::Listening;
+                                raw.listen(mode)
+                            }
+                            // Woken, and still refused: a newcomer got in first. Reserve the
+                            // lock, so that the next holding is this walk's.
+                            Turn::Woken if busy == Busy::Held => match raw.reserve() {
+                                Some(listener) => {
+                                    self.turn = Turn::Reserved;
+                                    listener
+                                }
+                                None => raw.listen(mode),
+                            },
+                            Turn::Reserved => raw.listen_reserved(),
+                            Turn::Listening | Turn::Woken => raw.listen(mode),
+                        });
+                    }
+                    Some(listener) => match Pin::new(listener).poll(cx) {
+                        Poll::Ready(()) => {
+                            self.listener = None;
+                            if self.turn != Turn::Reserved {
+                                self.turn = Turn::Woken;
+                            }
+                        }
+                        Poll::Pending => return Err(pos),
+                    },
+                }
+            };
+            if taken.first {
+                let holder = *self
+                    .holder
+                    .get_or_insert_with(|| HolderId::new(pos, taken.generation));
+                slot.record.publish(taken.generation, holder, &self.publish);
+            }
+            let waited = self.turn != Turn::New;
+            slot.stats.acquired(
+                mode == Mode::Shared,
+                waited,
+                self.wait_clock.stop(self.publish.at),
+            );
+            self.next = pos + 1;
+            // Only a walk that waited has anything to reset.
+            if waited {
+                self.turn = Turn::New;
+                if mem::take(&mut self.writer_counted) {
+                    raw.writer_done();
+                }
+                // A notification this listener received was meant to let a waiter take the
+                // lock, and it just did: discard it rather than wake another to find it busy.
+                if let Some(listener) = self.listener.take() {
+                    listener.discard();
+                }
+            }
+            // Last, with the take recorded: waking runs other tasks' wakers, which may panic.
+            if taken.wake_readers {
+                raw.readers_may_join();
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back every lock taken so far, newest first, then stops waiting.
+    ///
+    /// The locks go first: passing a wake-up on runs another task's waker, and a panic there must
+    /// not keep a lock. The walk records that it holds nothing before unlocking, so a release
+    /// that unwinds is not repeated.
+    pub(crate) fn release(&mut self, table: &Table) {
+        let cursor = self.request.want.next_from(self.next);
+        let below = mem::take(&mut self.next);
+        let turn = mem::replace(&mut self.turn, Turn::New);
+        if below != 0 {
+            unlock_all(&table.slots, &self.request, below);
+        }
+        let listener = self.listener.take();
+        let counted = mem::take(&mut self.writer_counted);
+        let Some(pos) = cursor else {
+            return;
+        };
+        let raw = &table.slots[pos].raw;
+        if counted {
+            raw.writer_done();
+        }
+        let woken = listener.is_some_and(|listener| listener.discard());
+        if turn == Turn::Reserved {
+            // The lock waits for this walk alone: open it to everyone again.
+            raw.unreserve();
+        } else if woken {
+            // A wake-up this walk received and did not use passes on, so that a cancelled
+            // waiter never strands the next one.
+            raw.pass_on(mode_of(&self.request.shared, pos));
+        }
+    }
+
+    /// Whether the walk holds a lock or waits for one: whether [`release`](Self::release) has
+    /// anything to do.
+    #[inline]
+    pub(crate) fn is_active(&self) -> bool {
+        self.next != 0 || self.listener.is_some() || self.turn != Turn::New
+    }
+
+    /// Hands the locks over once every lock is held: the walk then holds nothing.
+    #[inline]
+    pub(crate) fn finish(&mut self) -> Request {
+        debug_assert!(self.listener.is_none() && !self.writer_counted);
+        self.next = 0;
+        mem::replace(
+            &mut self.request,
+            Request {
+                want: LockSet::EMPTY,
+                shared: LockSet::EMPTY,
+            },
+        )
+    }
+
+    /// The request (before the walk starts: what was asked for; afterwards: what it takes).
+    pub(crate) fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The locks the walk holds, newest first.
+    pub(crate) fn held(&self) -> impl Iterator<Item = usize> + '_ {
+        self.request.want.iter_rev_below(self.next)
+    }
+
+    /// Whether the walk listens for a lock.
+    pub(crate) fn is_listening(&self) -> bool {
+        self.listener.is_some()
+    }
+}
