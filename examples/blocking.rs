@@ -39,7 +39,7 @@ fn main() -> Result<(), Error> {
             for _ in 0..ROUNDS {
                 let acquire = locks
                     .acquire_owned(["ledger", "accounts"])
-                    .owner(&format!("worker-{i}"));
+                    .owner(format!("worker-{i}"));
                 let guard = if blocking {
                     acquire.wait()?
                 } else {

@@ -334,6 +334,8 @@ impl<'p, M: Handle> Core<'p, M> {
                 Ok(()) => {}
                 Err(refusal) => {
                     *state = State::Done;
+                    #[cfg(feature = "tracing")]
+                    trace_refusal(table, refusal);
                     return Err(match refusal {
                         Refusal::Order { requested, held } => Error::OrderViolation {
                             requested: table.lock_ref(requested),
@@ -377,9 +379,13 @@ impl<'p, M: Handle> Core<'p, M> {
                 lock: request.want.first().map(|pos| table.lock_ref(pos)),
             });
         };
-        let violation = |requested: usize, held: usize| Error::OrderViolation {
-            requested: table.lock_ref(requested),
-            held: table.lock_ref(held),
+        let violation = |requested: usize, held: usize| {
+            #[cfg(feature = "tracing")]
+            trace_refusal(table, Refusal::Order { requested, held });
+            Error::OrderViolation {
+                requested: table.lock_ref(requested),
+                held: table.lock_ref(held),
+            }
         };
         match &origin.parent {
             None => request.normalize(),
@@ -393,9 +399,11 @@ impl<'p, M: Handle> Core<'p, M> {
                         return Err(violation(requested, held));
                     }
                     Err(Refusal::Upgrade { lock }) => {
+                        #[cfg(feature = "tracing")]
+                        trace_refusal(table, Refusal::Upgrade { lock });
                         return Err(Error::UpgradeRefused {
                             lock: table.lock_ref(lock),
-                        })
+                        });
                     }
                 }
             }
@@ -437,11 +445,12 @@ impl<'p, M: Handle> Core<'p, M> {
         match walk.advance(&manager.table, None) {
             Ok(()) => Ok(Self::held(walk, claim, self.origin)),
             Err(pos) => {
+                let lock = manager.table.busy_lock_ref(pos, walk.publish.at);
+                #[cfg(feature = "tracing")]
+                crate::trace::would_block(lock.name(), lock.held_by().map(|h| h as _));
                 unclaim(claim, walk);
                 walk.release(&manager.table);
-                Err(Error::WouldBlock {
-                    lock: manager.table.lock_ref(pos),
-                })
+                Err(Error::WouldBlock { lock })
             }
         }
     }
@@ -453,6 +462,8 @@ impl<'p, M: Handle> Core<'p, M> {
     pub(crate) fn wait(&mut self) -> Result<Held<'p>, Error> {
         use std::time::Instant;
 
+        #[cfg(feature = "tokio")]
+        crate::timer::refuse_blocking_on_a_runtime_thread();
         // Refused or done: that error. Otherwise (fresh, or started by a poll) wait.
         self.start()?;
         let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
@@ -500,12 +511,18 @@ impl<'p, M: Handle> Core<'p, M> {
             }
         }
         table.slots[busy].stats.timed_out();
+        let lock = table.busy_lock_ref(busy, manager.timer.now_opt());
+        #[cfg(feature = "tracing")]
+        crate::trace::timed_out(
+            lock.name(),
+            walk.publish.label.as_ref().map(|l| l.as_str()),
+            lock.held_by().map(|h| h as _),
+        );
         unclaim(claim, walk);
-        walk.release(table);
+        // Done first: a waker that panics in the release unwinds with the release done.
         self.state = State::Done;
-        Err(Error::Timeout {
-            lock: table.lock_ref(busy),
-        })
+        walk.release(table);
+        Err(Error::Timeout { lock })
     }
 
     /// Polls the state machine.
@@ -559,13 +576,20 @@ impl<'p, M: Handle> Core<'p, M> {
             return Poll::Pending;
         }
         manager.table.slots[busy].stats.timed_out();
+        let lock = manager.table.busy_lock_ref(busy, walk.publish.at);
+        #[cfg(feature = "tracing")]
+        crate::trace::timed_out(
+            lock.name(),
+            walk.publish.label.as_ref().map(|l| l.as_str()),
+            lock.held_by().map(|h| h as _),
+        );
         unclaim(claim, walk);
-        walk.release(&manager.table);
+        // Done first: a waker that panics in the release unwinds with the release done, and the
+        // future, holding nothing, answers a later poll with `PolledAfterCompletion`.
         *this.state = State::Done;
+        walk.release(&manager.table);
         this.sleep.set(None);
-        Poll::Ready(Err(Error::Timeout {
-            lock: manager.table.lock_ref(busy),
-        }))
+        Poll::Ready(Err(Error::Timeout { lock }))
     }
 }
 
@@ -601,6 +625,23 @@ impl<M: Handle> fmt::Debug for Core<'_, M> {
             .field("sleeping", &self.sleep.is_some())
             .field("owner", &walk.publish.label)
             .finish()
+    }
+}
+
+/// Reports a refused nested request to `tracing` (feature `tracing`).
+#[cfg(feature = "tracing")]
+fn trace_refusal(table: &crate::table::Table, refusal: Refusal) {
+    match refusal {
+        Refusal::Order { requested, held } => crate::trace::refused(
+            "order violation",
+            table.slots[requested].info.name(),
+            table.slots[held].info.name(),
+        ),
+        Refusal::Upgrade { lock } => crate::trace::refused(
+            "upgrade refused",
+            table.slots[lock].info.name(),
+            table.slots[lock].info.name(),
+        ),
     }
 }
 
@@ -651,13 +692,14 @@ macro_rules! options {
                 self
             }
 
-            /// Labels the holder, for status reports; a nested acquire inherits its parent's
-            /// label.
+            /// Labels the holder, for status reports and for the errors of those who wait for
+            /// it; a nested acquire inherits its parent's label.
             ///
-            /// The label is copied (any `&str` will do, a formatted one too); status and the
-            /// guard keep its first [`Label::CAPACITY`] bytes, cut at a character boundary.
-            pub fn owner(mut self, label: &str) -> Self {
-                self.core.walker.walk.publish.label = Some(Label::new(label));
+            /// The label is copied (a `&str`, a `String` such as `format!("req-{id}")`, anything
+            /// that is `AsRef<str>`); status and the guard keep its first [`Label::CAPACITY`]
+            /// bytes, cut at a character boundary.
+            pub fn owner(mut self, label: impl AsRef<str>) -> Self {
+                self.core.walker.walk.publish.label = Some(Label::new(label.as_ref()));
                 self
             }
 
@@ -689,7 +731,18 @@ macro_rules! options {
             /// is (the locks it holds stay held); its timeout then counts again from the first
             /// busy lock this wait meets.
             ///
-            /// Do not call it from inside an async task: it blocks the executor's thread.
+            /// Do not call it from inside an async task, or inside an executor's `block_on`: it
+            /// blocks the executor's thread, and with a single-threaded executor the lock's
+            /// holder can then never run, so the wait ends only by its timeout (or never). With
+            /// feature `tokio`, a call on a thread that drives a tokio runtime panics at once,
+            /// saying to use `.await` (as tokio's `blocking_lock` does); `spawn_blocking` threads
+            /// and threads outside any runtime wait as usual. On other runtimes (smol,
+            /// async-std, embassy, ...) nothing checks it: use `.await` there, or the runtime's
+            /// way to run blocking code (`smol::unblock`, `async_std::task::spawn_blocking`).
+            ///
+            /// # Panics
+            ///
+            /// With feature `tokio`, on a thread that drives a tokio runtime (see above).
             ///
             /// # Errors
             ///
@@ -705,14 +758,19 @@ macro_rules! options {
             }
         }
 
-        impl<$($lt,)? T: Timer> $future<$($lt,)? T> {
+        impl<$($lt,)? T: MaybeTimer> $future<$($lt,)? T> {
             /// Gives up after `timeout`, counted from the first busy lock, with
             /// [`Error::Timeout`].
             ///
             /// A zero timeout means "try once": a busy lock is a timeout, a free one is taken.
             /// Only a manager with a [`Timer`] has timeouts; on one without, this does not
-            /// compile.
-            pub fn timeout(mut self, timeout: Duration) -> Self {
+            /// compile, and the error says to give the builder a timer.
+            // The bound is the method's, not the impl's, so that a manager without a timer gets
+            // the `Timer` trait's diagnostic (E0277) rather than "method not found" (E0599).
+            pub fn timeout(mut self, timeout: Duration) -> Self
+            where
+                T: Timer,
+            {
                 self.core.timeout = Some(timeout);
                 self
             }
@@ -748,7 +806,7 @@ pin_project! {
     /// b.register("db", 10)?;
     /// let m = b.build();
     /// let id = 42;
-    /// let held = block_on(m.acquire(["db"]).owner(&format!("req-{id}")).timeout(Duration::ZERO))?;
+    /// let held = block_on(m.acquire(["db"]).owner(format!("req-{id}")).timeout(Duration::ZERO))?;
     /// assert_eq!(held.owner(), Some("req-42"));
     /// // A zero timeout tries once: "db" is busy.
     /// let err = block_on(m.acquire(["db"]).timeout(Duration::ZERO)).unwrap_err();
@@ -771,6 +829,11 @@ pin_project! {
     /// the state it had reached: it still holds the locks it took, and either polling it again
     /// goes on from there or dropping it releases them. A future that returned an error holds
     /// nothing.
+    ///
+    /// Giving up (a timeout, a drop) wakes other waiters, whose wakers may panic: the release is
+    /// done all the same (every lock given back, every waiter it owes a wake-up woken), and then
+    /// the panic goes on. A future whose timeout unwound that way holds nothing and answers a
+    /// later poll with [`Error::PolledAfterCompletion`].
     ///
     /// # After completion
     ///

@@ -1,8 +1,12 @@
 //! The one error type of the crate.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 use core::panic::Location;
+use core::time::Duration;
+
+use crate::set::Mode;
 
 use crate::text::Text;
 
@@ -28,12 +32,95 @@ use crate::text::Text;
 /// ```
 ///
 /// In an [`Error::OrderViolation`], the `held` lock also tells where it was acquired
-/// ([`acquired_at`](Self::acquired_at)). Equality compares name and order only.
+/// ([`acquired_at`](Self::acquired_at)); in an [`Error::Timeout`] or [`Error::WouldBlock`], the
+/// busy lock tells who held it when the error was made ([`held_by`](Self::held_by)). Equality
+/// compares name and order only.
 #[derive(Clone)]
 pub struct LockRef {
     name: Text,
     order: u32,
     acquired_at: Option<&'static Location<'static>>,
+    held_by: Option<Box<HeldBy>>,
+}
+
+/// Who held a lock when an error was made: read from the lock's status record at that moment
+/// (the holding may have ended since). Found in [`LockRef::held_by`].
+///
+/// ```
+/// # use core::time::Duration;
+/// # use lockorder::{Error, LockManager, ManualTimer, Mode};
+/// # use futures_lite::future::block_on;
+/// let timer = ManualTimer::new();
+/// let mut b = LockManager::builder().timer(timer.clone());
+/// b.register("acct-3", 103)?;
+/// let m = b.build();
+/// let _held = m.acquire(["acct-3"]).owner("worker-3").try_now()?;
+/// timer.advance(Duration::from_millis(1200));
+/// let err = block_on(m.acquire(["acct-3"]).timeout(Duration::ZERO)).unwrap_err();
+/// let Error::Timeout { lock } = &err else { unreachable!() };
+/// let holder = lock.held_by().unwrap();
+/// assert_eq!(holder.owner(), "worker-3");
+/// assert_eq!(holder.mode(), Mode::Exclusive);
+/// assert_eq!(holder.held_for(), Some(Duration::from_millis(1200)));
+/// assert!(err.to_string().contains("held by `worker-3` (exclusive) for 1.200s at the time"));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBy {
+    owner: String,
+    mode: Mode,
+    readers: u32,
+    held_for: Option<Duration>,
+}
+
+impl HeldBy {
+    pub(crate) fn new(owner: String, mode: Mode, readers: u32, held_for: Option<Duration>) -> Self {
+        Self {
+            owner,
+            mode,
+            readers,
+            held_for,
+        }
+    }
+
+    /// The holder's owner label, or its holder id (`holder-N.M`) when it gave none; for a lock
+    /// held shared, the reader that made it shared-held.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// How the lock was held.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// How many readers held it (0 when held exclusive).
+    pub fn readers(&self) -> u32 {
+        self.readers
+    }
+
+    /// How long it had been held (by that owner, or since it became shared-held), when the
+    /// manager has a timer.
+    pub fn held_for(&self) -> Option<Duration> {
+        self.held_for
+    }
+}
+
+impl fmt::Display for HeldBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "held by `{}`", self.owner)?;
+        match self.mode {
+            Mode::Exclusive => write!(f, " (exclusive)")?,
+            Mode::Shared if self.readers > 1 => {
+                write!(f, " and {} more readers (shared)", self.readers - 1)?
+            }
+            Mode::Shared => write!(f, " (shared)")?,
+        }
+        if let Some(d) = self.held_for {
+            write!(f, " for {}.{:03}s", d.as_secs(), d.subsec_millis())?;
+        }
+        write!(f, " at the time")
+    }
 }
 
 impl LockRef {
@@ -42,7 +129,20 @@ impl LockRef {
             name,
             order,
             acquired_at: None,
+            held_by: None,
         }
+    }
+
+    pub(crate) fn with_holder(mut self, held_by: HeldBy) -> Self {
+        self.held_by = Some(Box::new(held_by));
+        self
+    }
+
+    /// Who held the lock when the error was made, when the error knows it: for the busy lock of
+    /// an [`Error::Timeout`] or an [`Error::WouldBlock`] that was held (rather than kept free for
+    /// a waiter).
+    pub fn held_by(&self) -> Option<&HeldBy> {
+        self.held_by.as_deref()
     }
 
     pub(crate) fn acquired_at_location(mut self, at: &'static Location<'static>) -> Self {
@@ -251,14 +351,29 @@ impl fmt::Display for Error {
                 "upgrade refused (potential deadlock): lock {lock} is held shared and was asked \
                  for exclusive; take it exclusive in the outer acquire instead"
             ),
-            Error::Timeout { lock } => write!(
-                f,
-                "timed out waiting for lock {lock}; every lock this acquire had taken was released"
-            ),
-            Error::WouldBlock { lock } => write!(
-                f,
-                "lock {lock} is held elsewhere, or kept for a waiter; nothing was acquired (try again, or await acquire)"
-            ),
+            Error::Timeout { lock } => {
+                write!(f, "timed out waiting for lock {lock}")?;
+                if let Some(holder) = lock.held_by() {
+                    write!(
+                        f,
+                        ", {holder} (if that holder is this same task, acquire through its guard: \
+                         guard.acquire(..))"
+                    )?;
+                }
+                write!(f, "; every lock this acquire had taken was released")
+            }
+            Error::WouldBlock { lock } => match lock.held_by() {
+                Some(holder) => write!(
+                    f,
+                    "lock {lock} is busy, {holder}; nothing was acquired (try again, or await \
+                     acquire)"
+                ),
+                None => write!(
+                    f,
+                    "lock {lock} is held elsewhere, or kept for a waiter; nothing was acquired \
+                     (try again, or await acquire)"
+                ),
+            },
             Error::PolledAfterCompletion => write!(
                 f,
                 "an acquire future was polled after it had completed; create a new one"

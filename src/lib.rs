@@ -154,12 +154,15 @@ mod set; // lock sets (bitsets over positions), requests and modes, and the nest
 mod sync; // the atomics and `Arc`, swapped for loom's or portable-atomic's where needed
 mod text; // names and descriptions: 'static or shared
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
-           // Layer 1, primitives with atomics.
+mod unwind; // wakers that panic: caught inside the waiting machinery, resumed after it
+            // Layer 1, primitives with atomics.
 mod key; // task keys: the locks claimed under each key, and the key rule
 mod raw; // the raw reader-writer lock of each slot
 mod record; // the record of each holding and how status readers read it
 mod stats; // per-lock statistics (zero-sized without the `stats` feature)
 mod table; // the frozen slots of a manager
+#[cfg(feature = "tracing")]
+mod trace; // feature `tracing`: the events, off the uncontended path
            // Layer 2, the walk.
 mod walk; // taking a request's locks upward, and releasing held locks
           // Layer 3, the public API.
@@ -181,7 +184,7 @@ pub mod presets; // ready-made hierarchies // hierarchies fixed at compile time:
 #[doc(hidden)]
 pub use fixed::__private;
 
-pub use error::{Error, LockRef};
+pub use error::{Error, HeldBy, LockRef};
 pub use guard::{Guard, OwnedGuard};
 pub use key::TaskKey;
 pub use manager::LockManager;

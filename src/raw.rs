@@ -38,6 +38,7 @@ use event_listener::{Event, EventListener, IntoNotification};
 
 use crate::set::Mode;
 use crate::sync::{AtomicU32, Ordering};
+use crate::unwind;
 
 const HOLDERS: u32 = (1 << 14) - 1;
 const EXCLUSIVE: u32 = HOLDERS;
@@ -120,6 +121,30 @@ impl core::fmt::Debug for Taken {
             .field("first", &self.first())
             .field("wake_readers", &self.wake_readers())
             .finish()
+    }
+}
+
+/// The wake-ups a release owes the queues of a lock, once its bookkeeping is done
+/// ([`RawLock::settle`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Owed {
+    /// Every reader.
+    pub(crate) readers: bool,
+    /// One writer.
+    pub(crate) writer: bool,
+    /// One more writer than were notified: a woken writer gave its wake-up back.
+    pub(crate) pass_on: bool,
+}
+
+impl Owed {
+    /// A woken waiter in `mode` gives up without taking the lock (cancelled, timed out): a
+    /// writer's wake-up passes to the next writer. (Every reader was woken with a reader, so a
+    /// reader has nothing to pass on.)
+    pub(crate) fn passed_on(mode: Mode) -> Self {
+        Self {
+            pass_on: mode == Mode::Exclusive,
+            ..Self::default()
+        }
     }
 }
 
@@ -241,6 +266,7 @@ impl RawLock {
     #[inline(never)]
     pub(crate) fn readers_may_join(&self) {
         self.readers.notify(usize::MAX);
+        unwind::resume();
     }
 
     /// The compare-and-swap loop of a take: `step` turns the current word into the next one
@@ -311,10 +337,23 @@ impl RawLock {
     /// The reserving waiter gives up without taking the lock: the reservation is lifted, and the
     /// queues are woken (releases during the reservation cleared their bits without waking them,
     /// so both are woken whatever the bits say).
+    #[cfg(test)]
     pub(crate) fn unreserve(&self) {
+        let owed = self.lift_reservation();
+        self.settle(owed);
+    }
+
+    /// The bookkeeping half of [`unreserve`](Self::unreserve), which runs no foreign code: the
+    /// reservation is lifted. The wake-ups it owes the queues are returned, for
+    /// [`settle`](Self::settle).
+    pub(crate) fn lift_reservation(&self) -> Owed {
         self.state
             .fetch_and(!(RESERVED | WAIT_S | WAIT_X), Ordering::AcqRel);
-        self.wake(WAIT_S | WAIT_X);
+        Owed {
+            readers: true,
+            writer: true,
+            pass_on: false,
+        }
     }
 
     /// A writer starts waiting: new readers yield from now on.
@@ -330,12 +369,40 @@ impl RawLock {
     /// read-modify-write synchronizes with this one, and its next load of the count sees it
     /// down (no Dekker pattern over two variables, which would need sequential consistency).
     pub(crate) fn writer_done(&self) {
+        if self.writer_stops() {
+            self.readers.notify(usize::MAX);
+            unwind::resume();
+        }
+    }
+
+    /// The bookkeeping half of [`writer_done`](Self::writer_done), which runs no foreign code:
+    /// the writer is counted off. Whether the readers are owed a wake-up is returned.
+    pub(crate) fn writer_stops(&self) -> bool {
         if self.writers_waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
             let state = self.state.fetch_or(0, Ordering::AcqRel);
-            if state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE {
+            return state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE;
+        }
+        false
+    }
+
+    /// Wakes whom a release's bookkeeping said it owes ([`writer_stops`](Self::writer_stops),
+    /// [`lift_reservation`](Self::lift_reservation), a wake-up passed on): all of them, even if
+    /// a waker panics.
+    #[cold]
+    pub(crate) fn settle(&self, owed: Owed) {
+        let readers = unwind::Finally(|| {
+            if owed.readers {
                 self.readers.notify(usize::MAX);
             }
+        });
+        if owed.writer {
+            self.writers.notify(1);
         }
+        if owed.pass_on {
+            self.writers.notify(1.additional());
+        }
+        drop(readers);
+        unwind::resume();
     }
 
     /// Gives back an exclusive holding and wakes whoever may be waiting.
@@ -391,6 +458,7 @@ impl RawLock {
         } else if old & WAIT_S != 0 {
             self.readers.notify(usize::MAX);
         }
+        unwind::resume();
     }
 
     /// Gives back a holding in `mode`.
@@ -409,28 +477,22 @@ impl RawLock {
     fn wake_after_release(&self, old: u32) {
         if old & RESERVED != 0 {
             self.reserved.notify(1);
+            unwind::resume();
         } else {
-            self.wake(old);
-        }
-    }
-
-    /// Wakes the waiters `bits` (a state whose waiting bits were just cleared) says may listen:
-    /// one writer and every reader.
-    fn wake(&self, bits: u32) {
-        if bits & WAIT_X != 0 {
-            self.writers.notify(1);
-        }
-        if bits & WAIT_S != 0 {
-            self.readers.notify(usize::MAX);
+            // One writer and every reader, even if the writer's waker panics.
+            self.settle(Owed {
+                readers: old & WAIT_S != 0,
+                writer: old & WAIT_X != 0,
+                pass_on: false,
+            });
         }
     }
 
     /// A woken writer gives up without taking the lock (cancelled, timed out): its wake-up passes
     /// to the next writer. (Every reader was woken with it, so a reader has nothing to pass on.)
+    #[cfg(test)]
     pub(crate) fn pass_on(&self, mode: Mode) {
-        if mode == Mode::Exclusive {
-            self.writers.notify(1.additional());
-        }
+        self.settle(Owed::passed_on(mode));
     }
 
     /// The current holding, if any (a snapshot).

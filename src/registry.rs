@@ -575,13 +575,18 @@ pub(crate) struct Frozen<T> {
     pub(crate) default_timeout: Option<Duration>,
 }
 
-impl<T: Timer> Builder<T> {
+// The `Timer` bound is the method's, so that a builder without a timer gets the trait's
+// diagnostic (give the builder a timer) rather than "method not found".
+impl<T> Builder<T> {
     /// The timeout of every acquire that does not set its own
     /// ([`Acquire::timeout`](crate::futures::Acquire::timeout),
     /// [`no_timeout`](crate::futures::Acquire::no_timeout)).
     ///
-    /// A zero timeout means "try once".
-    pub fn default_timeout(mut self, timeout: Duration) -> Self {
+    /// A zero timeout means "try once". Needs a timer ([`timer`](Self::timer) first).
+    pub fn default_timeout(mut self, timeout: Duration) -> Self
+    where
+        T: Timer,
+    {
         self.default_timeout = Some(timeout);
         self
     }

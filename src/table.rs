@@ -6,9 +6,12 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Deref;
 
-use crate::error::{Error, LockRef};
+use alloc::string::ToString;
+use core::time::Duration;
+
+use crate::error::{Error, HeldBy, LockRef};
 use crate::raw::RawLock;
-use crate::record::Record;
+use crate::record::{read, Record};
 use crate::registry::{Identity, Index, LockId, LockInfo};
 use crate::set::LockSet;
 use crate::stats::Stats;
@@ -89,6 +92,27 @@ impl Table {
 
     pub(crate) fn lock_ref(&self, pos: usize) -> LockRef {
         self.slots[pos].info.lock_ref()
+    }
+
+    /// The lock at `pos` with who holds it right now (for a timeout or a refused try): its
+    /// owner, mode and, given the clock's `now`, how long it has been held.
+    #[cold]
+    pub(crate) fn busy_lock_ref(&self, pos: usize, now: Option<Duration>) -> LockRef {
+        let slot = &self.slots[pos];
+        let lock = slot.info.lock_ref();
+        let reading = read(&slot.raw, &slot.record);
+        match (reading.holding, reading.owner) {
+            (Some(holding), Some(owner)) => lock.with_holder(HeldBy::new(
+                owner.to_string(),
+                holding.mode,
+                holding.readers,
+                reading
+                    .acquired_at
+                    .zip(now)
+                    .map(|(at, now)| now.saturating_sub(at)),
+            )),
+            _ => lock,
+        }
     }
 
     #[inline]

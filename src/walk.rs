@@ -11,7 +11,7 @@ use core::task::{Context, Poll};
 
 use event_listener::{EventListener, Listener};
 
-use crate::raw::{Busy, Taken, Turn};
+use crate::raw::{Busy, Owed, RawLock, Taken, Turn};
 use crate::record::{HolderId, Label, Publish};
 use crate::set::{LockSet, Mode, Request};
 use crate::stats::WaitClock;
@@ -23,10 +23,10 @@ use crate::table::{Slot, Table};
 /// if an unlock panics.
 ///
 /// An unlock may run foreign code: waking the next waiter calls its waker. The lock itself is
-/// given back before that, so if the waker panics, the locks not yet unlocked are unlocked while
-/// unwinding (a second panic there aborts, as any panic during unwinding does): a panicking waker
-/// can strand a waiter but never leaves a lock held. The guard that does it holds a cursor, so
-/// the normal path pays one store per lock for it.
+/// given back, and its waiters woken, before a waker's panic goes on ([`crate::unwind`]); the
+/// locks not yet unlocked are then unlocked while unwinding (with `std`, a second panicking waker
+/// there is caught and dropped): a panicking waker never leaves a lock held. The guard that does
+/// it holds a cursor, so the normal path pays one store per lock for it.
 #[inline]
 pub(crate) fn unlock_all(slots: &[Slot], request: &Request, below: usize) {
     struct Rest<'a> {
@@ -46,7 +46,7 @@ pub(crate) fn unlock_all(slots: &[Slot], request: &Request, below: usize) {
     #[cold]
     fn unlock_rest(slots: &[Slot], request: &Request, below: usize) {
         for pos in request.want.iter_rev_below(below) {
-            slots[pos].raw.unlock(mode_of(&request.shared, pos));
+            crate::unwind::finishing(|| slots[pos].raw.unlock(mode_of(&request.shared, pos)));
         }
     }
     let mut rest = Rest {
@@ -78,6 +78,33 @@ pub(crate) fn mode_of(shared: &LockSet, pos: usize) -> Mode {
     }
 }
 
+/// The wake-ups a release owes the lock its walk waited for: settled when dropped, after the
+/// unlocks or while unwinding from one of them.
+struct Settle<'a> {
+    raw: Option<&'a RawLock>,
+    owed: Owed,
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        if let Some(raw) = self.raw {
+            if self.owed != Owed::default() {
+                crate::unwind::finishing(|| raw.settle(self.owed));
+            }
+        }
+    }
+}
+
+/// Polls a walk's listener with the task's waker, wrapped ([`crate::unwind`]). Out of line: the
+/// uncontended walk never gets here.
+#[cold]
+#[inline(never)]
+fn poll_listener(listener: &mut EventListener, cx: &mut Context<'_>) -> Poll<()> {
+    crate::unwind::with_task_waker(cx.waker(), |waker| {
+        Pin::new(listener).poll(&mut Context::from_waker(waker))
+    })
+}
+
 // === Walk: the timer-independent part ===
 
 /// Walks a lock set upward, taking one lock after another, each in its mode.
@@ -105,6 +132,9 @@ pub(crate) struct Walk {
     pub(crate) holder: Option<HolderId>,
     /// When the walk started waiting for the lock at the cursor (feature `stats`).
     wait_clock: WaitClock,
+    /// When the walk started waiting for the lock at the cursor (feature `tracing`).
+    #[cfg(feature = "tracing")]
+    trace_since: Option<core::time::Duration>,
 }
 
 impl Walk {
@@ -119,6 +149,8 @@ impl Walk {
             publish: Publish { label, at: None },
             holder,
             wait_clock: WaitClock::new(),
+            #[cfg(feature = "tracing")]
+            trace_since: None,
         }
     }
 
@@ -178,6 +210,16 @@ impl Walk {
                         self.listener = Some(match self.turn {
                             Turn::New => {
                                 self.wait_clock.start(self.publish.at);
+                                #[cfg(feature = "tracing")]
+                                {
+                                    self.trace_since = self.publish.at;
+                                    crate::trace::waits(
+                                        slot.info.name(),
+                                        mode,
+                                        self.publish.label.as_ref().map(|l| l.as_str()),
+                                        self.request.want.iter_rev_below(self.next).count(),
+                                    );
+                                }
                                 if mode == Mode::Exclusive {
                                     raw.writer_waits();
                                     self.writer_counted = true;
@@ -198,7 +240,7 @@ impl Walk {
                             Turn::Listening | Turn::Woken => raw.listen(mode),
                         });
                     }
-                    Some(listener) => match Pin::new(listener).poll(cx) {
+                    Some(listener) => match poll_listener(listener, cx) {
                         Poll::Ready(()) => {
                             self.listener = None;
                             if self.turn != Turn::Reserved {
@@ -215,6 +257,16 @@ impl Walk {
             self.next = pos + 1;
             // Only a walk that waited has anything to reset.
             if waited {
+                #[cfg(feature = "tracing")]
+                crate::trace::got(
+                    slot.info.name(),
+                    mode,
+                    self.publish.label.as_ref().map(|l| l.as_str()),
+                    self.trace_since
+                        .take()
+                        .zip(self.publish.at)
+                        .map(|(since, now)| now.saturating_sub(since)),
+                );
                 self.turn = Turn::New;
                 if mem::take(&mut self.writer_counted) {
                     raw.writer_done();
@@ -253,36 +305,54 @@ impl Walk {
             .acquired(mode == Mode::Shared, waited, wait_clock.stop(publish.at));
     }
 
-    /// Gives back every lock taken so far, newest first, then stops waiting.
+    /// Gives back every lock taken so far, newest first, and stops waiting.
     ///
-    /// The locks go first: passing a wake-up on runs another task's waker, and a panic there must
-    /// not keep a lock. The walk records that it holds nothing before unlocking, so a release
-    /// that unwinds is not repeated.
+    /// Waking other waiters runs their wakers, which may panic; the release is done all the
+    /// same. First its bookkeeping, which runs no foreign code: the walk records that it holds
+    /// and waits for nothing (so a release that unwinds is never redone, from this cursor or
+    /// another), and the lock it waited for counts it off as a waiting writer and loses its
+    /// reservation. Then the foreign code, in one unwind guard: the locks are unlocked, each
+    /// waking its waiters, and the lock waited for gets the wake-ups it is owed (the readers
+    /// that yielded to this writer, the queues a reservation kept asleep, a wake-up this walk
+    /// received and did not use).
     pub(crate) fn release(&mut self, table: &Table) {
         let cursor = self.request.want.next_from(self.next);
         let below = mem::take(&mut self.next);
         let turn = mem::replace(&mut self.turn, Turn::New);
+        let listener = self.listener.take();
+        let counted = mem::take(&mut self.writer_counted);
+        let mut settle = Settle {
+            raw: None,
+            owed: Owed::default(),
+        };
+        if let Some(pos) = cursor {
+            let raw = &table.slots[pos].raw;
+            settle.raw = Some(raw);
+            if counted {
+                settle.owed.readers = raw.writer_stops();
+            }
+            if turn == Turn::Reserved {
+                // The lock waits for this walk alone: open it to everyone again.
+                let lifted = raw.lift_reservation();
+                settle.owed.readers |= lifted.readers;
+                settle.owed.writer |= lifted.writer;
+            }
+        }
         if below != 0 {
             unlock_all(&table.slots, &self.request, below);
         }
-        let listener = self.listener.take();
-        let counted = mem::take(&mut self.writer_counted);
-        let Some(pos) = cursor else {
-            return;
-        };
-        let raw = &table.slots[pos].raw;
-        if counted {
-            raw.writer_done();
+        // After the unlocks: discarding the listener drops this task's waker, foreign code. (If
+        // an unlock unwinds, the listener is dropped instead, which passes a wake-up it received
+        // on by itself.)
+        if let (Some(listener), Some(pos)) = (listener, cursor) {
+            if listener.discard() && turn != Turn::Reserved {
+                // A wake-up this walk received and did not use passes on, so that a cancelled
+                // waiter never strands the next one.
+                settle.owed.pass_on = Owed::passed_on(mode_of(&self.request.shared, pos)).pass_on;
+            }
         }
-        let woken = listener.is_some_and(|listener| listener.discard());
-        if turn == Turn::Reserved {
-            // The lock waits for this walk alone: open it to everyone again.
-            raw.unreserve();
-        } else if woken {
-            // A wake-up this walk received and did not use passes on, so that a cancelled
-            // waiter never strands the next one.
-            raw.pass_on(mode_of(&self.request.shared, pos));
-        }
+        // `settle` wakes what the lock waited for is owed: here, or while unwinding from an
+        // unlock's waker.
     }
 
     /// Whether the walk holds a lock or waits for one: whether [`release`](Self::release) has

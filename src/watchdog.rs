@@ -106,6 +106,12 @@ impl<T: Timer, F: FnMut(&LongHold)> Future for Watchdog<'_, T, F> {
             .extend(holds.iter().map(key).filter(|k| previous.contains(k)));
         for hold in holds.iter().filter(|h| !previous.contains(&key(h))) {
             this.reported.push(key(hold));
+            #[cfg(feature = "tracing")]
+            crate::trace::long_hold(
+                hold.lock.name(),
+                hold.owner.as_ref().map(|o| o as _),
+                hold.held_for,
+            );
             (this.report)(hold);
         }
         // The next period starts now. A sleep that is over at once (a zero period) is not

@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{locked, ABC};
+use common::{assert_all_free, locked, ABC};
 use futures_lite::future::block_on;
 use lockorder::Error;
 
@@ -73,7 +73,7 @@ fn blocking_and_async_waiters_wake_each_other() {
         }
     });
     assert_eq!(done.load(Ordering::SeqCst), 4);
-    assert!(locked(&m, &["a", "b", "c"]).is_empty());
+    assert_all_free(&m);
 }
 
 #[test]

@@ -4,14 +4,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{locked, manager, timed, two_waiters_for_a, Task, ABC};
+use common::{assert_all_free, locked, manager, timed, two_waiters_for_a, Task, ABC};
 
 #[test]
 fn dropping_before_the_first_poll_holds_nothing() {
     let m = manager(ABC);
     let acquire = m.acquire(["a", "b"]);
     drop(acquire);
-    assert!(locked(&m, &["a", "b", "c"]).is_empty());
+    assert_all_free(&m);
     assert!(m.try_acquire(["a", "b", "c"]).is_ok());
 }
 

@@ -29,9 +29,16 @@ fn manager(names: &[&str]) -> LockManager<NoTimer> {
     b.build()
 }
 
+/// Every lock is free and can be taken again in both modes (a shared try also fails on a free
+/// lock kept for a waiting writer or a reservation that no longer exists), and all at once.
 fn assert_all_free<T: lockorder::MaybeTimer>(m: &LockManager<T>) {
     for info in m.locks() {
         assert!(!m.is_locked(info.id()).unwrap(), "{} leaked", info.name());
+        drop(m.try_acquire([info.id()]).expect("free for a writer"));
+        drop(
+            m.try_acquire_shared([info.id()])
+                .expect("free for a reader"),
+        );
     }
     let names: Vec<&str> = m.locks().map(|l| l.name()).collect();
     drop(m.try_acquire(names).expect("every lock is free"));
@@ -449,6 +456,36 @@ fn readers_share_and_writers_exclude() {
 }
 
 static WRITER_GAVE_UP_WAITING: StdAtomicUsize = StdAtomicUsize::new(0);
+
+static PARTIAL_GAVE_UP_WAITING: StdAtomicUsize = StdAtomicUsize::new(0);
+
+/// A partial acquire that gives up settles both of its locks: it holds `a` and waits for `b`
+/// (held shared) as a writer, so new readers of `b` yield to it, when it is dropped. Its release
+/// counts it off `b`'s writers and wakes the readers that yielded, and unlocks `a` and wakes its
+/// waiters; a thread that asks for `b` shared and then for `a` must always get both.
+#[test]
+fn a_partial_acquire_that_gives_up_settles_both_locks() {
+    loom::model(|| {
+        let m = Arc::new(manager(&["a", "b"]));
+        let holder = {
+            let m = m.clone();
+            thread::spawn(move || drop(block_on(m.acquire_shared(["b"])).unwrap()))
+        };
+        let quitter = poll_once_then_drop(
+            {
+                let m = m.clone();
+                async move { m.acquire(["a", "b"]).await.map(drop) }
+            },
+            &PARTIAL_GAVE_UP_WAITING,
+        );
+        drop(block_on(m.acquire_shared(["b"])).unwrap());
+        drop(block_on(m.acquire(["a"])).unwrap());
+        holder.join().unwrap();
+        quitter.join().unwrap();
+        assert_all_free(&m);
+    });
+    assert!(PARTIAL_GAVE_UP_WAITING.load(StdOrdering::Relaxed) > 0);
+}
 
 /// A writer that waits behind a reader, then gives up: a new reader that yielded to it must be
 /// woken when it gives up (or get in once the first reader leaves).

@@ -34,7 +34,7 @@ fn owned_guards_and_their_futures_are_send_sync_and_static() {
 #[test]
 fn an_owned_guard_moves_to_another_thread_and_keeps_the_manager_alive() {
     let m = shared(ABC);
-    let g = block_on(m.acquire_owned(["c", "a"]).owner(&format!("job-{}", 7))).unwrap();
+    let g = block_on(m.acquire_owned(["c", "a"]).owner(format!("job-{}", 7))).unwrap();
     assert_eq!(g.owner(), Some("job-7"));
     let weak = Arc::downgrade(&m);
     drop(m);

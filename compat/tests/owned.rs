@@ -45,7 +45,7 @@ fn owned_guards_in_spawned_tokio_tasks() {
                 let keys: [&str; 2] = if i % 2 == 0 { ["c", "a"] } else { ["b", "c"] };
                 for _ in 0..50 {
                     let g: OwnedGuard<TokioTimer> =
-                        m.acquire_owned(keys).owner(&format!("task-{i}")).await?;
+                        m.acquire_owned(keys).owner(format!("task-{i}")).await?;
                     let held: Vec<usize> =
                         (0..3).filter(|&p| g.holds(["a", "b", "c"][p])).collect();
                     for &p in &held {

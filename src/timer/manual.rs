@@ -64,6 +64,9 @@ impl ManualTimer {
     }
 
     /// Moves the clock forward by `by` (saturating) and wakes every sleep that is now due.
+    ///
+    /// If a sleep's waker panics, the other due sleeps are woken all the same, then the panic goes
+    /// on.
     pub fn advance(&self, by: Duration) {
         let due: Vec<Waker> = {
             let mut clock = self.clock.lock();
@@ -81,7 +84,19 @@ impl ManualTimer {
             due
         };
         // Wake outside the clock's lock: a woken task may poll a sleep of this clock at once.
-        due.into_iter().for_each(Waker::wake);
+        // Every due sleep is woken, even if a waker panics (the rest are woken while unwinding).
+        struct Rest(alloc::vec::IntoIter<Waker>);
+        impl Drop for Rest {
+            fn drop(&mut self) {
+                for waker in self.0.by_ref() {
+                    crate::unwind::finishing(|| waker.wake());
+                }
+            }
+        }
+        let mut rest = Rest(due.into_iter());
+        for waker in rest.0.by_ref() {
+            waker.wake();
+        }
     }
 
     /// How many sleeps this clock has been asked for (by any clone).

@@ -25,6 +25,8 @@ pub use self::async_io::{AsyncIoSleep, AsyncIoTimer};
 #[cfg(feature = "embassy-time")]
 pub use self::embassy::EmbassyTimer;
 #[cfg(feature = "tokio")]
+pub(crate) use self::tokio::refuse_blocking_on_a_runtime_thread;
+#[cfg(feature = "tokio")]
 pub use self::tokio::TokioTimer;
 pub use manual::{ManualSleep, ManualTimer};
 #[cfg(all(feature = "std", not(loom)))]
@@ -49,6 +51,26 @@ pub use std_timer::{StdSleep, StdTimer};
 /// assert_eq!(m.default_timeout(), Some(Duration::from_secs(10)));
 /// # Ok::<(), lockorder::Error>(())
 /// ```
+///
+/// Timeouts need a timer: on a manager built without one, `.timeout(..)` does not compile, and
+/// the compiler says to give the builder one.
+///
+/// ```compile_fail,E0277
+/// # use core::time::Duration;
+/// let mut b = lockorder::LockManager::builder(); // no `.timer(..)`
+/// b.register("db", 10).unwrap();
+/// let m = b.build();
+/// let _ = m.acquire(["db"]).timeout(Duration::from_secs(1)); // error: give the builder a timer
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a timeout needs a timer: this lock manager has none (`{Self}`)",
+    label = "this manager has no timer",
+    note = "give the builder a timer: `LockManager::builder().timer(TokioTimer::new())` (feature \
+            `tokio`), `StdTimer::new()` (feature `std`), `AsyncIoTimer` (feature `async-io`, for \
+            smol and async-std), `EmbassyTimer` (feature `embassy-time`), or `ManualTimer::new()` \
+            in tests; or implement `lockorder::Timer` for your executor's timer",
+    note = "without a timer an acquire waits until it gets its locks; `try_now()` tries once"
+)]
 pub trait Timer {
     /// The future returned by [`sleep`](Self::sleep).
     type Sleep: Future<Output = ()>;

@@ -77,3 +77,49 @@ impl Timer for TokioTimer {
         tokio::time::sleep(duration)
     }
 }
+
+/// Refuses a blocking wait on a thread that drives a tokio runtime (inside `block_on`, or in a
+/// task), as tokio's own `blocking_lock` does: such a wait blocks a worker, and on a
+/// current-thread runtime the holder can never run, so the wait ends only by its timeout.
+///
+/// Tokio's check is private; the public sign used here is the task budget: tokio polls tasks
+/// and `block_on`'s future with a limited budget (cooperative scheduling), and runs
+/// `spawn_blocking` closures, `block_in_place` bodies and every thread outside a runtime
+/// without one. Those wait as usual. The budget is read by spending it, one unit at a time
+/// until tokio refuses (a limited budget) or a bound far beyond tokio's budget is reached (none),
+/// then given back.
+#[cold]
+#[track_caller]
+pub(crate) fn refuse_blocking_on_a_runtime_thread() {
+    use core::task::{Context, Poll, Waker};
+    use tokio::task::coop::poll_proceed;
+
+    /// Tokio's budget is 128 units per poll; any limited budget runs out before this.
+    const BEYOND_ANY_BUDGET: usize = 1024;
+
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut spent = alloc::vec::Vec::new();
+    let limited = loop {
+        if spent.len() == BEYOND_ANY_BUDGET {
+            break false;
+        }
+        match poll_proceed(&mut cx) {
+            Poll::Ready(unit) => spent.push(unit),
+            Poll::Pending => break true,
+        }
+    };
+    // Each unit gives back the budget it found, so the first one given back last restores it.
+    while let Some(unit) = spent.pop() {
+        drop(unit);
+    }
+    if limited {
+        panic!(
+            "lockorder: `.wait()` was called on a thread that drives a tokio runtime (inside \
+             `block_on` or a task): it would block the runtime, and the lock's holder might never \
+             run. Use `.await` instead (or call `.wait()` from `tokio::task::spawn_blocking`)"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use lockorder::futures::Acquire;
-use lockorder::{Guard, LockManager, ManualTimer, NoTimer};
+use lockorder::{Guard, LockManager, ManualTimer, MaybeTimer, NoTimer};
 
 /// A waker that counts its wake-ups and, if given a log, records its name there when woken.
 pub struct CountingWaker {
@@ -158,3 +158,20 @@ pub fn locked<T>(m: &LockManager<T>, names: &[&'static str]) -> Vec<&'static str
 }
 
 pub const ABC: &[(&str, u32)] = &[("a", 10), ("b", 20), ("c", 30)];
+
+/// Every lock of `m` is free and can be taken again in both modes: each one alone, by a single
+/// exclusive try and then a single shared try (a shared try also fails on a lock that is free but
+/// kept for a waiter that no longer exists: a waiting-writer count or a reservation left behind).
+#[track_caller]
+pub fn assert_all_free<T: MaybeTimer>(m: &LockManager<T>) {
+    for info in m.locks() {
+        let name = info.name();
+        assert!(!m.is_locked(info.id()).unwrap(), "`{name}` is still held");
+        if let Err(e) = m.try_acquire([info.id()]) {
+            panic!("`{name}` cannot be taken exclusive: {e}");
+        }
+        if let Err(e) = m.try_acquire_shared([info.id()]) {
+            panic!("`{name}` cannot be taken shared: {e}");
+        }
+    }
+}

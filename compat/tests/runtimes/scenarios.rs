@@ -67,12 +67,20 @@ fn manager<R: Runtime>(rt: &R) -> Manager<R> {
     Arc::new(b.build())
 }
 
+/// Every lock is free and can be taken again in both modes: a single exclusive try, then a single
+/// shared try (which also fails on a free lock kept for a waiter that no longer exists).
 fn assert_all_free<T: lockorder::MaybeTimer>(m: &LockManager<T>, when: &str) {
     for name in NAMES {
         assert!(
             !m.is_locked(name).unwrap(),
             "{when}: `{name}` is still locked"
         );
+        if let Err(e) = m.try_acquire([name]) {
+            panic!("{when}: `{name}` cannot be taken exclusive: {e}");
+        }
+        if let Err(e) = m.try_acquire_shared([name]) {
+            panic!("{when}: `{name}` cannot be taken shared: {e}");
+        }
     }
 }
 

@@ -14,7 +14,8 @@
 //!              pool: a new future from the manager in SLOT (dropping the one there);
 //!              task: a new future at the top of its stack, through its top guard (from the
 //!              manager if it has none), dropping the one in flight; SLOT is not used
-//!   1 poll     SLOT (bit 7: with a fresh waker); a task polls its future
+//!   1 poll     SLOT (bit 7: with a fresh waker; with bit 7, bit 5: one that panics when woken,
+//!              else bit 6: one that panics when cloned); a task polls its future
 //!   2 poll woken futures: of the pool, of the task; TARGET bit 3: of the pool and every task
 //!   3 drop future SLOT (a task drops its future; SLOT is not used)
 //!   4 drop guard  SLOT (a task drops its future, if any, then its top guard; SLOT not used)
@@ -52,6 +53,32 @@ pub struct Input {
     pub(crate) orders: Vec<u32>,
     pub(crate) default_timeout: Option<Duration>,
     pub(crate) ops: Vec<Op>,
+}
+
+/// The waker a poll uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum NewWaker {
+    /// The future's waker of its last poll.
+    Same,
+    /// A new counting waker.
+    Fresh,
+    /// A new counting waker that panics when woken (after counting the wake-up).
+    PanicsInWake,
+    /// A new counting waker that panics when cloned.
+    PanicsInClone,
+}
+
+impl NewWaker {
+    /// SLOT bit 7: a fresh waker; with it, bit 5 (else bit 6) a waker that panics when woken
+    /// (when cloned).
+    pub(crate) fn of_slot(slot: u8) -> Self {
+        match (slot & 0x80 != 0, slot & 0x20 != 0, slot & 0x40 != 0) {
+            (false, _, _) => Self::Same,
+            (true, true, _) => Self::PanicsInWake,
+            (true, false, true) => Self::PanicsInClone,
+            (true, false, false) => Self::Fresh,
+        }
+    }
 }
 
 /// Which timeout an acquire asks for.
@@ -118,7 +145,7 @@ pub(crate) enum Act {
     /// Poll a future, optionally with a new waker.
     Poll {
         slot: u8,
-        fresh_waker: bool,
+        waker: NewWaker,
     },
     /// Poll every future that has been woken since its last poll.
     PollWoken {
@@ -246,7 +273,7 @@ fn ops(mut b: Bytes<'_>) -> Vec<Op> {
                 let slot = b.byte();
                 Act::Poll {
                     slot,
-                    fresh_waker: slot & 0x80 != 0,
+                    waker: NewWaker::of_slot(slot),
                 }
             }
             2 => Act::PollWoken {
@@ -315,11 +342,11 @@ impl Op {
                 out.extend([op(0) | owned(req), *slot]);
                 req.encode(out);
             }
-            Act::Poll { slot, fresh_waker } => {
+            Act::Poll { slot, waker } => {
                 assert_eq!(
-                    *fresh_waker,
-                    slot & 0x80 != 0,
-                    "a fresh waker is bit 7 of SLOT"
+                    *waker,
+                    NewWaker::of_slot(*slot),
+                    "a fresh waker is bit 7 of SLOT, a hostile one bits 5-6 besides"
                 );
                 out.extend([op(1), *slot]);
             }

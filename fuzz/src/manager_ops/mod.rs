@@ -69,6 +69,7 @@ use std::sync::Arc;
 
 use lockorder::{Guard, LockManager, ManualTimer};
 
+mod hostile;
 mod input;
 mod lock;
 mod model;
@@ -81,7 +82,7 @@ mod world;
 
 pub use input::Input;
 
-use input::{Act, Op, Target};
+use input::{Act, NewWaker, Op, Target};
 use model::Model;
 use pool::{Owned, Pool};
 use real::AnyGuard;
@@ -108,6 +109,7 @@ const UNKNOWN: &str = "no-such-lock";
 /// unwinds the tasks and clears the pool; what is owned outlives the harness's `Arc` (see
 /// [`outlive`]). Nothing may be left held, parked or waiting.
 pub fn run(input: Input) {
+    hostile::quiet_hook();
     let Input {
         orders,
         default_timeout,
@@ -195,7 +197,7 @@ fn outlive(w: &mut World, owned: Owned) {
     }
     w.check();
     for (id, fut) in &mut futures {
-        if let Some((gid, guard)) = poll_one(w, *id, fut, false) {
+        if let Some((gid, guard)) = poll_one(w, *id, fut, NewWaker::Same) {
             let AnyGuard::Owned(guard) = guard else {
                 unreachable!("an owned future gives an owned guard")
             };
@@ -205,7 +207,7 @@ fn outlive(w: &mut World, owned: Owned) {
     }
     let mut left = futures.len() + guards.len();
     for (id, fut) in futures {
-        drop(fut);
+        hostile::quietly(|| drop(fut));
         w.model.drop_future(id);
         left -= 1;
         if left > 0 {
@@ -213,7 +215,7 @@ fn outlive(w: &mut World, owned: Owned) {
         }
     }
     for (id, guard) in guards {
-        drop(guard);
+        hostile::quietly(|| drop(guard));
         w.model.drop_guard(id);
         left -= 1;
         if left > 0 {
@@ -252,7 +254,7 @@ fn apply<'m>(sh: &Shared<'m>, pool: &mut Pool<'m>, tasks: &mut [Task<'_>], ops: 
             (Target::Task(t), act) => {
                 let cmd = match act {
                     Act::Acquire { req, .. } => Cmd::Acquire(req.clone()),
-                    &Act::Poll { fresh_waker, .. } => Cmd::Poll { fresh_waker },
+                    &Act::Poll { waker, .. } => Cmd::Poll { waker },
                     Act::DropFuture { .. } => Cmd::DropFuture,
                     Act::DropGuard { .. } => Cmd::Pop,
                     &Act::Try { ref req, blocking } => Cmd::Try(req.clone(), blocking),

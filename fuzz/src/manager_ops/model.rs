@@ -12,9 +12,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::mem;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Wake;
 use std::time::Duration;
 
 use lockorder::Mode;
@@ -23,24 +21,7 @@ use super::input::{KeyKind, Wait};
 use super::lock::{Busy, Holders, LockModel, On, Turn};
 use super::UNKNOWN;
 
-/// A waker that counts its wake-ups.
-#[derive(Default)]
-pub(crate) struct Counter(AtomicUsize);
-
-impl Wake for Counter {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl Counter {
-    pub(crate) fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+pub(crate) use super::hostile::Counter;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expected {

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::input::Act;
+use super::hostile::quietly;
+use super::input::{Act, NewWaker};
 use super::real::{AnyFuture, AnyGuard, Og, Source};
 use super::requests::{begin, poll_one, try_one};
 use super::world::World;
@@ -53,14 +54,14 @@ impl<'m> Pool<'m> {
 
     fn drop_future(&mut self, w: &mut World, slot: usize) {
         if let Some((id, fut)) = self.futures[slot].take() {
-            drop(fut);
+            quietly(|| drop(fut));
             w.model.drop_future(id);
         }
     }
 
-    fn poll(&mut self, w: &mut World, slot: usize, fresh_waker: bool) {
+    fn poll(&mut self, w: &mut World, slot: usize, waker: NewWaker) {
         if let Some((id, fut)) = self.futures[slot].as_mut() {
-            if let Some(guard) = poll_one(w, *id, fut, fresh_waker) {
+            if let Some(guard) = poll_one(w, *id, fut, waker) {
                 self.store(guard);
             }
         }
@@ -73,7 +74,7 @@ impl<'m> Pool<'m> {
                 .as_ref()
                 .is_some_and(|(id, _)| w.model.futures[id].woken());
             if woken {
-                self.poll(w, slot, false);
+                self.poll(w, slot, NewWaker::Same);
             }
         }
     }
@@ -87,14 +88,12 @@ impl<'m> Pool<'m> {
                 let fut = begin(w, self.at_manager(req.owned), None, req);
                 self.futures[slot] = Some(fut);
             }
-            Act::Poll { slot, fresh_waker } => {
-                self.poll(w, usize::from(slot) % FUTURE_SLOTS, fresh_waker)
-            }
+            Act::Poll { slot, waker } => self.poll(w, usize::from(slot) % FUTURE_SLOTS, waker),
             Act::PollWoken { .. } => self.poll_woken(w),
             Act::DropFuture { slot } => self.drop_future(w, usize::from(slot) % FUTURE_SLOTS),
             Act::DropGuard { slot } => {
                 if let Some((id, guard)) = self.take_guard(slot) {
-                    drop(guard);
+                    quietly(|| drop(guard));
                     w.model.drop_guard(id);
                 }
             }
@@ -132,7 +131,7 @@ impl<'m> Pool<'m> {
             w.check();
         }
         for (id, guard) in self.guards.drain(..).flatten() {
-            drop(guard);
+            quietly(|| drop(guard));
             w.model.drop_guard(id);
             w.check();
         }
@@ -151,7 +150,7 @@ impl<'m> Pool<'m> {
                     owned.futures.push((id, AnyFuture::Owned(fut)))
                 }
                 Some((id, fut)) => {
-                    drop(fut);
+                    quietly(|| drop(fut));
                     w.model.drop_future(id);
                     w.check();
                 }
@@ -162,7 +161,7 @@ impl<'m> Pool<'m> {
             match guard {
                 AnyGuard::Owned(guard) => owned.guards.push((id, guard)),
                 guard => {
-                    drop(guard);
+                    quietly(|| drop(guard));
                     w.model.drop_guard(id);
                     w.check();
                 }

@@ -2,9 +2,12 @@
 //! single try or a blocking wait, each checked against what the model predicts.
 
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-use super::input::{KeyKind, Request, Wait};
+use lockorder::Error;
+
+use super::hostile::{catching, Counter, Panics};
+use super::input::{KeyKind, NewWaker, Request, Wait};
 use super::model::Outcome;
 use super::real::{AnyFuture, AnyGuard, Fresh, Source};
 use super::world::World;
@@ -69,23 +72,67 @@ pub(crate) fn begin<'a>(
 }
 
 /// Polls future `id` and checks the outcome against the model: the guard, if it was granted.
+///
+/// A poll may unwind from a hostile waker: its own, cloned as it registers, or another
+/// future's, woken by the timeout's release or by a reserving reader's take. The library
+/// finishes its step first, so the harness polls once more with a new, well-behaved waker and
+/// checks that second poll: a grant or refusal the model predicted for the first poll must come
+/// now (or, if the future already finished, `PolledAfterCompletion`), and a pending future is
+/// polled again in the model too.
 pub(crate) fn poll_one<'a>(
     w: &mut World,
     id: u64,
     fut: &mut AnyFuture<'a>,
-    fresh_waker: bool,
+    new_waker: NewWaker,
 ) -> Option<(u64, AnyGuard<'a>)> {
     let f = w.model.futures.get_mut(&id).unwrap();
-    if fresh_waker {
-        f.waker = Arc::default();
+    match new_waker {
+        NewWaker::Same => {}
+        NewWaker::Fresh => f.waker = Arc::default(),
+        NewWaker::PanicsInWake => f.waker = Counter::new(Panics::InWake),
+        NewWaker::PanicsInClone => f.waker = Counter::new(Panics::InClone),
     }
     f.seen = f.waker.count();
-    let waker = Waker::from(f.waker.clone());
-    let real = fut.poll(&mut Context::from_waker(&waker));
+    let waker = f.waker.waker();
+    let real = catching(|| fut.poll(&mut Context::from_waker(&waker)));
+    drop(waker);
     if w.trace {
         eprintln!("  poll {id}: {real:?}");
     }
-    match (w.model.poll(id), real) {
+    let expected = w.model.poll(id);
+    let real = match real {
+        Some(real) => real,
+        None => {
+            let f = w.model.futures.get_mut(&id).unwrap();
+            f.waker = Arc::default();
+            f.seen = 0;
+            let waker = f.waker.waker();
+            let again = fut.poll(&mut Context::from_waker(&waker));
+            if w.trace {
+                eprintln!("  poll {id} unwound; again: {again:?}");
+            }
+            match (&expected, again) {
+                (Outcome::Pending, again) => {
+                    let expected = w.model.poll(id);
+                    return check_poll(w, id, expected, again);
+                }
+                (Outcome::Failed(_), Poll::Ready(Err(Error::PolledAfterCompletion))) => {
+                    return None
+                }
+                (_, again) => again,
+            }
+        }
+    };
+    check_poll(w, id, expected, real)
+}
+
+fn check_poll<'a>(
+    w: &mut World,
+    id: u64,
+    expected: Outcome,
+    real: Poll<Result<AnyGuard<'a>, Error>>,
+) -> Option<(u64, AnyGuard<'a>)> {
+    match (expected, real) {
         (Outcome::Pending, Poll::Pending) => None,
         (Outcome::Granted(gid), Poll::Ready(Ok(guard))) => {
             w.check_guard(&guard, gid);
@@ -121,16 +168,18 @@ pub(crate) fn try_one<'a>(
         }
         let label = w.label(req.label);
         let options = (req.wait, label.as_deref(), false);
-        let real = open(w, src, &keys, req.kind, options).wait();
+        let fresh = open(w, src, &keys, req.kind, options);
+        let real = catching(|| fresh.wait());
         (real, w.model.wait_now(want, pid, label))
     } else if req.via_future {
         let label = w.label(req.label);
         let options = (req.wait, label.as_deref(), false);
-        let real = open(w, src, &keys, req.kind, options).try_now();
+        let fresh = open(w, src, &keys, req.kind, options);
+        let real = catching(|| fresh.try_now());
         (real, w.model.try_now(want, pid, label))
     } else {
         let exclusive = keys.iter().filter(|k| !k.1).count();
-        let real = match req.kind {
+        let real = catching(|| match req.kind {
             // The shorthands, which must be the same as `acquire(..).try_now()`.
             KeyKind::Name if src.has_try_shorthand(exclusive, keys.len() - exclusive) => {
                 let name =
@@ -141,13 +190,22 @@ pub(crate) fn try_one<'a>(
                 )
             }
             kind => open(w, src, &keys, kind, (Wait::Default, None, false)).try_now(),
-        };
+        });
         (real, w.model.try_now(want, pid, None))
     };
     let what = if blocking { "wait" } else { "try" };
     if w.trace {
         eprintln!("  {what}: {real:?}");
     }
+    let Some(real) = real else {
+        // A refused try released what it had taken, and a waker it woke panicked.
+        assert!(
+            matches!(expected, Outcome::Failed(_)),
+            "{what}: a waker panicked, yet the model expected {:?}",
+            matches!(expected, Outcome::Granted(_)).then_some("a guard")
+        );
+        return None;
+    };
     match (expected, real) {
         (Outcome::Granted(gid), Ok(guard)) => {
             w.check_guard(&guard, gid);

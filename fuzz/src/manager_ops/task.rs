@@ -13,7 +13,8 @@ use std::task::{Context, Poll, Waker};
 
 use std::sync::Arc;
 
-use super::input::Request;
+use super::hostile::quietly;
+use super::input::{NewWaker, Request};
 use super::real::{AnyFuture, AnyGuard, Source};
 use super::requests::{begin, poll_one, try_one};
 use super::world::World;
@@ -22,7 +23,7 @@ use super::{Manager, MAX_DEPTH};
 pub(crate) enum Cmd<'m> {
     Acquire(Request),
     Poll {
-        fresh_waker: bool,
+        waker: NewWaker,
     },
     DropFuture,
     /// Drop the future, then the top guard.
@@ -84,9 +85,9 @@ pub(crate) async fn drive<'a, 'm>(
     sh.tasks[t].future.set(Some(id));
     let next = loop {
         match recv(sh, t).await {
-            Cmd::Poll { fresh_waker } => {
+            Cmd::Poll { waker } => {
                 let mut w = sh.world.borrow_mut();
-                if let Some((gid, guard)) = poll_one(&mut w, id, &mut fut, fresh_waker) {
+                if let Some((gid, guard)) = poll_one(&mut w, id, &mut fut, waker) {
                     break Next::Granted(gid, guard);
                 }
             }
@@ -98,7 +99,7 @@ pub(crate) async fn drive<'a, 'm>(
             cmd => break Next::Then(cmd),
         }
     };
-    drop(fut);
+    quietly(|| drop(fut));
     sh.tasks[t].future.set(None);
     let mut w = sh.world.borrow_mut();
     w.model.drop_future(id);
@@ -111,7 +112,7 @@ pub(crate) async fn hold<'m>(sh: &Shared<'m>, t: usize, id: u64, mut g: AnyGuard
     let task = &sh.tasks[t];
     task.depth.set(task.depth.get() + 1);
     let exit = Box::pin(level(sh, t, Some((id, &mut g)))).await;
-    drop(g);
+    quietly(|| drop(g));
     task.depth.set(task.depth.get() - 1);
     let mut w = sh.world.borrow_mut();
     w.model.drop_guard(id);
@@ -217,6 +218,13 @@ pub(crate) fn poll_task_if_woken(sh: &Shared<'_>, tasks: &mut [Task<'_>], t: usi
         .get()
         .is_some_and(|id| sh.world.borrow().model.futures[&id].woken());
     if woken {
-        send(sh, tasks, t, Cmd::Poll { fresh_waker: false });
+        send(
+            sh,
+            tasks,
+            t,
+            Cmd::Poll {
+                waker: NewWaker::Same,
+            },
+        );
     }
 }

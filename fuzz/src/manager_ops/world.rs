@@ -81,7 +81,8 @@ impl World {
 
     pub(crate) fn advance(&mut self, millis: u8) {
         let by = Duration::from_millis(millis.into());
-        self.timer.advance(by);
+        // Wakes the sleeps that are due, with their futures' wakers (which may be hostile).
+        super::hostile::quietly(|| self.timer.advance(by));
         self.model.now = self.model.now.saturating_add(by);
         self.check_long_held(by);
     }

@@ -81,6 +81,82 @@ pub fn book() -> Vec<(&'static str, Vec<u8>)> {
                 poll_in(1),
             ],
         ),
+        // Wakers that panic while a waiter gives up: the release is done all the same (the lock
+        // it waited for as a writer counts it off, and every lock is free in both modes).
+        // Slot 0 holds lock 0 and waits for lock 1; slot 1 waits for lock 0 with a waker that
+        // panics when woken. Dropped; then reserved and dropped; then timed out.
+        (
+            "panicking_waker_drop",
+            three(),
+            vec![
+                try_(P, r(&[1])),
+                acquire_in(0, r(&[0, 1]).forever()),
+                poll_in(0),
+                acquire_in(1, r(&[0]).forever()),
+                poll_panicking_in_wake(1),
+                drop_future(P),
+                drop_guard(P),
+                woken_everywhere(),
+                try_(P, r(&[1]).shared()),
+                inspect(P),
+            ],
+        ),
+        (
+            "panicking_waker_reserved",
+            three(),
+            vec![
+                try_(P, r(&[1])),
+                acquire_in(0, r(&[0, 1]).forever()),
+                poll_in(0),
+                drop_guard(P),
+                try_(P, r(&[1])),
+                poll_in(0),
+                acquire_in(1, r(&[0]).forever()),
+                poll_panicking_in_wake(1),
+                drop_future(P),
+                drop_guard_in(0),
+                woken_everywhere(),
+                try_(P, r(&[1]).shared()),
+                inspect(P),
+            ],
+        ),
+        (
+            "panicking_waker_timeout",
+            three(),
+            vec![
+                try_(P, r(&[1])),
+                acquire_in(0, r(&[0, 1]).millis(5)),
+                poll_in(0),
+                acquire_in(1, r(&[0]).forever()),
+                poll_panicking_in_wake(1),
+                advance(9),
+                woken_everywhere(),
+                poll_in(0),
+                drop_future(P),
+                drop_guard(P),
+                try_(P, r(&[0, 1]).shared()),
+                inspect(P),
+            ],
+        ),
+        // A waker that panics when cloned, as a waiting future registers it; and a writer whose
+        // waker panics when a release wakes it with the readers behind it.
+        (
+            "panicking_waker_clone",
+            three(),
+            vec![
+                try_(P, r(&[1])),
+                acquire_in(0, r(&[0, 1]).forever()),
+                poll_panicking_in_clone(0),
+                poll_in(0),
+                acquire_in(1, r(&[1]).forever()),
+                poll_panicking_in_wake(1),
+                acquire_in(2, r(&[1]).shared().forever()),
+                poll_in(2),
+                drop_guard(P),
+                woken_everywhere(),
+                inspect(P),
+            ],
+        ),
         // Polled again with a new waker: the old one is not woken any more, the new one is.
         (
             "fresh_waker",

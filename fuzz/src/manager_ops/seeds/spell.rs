@@ -1,6 +1,6 @@
 //! Words to write seeds with: a request and its options, and one function per operation.
 
-use crate::manager_ops::input::{Act, KeyKind, LabelKind, Op, Request, Target, Wait};
+use crate::manager_ops::input::{Act, KeyKind, LabelKind, NewWaker, Op, Request, Target, Wait};
 
 /// A manager of `orders.len()` (1-10) locks with orders `b * 1000`, no default timeout.
 pub(super) fn small(orders: &[u8]) -> Vec<u8> {
@@ -121,7 +121,7 @@ pub(super) fn poll(at: Target) -> Op {
         at,
         Act::Poll {
             slot: 0,
-            fresh_waker: false,
+            waker: NewWaker::Same,
         },
     )
 }
@@ -130,7 +130,7 @@ pub(super) fn poll_in(slot: u8) -> Op {
         P,
         Act::Poll {
             slot,
-            fresh_waker: false,
+            waker: NewWaker::Same,
         },
     )
 }
@@ -139,7 +139,27 @@ pub(super) fn poll_fresh(slot: u8) -> Op {
         P,
         Act::Poll {
             slot: slot | 0x80,
-            fresh_waker: true,
+            waker: NewWaker::Fresh,
+        },
+    )
+}
+/// Poll pool slot `slot` with a new waker that panics when woken.
+pub(super) fn poll_panicking_in_wake(slot: u8) -> Op {
+    op(
+        P,
+        Act::Poll {
+            slot: slot | 0xa0,
+            waker: NewWaker::PanicsInWake,
+        },
+    )
+}
+/// Poll pool slot `slot` with a new waker that panics when cloned.
+pub(super) fn poll_panicking_in_clone(slot: u8) -> Op {
+    op(
+        P,
+        Act::Poll {
+            slot: slot | 0xc0,
+            waker: NewWaker::PanicsInClone,
         },
     )
 }

@@ -1,0 +1,102 @@
+//! Wakers that panic.
+//!
+//! A release wakes other tasks' wakers: foreign code, which may panic. Two things must hold all
+//! the same: the release's own bookkeeping is completed (the walk and the guards see to that, with
+//! drop guards), and the waiting machinery stays sound. The second is this module's.
+//!
+//! event-listener calls a listener's waker while it holds its list's lock, and a waker that
+//! unwinds out of there leaves the list's counts wrong: a later removal underflows (a panic in a
+//! debug build; in a release build the event stops notifying for good, so every later waiter of
+//! that lock sleeps until its timeout). So with `std` a walk never hands a task's waker to
+//! event-listener: it registers a wrapper ([`with_task_waker`]), whose wake-up catches a panic
+//! of the task's waker and keeps it for the thread. Each operation of the raw lock that notifies calls
+//! [`resume`] once its notifications are done: the panic goes on from there, in lockorder's
+//! code, with event-listener consistent. While the thread is already unwinding (a drop guard
+//! finishing a release), a kept panic is dropped instead, so a second panicking waker does not
+//! abort the process. Without `std` there is no catching: a waker that panics unwinds through
+//! event-listener (on most `no_std` targets a panic aborts anyway).
+
+#[cfg(feature = "std")]
+use alloc::sync::Arc;
+#[cfg(feature = "std")]
+use core::cell::Cell;
+use core::task::Waker;
+
+#[cfg(feature = "std")]
+std::thread_local! {
+    /// The first panic of a waker woken by this thread and not yet resumed.
+    static KEPT: Cell<Option<std::boxed::Box<dyn core::any::Any + Send>>> = const { Cell::new(None) };
+}
+
+/// Continues a panic that a waker woken by this thread raised (if any), now that the
+/// notifications are done; while the thread is already unwinding, drops it instead.
+#[inline]
+pub(crate) fn resume() {
+    #[cfg(feature = "std")]
+    if let Some(payload) = KEPT.with(Cell::take) {
+        if !std::thread::panicking() {
+            std::panic::resume_unwind(payload);
+        }
+    }
+}
+
+/// Runs `f`, which may run foreign code, from a drop guard: when the thread is already
+/// unwinding, a second panic is caught and dropped (with `std`) rather than aborting the
+/// process; the first panic goes on.
+#[inline]
+pub(crate) fn finishing(f: impl FnOnce()) {
+    #[cfg(feature = "std")]
+    if std::thread::panicking() {
+        let _ = std::panic::catch_unwind(core::panic::AssertUnwindSafe(f));
+        return;
+    }
+    f();
+}
+
+/// Runs `f` when dropped: on the normal path where it is dropped, or while unwinding (then
+/// through [`finishing`]).
+pub(crate) struct Finally<F: FnMut()>(pub(crate) F);
+
+impl<F: FnMut()> Drop for Finally<F> {
+    fn drop(&mut self) {
+        finishing(&mut self.0);
+    }
+}
+
+/// A task's waker whose wake-up catches the waker's panic and keeps it for [`resume`].
+#[cfg(feature = "std")]
+struct Catching(Waker);
+
+#[cfg(feature = "std")]
+impl alloc::task::Wake for Catching {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Err(payload) =
+            std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| self.0.wake_by_ref()))
+        {
+            KEPT.with(|kept| {
+                let first = kept.take().unwrap_or(payload);
+                kept.set(Some(first));
+            });
+        }
+    }
+}
+
+/// Calls `f` with the waker to register with event-listener for the task whose waker is `task`:
+/// with `std`, a wrapper that catches the task's waker's panics (see the module docs).
+///
+/// The wrapper is made anew for each poll of a waiting walk (one allocation, on the contended
+/// path only) rather than kept in the walk: a field with a destructor in every acquire future
+/// costs the uncontended path its drop. Cloning `task` (foreign code) happens here.
+#[inline]
+pub(crate) fn with_task_waker<R>(task: &Waker, f: impl FnOnce(&Waker) -> R) -> R {
+    #[cfg(feature = "std")]
+    {
+        f(&Waker::from(Arc::new(Catching(task.clone()))))
+    }
+    #[cfg(not(feature = "std"))]
+    f(task)
+}
