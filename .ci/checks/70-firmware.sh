@@ -198,12 +198,12 @@ plant timeout-never-fires src/acquire.rs \
 plant timeout-twice-as-long src/acquire.rs \
     'sleep_for(timeout)' 'sleep_for(timeout * 2)' timeout
 plant timeout-keeps-partial-set src/acquire.rs \
-    $'walk.release(&manager.table);\n        *this.state = State::Done;' \
+    $'*this.state = State::Done;\n        walk.release(&manager.table);' \
     '*this.state = State::Done;' timeout
 # Cancellation (the walk's release, src/walk.rs).
 plant cancel-keeps-wake-up src/walk.rs \
-    'let woken = listener.is_some_and(|listener| listener.discard());' \
-    'let woken = listener.is_some_and(|listener| listener.discard() && false);' \
+    'if listener.discard() && turn != Turn::Reserved {' \
+    'if listener.discard() && false && turn != Turn::Reserved {' \
     cancel-passes-wake-up
 # Bounded waiting: a woken waiter refused because a newcomer got in reserves the lock
 # (src/walk.rs); while it is reserved, other takers yield and a release wakes that waiter alone;
@@ -231,8 +231,8 @@ plant new-readers-ignore-waiting-writer src/raw.rs \
     'Turn::New => self.writers_waiting.load(Ordering::Relaxed) != 0,' \
     'Turn::New => false,' writer-preference
 plant writer-giving-up-strands-readers src/raw.rs \
-    'if state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE {' \
-    'if false && state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE {' writer-preference
+    'return state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE;' \
+    'return false && state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE;' writer-preference
 rm -rf "$mutants"
 
 # Leave the real firmware in place for whoever looks next.
