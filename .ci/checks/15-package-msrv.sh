@@ -2,7 +2,7 @@
 # Publishing readiness: the package holds the library, its tests and examples, README and licenses
 # only, packs without warnings, and builds on its own; the docs.rs build (nightly, --cfg docsrs) is
 # warning-free; the crate builds on the Rust version it declares (best effort: that toolchain is
-# downloaded if missing).
+# downloaded if missing), and the README states that version.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,6 +35,8 @@ fi
 
 msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 echo "--- MSRV: Rust $msrv"
+grep -qF "Rust $msrv or later" README.md ||
+    { echo "FAIL: README.md's prerequisites do not say \"Rust $msrv or later\""; exit 1; }
 if rustup run "$msrv" rustc --version >/dev/null 2>&1 ||
     timeout 300 rustup toolchain install "$msrv" --profile minimal; then
     for features in "--no-default-features" "" "--all-features"; do
