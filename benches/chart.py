@@ -14,7 +14,7 @@ when present. Python 3 standard library only.
 
     python3 benches/chart.py --callgrind [BINARY] [--label NAME]
 
-runs the W1 instruction profile instead: `profile_w1` (built as the README says; the newest
+runs the W1 instruction profile instead: `profile_w1` (built as docs/performance.md says; the newest
 `target/profile/release/deps/profile_w1-*` by default) under `valgrind --tool=callgrind` twice per
 row, with N = 10,000 and 30,000 iterations, and takes (I(N2) - I(N1)) / (N2 - N1) as the exact
 instruction count of one acquire + release, setup excluded. It also splits one lockorder-id K = 1
@@ -408,7 +408,7 @@ def callgrind(binary, label, commit=None):
         found = glob.glob(os.path.join("target", "profile", "release", "deps", "profile_w1-*"))
         found = [f for f in found if os.access(f, os.X_OK) and not f.endswith(".d")]
         if not found:
-            sys.exit("no profile_w1 binary: build it as the README's hot-path profile paragraph says")
+            sys.exit("no profile_w1 binary: build it as the hot-path profile paragraph of docs/performance.md says")
         binary = max(found, key=os.path.getmtime)
     n1, n2 = CG_NS
     rows, top = [], []

@@ -43,7 +43,7 @@
 //!
 //! ```text
 //! cargo bench -p lockorder-benches --bench lockorder -- passes-W1-W2-W4
-//! python3 benches/chart.py      # the README's tables from target/criterion/*.json
+//! python3 benches/chart.py      # docs/performance.md's tables from target/criterion/*.json
 //! ```
 
 mod common;

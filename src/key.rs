@@ -117,7 +117,7 @@ impl KeyState {
 /// starts and once when its guard is dropped (about 270 instructions per acquire + release in
 /// the W1 profile, whatever the number of locks). Unkeyed requests never take that path; the
 /// key's fields in the future and the guard cost them about 25 to 28 instructions (see the
-/// README's performance section).
+/// performance notes in `docs/performance.md`).
 pub struct TaskKey {
     pub(crate) state: Arc<KeyState>,
 }

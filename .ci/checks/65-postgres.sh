@@ -28,6 +28,6 @@ if [ -z "${DATABASE_URL:-}" ] && ! have_postgres; then
 fi
 
 cargo test --locked -p lockorder-postgres
-# The benchmark still builds and runs (a short smoke run; the numbers in the README come from a
+# The benchmark still builds and runs (a short smoke run; the numbers in docs/performance.md come from a
 # full one).
 LOCKORDER_BENCH_QUICK=1 cargo bench --locked -p lockorder-postgres --bench postgres
