@@ -344,3 +344,80 @@ fn statistics_count_only_the_lock_that_was_waited_for_as_contended() {
     assert_eq!(s(150), (2, 1, 1), "l150");
     assert_eq!(s(199), (2, 0, 0), "l199");
 }
+
+/// Real threads on a manager past the inline sets: random mixed-mode requests over locks that
+/// straddle the set's word boundaries, repeated keys included, so that walks keep passing from
+/// first tries to waiting and back. Exclusion is checked on every lock held; a lost wake-up
+/// hangs the test.
+#[test]
+fn threads_on_a_large_manager_keep_exclusion_in_mixed_modes() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const HOT: [usize; 8] = [0, 63, 64, 127, 128, 200, 298, 299];
+    const THREADS: u64 = 4;
+    const ITERATIONS: usize = 3_000;
+    let m = many(300);
+    let writer: Vec<AtomicBool> = (0..300).map(|_| AtomicBool::new(false)).collect();
+    let readers: Vec<AtomicUsize> = (0..300).map(|_| AtomicUsize::new(0)).collect();
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (m, writer, readers) = (&m, &writer, &readers);
+            s.spawn(move || {
+                let mut x = t.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                let mut next = || {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x
+                };
+                for _ in 0..ITERATIONS {
+                    let bits = next();
+                    let (mut excl, mut shared) = (Vec::new(), Vec::new());
+                    for (i, &pos) in HOT.iter().enumerate() {
+                        match (bits >> (2 * i)) & 3 {
+                            0 | 1 => {}
+                            2 => excl.push(format!("l{pos}")),
+                            _ => shared.push(format!("l{pos}")),
+                        }
+                    }
+                    if let Some(k) = excl.first().cloned() {
+                        excl.push(k); // a repeated key folds away
+                    }
+                    let g = futures_lite::future::block_on(
+                        m.acquire(excl.iter()).shared(shared.iter()),
+                    )
+                    .unwrap();
+                    let mut taken = Vec::new();
+                    for &pos in &HOT {
+                        match g.mode(format!("l{pos}").as_str()) {
+                            Some(Mode::Exclusive) => {
+                                assert!(!writer[pos].swap(true, Ordering::SeqCst), "l{pos}");
+                                assert_eq!(readers[pos].load(Ordering::SeqCst), 0, "l{pos}");
+                                taken.push((pos, true));
+                            }
+                            Some(Mode::Shared) => {
+                                readers[pos].fetch_add(1, Ordering::SeqCst);
+                                assert!(!writer[pos].load(Ordering::SeqCst), "l{pos}");
+                                taken.push((pos, false));
+                            }
+                            None => {}
+                        }
+                    }
+                    assert_eq!(taken.len(), g.locks().count());
+                    if let Some(Owner::Holder(id)) = g.holder() {
+                        let first = (id.as_u64() >> 32) as usize;
+                        assert!(taken.iter().any(|&(p, _)| p == first), "{id} {taken:?}");
+                    }
+                    for &(pos, exclusive) in &taken {
+                        if exclusive {
+                            writer[pos].store(false, Ordering::SeqCst);
+                        } else {
+                            readers[pos].fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    drop(g);
+                }
+            });
+        }
+    });
+    assert_eq!(m.status().held().count(), 0);
+}
