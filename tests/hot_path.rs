@@ -421,3 +421,33 @@ fn threads_on_a_large_manager_keep_exclusion_in_mixed_modes() {
     });
     assert_eq!(m.status().held().count(), 0);
 }
+
+/// A nested acquire resolves its keys the same way: an unknown key in the middle takes nothing,
+/// names the key and leaves the parent's locks held; a good one inherits the parent's holder id
+/// even when its own locks are the only ones it starts.
+#[test]
+fn nested_acquires_resolve_keys_as_the_manager_does() {
+    for n in [100, 300] {
+        let m = many(n);
+        let mut parent = m.try_acquire(["l10"]).unwrap();
+        let top = format!("l{}", n - 1);
+        let e = parent
+            .try_acquire(["l50", "missing", top.as_str()])
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::UnknownLock { name } if name == "missing"),
+            "{n} locks: {e:?}"
+        );
+        assert_eq!(m.status().held().count(), 1, "{n} locks");
+        let holder = parent.holder();
+        let child = parent
+            .try_acquire([top.as_str(), "l50", top.as_str()])
+            .unwrap();
+        assert_eq!(child.holder(), holder, "{n} locks");
+        let status = m.status();
+        assert_eq!(status[50].owner, holder, "{n} locks");
+        assert_eq!(status[n as usize - 1].owner, holder, "{n} locks");
+        drop(child);
+        assert_eq!(m.status().held().count(), 1, "{n} locks");
+    }
+}
