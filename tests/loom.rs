@@ -658,3 +658,35 @@ fn a_reader_and_a_writer_through_protected() {
         assert_eq!(*g.get(&data).unwrap(), (1, 1));
     });
 }
+
+// === the uncontended path handing over to the waiting loop ===
+
+/// A walk takes its free locks with first tries alone, meets a busy one and waits there: it
+/// keeps what it took and its holder id, the lock it waited for is handed over without a lost
+/// wake-up, and a reader meanwhile joins or waits for the shared lock the walk took first.
+#[test]
+fn a_walk_past_free_locks_waits_at_the_first_busy_one() {
+    loom::model(|| {
+        let m = Arc::new(manager(&["a", "b", "c"]));
+        let data = Arc::new(Guarded::new());
+        let holder = m.try_acquire(["b"]).unwrap();
+        let walker = {
+            let (m, data) = (m.clone(), data.clone());
+            thread::spawn(move || {
+                let g = block_on(m.acquire(["c", "b"]).shared(["a"])).unwrap();
+                data.bump();
+                let status = m.status();
+                assert!(g.holder().is_some());
+                assert_eq!(status[1].owner, g.holder());
+                assert_eq!(status[2].owner, g.holder());
+                drop(g);
+            })
+        };
+        data.bump();
+        drop(holder);
+        drop(block_on(m.acquire_shared(["a"])).unwrap());
+        walker.join().unwrap();
+        assert_eq!(data.get(), 2);
+        assert_all_free(&m);
+    });
+}
