@@ -113,17 +113,20 @@ macro_rules! hierarchy {
             $(, default_timeout = $timeout:expr)?;
         $(
             $(#[$lock_meta:meta])*
-            $lock_vis:vis const $id:ident = ($name:literal, $order:expr $(, $description:literal)?);
+            $lock_vis:vis const $id:ident =
+                ($name:literal, $order:expr $(, $description:literal)? $(,)?);
         )*
     ) => {
         $(#[$meta])*
         $vis static $manager: $ty = {
-            const ORDERS: &[u32] = &[$($order),*];
-            const NAMES: &[&str] = &[$($name),*];
+            const __LOCKORDER_ORDERS: &[u32] = &[$($order),*];
+            const __LOCKORDER_NAMES: &[&str] = &[$($name),*];
             const _: () = {
                 $(
                     assert!(
-                        $crate::__private::in_place(ORDERS, NAMES, $order, $name),
+                        $crate::__private::in_place(
+                            __LOCKORDER_ORDERS, __LOCKORDER_NAMES, $order, $name
+                        ),
                         concat!(
                             "lockorder::hierarchy!: lock `", $name, "` is out of place: list the \
                              locks by strictly ascending order (orders are unique), with unique, \
@@ -132,12 +135,14 @@ macro_rules! hierarchy {
                     );
                 )*
             };
-            static SLOTS: [$crate::__private::Slot; ORDERS.len()] = [$(
+            static __LOCKORDER_SLOTS: [$crate::__private::Slot; __LOCKORDER_ORDERS.len()] = [$(
                 $crate::__private::slot(
-                    &$manager, ORDERS, $name, $order, concat!("" $(, $description)?)
+                    &$manager, __LOCKORDER_ORDERS, $name, $order, concat!("" $(, $description)?)
                 )
             ),*];
-            $crate::hierarchy!(@manager &SLOTS, NAMES, $timer_expr $(, $timeout)?)
+            $crate::hierarchy!(
+                @manager &__LOCKORDER_SLOTS, __LOCKORDER_NAMES, $timer_expr $(, $timeout)?
+            )
         };
         $crate::hierarchy!(
             @ids $manager [$($order),*]; $($(#[$lock_meta])* $lock_vis const $id = $order;)*
