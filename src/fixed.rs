@@ -42,7 +42,9 @@ use crate::timer::{MaybeTimer, Timer};
 /// ```
 ///
 /// Locks are listed in ascending order, each as `(name, order)` or `(name, order,
-/// description)` with string literals for the texts. The timer is a const expression: [`NoTimer`],
+/// description)` with string literals for the texts. Attributes before a lock (doc comments,
+/// `#[allow]`) go to its `const` id only: a `#[cfg]` there would remove the id, not the lock.
+/// The timer is a const expression: [`NoTimer`],
 /// or a timer that can be built in const context, such as
 /// [`EmbassyTimer::since_boot`](crate::EmbassyTimer::since_boot); a timer may come with a default
 /// timeout:
@@ -89,8 +91,9 @@ use crate::timer::{MaybeTimer, Timer};
 ///
 /// # What it costs
 ///
-/// No allocation to build the manager or to take free locks; names and descriptions stay in the
-/// program's read-only data. Status reports ([`LockManager::status`]) and the errors for bad
+/// No allocation to build the manager or to take free locks, for up to 128 locks; names and
+/// descriptions stay in the program's read-only data. With more than 128 locks, every acquire
+/// allocates the set of the locks it takes, as with a built manager of that size. Status reports ([`LockManager::status`]) and the errors for bad
 /// input that carry a name ([`Error::UnknownLock`](crate::Error::UnknownLock)) allocate as with a
 /// built manager, and so does waiting: `event-listener` allocates a lock's waiter list on its
 /// first contention, and a listener per wait.
