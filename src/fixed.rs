@@ -89,6 +89,14 @@ use crate::timer::{MaybeTimer, Timer};
 /// # fn main() { let _ = &LOCKS; }
 /// ```
 ///
+/// ```compile_fail,E0080
+/// lockorder::hierarchy! {
+///     static LOCKS: lockorder::LockManager<lockorder::NoTimer> = lockorder::NoTimer;
+///     const A = ("", 10); // an empty name
+/// }
+/// # fn main() { let _ = &LOCKS; }
+/// ```
+///
 /// # What it costs
 ///
 /// No allocation to build the manager or to take free locks, for up to 128 locks; names and
