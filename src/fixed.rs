@@ -42,7 +42,9 @@ use crate::timer::{MaybeTimer, Timer};
 /// ```
 ///
 /// Locks are listed in ascending order, each as `(name, order)` or `(name, order,
-/// description)` with string literals for the texts. The timer is a const expression: [`NoTimer`],
+/// description)` with string literals for the texts. Attributes before a lock (doc comments,
+/// `#[allow]`) go to its `const` id only: a `#[cfg]` there would remove the id, not the lock.
+/// The timer is a const expression: [`NoTimer`],
 /// or a timer that can be built in const context, such as
 /// [`EmbassyTimer::since_boot`](crate::EmbassyTimer::since_boot); a timer may come with a default
 /// timeout:
@@ -87,10 +89,19 @@ use crate::timer::{MaybeTimer, Timer};
 /// # fn main() { let _ = &LOCKS; }
 /// ```
 ///
+/// ```compile_fail,E0080
+/// lockorder::hierarchy! {
+///     static LOCKS: lockorder::LockManager<lockorder::NoTimer> = lockorder::NoTimer;
+///     const A = ("", 10); // an empty name
+/// }
+/// # fn main() { let _ = &LOCKS; }
+/// ```
+///
 /// # What it costs
 ///
-/// No allocation to build the manager or to take free locks; names and descriptions stay in the
-/// program's read-only data. Status reports ([`LockManager::status`]) and the errors for bad
+/// No allocation to build the manager or to take free locks, for up to 128 locks; names and
+/// descriptions stay in the program's read-only data. With more than 128 locks, every acquire
+/// allocates the set of the locks it takes, as with a built manager of that size. Status reports ([`LockManager::status`]) and the errors for bad
 /// input that carry a name ([`Error::UnknownLock`](crate::Error::UnknownLock)) allocate as with a
 /// built manager, and so does waiting: `event-listener` allocates a lock's waiter list on its
 /// first contention, and a listener per wait.
@@ -99,9 +110,8 @@ use crate::timer::{MaybeTimer, Timer};
 ///
 /// An id names its lock in this manager only: used with another manager (built, or declared by
 /// another `hierarchy!`), it is [`Error::UnknownLock`](crate::Error::UnknownLock). A declared
-/// manager's identity is a 63-bit (31-bit on 32-bit targets) hash of where the macro was invoked
-/// and of the static's name, distinct from every built manager's; two declarations in one
-/// program collide with odds of one in 2^31 or less.
+/// manager's identity is the address of its `static`, so no two declarations share it, even
+/// when one macro declares hierarchies of the same name in several modules or function bodies.
 ///
 /// Not available under `--cfg loom`, whose atomics cannot be built in const context.
 ///
@@ -114,20 +124,20 @@ macro_rules! hierarchy {
             $(, default_timeout = $timeout:expr)?;
         $(
             $(#[$lock_meta:meta])*
-            $lock_vis:vis const $id:ident = ($name:literal, $order:expr $(, $description:literal)?);
+            $lock_vis:vis const $id:ident =
+                ($name:literal, $order:expr $(, $description:literal)? $(,)?);
         )*
     ) => {
         $(#[$meta])*
         $vis static $manager: $ty = {
-            const TAG: usize = $crate::__private::tag(concat!(
-                file!(), ":", line!(), ":", column!(), ":", stringify!($manager)
-            ));
-            const ORDERS: &[u32] = &[$($order),*];
-            const NAMES: &[&str] = &[$($name),*];
+            const __LOCKORDER_ORDERS: &[u32] = &[$($order),*];
+            const __LOCKORDER_NAMES: &[&str] = &[$($name),*];
             const _: () = {
                 $(
                     assert!(
-                        $crate::__private::in_place(ORDERS, NAMES, $order, $name),
+                        $crate::__private::in_place(
+                            __LOCKORDER_ORDERS, __LOCKORDER_NAMES, $order, $name
+                        ),
                         concat!(
                             "lockorder::hierarchy!: lock `", $name, "` is out of place: list the \
                              locks by strictly ascending order (orders are unique), with unique, \
@@ -136,30 +146,28 @@ macro_rules! hierarchy {
                     );
                 )*
             };
-            static SLOTS: [$crate::__private::Slot; ORDERS.len()] = [$(
-                $crate::__private::slot(TAG, ORDERS, $name, $order, concat!("" $(, $description)?))
+            static __LOCKORDER_SLOTS: [$crate::__private::Slot; __LOCKORDER_ORDERS.len()] = [$(
+                $crate::__private::slot(
+                    &$manager, __LOCKORDER_ORDERS, $name, $order, concat!("" $(, $description)?)
+                )
             ),*];
-            $crate::hierarchy!(@manager TAG, &SLOTS, NAMES, $timer_expr $(, $timeout)?)
+            $crate::hierarchy!(
+                @manager &__LOCKORDER_SLOTS, __LOCKORDER_NAMES, $timer_expr $(, $timeout)?
+            )
         };
         $crate::hierarchy!(
             @ids $manager [$($order),*]; $($(#[$lock_meta])* $lock_vis const $id = $order;)*
         );
     };
-    (@manager $tag:expr, $slots:expr, $names:expr, $timer:expr) => {
-        $crate::__private::manager($tag, $slots, $names, $timer)
+    (@manager $slots:expr, $names:expr, $timer:expr) => {
+        $crate::__private::manager($slots, $names, $timer)
     };
-    (@manager $tag:expr, $slots:expr, $names:expr, $timer:expr, $timeout:expr) => {
-        $crate::__private::manager_with_timeout($tag, $slots, $names, $timer, $timeout)
+    (@manager $slots:expr, $names:expr, $timer:expr, $timeout:expr) => {
+        $crate::__private::manager_with_timeout($slots, $names, $timer, $timeout)
     };
     (@ids $manager:ident $orders:tt; $($(#[$meta:meta])* $vis:vis const $id:ident = $order:expr;)*) => {$(
         $(#[$meta])*
-        $vis const $id: $crate::LockId = $crate::__private::id(
-            $crate::__private::tag(concat!(
-                file!(), ":", line!(), ":", column!(), ":", stringify!($manager)
-            )),
-            &$orders,
-            $order,
-        );
+        $vis const $id: $crate::LockId = $crate::__private::id(&$manager, &$orders, $order);
     )*};
 }
 
@@ -169,20 +177,6 @@ pub mod __private {
     use super::*;
 
     pub use crate::table::Slot;
-
-    /// A declared manager's identity: FNV-1a of where it was declared, with the top bit set,
-    /// so that it is never a built manager's (those count up from 1).
-    pub const fn tag(site: &str) -> usize {
-        let bytes = site.as_bytes();
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut i = 0;
-        while i < bytes.len() {
-            hash ^= bytes[i] as u64;
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-            i += 1;
-        }
-        (hash as usize) | !(usize::MAX >> 1)
-    }
 
     const fn same(a: &str, b: &str) -> bool {
         let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -228,22 +222,24 @@ pub mod __private {
         true
     }
 
-    /// The id of the lock of `order`.
-    pub const fn id(tag: usize, orders: &[u32], order: u32) -> LockId {
+    /// The id of the lock of `order` in the declared `manager`: its identity is the address of
+    /// the `static`'s index, never another declaration's (a hash of the call site would be the
+    /// same for two declarations made by one macro).
+    pub const fn id<T>(manager: &'static LockManager<T>, orders: &[u32], order: u32) -> LockId {
         // Positions fit in u32: they index an array in the program.
-        LockId::fixed(tag, position(orders, order) as u32)
+        LockId::fixed(&manager.table.index, position(orders, order) as u32)
     }
 
     /// The slot of one declared lock.
-    pub const fn slot(
-        tag: usize,
+    pub const fn slot<T>(
+        manager: &'static LockManager<T>,
         orders: &[u32],
         name: &'static str,
         order: u32,
         description: &'static str,
     ) -> Slot {
         Slot {
-            info: LockInfo::fixed(name, order, description, id(tag, orders, order)),
+            info: LockInfo::fixed(name, order, description, id(manager, orders, order)),
             raw: RawLock::new(),
             record: Record::new(),
             stats: Stats::new(),
@@ -252,24 +248,22 @@ pub mod __private {
 
     /// A manager over declared slots, without a default timeout.
     pub const fn manager<T: MaybeTimer>(
-        tag: usize,
         slots: &'static [Slot],
         names: &'static [&'static str],
         timer: T,
     ) -> LockManager<T> {
-        LockManager::from_parts(Table::fixed(slots, Index::fixed(tag, names)), timer, None)
+        LockManager::from_parts(Table::fixed(slots, Index::fixed(names)), timer, None)
     }
 
     /// A manager over declared slots, with a timer and a default timeout.
     pub const fn manager_with_timeout<T: Timer>(
-        tag: usize,
         slots: &'static [Slot],
         names: &'static [&'static str],
         timer: T,
         timeout: Duration,
     ) -> LockManager<T> {
         LockManager::from_parts(
-            Table::fixed(slots, Index::fixed(tag, names)),
+            Table::fixed(slots, Index::fixed(names)),
             timer,
             Some(timeout),
         )

@@ -40,13 +40,51 @@ static NEXT_MANAGER: AtomicUsize = AtomicUsize::new(1);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LockId {
-    manager: usize,
+    manager: Owner,
     pos: u32,
+}
+
+/// The manager an id belongs to: a built one's number, or where a declared one's index lives.
+///
+/// A declared manager ([`hierarchy!`](crate::hierarchy)) is a `static`, so the address of its
+/// index is its own for the whole program: unlike a hash of where it was declared, two
+/// declarations can never share it (one macro can declare a hierarchy in several modules or
+/// function bodies under one name, from one call site).
+#[derive(Clone, Copy)]
+enum Owner {
+    Built(usize),
+    Declared(&'static Index),
+}
+
+impl PartialEq for Owner {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Owner::Built(a), Owner::Built(b)) => a == b,
+            (Owner::Declared(a), Owner::Declared(b)) => core::ptr::eq(*a, *b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Owner {}
+
+impl core::hash::Hash for Owner {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            Owner::Built(n) => n.hash(state),
+            Owner::Declared(index) => core::ptr::hash(*index, state),
+        }
+    }
 }
 
 impl fmt::Debug for LockId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LockId(#{} of manager {})", self.pos, self.manager)
+        match self.manager {
+            Owner::Built(n) => write!(f, "LockId(#{} of manager {n})", self.pos),
+            Owner::Declared(index) => {
+                write!(f, "LockId(#{} of declared manager {index:p})", self.pos)
+            }
+        }
     }
 }
 
@@ -59,9 +97,13 @@ pub struct LockInfo {
 }
 
 impl LockId {
-    /// The id at `pos` of the declared manager `manager` ([`hierarchy!`](crate::hierarchy)).
-    pub(crate) const fn fixed(manager: usize, pos: u32) -> Self {
-        Self { manager, pos }
+    /// The id at `pos` of the declared manager whose index is `index`
+    /// ([`hierarchy!`](crate::hierarchy)).
+    pub(crate) const fn fixed(index: &'static Index, pos: u32) -> Self {
+        Self {
+            manager: Owner::Declared(index),
+            pos,
+        }
     }
 }
 
@@ -147,9 +189,9 @@ enum Names {
 
 impl Index {
     /// The index of a declared manager whose locks are `names`, in order.
-    pub(crate) const fn fixed(manager: usize, names: &'static [&'static str]) -> Self {
+    pub(crate) const fn fixed(names: &'static [&'static str]) -> Self {
         Self {
-            manager,
+            manager: 0, // unused: a declared index's identity is its address
             names: Names::Fixed(names),
             len: names.len(),
         }
@@ -168,7 +210,12 @@ impl Index {
     #[inline]
     pub(crate) fn position_of(&self, id: LockId) -> Result<usize, Error> {
         let pos = id.pos as usize;
-        if id.manager == self.manager && pos < self.len {
+        let ours = match (id.manager, &self.names) {
+            (Owner::Built(n), Names::Hashed { .. }) => n == self.manager,
+            (Owner::Declared(index), Names::Fixed(_)) => core::ptr::eq(index, self),
+            _ => false,
+        };
+        if ours && pos < self.len {
             Ok(pos)
         } else {
             Err(Error::UnknownLock {
@@ -191,10 +238,14 @@ impl Index {
         }
     }
 
-    /// The identity of the manager this index belongs to.
+    /// The identity of the manager this index belongs to: a built one's number, or a declared
+    /// one's address with the top bit set (built numbers count up from 1 and stay below it).
     #[inline]
     pub(crate) fn manager(&self) -> usize {
-        self.manager
+        match self.names {
+            Names::Hashed { .. } => self.manager,
+            Names::Fixed(_) => (self as *const Self as usize) | !(usize::MAX >> 1),
+        }
     }
 
     /// A built manager's identity as data bound to it keeps it (compare with `Arc::ptr_eq`);
@@ -626,7 +677,10 @@ fn freeze(mut entries: Vec<Entry>, families: &[(Arc<str>, u32, u32)]) -> (Vec<Lo
                 name: e.name.into(),
                 order: e.order,
                 description: e.description.into(),
-                id: LockId { manager, pos },
+                id: LockId {
+                    manager: Owner::Built(manager),
+                    pos,
+                },
             }
         })
         .collect();

@@ -9,10 +9,18 @@ pub(crate) use loom::sync::atomic::AtomicU64;
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering};
 
-#[cfg(all(not(loom), feature = "stats"))]
+#[cfg(all(not(loom), feature = "stats", target_has_atomic = "64"))]
 pub(crate) use core::sync::atomic::AtomicU64;
+// Statistics on 32-bit targets (Cortex-M, riscv32): 64-bit counters from `portable-atomic`.
 #[cfg(all(not(loom), target_has_atomic = "ptr"))]
 pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering};
+#[cfg(all(
+    not(loom),
+    feature = "stats",
+    not(target_has_atomic = "64"),
+    feature = "portable-atomic"
+))]
+pub(crate) use portable_atomic::AtomicU64;
 #[cfg(all(not(loom), not(target_has_atomic = "ptr"), feature = "portable-atomic"))]
 pub(crate) use portable_atomic::{fence, AtomicU32, AtomicUsize, Ordering};
 
@@ -28,6 +36,16 @@ pub(crate) mod plain {
 pub(crate) use alloc::sync::Arc;
 #[cfg(all(not(target_has_atomic = "ptr"), feature = "portable-atomic"))]
 pub(crate) use portable_atomic_util::Arc;
+
+#[cfg(all(
+    feature = "stats",
+    not(target_has_atomic = "64"),
+    not(feature = "portable-atomic")
+))]
+compile_error!(
+    "the `stats` feature needs 64-bit atomics, which this target lacks: enable lockorder's \
+     `portable-atomic` feature as well (and link a `critical-section` implementation)"
+);
 
 #[cfg(all(not(target_has_atomic = "ptr"), not(feature = "portable-atomic")))]
 compile_error!(

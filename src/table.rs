@@ -148,7 +148,7 @@ impl Table {
 ///   have its address, even after this one is gone.
 /// * A declared manager's ([`hierarchy!`](crate::hierarchy)) is the address of its `static`
 ///   slots, which hold atomics (so the compiler cannot merge two declarations' arrays) and are
-///   never freed. (Its [`LockId`] tag is a hash and could collide; this cannot.)
+///   never freed.
 #[derive(Clone)]
 pub(crate) enum Bound {
     Built(Arc<Identity>),

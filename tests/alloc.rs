@@ -235,3 +235,28 @@ fn shared_mode_allocates_nothing_when_uncontended() {
         assert!(ids.iter().all(|&id| !m.is_locked(id).unwrap()));
     }
 }
+
+lockorder::hierarchy! {
+    static DECLARED: LockManager = lockorder::NoTimer;
+    const DECLARED_A = ("a", 1);
+    const DECLARED_B = ("b", 2, "with a description");
+}
+
+#[test]
+fn a_declared_hierarchy_allocates_nothing_either() {
+    assert_no_allocation(
+        &DECLARED,
+        &[DECLARED_B, DECLARED_A],
+        "a declared hierarchy by id",
+    );
+    assert_no_allocation(&DECLARED, &["a", "b"], "a declared hierarchy by name");
+    let (n, ()) = allocations(|| {
+        let mut outer = DECLARED.try_acquire([DECLARED_A]).unwrap();
+        drop(outer.try_acquire([DECLARED_B]).unwrap());
+        assert!(matches!(
+            DECLARED.try_acquire([DECLARED_A]),
+            Err(lockorder::Error::WouldBlock { .. })
+        ));
+    });
+    assert_eq!(n, 0, "nesting and a refusal in a declared hierarchy");
+}

@@ -72,4 +72,4 @@ bare_metal() {
 echo "--- bare metal: thumbv7em-none-eabihf (best effort)"
 bare_metal thumbv7em-none-eabihf "" embassy-time,critical-section
 echo "--- bare metal without compare-and-swap: thumbv6m-none-eabi (best effort)"
-bare_metal thumbv6m-none-eabi embassy-time,portable-atomic
+bare_metal thumbv6m-none-eabi embassy-time,portable-atomic stats,portable-atomic
