@@ -71,9 +71,15 @@ impl<F: FnMut()> Drop for Finally<F> {
 #[cfg(feature = "std")]
 struct Catching(Waker);
 
-/// Keeps `payload` for [`resume`], unless a panic is kept already (the first one goes on).
+/// Keeps `payload` for [`resume`], unless a panic is kept already (the first one goes on), or
+/// the thread is unwinding: then it is dropped at once, as [`resume`] would drop it, since a
+/// wake-up while unwinding (a dropped listener passing its notification on) may be followed by
+/// no [`resume`] at all, and a kept panic would come out of a later, unrelated call.
 #[cfg(feature = "std")]
 fn keep(payload: std::boxed::Box<dyn core::any::Any + Send>) {
+    if std::thread::panicking() {
+        return;
+    }
     KEPT.with(|kept| {
         let first = kept.take().unwrap_or(payload);
         kept.set(Some(first));

@@ -156,3 +156,40 @@ fn a_cancelled_waiter_whose_waker_panics_when_dropped_closes_no_lock() {
         second_waiter_gets_it(&m, &woken, y);
     }
 }
+
+/// A waker that panics when woken.
+struct Hostile;
+
+impl std::task::Wake for Hostile {
+    fn wake(self: Arc<Self>) {
+        panic!("the waker panicked in wake");
+    }
+}
+
+/// A release unwinds from one waiter's panicking waker; while unwinding, its own listener (woken,
+/// not yet polled) is dropped and passes its wake-up on to a second waiter whose waker panics too.
+/// That second panic is dropped with the unwinding, not kept for a later, unrelated release on
+/// the thread (which would panic with another task's panic).
+#[test]
+fn a_waker_panic_while_unwinding_is_not_raised_later() {
+    let m = ab();
+    let h = m.try_acquire(["b"]).unwrap();
+    let mut f = Box::pin(m.acquire(["a", "b"]));
+    assert!(poll_with(f.as_mut(), Waker::noop()).is_pending());
+    let hostile = Waker::from(Arc::new(Hostile));
+    let mut x = Box::pin(m.acquire(["a"]));
+    assert!(poll_with(x.as_mut(), &hostile).is_pending());
+    let mut y = Box::pin(m.acquire(["b"]));
+    assert!(poll_with(y.as_mut(), &hostile).is_pending());
+    // `F` is woken for `b`, and given up before it polls again.
+    assert!(!drop_catching(h));
+    assert!(drop_catching(f), "releasing `a` ran `X`'s panicking waker");
+    assert!(!drop_catching(x));
+    assert!(!drop_catching(y));
+    assert_all_free(&m);
+    let quiet = catch_unwind(AssertUnwindSafe(|| assert_waiters_are_woken(&m)));
+    assert!(
+        quiet.is_ok(),
+        "a later release raised a panic kept from before"
+    );
+}
