@@ -193,3 +193,57 @@ fn a_waker_panic_while_unwinding_is_not_raised_later() {
         "a later release raised a panic kept from before"
     );
 }
+
+/// A guard of several locks, a child guard and an owned guard are released while the first
+/// lock's waiter panics in its waker: every lock is released all the same, and the waiter of
+/// the last one is woken.
+#[test]
+fn guards_released_into_a_panicking_waker_release_every_lock() {
+    for kind in 0..3 {
+        let m = Arc::new(ab());
+        let hostile = Waker::from(Arc::new(Hostile));
+        let woken = Arc::new(Flag::default());
+        // The child guard holds `b`: its waiter is the hostile one, and `a`'s the one woken.
+        let (x_lock, y_lock) = if kind == 1 { ("b", "a") } else { ("a", "b") };
+        let mut x = Box::pin(m.acquire([x_lock]));
+        let mut y = Box::pin(m.acquire([y_lock]));
+        let released = match kind {
+            0 => {
+                let g = m.try_acquire(["a", "b"]).unwrap();
+                assert!(poll_with(x.as_mut(), &hostile).is_pending());
+                assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
+                drop_catching(g)
+            }
+            1 => {
+                let mut parent = m.try_acquire(["a"]).unwrap();
+                let child = parent.try_acquire(["b"]).unwrap();
+                assert!(poll_with(x.as_mut(), &hostile).is_pending());
+                assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
+                let c = drop_catching(child);
+                drop_catching(parent) || c
+            }
+            _ => {
+                let g = m.clone().try_acquire_owned(["a", "b"]).unwrap();
+                assert!(poll_with(x.as_mut(), &hostile).is_pending());
+                assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
+                drop_catching(g)
+            }
+        };
+        assert!(
+            released,
+            "{kind}: the waker's panic goes on from the release"
+        );
+        assert!(
+            woken.0.load(Ordering::SeqCst),
+            "{kind}: `{y_lock}`'s waiter was woken"
+        );
+        assert!(matches!(
+            poll_with(y.as_mut(), Waker::noop()),
+            Poll::Ready(Ok(_))
+        ));
+        drop(y);
+        assert!(!drop_catching(x));
+        assert_all_free(&m);
+        assert_waiters_are_woken(&m);
+    }
+}
