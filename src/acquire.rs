@@ -736,7 +736,9 @@ macro_rules! options {
             /// holder can then never run, so the wait ends only by its timeout (or never). With
             /// feature `tokio`, a call on a thread that drives a tokio runtime panics at once,
             /// saying to use `.await` (as tokio's `blocking_lock` does); `spawn_blocking` threads
-            /// and threads outside any runtime wait as usual. On other runtimes (smol,
+            /// and threads outside any runtime wait as usual. The check reads tokio's task
+            /// budget, so a future run under `tokio::task::unconstrained` (which has none) is
+            /// not caught: it blocks like any other call. On other runtimes (smol,
             /// async-std, embassy, ...) nothing checks it: use `.await` there, or the runtime's
             /// way to run blocking code (`smol::unblock`, `async_std::task::spawn_blocking`).
             ///

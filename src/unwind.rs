@@ -63,9 +63,39 @@ impl<F: FnMut()> Drop for Finally<F> {
     }
 }
 
-/// A task's waker whose wake-up catches the waker's panic and keeps it for [`resume`].
+/// A task's waker whose wake-up and drop catch the waker's panic and keep it for [`resume`].
+///
+/// The drop matters as much as the wake-up: event-listener wakes a listener by value, so the
+/// last reference to the wrapper, and with it the task's waker, is dropped inside its
+/// notification, while it holds its list's lock.
 #[cfg(feature = "std")]
 struct Catching(Waker);
+
+/// Keeps `payload` for [`resume`], unless a panic is kept already (the first one goes on), or
+/// the thread is unwinding: then it is dropped at once, as [`resume`] would drop it, since a
+/// wake-up while unwinding (a dropped listener passing its notification on) may be followed by
+/// no [`resume`] at all, and a kept panic would come out of a later, unrelated call.
+#[cfg(feature = "std")]
+fn keep(payload: std::boxed::Box<dyn core::any::Any + Send>) {
+    if std::thread::panicking() {
+        return;
+    }
+    KEPT.with(|kept| {
+        let first = kept.take().unwrap_or(payload);
+        kept.set(Some(first));
+    });
+}
+
+#[cfg(feature = "std")]
+impl Drop for Catching {
+    fn drop(&mut self) {
+        let task = core::mem::replace(&mut self.0, Waker::noop().clone());
+        if let Err(payload) = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| drop(task)))
+        {
+            keep(payload);
+        }
+    }
+}
 
 #[cfg(feature = "std")]
 impl alloc::task::Wake for Catching {
@@ -77,10 +107,7 @@ impl alloc::task::Wake for Catching {
         if let Err(payload) =
             std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| self.0.wake_by_ref()))
         {
-            KEPT.with(|kept| {
-                let first = kept.take().unwrap_or(payload);
-                kept.set(Some(first));
-            });
+            keep(payload);
         }
     }
 }

@@ -100,9 +100,12 @@ impl Drop for Settle<'_> {
 #[cold]
 #[inline(never)]
 fn poll_listener(listener: &mut EventListener, cx: &mut Context<'_>) -> Poll<()> {
-    crate::unwind::with_task_waker(cx.waker(), |waker| {
+    let poll = crate::unwind::with_task_waker(cx.waker(), |waker| {
         Pin::new(listener).poll(&mut Context::from_waker(waker))
-    })
+    });
+    // The poll may have dropped the waker it replaced (a wrapper of this task's waker).
+    crate::unwind::resume();
+    poll
 }
 
 // === Walk: the timer-independent part ===
@@ -275,6 +278,7 @@ impl Walk {
                 // lock, and it just did: discard it rather than wake another to find it busy.
                 if let Some(listener) = self.listener.take() {
                     listener.discard();
+                    crate::unwind::resume();
                 }
             }
             // Last, with the take recorded: waking runs other tasks' wakers, which may panic.
@@ -350,6 +354,8 @@ impl Walk {
                 // waiter never strands the next one.
                 settle.owed.pass_on = Owed::passed_on(mode_of(&self.request.shared, pos)).pass_on;
             }
+            // The discard dropped this task's waker; a panic of its drop goes on from here.
+            crate::unwind::resume();
         }
         // `settle` wakes what the lock waited for is owed: here, or while unwinding from an
         // unlock's waker.

@@ -19,38 +19,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use common::assert_all_free;
+use common::{assert_all_free, assert_waiters_are_woken};
 use lockorder::{Error, LockManager, ManualTimer, MaybeTimer, StdTimer, Timer};
-
-/// Every lock still wakes its waiters: held, then waited for (exclusive, then shared), then
-/// released, the waiter is woken and gets it. A waker that panicked inside event-listener's
-/// notification used to leave its counts wrong, so that the lock's events stopped notifying.
-fn assert_waiters_are_woken<T: MaybeTimer>(m: &LockManager<T>) {
-    for info in m.locks() {
-        for shared in [false, true] {
-            let holder = m.try_acquire([info.id()]).unwrap();
-            let mut waiter = Box::pin(if shared {
-                m.acquire_shared([info.id()])
-            } else {
-                m.acquire([info.id()])
-            });
-            let woken = Arc::new(Flag::default());
-            let waker = Waker::from(woken.clone());
-            assert!(poll_with(waiter.as_mut(), &waker).is_pending());
-            drop(holder);
-            assert!(
-                woken.0.load(std::sync::atomic::Ordering::SeqCst),
-                "`{}`: a {} waiter was not woken",
-                info.name(),
-                if shared { "shared" } else { "exclusive" }
-            );
-            assert!(matches!(
-                poll_with(waiter.as_mut(), &waker),
-                Poll::Ready(Ok(_))
-            ));
-        }
-    }
-}
 
 /// A waker that panics when woken.
 struct Hostile;

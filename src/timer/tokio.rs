@@ -87,7 +87,8 @@ impl Timer for TokioTimer {
 /// `spawn_blocking` closures, `block_in_place` bodies and every thread outside a runtime
 /// without one. Those wait as usual. The budget is read by spending it, one unit at a time
 /// until tokio refuses (a limited budget) or a bound far beyond tokio's budget is reached (none),
-/// then given back.
+/// then given back. A future run under `tokio::task::unconstrained` has no budget either, so
+/// it is not caught (tokio offers no public sign that tells it from a `spawn_blocking` thread).
 #[cold]
 #[track_caller]
 pub(crate) fn refuse_blocking_on_a_runtime_thread() {

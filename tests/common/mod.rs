@@ -175,3 +175,30 @@ pub fn assert_all_free<T: MaybeTimer>(m: &LockManager<T>) {
         }
     }
 }
+
+/// Every lock of `m` still wakes its waiters: held, then waited for (exclusive, then shared),
+/// then released, the waiter is woken and gets it. (A waker that panicked inside
+/// event-listener's notification used to leave its counts wrong, so that the lock's events
+/// stopped notifying.)
+#[track_caller]
+pub fn assert_waiters_are_woken<T: MaybeTimer>(m: &LockManager<T>) {
+    for info in m.locks() {
+        for shared in [false, true] {
+            let mode = if shared { "shared" } else { "exclusive" };
+            let holder = m.try_acquire([info.id()]).unwrap();
+            let mut waiter = Task::new(if shared {
+                m.acquire_shared([info.id()])
+            } else {
+                m.acquire([info.id()])
+            });
+            waiter.pending();
+            drop(holder);
+            assert!(
+                waiter.woken(),
+                "`{}`: a {mode} waiter was not woken",
+                info.name()
+            );
+            assert!(waiter.ready().is_ok(), "`{}`: a {mode} waiter", info.name());
+        }
+    }
+}

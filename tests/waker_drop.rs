@@ -1,0 +1,249 @@
+//! A task's waker whose *drop* panics (the drop of a clone that event-listener holds) must not
+//! break the lock's waiting machinery either: a release that wakes such a waiter still leaves
+//! every lock free, in both modes, with its waiters woken.
+#![cfg(not(loom))]
+
+mod common;
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::{assert_all_free, assert_waiters_are_woken};
+use lockorder::LockManager;
+
+/// A waker whose clones panic when dropped (the original, data 0, drops quietly).
+fn drop_hostile_waker() -> Waker {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+    fn clone(_: *const ()) -> RawWaker {
+        RawWaker::new(core::ptr::dangling::<()>(), &VTABLE)
+    }
+    fn wake(data: *const ()) {
+        drop_waker(data);
+    }
+    fn wake_by_ref(_: *const ()) {}
+    fn drop_waker(data: *const ()) {
+        if !data.is_null() && !std::thread::panicking() {
+            panic!("the waker panicked in drop");
+        }
+    }
+    // SAFETY: the vtable's functions ignore the data pointer beyond testing it for null.
+    unsafe { Waker::from_raw(RawWaker::new(core::ptr::null(), &VTABLE)) }
+}
+
+#[derive(Default)]
+struct Flag(AtomicBool);
+
+impl std::task::Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+fn poll_with<F: Future>(f: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(waker))
+}
+
+fn drop_catching<T>(x: T) -> bool {
+    catch_unwind(AssertUnwindSafe(move || drop(x))).is_err()
+}
+
+/// The second waiter (woken through `woken`) was woken and gets the lock; afterwards every lock
+/// is free and wakes its waiters.
+fn second_waiter_gets_it<F: Future<Output = Result<G, lockorder::Error>>, G>(
+    m: &LockManager,
+    woken: &Flag,
+    mut y: Pin<Box<F>>,
+) {
+    assert!(
+        woken.0.load(Ordering::SeqCst),
+        "the second waiter was woken"
+    );
+    assert!(matches!(
+        poll_with(y.as_mut(), Waker::noop()),
+        Poll::Ready(Ok(_))
+    ));
+    drop(y);
+    assert_all_free(m);
+    assert_waiters_are_woken(m);
+}
+
+fn ab() -> LockManager {
+    let mut b = LockManager::builder();
+    b.register("a", 1).unwrap();
+    b.register("b", 2).unwrap();
+    b.build()
+}
+
+/// The release wakes a waiter whose waker's clone panics when dropped, inside event-listener's
+/// notification: a second waiter is still woken, and the lock's event keeps notifying.
+#[test]
+fn a_waker_clone_that_panics_when_dropped_by_the_wake_up_closes_no_lock() {
+    for shared in [false, true] {
+        let m = ab();
+        let h = m.try_acquire(["a"]).unwrap();
+        let mut x = Box::pin(m.acquire(["a"]));
+        assert!(poll_with(x.as_mut(), &drop_hostile_waker()).is_pending());
+        let woken = Arc::new(Flag::default());
+        let mut y = Box::pin(if shared {
+            m.acquire_shared(["a"])
+        } else {
+            m.acquire(["a"])
+        });
+        assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
+        assert!(
+            drop_catching(h),
+            "the waker's panic goes on from the release"
+        );
+        assert!(!drop_catching(x), "and is not raised again");
+        second_waiter_gets_it(&m, &woken, y);
+    }
+}
+
+/// A second poll registers a new waker; the one replaced (a clone whose drop panics) is dropped
+/// inside event-listener. The acquire goes on when polled again, and nothing is closed.
+#[test]
+fn a_waker_clone_that_panics_when_replaced_closes_no_lock() {
+    let m = ab();
+    let h = m.try_acquire(["a"]).unwrap();
+    let mut x = Box::pin(m.acquire(["a"]));
+    assert!(poll_with(x.as_mut(), &drop_hostile_waker()).is_pending());
+    let woken = Arc::new(Flag::default());
+    let waker = Waker::from(woken.clone());
+    let replaced = catch_unwind(AssertUnwindSafe(|| poll_with(x.as_mut(), &waker)));
+    assert!(
+        replaced.is_err(),
+        "the replaced waker's panic comes out of the poll"
+    );
+    let again = catch_unwind(AssertUnwindSafe(|| poll_with(x.as_mut(), &waker)));
+    assert!(
+        matches!(again, Ok(Poll::Pending)),
+        "then it waits on, quietly"
+    );
+    // No panic was kept back for a later, unrelated call on this thread.
+    drop(h);
+    assert!(woken.0.load(Ordering::SeqCst), "the waiter was woken");
+    assert!(matches!(poll_with(x.as_mut(), &waker), Poll::Ready(Ok(_))));
+    drop(x);
+    assert_all_free(&m);
+    assert_waiters_are_woken(&m);
+}
+
+/// A waiter whose waker's clone panics when dropped is cancelled: its release drops the waker,
+/// the panic comes out of that drop, and a second waiter still gets the lock.
+#[test]
+fn a_cancelled_waiter_whose_waker_panics_when_dropped_closes_no_lock() {
+    for shared in [false, true] {
+        let m = ab();
+        let h = m.try_acquire(["a", "b"]).unwrap();
+        let mut x = Box::pin(if shared {
+            m.acquire_shared(["a", "b"])
+        } else {
+            m.acquire(["a", "b"])
+        });
+        assert!(poll_with(x.as_mut(), &drop_hostile_waker()).is_pending());
+        let woken = Arc::new(Flag::default());
+        let mut y = Box::pin(m.acquire(["a", "b"]));
+        assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
+        assert!(
+            drop_catching(x),
+            "the waker's drop panicked in the cancellation"
+        );
+        drop(h);
+        second_waiter_gets_it(&m, &woken, y);
+    }
+}
+
+/// A waker that panics when woken.
+struct Hostile;
+
+impl std::task::Wake for Hostile {
+    fn wake(self: Arc<Self>) {
+        panic!("the waker panicked in wake");
+    }
+}
+
+/// A release unwinds from one waiter's panicking waker; while unwinding, its own listener (woken,
+/// not yet polled) is dropped and passes its wake-up on to a second waiter whose waker panics too.
+/// That second panic is dropped with the unwinding, not kept for a later, unrelated release on
+/// the thread (which would panic with another task's panic).
+#[test]
+fn a_waker_panic_while_unwinding_is_not_raised_later() {
+    let m = ab();
+    let h = m.try_acquire(["b"]).unwrap();
+    let mut f = Box::pin(m.acquire(["a", "b"]));
+    assert!(poll_with(f.as_mut(), Waker::noop()).is_pending());
+    let hostile = Waker::from(Arc::new(Hostile));
+    let mut x = Box::pin(m.acquire(["a"]));
+    assert!(poll_with(x.as_mut(), &hostile).is_pending());
+    let mut y = Box::pin(m.acquire(["b"]));
+    assert!(poll_with(y.as_mut(), &hostile).is_pending());
+    // `F` is woken for `b`, and given up before it polls again.
+    assert!(!drop_catching(h));
+    assert!(drop_catching(f), "releasing `a` ran `X`'s panicking waker");
+    assert!(!drop_catching(x));
+    assert!(!drop_catching(y));
+    assert_all_free(&m);
+    let quiet = catch_unwind(AssertUnwindSafe(|| assert_waiters_are_woken(&m)));
+    assert!(
+        quiet.is_ok(),
+        "a later release raised a panic kept from before"
+    );
+}
+
+/// A guard of several locks, a child guard and an owned guard are released while the first
+/// lock's waiter panics in its waker: every lock is released all the same, and the waiter of
+/// the last one is woken.
+#[test]
+fn guards_released_into_a_panicking_waker_release_every_lock() {
+    for kind in 0..3 {
+        let m = Arc::new(ab());
+        let hostile = Waker::from(Arc::new(Hostile));
+        let woken = Arc::new(Flag::default());
+        // The child guard holds `b`: its waiter is the hostile one, and `a`'s the one woken.
+        let (x_lock, y_lock) = if kind == 1 { ("b", "a") } else { ("a", "b") };
+        let mut x = Box::pin(m.acquire([x_lock]));
+        let mut y = Box::pin(m.acquire([y_lock]));
+        let released = match kind {
+            0 => {
+                let g = m.try_acquire(["a", "b"]).unwrap();
+                assert!(poll_with(x.as_mut(), &hostile).is_pending());
+                assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
+                drop_catching(g)
+            }
+            1 => {
+                let mut parent = m.try_acquire(["a"]).unwrap();
+                let child = parent.try_acquire(["b"]).unwrap();
+                assert!(poll_with(x.as_mut(), &hostile).is_pending());
+                assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
+                let c = drop_catching(child);
+                drop_catching(parent) || c
+            }
+            _ => {
+                let g = m.clone().try_acquire_owned(["a", "b"]).unwrap();
+                assert!(poll_with(x.as_mut(), &hostile).is_pending());
+                assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
+                drop_catching(g)
+            }
+        };
+        assert!(
+            released,
+            "{kind}: the waker's panic goes on from the release"
+        );
+        assert!(
+            woken.0.load(Ordering::SeqCst),
+            "{kind}: `{y_lock}`'s waiter was woken"
+        );
+        assert!(matches!(
+            poll_with(y.as_mut(), Waker::noop()),
+            Poll::Ready(Ok(_))
+        ));
+        drop(y);
+        assert!(!drop_catching(x));
+        assert_all_free(&m);
+        assert_waiters_are_woken(&m);
+    }
+}
