@@ -8,7 +8,7 @@ use core::time::Duration;
 
 use crate::set::Mode;
 
-use crate::text::Text;
+use crate::text::{Label, Text};
 
 /// A lock named in an [`Error`]: its name and its order.
 ///
@@ -65,16 +65,19 @@ pub struct LockRef {
 /// assert!(err.to_string().contains("held by `worker-3` (exclusive) for 1.200s at the time"));
 /// # Ok::<(), Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Recorded with feature `std` only: the error then keeps it in one small allocation, on the error
+/// path. Without `std` (an embedded target, where an allocator may refuse), errors name the lock
+/// alone and never allocate for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeldBy {
-    owner: String,
+    owner: Label,
     mode: Mode,
     readers: u32,
     held_for: Option<Duration>,
 }
 
 impl HeldBy {
-    pub(crate) fn new(owner: String, mode: Mode, readers: u32, held_for: Option<Duration>) -> Self {
+    pub(crate) fn new(owner: Label, mode: Mode, readers: u32, held_for: Option<Duration>) -> Self {
         Self {
             owner,
             mode,
@@ -86,7 +89,7 @@ impl HeldBy {
     /// The holder's owner label, or its holder id (`holder-N.M`) when it gave none; for a lock
     /// held shared, the reader that made it shared-held.
     pub fn owner(&self) -> &str {
-        &self.owner
+        self.owner.as_str()
     }
 
     /// How the lock was held.
@@ -108,7 +111,7 @@ impl HeldBy {
 
 impl fmt::Display for HeldBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "held by `{}`", self.owner)?;
+        write!(f, "held by `{}`", self.owner.as_str())?;
         match self.mode {
             Mode::Exclusive => write!(f, " (exclusive)")?,
             Mode::Shared if self.readers > 1 => {

@@ -12,10 +12,9 @@ use core::time::Duration;
 
 use crate::raw::{Holding, RawLock};
 use crate::sync::{backoff, fence, AtomicU32, AtomicUsize, Ordering};
+pub use crate::text::Label;
+use crate::text::LABEL_WORDS;
 
-pub(crate) const LABEL_CAPACITY: usize = 32;
-const WORD: usize = core::mem::size_of::<usize>();
-const LABEL_WORDS: usize = LABEL_CAPACITY / WORD;
 const NO_LABEL: u32 = u32::MAX;
 const NO_TIME: u32 = u32::MAX;
 /// How often a reader retries a record that changes under it before reporting the lock as held by
@@ -24,75 +23,6 @@ const NO_TIME: u32 = u32::MAX;
 const READ_TRIES: usize = if cfg!(loom) { 2 } else { 64 };
 
 // === Owner ===
-
-/// An owner label as status reports keep it: up to [`Label::CAPACITY`] (32) bytes, inline (reading
-/// status allocates nothing per lock for it). Longer labels are cut at a character boundary.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Label {
-    len: u8,
-    bytes: [u8; LABEL_CAPACITY],
-}
-
-impl Label {
-    /// How many bytes of a label are kept.
-    pub const CAPACITY: usize = LABEL_CAPACITY;
-
-    pub(crate) fn new(label: &str) -> Self {
-        let mut len = label.len().min(LABEL_CAPACITY);
-        while !label.is_char_boundary(len) {
-            len -= 1;
-        }
-        let mut bytes = [0; LABEL_CAPACITY];
-        bytes[..len].copy_from_slice(&label.as_bytes()[..len]);
-        // `len` is at most LABEL_CAPACITY (32), so it fits in a u8.
-        Self {
-            len: len as u8,
-            bytes,
-        }
-    }
-
-    /// The label text.
-    pub fn as_str(&self) -> &str {
-        // The bytes were copied from a `str` and cut at a character boundary; a record torn by a
-        // concurrent writer is discarded before a `Label` is built from it.
-        core::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
-    }
-
-    fn words(&self) -> [usize; LABEL_WORDS] {
-        let mut words = [0; LABEL_WORDS];
-        for (w, chunk) in words.iter_mut().zip(self.bytes.chunks_exact(WORD)) {
-            let mut b = [0; WORD];
-            b.copy_from_slice(chunk);
-            *w = usize::from_ne_bytes(b);
-        }
-        words
-    }
-
-    fn from_words(len: u32, words: &[usize; LABEL_WORDS]) -> Option<Self> {
-        let len = usize::try_from(len).ok().filter(|&l| l <= LABEL_CAPACITY)?;
-        let mut bytes = [0; LABEL_CAPACITY];
-        for (chunk, w) in bytes.chunks_exact_mut(WORD).zip(words) {
-            chunk.copy_from_slice(&w.to_ne_bytes());
-        }
-        core::str::from_utf8(&bytes[..len]).ok()?;
-        Some(Self {
-            len: len as u8,
-            bytes,
-        })
-    }
-}
-
-impl fmt::Debug for Label {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for Label {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
 
 /// Identifies an acquisition that was given no owner label: the first lock it took and that
 /// lock's holding generation. Unique among the holdings alive at one time; shared by every lock
@@ -187,6 +117,25 @@ impl Owner {
         match self {
             Owner::Label(l) => Some(l.as_str()),
             Owner::Holder(_) => None,
+        }
+    }
+
+    /// The owner as text, kept inline: the label, or the holder id written out (`holder-N.M`
+    /// fits a label's capacity). Allocates nothing, so an error can name a holder on a target
+    /// whose allocator refuses.
+    pub(crate) fn text(&self) -> Label {
+        match self {
+            Owner::Label(l) => *l,
+            Owner::Holder(h) => {
+                let mut text = Label::new("");
+                // A holder id is at most `holder-` and two u32s: shorter than the capacity;
+                // anything past it would be cut, never overflow.
+                let _ = fmt::write(
+                    &mut text,
+                    format_args!("holder-{}.{}", h.first(), h.generation()),
+                );
+                text
+            }
         }
     }
 }
@@ -285,7 +234,7 @@ impl Record {
                     slot.store(w, Ordering::Relaxed);
                 }
                 self.label_len
-                    .store(u32::from(label.len), Ordering::Relaxed);
+                    .store(u32::from(label.len_byte()), Ordering::Relaxed);
             }
             None => self.label_len.store(NO_LABEL, Ordering::Relaxed),
         }
@@ -403,7 +352,10 @@ mod tests {
     fn labels_round_trip_through_words_and_cut_at_char_boundaries() {
         let l = Label::new("worker-3");
         assert_eq!(l.as_str(), "worker-3");
-        assert_eq!(Label::from_words(u32::from(l.len), &l.words()), Some(l));
+        assert_eq!(
+            Label::from_words(u32::from(l.len_byte()), &l.words()),
+            Some(l)
+        );
         let long = "ü".repeat(20); // 40 bytes, 2 per char
         let cut = Label::new(&long);
         assert_eq!(cut.as_str(), "ü".repeat(16));

@@ -6,7 +6,6 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Deref;
 
-use alloc::string::ToString;
 use core::time::Duration;
 
 use crate::error::{Error, HeldBy, LockRef};
@@ -100,10 +99,15 @@ impl Table {
     pub(crate) fn busy_lock_ref(&self, pos: usize, now: Option<Duration>) -> LockRef {
         let slot = &self.slots[pos];
         let lock = slot.info.lock_ref();
+        // Naming the holder allocates (the error boxes it); without `std`, where an allocator may
+        // refuse, a refusal allocates nothing and names the lock alone.
+        if !cfg!(feature = "std") {
+            return lock;
+        }
         let reading = read(&slot.raw, &slot.record);
         match (reading.holding, reading.owner) {
             (Some(holding), Some(owner)) => lock.with_holder(HeldBy::new(
-                owner.to_string(),
+                owner.text(),
                 holding.mode,
                 holding.readers,
                 reading

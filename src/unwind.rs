@@ -20,6 +20,8 @@
 use alloc::sync::Arc;
 #[cfg(feature = "std")]
 use core::cell::Cell;
+#[cfg(feature = "std")]
+use core::sync::atomic::{AtomicUsize, Ordering};
 use core::task::Waker;
 
 #[cfg(feature = "std")]
@@ -33,12 +35,22 @@ std::thread_local! {
 #[inline]
 pub(crate) fn resume() {
     #[cfg(feature = "std")]
-    if let Some(payload) = KEPT.with(Cell::take) {
-        if !std::thread::panicking() {
-            std::panic::resume_unwind(payload);
+    if KEEPING.load(Ordering::Relaxed) != 0 {
+        if let Some(payload) = KEPT.with(Cell::take) {
+            KEEPING.fetch_sub(1, Ordering::Relaxed);
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(payload);
+            }
         }
     }
 }
+
+/// How many threads keep a panic in [`KEPT`]. [`resume`] runs after every release that woke
+/// anyone; it looks at the thread-local only when some thread keeps a panic, since a thread's first
+/// access to it registers its destructor, which allocates. A thread's own increment comes before
+/// its own load, so it never misses its own panic.
+#[cfg(feature = "std")]
+static KEEPING: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs `f`, which may run foreign code, from a drop guard: when the thread is already
 /// unwinding, a second panic is caught and dropped (with `std`) rather than aborting the
@@ -81,7 +93,13 @@ fn keep(payload: std::boxed::Box<dyn core::any::Any + Send>) {
         return;
     }
     KEPT.with(|kept| {
-        let first = kept.take().unwrap_or(payload);
+        let first = match kept.take() {
+            Some(first) => first,
+            None => {
+                KEEPING.fetch_add(1, Ordering::Relaxed);
+                payload
+            }
+        };
         kept.set(Some(first));
     });
 }
