@@ -1686,6 +1686,11 @@ async fn preemption(m: &'static Locks) {
         PHASE.store(PHASE_RELEASING, SeqCst);
         drop(guard);
         PHASE.store(PHASE_OUTSIDE, SeqCst);
+        // A pause of a different length each round: under `-icount` the loop is otherwise so
+        // regular that its period can lock to the tick's, and every tick lands in the same phase.
+        for _ in 0..(rounds * 37) % 211 {
+            core::hint::spin_loop();
+        }
         rounds += 1;
     }
     let runs = HIGH_RUNS.each_ref().map(|r| r.load(SeqCst));
@@ -1697,7 +1702,8 @@ async fn preemption(m: &'static Locks) {
     ensure!(
         runs[usize::from(PHASE_ACQUIRING)] > 0 && runs[usize::from(PHASE_RELEASING)] > 0,
         "the high-priority task never ran while the thread-mode task was inside an acquire or \
-         a release (runs by phase: outside, acquiring, holding, releasing: {runs:?})"
+         a release (runs by phase: outside, acquiring, holding, releasing: {runs:?}; {rounds} \
+         rounds of the thread-mode task)"
     );
     ensure!(
         ["a", "b", "c"].iter().all(|name| !is_locked(m, name)),
