@@ -9,9 +9,12 @@
 //! ```
 //!
 //! * `holders`: 0 when free, the number of readers when held shared, all ones when held
-//!   exclusively. Taking is one compare-and-swap; giving back is one read-modify-write, which also
-//!   tells whether anyone may be listening, so a release touches an event (and its fence) only
-//!   under contention.
+//!   exclusively. Taking is a compare-and-swap (retried while the word changes under it).
+//!   Giving back is one atomic update of the word: for a writer a single read-modify-write
+//!   (`fetch_and`); for a reader a compare-and-swap loop, since only the last reader out clears
+//!   the waiting bits. Either way the update returns the word before it, which tells whether
+//!   anyone may be listening, so a release touches an event (and its fence) only under
+//!   contention.
 //! * `WAIT_S` / `WAIT_X`: someone may listen on the readers' / writers' event. A listener sets its
 //!   bit after registering and before trying again; a release clears the bits and notifies: all
 //!   readers (they can share) and one writer.
