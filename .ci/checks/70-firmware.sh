@@ -20,25 +20,20 @@ root=$PWD
 target=thumbv7m-none-eabi # Cortex-M3: the size firmwares and the negative case run here
 m0=thumbv6m-none-eabi     # Cortex-M0: the check firmware and the planted bugs run here too
 
-if ! command -v qemu-system-arm >/dev/null; then
-    echo "--- installing qemu-system-arm"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq qemu-system-arm >/dev/null
-fi
-if ! rustup target list --installed 2>/dev/null | grep -qx "$target" &&
-    ! timeout 180 rustup target add "$target"; then
+# QEMU and the targets come from .ci/install.sh.
+installed() { rustup target list --installed 2>/dev/null | grep -qx "$1"; }
+if ! command -v qemu-system-arm >/dev/null || ! installed "$target"; then
     echo
-    echo "SKIP: could not add the $target target; the firmware was not built or run on QEMU"
+    echo "SKIP: qemu-system-arm or the $target target is missing (.ci/install.sh); the firmware was not built or run on QEMU"
     echo
     exit 0
 fi
 targets=("$target")
-if rustup target list --installed 2>/dev/null | grep -qx "$m0" || timeout 180 rustup target add "$m0"; then
+if installed "$m0"; then
     targets+=("$m0")
 else
     echo
-    echo "SKIP: could not add the $m0 target; the firmware runs on the Cortex-M3 only"
+    echo "SKIP: the $m0 target is missing (.ci/install.sh); the firmware runs on the Cortex-M3 only"
     echo
 fi
 # --target flags for every MCU the checks run on.
