@@ -6,8 +6,9 @@
 //! lockorder_fault` and the environment variable `LOCKORDER_FAULT=<name>` at compile time, the
 //! hook of that one fault is `true` and the core does the wrong thing there; every other hook
 //! stays `false` (all of them do with the variable unset or empty). A name that is not in
-//! [`FAULTS`], in a hook or in the variable, is a compile error, so a typo cannot leave a check
-//! testing nothing.
+//! [`FAULTS`], in a hook or in the variable, fails the build (`cargo build` or `test`; `cargo
+//! check` does not evaluate the hooks' `const` blocks), so a typo cannot leave a check testing
+//! nothing.
 //!
 //! Why a variable beside the cfg: the cfg turns the hooks on for every crate of the build (it
 //! comes through `RUSTFLAGS`), and changing `RUSTFLAGS` rebuilds every dependency; a change of
