@@ -564,13 +564,18 @@ impl<'p, M: Handle> Core<'p, M> {
         };
         let expired = try_once || {
             if this.sleep.is_none() {
+                let timeout = if fault!("timeout-twice-as-long") {
+                    timeout * 2
+                } else {
+                    timeout
+                };
                 this.sleep.set(Some(manager.timer.sleep_for(timeout)));
                 *this.state = State::Sleeping;
             }
             this.sleep
                 .as_mut()
                 .as_pin_mut()
-                .is_some_and(|sleep| sleep.poll(cx).is_ready())
+                .is_some_and(|sleep| !fault!("timeout-never-fires") && sleep.poll(cx).is_ready())
         };
         if !expired {
             return Poll::Pending;
@@ -587,6 +592,9 @@ impl<'p, M: Handle> Core<'p, M> {
         // Done first: a waker that panics in the release unwinds with the release done, and the
         // future, holding nothing, answers a later poll with `PolledAfterCompletion`.
         *this.state = State::Done;
+        if fault!("timeout-keeps-partial-set") {
+            return Poll::Ready(Err(Error::Timeout { lock }));
+        }
         walk.release(&manager.table);
         this.sleep.set(None);
         Poll::Ready(Err(Error::Timeout { lock }))

@@ -177,21 +177,7 @@ pub mod __private {
     use super::*;
 
     pub use crate::table::Slot;
-
-    const fn same(a: &str, b: &str) -> bool {
-        let (a, b) = (a.as_bytes(), b.as_bytes());
-        if a.len() != b.len() {
-            return false;
-        }
-        let mut i = 0;
-        while i < a.len() {
-            if a[i] != b[i] {
-                return false;
-            }
-            i += 1;
-        }
-        true
-    }
+    use crate::text::same;
 
     /// The position of the lock of `order` (the first, if it is there twice).
     const fn position(orders: &[u32], order: u32) -> usize {

@@ -45,10 +45,13 @@
 //!   nothing is registered or removed afterwards, so acquiring needs no manager-wide lock.
 //!   Or declare the locks in the program with [`hierarchy!`]: a `static` manager built in
 //!   const context, with `const` ids, that needs no allocation to build or to take free locks.
-//! * **One raw reader-writer lock per slot**: an atomic state word and two `event-listener`
-//!   events (readers, writers). A free lock is taken with one compare-and-swap and given back
-//!   with one read-modify-write; nothing is allocated, and no sleep is created unless a lock is
-//!   busy (a manager with a timer reads `now()` once per poll, for the status timestamp).
+//! * **One raw reader-writer lock per slot**: an atomic state word, a count of waiting writers
+//!   and three `event-listener` events (readers, writers, the waiter holding a reservation). A
+//!   free lock is taken with one compare-and-swap and given back with one atomic update (a
+//!   writer's is a single read-modify-write, a reader's a compare-and-swap, retried if another
+//!   reader changed the word in between); nothing is allocated, and no sleep is created unless
+//!   a lock is busy (a manager with a timer reads `now()` once per poll, for the status
+//!   timestamp).
 //! * **Shared mode**: [`Acquire::shared`](futures::Acquire::shared),
 //!   [`LockManager::acquire_shared`] and [`Guard::acquire_shared`] take locks for reading; one set
 //!   may mix modes, and the order rule is the same for both. Writers are not starved: once a
@@ -146,16 +149,21 @@ extern crate std;
 // The modules, by layer: each uses only modules of its own layer or below (`tests/layers.rs`
 // checks it).
 //
-// Layer 0, plain data: nothing concurrent, nothing that waits.
+// Layer 0, the foundations: nothing here knows a lock word or takes a manager's lock. Plain
+// data, and the shared pieces below the locking: `sync` (the atomics), `timer` (clocks and
+// sleeps: ManualTimer's spin mutex and wakers, StdTimer's thread) and `unwind` (waker wrappers).
 mod error; // the error type and the locks it names
 mod family; // lock families: per-entity locks at consecutive orders
+#[macro_use]
+mod fault; // planted bugs for checking the checks: compiled out unless `--cfg lockorder_fault`
 mod registry; // the builder, lock ids and infos, keys and the name index
 mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
 mod sync; // the atomics and `Arc`, swapped for loom's or portable-atomic's where needed
 mod text; // names and descriptions: 'static or shared
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
 mod unwind; // wakers that panic: caught inside the waiting machinery, resumed after it
-            // Layer 1, primitives with atomics.
+            // Layer 1, the per-lock and per-key state the walk works on (atomics, a spin lock),
+            // and the trace events.
 mod key; // task keys: the locks claimed under each key, and the key rule
 mod raw; // the raw reader-writer lock of each slot
 mod record; // the record of each holding and how status readers read it
@@ -175,9 +183,9 @@ mod status; // status views: LockStatus, Status, LongHold
 mod watchdog; // the Watchdog future
               // Layer 4, extras.
 #[cfg(not(loom))]
-mod fixed;
+mod fixed; // hierarchies fixed at compile time: `hierarchy!` and what it expands to
 pub mod global; // the process-wide manager
-pub mod presets; // ready-made hierarchies // hierarchies fixed at compile time: `hierarchy!` and what it expands to
+pub mod presets; // ready-made hierarchies
 
 // What `hierarchy!` expands to; not an API.
 #[cfg(not(loom))]

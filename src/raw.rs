@@ -9,9 +9,12 @@
 //! ```
 //!
 //! * `holders`: 0 when free, the number of readers when held shared, all ones when held
-//!   exclusively. Taking is one compare-and-swap; giving back is one read-modify-write, which also
-//!   tells whether anyone may be listening, so a release touches an event (and its fence) only
-//!   under contention.
+//!   exclusively. Taking is a compare-and-swap (retried while the word changes under it).
+//!   Giving back is one atomic update of the word: for a writer a single read-modify-write
+//!   (`fetch_and`); for a reader a compare-and-swap loop, since only the last reader out clears
+//!   the waiting bits. Either way the update returns the word before it, which tells whether
+//!   anyone may be listening, so a release touches an event (and its fence) only under
+//!   contention.
 //! * `WAIT_S` / `WAIT_X`: someone may listen on the readers' / writers' event. A listener sets its
 //!   bit after registering and before trying again; a release clears the bits and notifies: all
 //!   readers (they can share) and one writer.
@@ -199,7 +202,7 @@ impl RawLock {
     #[inline]
     fn try_lock_exclusive(&self, turn: Turn) -> Result<Taken, Busy> {
         self.take(|state| {
-            if state & HOLDERS != 0 {
+            if state & HOLDERS != 0 && !fault!("raw-lock-ignores-holder") {
                 return Err(Busy::Held);
             }
             let next = state.wrapping_add(GENERATION) | EXCLUSIVE;
@@ -207,8 +210,11 @@ impl RawLock {
                 // The reservation's turn has come: the lock is open to all again. Releases
                 // during the reservation cleared the queues' waiting bits without waking them:
                 // set both again, so that this holder's release wakes them.
+                Turn::Reserved if fault!("reserved-take-leaves-queues-unarmed") => next & !RESERVED,
                 Turn::Reserved => (next & !RESERVED) | WAIT_S | WAIT_X,
-                _ if state & RESERVED != 0 => return Err(Busy::Yield),
+                _ if state & RESERVED != 0 && !fault!("newcomers-ignore-reservation") => {
+                    return Err(Busy::Yield)
+                }
                 Turn::New => next,
                 // A waiter (woken, or about to be): other writers may queue behind it, and the
                 // release that woke it cleared their bit, so it sets the bit again.
@@ -225,12 +231,15 @@ impl RawLock {
         // `WAIT_S` seen by that writer, who then wakes it; or it sees the count down.
         let yields = match turn {
             Turn::Woken | Turn::Reserved => false,
+            Turn::New if fault!("new-readers-ignore-waiting-writer") => false,
             Turn::New => self.writers_waiting.load(Ordering::Relaxed) != 0,
             Turn::Listening => self.writers_waiting.load(Ordering::Acquire) != 0,
         };
         let taken = self.take(|state| {
             let holders = state & HOLDERS;
-            if holders == EXCLUSIVE || holders == MAX_READERS {
+            if (holders == EXCLUSIVE && !fault!("shared-take-ignores-writer"))
+                || holders == MAX_READERS
+            {
                 return Err(Busy::Held);
             }
             if yields || (state & RESERVED != 0 && turn != Turn::Reserved) {
@@ -380,6 +389,9 @@ impl RawLock {
     pub(crate) fn writer_stops(&self) -> bool {
         if self.writers_waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
             let state = self.state.fetch_or(0, Ordering::AcqRel);
+            if fault!("writer-giving-up-strands-readers") {
+                return false;
+            }
             return state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE;
         }
         false
@@ -415,7 +427,7 @@ impl RawLock {
         let old = self
             .state
             .fetch_and(!(HOLDERS | WAIT_S | WAIT_X), Ordering::AcqRel);
-        if old & (WAIT_S | WAIT_X | RESERVED) != 0 {
+        if old & (WAIT_S | WAIT_X | RESERVED) != 0 && !fault!("raw-release-wakes-nobody") {
             self.wake_after_release(old);
         }
     }
@@ -440,6 +452,9 @@ impl RawLock {
             }
         }
         let holders = old & HOLDERS;
+        if holders == 1 && fault!("last-reader-wakes-nobody") {
+            return;
+        }
         if holders == 1 && old & (WAIT_S | WAIT_X | RESERVED) != 0 {
             self.wake_after_release(old);
         } else if holders == MAX_READERS {
@@ -475,7 +490,7 @@ impl RawLock {
     /// own release wakes them); otherwise the queues are woken.
     #[cold]
     fn wake_after_release(&self, old: u32) {
-        if old & RESERVED != 0 {
+        if old & RESERVED != 0 && !fault!("release-ignores-reservation") {
             self.reserved.notify(1);
             unwind::resume();
         } else {

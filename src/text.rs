@@ -8,6 +8,22 @@ use core::ops::Deref;
 
 use crate::sync::Arc;
 
+/// Whether two strings are equal, in const context (where `==` on `str` is not available).
+pub(crate) const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// A string that is either `'static` or shared; cloning never allocates.
 #[derive(Clone)]
 pub(crate) enum Text {

@@ -232,6 +232,7 @@ impl Walk {
                             }
                             // Woken, and still refused: a newcomer got in first. Reserve the
                             // lock, so that the next holding is this walk's.
+                            Turn::Woken if fault!("reservation-never-taken") => raw.listen(mode),
                             Turn::Woken if busy == Busy::Held => match raw.reserve() {
                                 Some(listener) => {
                                     self.turn = Turn::Reserved;
@@ -349,7 +350,7 @@ impl Walk {
         // an unlock unwinds, the listener is dropped instead, which passes a wake-up it received
         // on by itself.)
         if let (Some(listener), Some(pos)) = (listener, cursor) {
-            if listener.discard() && turn != Turn::Reserved {
+            if listener.discard() && !fault!("cancel-keeps-wake-up") && turn != Turn::Reserved {
                 // A wake-up this walk received and did not use passes on, so that a cancelled
                 // waiter never strands the next one.
                 settle.owed.pass_on = Owed::passed_on(mode_of(&self.request.shared, pos)).pass_on;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ThreadSanitizer and Miri, both best effort: they need the nightly `rust-src` (and `miri`)
-# components, downloaded here if missing; without them each prints a SKIP line.
+# components (.ci/install.sh adds them); without them each prints a SKIP line.
 #
 # * ThreadSanitizer (with the standard library rebuilt instrumented, -Zbuild-std) runs the unit
 #   and integration tests: a release that does not happen-before the next holder's accesses is a
@@ -23,17 +23,11 @@ have() {
     rustup component list --toolchain nightly --installed 2>/dev/null | grep -q "^$1"
 }
 
-for component in rust-src miri; do
-    if ! have "$component"; then
-        timeout 300 rustup component add --toolchain nightly "$component" || true
-    fi
-done
-
 if have rust-src; then
     RUSTFLAGS="-Zsanitizer=thread" \
         timeout 900 cargo +nightly test -Zbuild-std --target "$TARGET" --target-dir target/tsan --lib --tests
 else
-    echo "SKIP: ThreadSanitizer needs the nightly rust-src component, which could not be added"
+    echo "SKIP: ThreadSanitizer needs the nightly rust-src component (.ci/install.sh), which is missing"
 fi
 
 if have rust-src && have miri; then
@@ -41,5 +35,5 @@ if have rust-src && have miri; then
     timeout 900 cargo +nightly miri test --target-dir target/miri --lib --test stress --test evil \
         --test protected --test keys
 else
-    echo "SKIP: Miri needs the nightly miri and rust-src components, which could not be added"
+    echo "SKIP: Miri needs the nightly miri and rust-src components (.ci/install.sh), which are missing"
 fi

@@ -18,14 +18,10 @@ cargo clippy --locked --manifest-path fuzz/Cargo.toml --all-targets -- -D warnin
 # The committed seeds are the seed book's and run clean (stable, no libFuzzer: seconds).
 cargo test --locked --manifest-path fuzz/Cargo.toml --test seeds
 
-if ! cargo +nightly --version >/dev/null 2>&1; then
-    if ! timeout 300 rustup toolchain install nightly --profile minimal; then
-        printf '\nSKIP: fuzzing needs a nightly toolchain and none could be installed\n\n'
-        exit 0
-    fi
-fi
-if ! "$TOOLS/bin/cargo-fuzz" --version 2>/dev/null | grep -qF "0.13.2"; then
-    cargo install --locked --root "$TOOLS" cargo-fuzz@0.13.2
+# The nightly toolchain and cargo-fuzz come from .ci/install.sh.
+if ! cargo +nightly --version >/dev/null 2>&1 || ! "$TOOLS/bin/cargo-fuzz" --version >/dev/null 2>&1; then
+    printf '\nSKIP: fuzzing needs a nightly toolchain and cargo-fuzz (.ci/install.sh); one is missing\n\n'
+    exit 0
 fi
 
 # libFuzzer adds new inputs to the first corpus directory only: a scratch one, so that the

@@ -9,8 +9,8 @@
 #     uncontended acquire + release are counted on both MCUs;
 #  3. negative case: without lockorder's `critical-section` feature, the interrupt check
 #     deadlocks in event-listener's spin lock, and the firmware's watchdog reports it;
-#  4. planted bugs: bugs put into a copy of the core make the firmware fail, each in the check
-#     that should catch it, on both MCUs.
+#  4. planted bugs: each fault of src/fault.rs, built into the core, makes the firmware fail in
+#     the check that should catch it, on both MCUs.
 # Every QEMU run is under `timeout`; emulated time is deterministic (-icount).
 # The firmware builds with --locked: after a change to the core's dependencies, refresh its lock
 # file with `cd .ci/firmware && cargo update -p lockorder`.
@@ -20,25 +20,20 @@ root=$PWD
 target=thumbv7m-none-eabi # Cortex-M3: the size firmwares and the negative case run here
 m0=thumbv6m-none-eabi     # Cortex-M0: the check firmware and the planted bugs run here too
 
-if ! command -v qemu-system-arm >/dev/null; then
-    echo "--- installing qemu-system-arm"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq qemu-system-arm >/dev/null
-fi
-if ! rustup target list --installed 2>/dev/null | grep -qx "$target" &&
-    ! timeout 180 rustup target add "$target"; then
+# QEMU and the targets come from .ci/install.sh.
+installed() { rustup target list --installed 2>/dev/null | grep -qx "$1"; }
+if ! command -v qemu-system-arm >/dev/null || ! installed "$target"; then
     echo
-    echo "SKIP: could not add the $target target; the firmware was not built or run on QEMU"
+    echo "SKIP: qemu-system-arm or the $target target is missing (.ci/install.sh); the firmware was not built or run on QEMU"
     echo
     exit 0
 fi
 targets=("$target")
-if rustup target list --installed 2>/dev/null | grep -qx "$m0" || timeout 180 rustup target add "$m0"; then
+if installed "$m0"; then
     targets+=("$m0")
 else
     echo
-    echo "SKIP: could not add the $m0 target; the firmware runs on the Cortex-M3 only"
+    echo "SKIP: the $m0 target is missing (.ci/install.sh); the firmware runs on the Cortex-M3 only"
     echo
 fi
 # --target flags for every MCU the checks run on.
@@ -141,38 +136,23 @@ if [ "$status" -ne 1 ] || ! grep -q "$expected" "$logs/spin.log" ||
 fi
 echo "ok: without critical-section, the interrupt handler deadlocked in the spin lock, as expected"
 
-echo "--- planted bugs in a copy of the core must make the firmware fail"
-mutants="$CARGO_TARGET_DIR/mutants"
-rm -rf "$mutants"
-mkdir -p "$mutants"
+echo "--- planted bugs (src/fault.rs) must make the firmware fail"
+# Built with `--cfg lockorder_fault` (RUSTFLAGS replaces the config's flags, so the linker script
+# comes too) in a target directory of its own, so that the dependencies are built once: planting
+# the next fault (LOCKORDER_FAULT) rebuilds lockorder and the firmware only.
+fault_flags="-C link-arg=-Tlink.x --cfg lockorder_fault"
+fault_dir="$root/target/firmware-fault"
 
-# plant NAME FILE OLD NEW CHECK: copies the core, replaces the one occurrence of OLD in FILE
-# with NEW, builds the check firmware on it, and requires the run to fail in CHECK on every MCU.
+# plant NAME CHECK: builds the check firmware with the fault NAME planted, and requires the run
+# to fail in CHECK on every MCU.
 plant() {
-    local name=$1 file=$2 old=$3 new=$4 check=$5
-    local copy="$mutants/$name"
-    mkdir -p "$copy/.ci"
-    # The whole package and its workspace, less build output and the fuzz crate.
-    local item
-    for item in *; do
-        case "$item" in target | fuzz) ;; *) cp -r "$item" "$copy/" ;; esac
-    done
-    cp -r .ci/firmware "$copy/.ci/"
-    OLD=$old NEW=$new python3 - "$copy/$file" <<'EOF'
-import os, sys
-path, old, new = sys.argv[1], os.environ["OLD"], os.environ["NEW"]
-text = open(path).read()
-if text.count(old) != 1:
-    sys.exit(f"FAIL: cannot plant the bug: {path} has {text.count(old)} copies of {old!r}; "
-             "the core changed, update .ci/checks/70-firmware.sh")
-open(path, "w").write(text.replace(old, new))
-EOF
-    build "$copy/.ci/firmware" --bin checks "${target_flags[@]}"
-    local t status verdict log
+    local name=$1 check=$2 t status verdict log
+    RUSTFLAGS=$fault_flags LOCKORDER_FAULT=$name CARGO_TARGET_DIR=$fault_dir \
+        build .ci/firmware --bin checks "${target_flags[@]}"
     for t in "${targets[@]}"; do
-        log="$logs/mutant-$name-$t.log"
+        log="$logs/fault-$name-$t.log"
         status=0
-        qemu "$CARGO_TARGET_DIR/$t/release/checks" "$log" "$t" >/dev/null || status=$?
+        qemu "$fault_dir/$t/release/checks" "$log" "$t" >/dev/null || status=$?
         verdict=$(grep -m1 '^FAIL' "$log" || true)
         if [ "$status" -eq 0 ] || [[ "$verdict" != "FAIL $check:"* ]]; then
             echo "FAIL: planted bug '$name' was not caught by check $check on $t (QEMU exit status $status):"
@@ -185,56 +165,10 @@ EOF
 }
 planted=0
 
-# The raw lock (src/raw.rs).
-plant raw-lock-ignores-holder src/raw.rs \
-    'if state & HOLDERS != 0 {' 'if false && state & HOLDERS != 0 {' ordering
-plant raw-release-wakes-nobody src/raw.rs \
-    'if old & (WAIT_S | WAIT_X | RESERVED) != 0 {' \
-    'if false && old & (WAIT_S | WAIT_X | RESERVED) != 0 {' ordering
-# The timeout path (src/acquire.rs).
-plant timeout-never-fires src/acquire.rs \
-    '.is_some_and(|sleep| sleep.poll(cx).is_ready())' \
-    '.is_some_and(|sleep| false && sleep.poll(cx).is_ready())' timeout
-plant timeout-twice-as-long src/acquire.rs \
-    'sleep_for(timeout)' 'sleep_for(timeout * 2)' timeout
-plant timeout-keeps-partial-set src/acquire.rs \
-    $'*this.state = State::Done;\n        walk.release(&manager.table);' \
-    '*this.state = State::Done;' timeout
-# Cancellation (the walk's release, src/walk.rs).
-plant cancel-keeps-wake-up src/walk.rs \
-    'if listener.discard() && turn != Turn::Reserved {' \
-    'if listener.discard() && false && turn != Turn::Reserved {' \
-    cancel-passes-wake-up
-# Bounded waiting: a woken waiter refused because a newcomer got in reserves the lock
-# (src/walk.rs); while it is reserved, other takers yield and a release wakes that waiter alone;
-# its take lifts the reservation and re-arms the queues' waiting bits (src/raw.rs).
-plant reservation-never-taken src/walk.rs \
-    'Turn::Woken if busy == Busy::Held => match raw.reserve() {' \
-    'Turn::Woken if false && busy == Busy::Held => match raw.reserve() {' ordering
-plant newcomers-ignore-reservation src/raw.rs \
-    '_ if state & RESERVED != 0 => return Err(Busy::Yield),' \
-    '_ if false && state & RESERVED != 0 => return Err(Busy::Yield),' ordering
-plant release-ignores-reservation src/raw.rs \
-    $'fn wake_after_release(&self, old: u32) {\n        if old & RESERVED != 0 {' \
-    $'fn wake_after_release(&self, old: u32) {\n        if false && old & RESERVED != 0 {' ordering
-plant reserved-take-leaves-queues-unarmed src/raw.rs \
-    'Turn::Reserved => (next & !RESERVED) | WAIT_S | WAIT_X,' \
-    'Turn::Reserved => next & !RESERVED,' hand-off
-# Shared mode (src/raw.rs).
-plant shared-take-ignores-writer src/raw.rs \
-    'if holders == EXCLUSIVE || holders == MAX_READERS {' \
-    'if holders == MAX_READERS {' shared-exclusion
-plant last-reader-wakes-nobody src/raw.rs \
-    'if holders == 1 && old & (WAIT_S | WAIT_X | RESERVED) != 0 {' \
-    'if false && holders == 1 && old & (WAIT_S | WAIT_X | RESERVED) != 0 {' shared-exclusion
-plant new-readers-ignore-waiting-writer src/raw.rs \
-    'Turn::New => self.writers_waiting.load(Ordering::Relaxed) != 0,' \
-    'Turn::New => false,' writer-preference
-plant writer-giving-up-strands-readers src/raw.rs \
-    'return state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE;' \
-    'return false && state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE;' writer-preference
-rm -rf "$mutants"
+# The faults and the check that must catch each one: .ci/faults.txt (whose list of faults
+# .ci/checks/72-faults-host.sh compares with src/fault.rs).
+while read -r name check _ <&3; do
+    plant "$name" "$check"
+done 3< <(grep -v '^#' .ci/faults.txt)
 
-# Leave the real firmware in place for whoever looks next.
-build .ci/firmware --bins >/dev/null 2>&1
 echo "ok: the firmware passed on the emulated ${targets[*]}; the spin lock deadlocked as expected; $planted planted bugs were caught on each"
