@@ -194,20 +194,24 @@ def svg(data, interleaved):
     return "\n".join(s) + "\n"
 
 
+def per_param_table(rows, title, unit, me_cell, ratio):
+    """A Markdown table of lockorder against each peer, one row per parameter."""
+    peers = [f for f in functions_of(rows) if f != LOCKORDER]
+    lines = [title, "", f"| {unit} | " + " | ".join(peers) + " |", "|---|---|" + "---|" * len(peers)]
+    for p in params_of(rows):
+        me = rows[LOCKORDER][p]
+        cells = [f"{ratio(me, rows[f][p]):.2f}" if p in rows[f] else "-" for f in peers]
+        lines.append(f"| {p} | {me_cell(me)} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def ratios(data):
     lines = []
     w1 = data.get("W1_uncontended", {})
     if LOCKORDER in w1:
-        peers = [f for f in functions_of(w1) if f != LOCKORDER]
-        lines.append("W1 uncontended, time ratio lockorder-id / X (below 1: lockorder is faster)")
-        lines.append("")
-        lines.append("| K | lockorder-id ns/lock | " + " | ".join(peers) + " |")
-        lines.append("|---|---|" + "---|" * len(peers))
-        for p in params_of(w1):
-            me = w1[LOCKORDER][p]
-            cells = [f"{me / w1[f][p]:.2f}" if p in w1[f] else "-" for f in peers]
-            lines.append(f"| {p} | {me:.2f} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += per_param_table(
+            w1, "W1 uncontended, time ratio lockorder-id / X (below 1: lockorder is faster)",
+            "K | lockorder-id ns/lock", lambda me: f"{me:.2f}", lambda me, peer: me / peer)
     w3 = data.get("W3_nested", {})
     if LOCKORDER in w3:
         peers = [f for f in functions_of(w3) if f != LOCKORDER]
@@ -220,16 +224,9 @@ def ratios(data):
         lines.append("")
     w2 = data.get("W2_contended", {})
     if LOCKORDER in w2:
-        peers = [f for f in functions_of(w2) if f != LOCKORDER]
-        lines.append("W2 contended, throughput ratio lockorder-id / X (above 1: lockorder is faster)")
-        lines.append("")
-        lines.append("| T | lockorder-id ops/s | " + " | ".join(peers) + " |")
-        lines.append("|---|---|" + "---|" * len(peers))
-        for p in params_of(w2):
-            me = w2[LOCKORDER][p]
-            cells = [f"{w2[f][p] / me:.2f}" if p in w2[f] else "-" for f in peers]
-            lines.append(f"| {p} | {1e9 / me:,.0f} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += per_param_table(
+            w2, "W2 contended, throughput ratio lockorder-id / X (above 1: lockorder is faster)",
+            "T | lockorder-id ops/s", lambda me: f"{1e9 / me:,.0f}", lambda me, peer: peer / me)
     return "\n".join(lines)
 
 
