@@ -449,14 +449,10 @@ impl<'p, M: Handle> Core<'p, M> {
             Some(key) => Some(key.ops.start),
             None => origin.parent.and_then(|p| p.key()).map(|k| k.ops.start),
         };
-        let Walker {
-            manager,
-            walk,
-            claim,
-        } = walker;
         if let Some(start) = keyed {
-            return start(state, &manager.table, walk, claim, origin, key);
+            return Self::start_with_key(start, state, walker, origin, key);
         }
+        let Walker { manager, walk, .. } = walker;
         match nest {
             None => walk.request.normalize(),
             Some(nest) => nest(state, &mut walk.request, origin, &manager.table)?,
@@ -464,6 +460,27 @@ impl<'p, M: Handle> Core<'p, M> {
         *state = State::Walking;
         Ok(())
     }
+
+    /// [`start_parts`](Self::start_parts) for a request with a task key (its own or its
+    /// parent's): `start`, the key's [`start_keyed`], reached through the key so that a program
+    /// without keys does not link it. Out of line: unkeyed requests never come here.
+    #[cold]
+    #[inline(never)]
+    fn start_with_key(
+        start: StartKeyed,
+        state: &mut State,
+        walker: &mut Walker<M>,
+        origin: &Origin<'p>,
+        key: &mut Option<Arc<KeyState>>,
+    ) -> Result<(), Error> {
+        let Walker {
+            manager,
+            walk,
+            claim,
+        } = walker;
+        start(state, &manager.table, walk, claim, origin, key)
+    }
+
     /// Hands the walk's locks, and their claims under a task key, to a guard's record of them.
     #[inline]
     fn held(walk: &mut Walk, claim: &mut Option<Arc<KeyState>>, origin: Origin<'p>) -> Held<'p> {
