@@ -168,9 +168,9 @@ impl<M: Handle> Drop for Walker<M> {
 #[derive(Debug)]
 pub(crate) enum State {
     /// Built, options still being set: the request is not checked yet (a nested one is checked
-    /// against its parent at the first poll, once `shared` keys may have been added). Holds
-    /// nothing.
-    Fresh,
+    /// against its parent at the first poll, once `shared` keys may have been added, by the
+    /// function given here). Holds nothing.
+    Fresh(Option<StartNested>),
     /// Refused before taking anything (an unknown key): the next poll returns the error. Holds
     /// nothing.
     Refused(Box<Error>),
@@ -201,6 +201,122 @@ pin_project! {
     }
 }
 
+/// Checks a nested request against its parent guard (see [`State::Fresh`]).
+pub(crate) type StartNested = for<'a, 'b> fn(
+    &mut State,
+    &mut Request,
+    &Origin<'a>,
+    &crate::table::Table,
+) -> Result<(), Error>;
+
+/// Starts a request with a task key (see [`crate::key::KeyOps`]).
+pub(crate) type StartKeyed = for<'a, 'b> fn(
+    &mut State,
+    &crate::table::Table,
+    &mut Walk,
+    &mut Option<Arc<KeyState>>,
+    &Origin<'a>,
+    &mut Option<Arc<KeyState>>,
+) -> Result<(), Error>;
+
+/// The check of a nested request without a task key against its parent: keeps only the locks
+/// the parent does not cover, or refuses the request. Out of line, and reached only through a
+/// nested acquire's state.
+#[inline(never)]
+fn start_nested(
+    state: &mut State,
+    request: &mut Request,
+    origin: &Origin<'_>,
+    table: &crate::table::Table,
+) -> Result<(), Error> {
+    let Some(parent) = origin.parent else {
+        request.normalize();
+        return Ok(());
+    };
+    match nest_in(request, parent, table) {
+        Ok(()) => Ok(()),
+        Err(refusal) => {
+            *state = State::Done;
+            #[cfg(feature = "tracing")]
+            trace_refusal(table, refusal);
+            Err(match refusal {
+                Refusal::Order { requested, held } => Error::OrderViolation {
+                    requested: table.lock_ref(requested),
+                    held: table.lock_ref(held).acquired_at_location(parent.top_at()),
+                },
+                Refusal::Upgrade { lock } => Error::UpgradeRefused {
+                    lock: table.lock_ref(lock),
+                },
+            })
+        }
+    }
+}
+
+/// Starts a request with a task key (its own, or its parent guard's): checked against
+/// everything claimed under the key, and claimed before it takes anything. Reached only through
+/// a key ([`crate::key::KeyOps`]): unkeyed requests never come here, and a program without keys
+/// does not link it.
+#[inline(never)]
+pub(crate) fn start_keyed(
+    state: &mut State,
+    table: &crate::table::Table,
+    walk: &mut Walk,
+    claim: &mut Option<Arc<KeyState>>,
+    origin: &Origin<'_>,
+    key: &mut Option<Arc<KeyState>>,
+) -> Result<(), Error> {
+    *state = State::Done;
+    let request = &mut walk.request;
+    let inherited = origin.parent.and_then(|p| p.key());
+    let key = match (key.take(), inherited) {
+        (Some(own), Some(parent)) if !Arc::ptr_eq(&own, parent) => None,
+        (Some(own), _) => Some(own),
+        (None, parent) => parent.cloned(),
+    }
+    .filter(|key| key.belongs_to(table.index.manager()));
+    let Some(key) = key else {
+        request.normalize();
+        return Err(Error::ForeignKey {
+            lock: request.want.first().map(|pos| table.lock_ref(pos)),
+        });
+    };
+    let violation = |requested: usize, held: usize| {
+        #[cfg(feature = "tracing")]
+        trace_refusal(table, Refusal::Order { requested, held });
+        Error::OrderViolation {
+            requested: table.lock_ref(requested),
+            held: table.lock_ref(held),
+        }
+    };
+    match &origin.parent {
+        None => request.normalize(),
+        Some(parent) => {
+            match nest_in(request, parent, table) {
+                Ok(()) => {}
+                Err(Refusal::Order { requested, held }) => {
+                    // Named against the whole key, whose highest lock is at least the
+                    // parent's when the parent counts under it.
+                    let held = key.highest().map_or(held, |k| k.max(held));
+                    return Err(violation(requested, held));
+                }
+                Err(Refusal::Upgrade { lock }) => {
+                    #[cfg(feature = "tracing")]
+                    trace_refusal(table, Refusal::Upgrade { lock });
+                    return Err(Error::UpgradeRefused {
+                        lock: table.lock_ref(lock),
+                    });
+                }
+            }
+        }
+    }
+    if let Err(below) = key.claim(&request.want) {
+        return Err(violation(below.requested, below.held));
+    }
+    *claim = Some(key);
+    *state = State::Walking;
+    Ok(())
+}
+
 impl<'p, M: Handle> Core<'p, M> {
     /// A future for `request` (exclusive locks in `want`, shared ones in `shared`; a nested one
     /// is checked against its parent at the first poll).
@@ -213,7 +329,12 @@ impl<'p, M: Handle> Core<'p, M> {
         label: Option<Label>,
     ) -> Self {
         let (request, state) = match request {
-            Ok(request) => (request, State::Fresh),
+            // Only a nested acquire references the nested check: a program that never nests
+            // does not link it.
+            Ok(request) => (
+                request,
+                State::Fresh(origin.parent.map(|_| start_nested as _)),
+            ),
             Err(e) => (
                 Request {
                     want: LockSet::EMPTY,
@@ -260,7 +381,7 @@ impl<'p, M: Handle> Core<'p, M> {
         I: IntoIterator,
         I::Item: crate::registry::Key,
     {
-        if !matches!(self.state, State::Fresh) {
+        if !matches!(self.state, State::Fresh(_)) {
             return;
         }
         let table = &self.walker.manager.table;
@@ -299,7 +420,7 @@ impl<'p, M: Handle> Core<'p, M> {
     /// Gives the request a task key (before it starts): [`start`](Self::start) checks and
     /// claims under it.
     pub(crate) fn set_key(&mut self, key: &TaskKey) {
-        if matches!(self.state, State::Fresh) {
+        if matches!(self.state, State::Fresh(_)) {
             self.key = Some(Arc::clone(&key.state));
         }
     }
@@ -312,8 +433,8 @@ impl<'p, M: Handle> Core<'p, M> {
         origin: &Origin<'p>,
         key: &mut Option<Arc<KeyState>>,
     ) -> Result<(), Error> {
-        match state {
-            State::Fresh => {}
+        let nest = match state {
+            State::Fresh(nest) => *nest,
             State::Walking | State::Listening | State::Sleeping => return Ok(()),
             State::Refused(_) => {
                 let State::Refused(e) = mem::replace(state, State::Done) else {
@@ -322,98 +443,42 @@ impl<'p, M: Handle> Core<'p, M> {
                 return Err(*e);
             }
             State::Done => return Err(Error::PolledAfterCompletion),
+        };
+        // The keyed path is reached through the key: without keys it is not linked.
+        let keyed = match key {
+            Some(key) => Some(key.ops.start),
+            None => origin.parent.and_then(|p| p.key()).map(|k| k.ops.start),
+        };
+        if let Some(start) = keyed {
+            return Self::start_with_key(start, state, walker, origin, key);
         }
-        if key.is_some() || origin.parent.is_some_and(|p| p.key().is_some()) {
-            return Self::start_keyed(state, walker, origin, key);
-        }
-        let table = &walker.manager.table;
-        let request = &mut walker.walk.request;
-        match &origin.parent {
-            None => request.normalize(),
-            Some(parent) => match nest_in(request, parent, table) {
-                Ok(()) => {}
-                Err(refusal) => {
-                    *state = State::Done;
-                    #[cfg(feature = "tracing")]
-                    trace_refusal(table, refusal);
-                    return Err(match refusal {
-                        Refusal::Order { requested, held } => Error::OrderViolation {
-                            requested: table.lock_ref(requested),
-                            held: table.lock_ref(held).acquired_at_location(parent.top_at()),
-                        },
-                        Refusal::Upgrade { lock } => Error::UpgradeRefused {
-                            lock: table.lock_ref(lock),
-                        },
-                    });
-                }
-            },
+        let Walker { manager, walk, .. } = walker;
+        match nest {
+            None => walk.request.normalize(),
+            Some(nest) => nest(state, &mut walk.request, origin, &manager.table)?,
         }
         *state = State::Walking;
         Ok(())
     }
 
-    /// [`start_parts`](Self::start_parts) for a request with a task key (its own, or its parent
-    /// guard's): checked against everything claimed under the key, and claimed before it takes
-    /// anything. Out of line: unkeyed requests never come here.
+    /// [`start_parts`](Self::start_parts) for a request with a task key (its own or its
+    /// parent's): `start`, the key's [`start_keyed`], reached through the key so that a program
+    /// without keys does not link it. Out of line: unkeyed requests never come here.
     #[cold]
     #[inline(never)]
-    fn start_keyed(
+    fn start_with_key(
+        start: StartKeyed,
         state: &mut State,
         walker: &mut Walker<M>,
         origin: &Origin<'p>,
         key: &mut Option<Arc<KeyState>>,
     ) -> Result<(), Error> {
-        *state = State::Done;
-        let table = &walker.manager.table;
-        let request = &mut walker.walk.request;
-        let inherited = origin.parent.and_then(|p| p.key());
-        let key = match (key.take(), inherited) {
-            (Some(own), Some(parent)) if !Arc::ptr_eq(&own, parent) => None,
-            (Some(own), _) => Some(own),
-            (None, parent) => parent.cloned(),
-        }
-        .filter(|key| key.belongs_to(table.index.manager()));
-        let Some(key) = key else {
-            request.normalize();
-            return Err(Error::ForeignKey {
-                lock: request.want.first().map(|pos| table.lock_ref(pos)),
-            });
-        };
-        let violation = |requested: usize, held: usize| {
-            #[cfg(feature = "tracing")]
-            trace_refusal(table, Refusal::Order { requested, held });
-            Error::OrderViolation {
-                requested: table.lock_ref(requested),
-                held: table.lock_ref(held),
-            }
-        };
-        match &origin.parent {
-            None => request.normalize(),
-            Some(parent) => {
-                match nest_in(request, parent, table) {
-                    Ok(()) => {}
-                    Err(Refusal::Order { requested, held }) => {
-                        // Named against the whole key, whose highest lock is at least the
-                        // parent's when the parent counts under it.
-                        let held = key.highest().map_or(held, |k| k.max(held));
-                        return Err(violation(requested, held));
-                    }
-                    Err(Refusal::Upgrade { lock }) => {
-                        #[cfg(feature = "tracing")]
-                        trace_refusal(table, Refusal::Upgrade { lock });
-                        return Err(Error::UpgradeRefused {
-                            lock: table.lock_ref(lock),
-                        });
-                    }
-                }
-            }
-        }
-        if let Err(below) = key.claim(&request.want) {
-            return Err(violation(below.requested, below.held));
-        }
-        walker.claim = Some(key);
-        *state = State::Walking;
-        Ok(())
+        let Walker {
+            manager,
+            walk,
+            claim,
+        } = walker;
+        start(state, &manager.table, walk, claim, origin, key)
     }
 
     /// Hands the walk's locks, and their claims under a task key, to a guard's record of them.

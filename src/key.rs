@@ -27,8 +27,26 @@ pub(crate) fn check(want: &LockSet, claimed: &LockSet) -> Result<(), Below> {
     }
 }
 
+/// The keyed paths of the acquire futures and guards, reached through a key only: a program
+/// that never makes a [`TaskKey`] never references them, so the linker leaves them out (this
+/// matters in firmware, where every byte of flash counts).
+pub(crate) struct KeyOps {
+    /// Starts a keyed request ([`crate::acquire::start_keyed`]).
+    pub(crate) start: crate::acquire::StartKeyed,
+    /// Gives back claims: [`KeyState::unclaim`].
+    unclaim: fn(&KeyState, &LockSet),
+}
+
+/// The operations every key uses.
+static OPS: KeyOps = KeyOps {
+    start: crate::acquire::start_keyed,
+    unclaim: KeyState::unclaim_now,
+};
+
 /// What a key shares with the acquisitions and guards made under it.
 pub(crate) struct KeyState {
+    /// The keyed code paths (see [`KeyOps`]).
+    pub(crate) ops: &'static KeyOps,
     /// The identity of the manager that made the key.
     manager: usize,
     /// The locks claimed under the key. Each is claimed once at most: a second claim of a lock
@@ -53,7 +71,13 @@ impl KeyState {
     }
 
     /// Gives back the claims of `set` (a guard's own locks, or a failed request's).
+    #[inline]
     pub(crate) fn unclaim(&self, set: &LockSet) {
+        (self.ops.unclaim)(self, set);
+    }
+
+    /// [`unclaim`](Self::unclaim)'s work, reached through [`KeyOps`].
+    fn unclaim_now(&self, set: &LockSet) {
         self.claimed.lock().subtract(set);
     }
 
@@ -126,6 +150,7 @@ impl TaskKey {
     pub(crate) fn new(manager: usize, empty: LockSet) -> Self {
         Self {
             state: Arc::new(KeyState {
+                ops: &OPS,
                 manager,
                 claimed: spin::Mutex::new(empty),
             }),

@@ -162,9 +162,8 @@ mod sync; // the atomics and `Arc`, swapped for loom's or portable-atomic's wher
 mod text; // names and descriptions: 'static or shared
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
 mod unwind; // wakers that panic: caught inside the waiting machinery, resumed after it
-            // Layer 1, the per-lock and per-key state the walk works on (atomics, a spin lock),
-            // and the trace events.
-mod key; // task keys: the locks claimed under each key, and the key rule
+            // Layer 1, the per-lock state the walk works on (atomics, a spin lock), and the
+            // trace events.
 mod raw; // the raw reader-writer lock of each slot
 mod record; // the record of each holding and how status readers read it
 mod stats; // per-lock statistics (zero-sized without the `stats` feature)
@@ -176,6 +175,7 @@ mod walk; // taking a request's locks upward, and releasing held locks
           // Layer 3, the public API.
 mod acquire; // the acquire futures and their state machine
 mod guard; // guards, owned guards, nesting
+mod key; // task keys: the locks claimed under each key, the key rule, the keyed paths
 mod manager; // LockManager
 #[allow(unsafe_code)]
 mod protected; // Protected<T>: data only a guard holding its lock opens (the one unsafe module)

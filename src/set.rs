@@ -392,9 +392,17 @@ impl Request {
     #[inline]
     pub(crate) fn normalize(&mut self) {
         if !self.shared.is_empty() {
-            self.shared.subtract(&self.want);
-            self.want.union_with(&self.shared);
+            self.merge_shared();
         }
+    }
+
+    /// [`normalize`](Self::normalize) of a request with shared locks. Inlined with `std`;
+    /// without it (firmware), out of line, so that each acquire call site carries a call.
+    #[cfg_attr(feature = "std", inline)]
+    #[cfg_attr(not(feature = "std"), inline(never))]
+    fn merge_shared(&mut self) {
+        self.shared.subtract(&self.want);
+        self.want.union_with(&self.shared);
     }
 }
 

@@ -27,7 +27,10 @@ use crate::table::{Slot, Table};
 /// locks not yet unlocked are then unlocked while unwinding (with `std`, a second panicking waker
 /// there is caught and dropped): a panicking waker never leaves a lock held. The guard that does
 /// it holds a cursor, so the normal path pays one store per lock for it.
-#[inline]
+// Inlined with `std`; without it, where flash counts more than a call, compiled once for the
+// walk's release and the guards'.
+#[cfg_attr(feature = "std", inline)]
+#[cfg_attr(not(feature = "std"), inline(never))]
 pub(crate) fn unlock_all(slots: &[Slot], request: &Request, below: usize) {
     struct Rest<'a> {
         slots: &'a [Slot],
@@ -54,7 +57,9 @@ pub(crate) fn unlock_all(slots: &[Slot], request: &Request, below: usize) {
         request,
         below: 0,
     };
-    if request.shared.is_empty() {
+    // Without `std` (firmware), one loop for both modes: a few instructions slower per lock,
+    // in less code.
+    if cfg!(feature = "std") && request.shared.is_empty() {
         for pos in request.want.iter_rev_below(below) {
             rest.below = pos;
             slots[pos].raw.unlock_exclusive();
@@ -173,7 +178,9 @@ impl Walk {
         // The uncontended path: a walk that waits for nothing takes free locks with first tries
         // alone, past the waiting machinery; at the first busy lock it goes on below.
         'uncontended: {
-            if self.turn != Turn::New {
+            // Without `std` (firmware), the loop below serves free locks too, a few
+            // instructions slower per lock, in one copy of the code instead of two.
+            if !cfg!(feature = "std") || self.turn != Turn::New {
                 break 'uncontended;
             }
             for pos in self.request.want.iter_from(self.next) {
@@ -293,7 +300,8 @@ impl Walk {
     /// Records the take of the lock at `pos`: the status record of a holding it started, and
     /// the lock's statistics.
     /// (The fields it needs apart from the request, which the caller is walking.)
-    #[inline(always)]
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
     fn took(
         (holder, publish, wait_clock): (&mut Option<HolderId>, &Publish, &mut WaitClock),
         slot: &Slot,
