@@ -185,12 +185,12 @@ EOF
 }
 planted=0
 
-# The raw lock (src/raw.rs).
-plant raw-lock-ignores-holder src/raw.rs \
+# The raw lock's mechanism (src/raw.rs) and the hand-off policy it asks (src/handoff.rs; the
+# rows named below are those of its table, which says what each one does).
+plant raw-lock-ignores-holder src/handoff.rs \
     'if state & HOLDERS != 0 {' 'if false && state & HOLDERS != 0 {' ordering
 plant raw-release-wakes-nobody src/raw.rs \
-    'if old & (WAIT_S | WAIT_X | RESERVED) != 0 {' \
-    'if false && old & (WAIT_S | WAIT_X | RESERVED) != 0 {' ordering
+    'if handoff::anyone_waits(old) {' 'if false && handoff::anyone_waits(old) {' ordering
 # The timeout path (src/acquire.rs).
 plant timeout-never-fires src/acquire.rs \
     '.is_some_and(|sleep| sleep.poll(cx).is_ready())' \
@@ -200,39 +200,37 @@ plant timeout-twice-as-long src/acquire.rs \
 plant timeout-keeps-partial-set src/acquire.rs \
     $'*this.state = State::Done;\n        walk.release(&manager.table);' \
     '*this.state = State::Done;' timeout
-# Cancellation (the walk's release, src/walk.rs).
-plant cancel-keeps-wake-up src/walk.rs \
-    'if listener.discard() && turn != Turn::Reserved {' \
-    'if listener.discard() && false && turn != Turn::Reserved {' \
+# Cancellation: a woken writer that gives up passes its wake-up on (row G2).
+plant cancel-keeps-wake-up src/handoff.rs \
+    'woken && turn != Turn::Reserved && mode == Mode::Exclusive' \
+    'false && woken && turn != Turn::Reserved && mode == Mode::Exclusive' \
     cancel-passes-wake-up
-# Bounded waiting: a woken waiter refused because a newcomer got in reserves the lock
-# (src/walk.rs); while it is reserved, other takers yield and a release wakes that waiter alone;
-# its take lifts the reservation and re-arms the queues' waiting bits (src/raw.rs).
-plant reservation-never-taken src/walk.rs \
-    'Turn::Woken if busy == Busy::Held => match raw.reserve() {' \
-    'Turn::Woken if false && busy == Busy::Held => match raw.reserve() {' ordering
-plant newcomers-ignore-reservation src/raw.rs \
+# Bounded waiting: the reservation (rows L2, T3, R1, T7).
+plant reservation-never-taken src/handoff.rs \
+    '(Turn::Woken, Busy::Held) => Then::Reserve,' \
+    '(Turn::Woken, Busy::Held) => Then::Requeue,' ordering
+plant newcomers-ignore-reservation src/handoff.rs \
     '_ if state & RESERVED != 0 => return Err(Busy::Yield),' \
     '_ if false && state & RESERVED != 0 => return Err(Busy::Yield),' ordering
-plant release-ignores-reservation src/raw.rs \
-    $'fn wake_after_release(&self, old: u32) {\n        if old & RESERVED != 0 {' \
-    $'fn wake_after_release(&self, old: u32) {\n        if false && old & RESERVED != 0 {' ordering
-plant reserved-take-leaves-queues-unarmed src/raw.rs \
+plant release-ignores-reservation src/handoff.rs \
+    $'pub(crate) fn freed(old: u32) -> Wake {\n    if old & RESERVED != 0 {' \
+    $'pub(crate) fn freed(old: u32) -> Wake {\n    if false && old & RESERVED != 0 {' ordering
+plant reserved-take-leaves-queues-unarmed src/handoff.rs \
     'Turn::Reserved => (next & !RESERVED) | WAIT_S | WAIT_X,' \
     'Turn::Reserved => next & !RESERVED,' hand-off
-# Shared mode (src/raw.rs).
-plant shared-take-ignores-writer src/raw.rs \
+# Shared mode (rows T1, R2) and writer preference (rows T4, G3).
+plant shared-take-ignores-writer src/handoff.rs \
     'if holders == EXCLUSIVE || holders == MAX_READERS {' \
     'if holders == MAX_READERS {' shared-exclusion
 plant last-reader-wakes-nobody src/raw.rs \
-    'if holders == 1 && old & (WAIT_S | WAIT_X | RESERVED) != 0 {' \
-    'if false && holders == 1 && old & (WAIT_S | WAIT_X | RESERVED) != 0 {' shared-exclusion
-plant new-readers-ignore-waiting-writer src/raw.rs \
-    'Turn::New => self.writers_waiting.load(Ordering::Relaxed) != 0,' \
-    'Turn::New => false,' writer-preference
-plant writer-giving-up-strands-readers src/raw.rs \
-    'return state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE;' \
-    'return false && state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE;' writer-preference
+    'if holders == 1 && handoff::anyone_waits(old) {' \
+    'if false && holders == 1 && handoff::anyone_waits(old) {' shared-exclusion
+plant new-readers-ignore-waiting-writer src/handoff.rs \
+    'matches!(turn, Turn::New | Turn::Listening)' \
+    'matches!(turn, Turn::Listening)' writer-preference
+plant writer-giving-up-strands-readers src/handoff.rs \
+    'state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE' \
+    'false && state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE' writer-preference
 rm -rf "$mutants"
 
 # Leave the real firmware in place for whoever looks next.
