@@ -156,6 +156,7 @@ mod error; // the error type and the locks it names
 mod family; // lock families: per-entity locks at consecutive orders
 #[macro_use]
 mod fault; // planted bugs for checking the checks: compiled out unless `--cfg lockorder_fault`
+mod handoff; // the hand-off policy: who takes a lock, who waits where, whom a release wakes
 mod registry; // the builder, lock ids and infos, keys and the name index
 mod set; // lock sets (bitsets over positions), requests and modes, and the nesting rules
 mod sync; // the atomics and `Arc`, swapped for loom's or portable-atomic's where needed

@@ -1,81 +1,25 @@
 //! The raw lock behind each slot: a reader-writer lock word, an event for each mode's waiters, and
 //! a count of waiting writers.
 //!
-//! # The word
+//! Which taker gets the lock, where a refused waiter listens and whom a release wakes is the
+//! hand-off policy: its word layout, its decisions and its table are in [`crate::handoff`]; this
+//! module asks it at each step and does what it says, with one compare-and-swap per take and one
+//! read-modify-write per exclusive release (a reader's release is a compare-and-swap loop), which
+//! also tells whether anyone may be listening, so a release touches an event (and its fence) only
+//! under contention.
 //!
-//! ```text
-//!   31 ........ 17 | 16       | 15     | 14     | 13 ......... 0
-//!   generation     | RESERVED | WAIT_X | WAIT_S | holders
-//! ```
-//!
-//! * `holders`: 0 when free, the number of readers when held shared, all ones when held
-//!   exclusively. Taking is a compare-and-swap (retried while the word changes under it).
-//!   Giving back is one atomic update of the word: for a writer a single read-modify-write
-//!   (`fetch_and`); for a reader a compare-and-swap loop, since only the last reader out clears
-//!   the waiting bits. Either way the update returns the word before it, which tells whether
-//!   anyone may be listening, so a release touches an event (and its fence) only under
-//!   contention.
-//! * `WAIT_S` / `WAIT_X`: someone may listen on the readers' / writers' event. A listener sets its
-//!   bit after registering and before trying again; a release clears the bits and notifies: all
-//!   readers (they can share) and one writer.
-//! * `RESERVED` (bounded waiting): a waiter that was woken and found the lock taken by a
-//!   newcomer reserves the lock, if nobody else has: it starts listening on a third event,
-//!   `reserved`, then sets the bit. While the bit is set, every other taker (newcomers and woken
-//!   waiters alike) treats the lock as busy, and a release wakes the reserving waiter alone, on
-//!   its own event: the next holding is its, whatever its place in the queues. It clears the bit
-//!   when it takes the lock, or when it gives up (then it wakes the queues, which the releases
-//!   that found the bit set left asleep).
-//! * `generation` names a holding, for status readers (a sequence lock whose sequence is the lock
-//!   word) and holder ids. It is bumped by every exclusive take and by the take that makes a lock
-//!   shared-held; readers joining a shared holding leave it, so all of them share one record.
-//!
-//! # Writer preference
-//!
-//! `writers_waiting` counts the writers waiting for the lock. While it is not zero, *new* shared
-//! requests wait (and single tries fail), so a stream of overlapping readers cannot starve a
-//! writer. Readers that were already waiting, and have been woken, are not new: they may still
-//! join, which bounds a reader's wait as well. When the last waiting writer gives up, it wakes the
-//! readers that yielded to it.
+//! The `generation` of the word names a holding, for status readers (a sequence lock whose
+//! sequence is the lock word) and holder ids. It is bumped by every exclusive take and by the
+//! take that makes a lock shared-held; readers joining a shared holding leave it, so all of them
+//! share one record.
 
 use event_listener::{Event, EventListener, IntoNotification};
 
+use crate::handoff::{self, Wake, EXCLUSIVE, GEN_SHIFT, HOLDERS, RESERVED, WAIT_S, WAIT_X};
+pub(crate) use crate::handoff::{Busy, Owed, Turn, MAX_READERS};
 use crate::set::Mode;
 use crate::sync::{AtomicU32, Ordering};
 use crate::unwind;
-
-const HOLDERS: u32 = (1 << 14) - 1;
-const EXCLUSIVE: u32 = HOLDERS;
-/// The most readers one lock can have at once; more wait for one to leave.
-pub(crate) const MAX_READERS: u32 = HOLDERS - 1;
-const WAIT_S: u32 = 1 << 14;
-const WAIT_X: u32 = 1 << 15;
-const RESERVED: u32 = 1 << 16;
-const GEN_SHIFT: u32 = 17;
-const GENERATION: u32 = 1 << GEN_SHIFT;
-
-/// Who is asking for a lock, which decides whether it must yield.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Turn {
-    /// A first try: yields to a reservation and (for readers) to waiting writers.
-    New,
-    /// A try right after registering a listener: as `New`, with the orderings that pair with a
-    /// release's or a giving-up writer's check of the waiting bits.
-    Listening,
-    /// A waiter that has been woken at least once: a reader no longer yields to waiting writers
-    /// (it is not new); both modes still yield to a reservation.
-    Woken,
-    /// The waiter holding the lock's reservation: nobody else may take the lock.
-    Reserved,
-}
-
-/// Why a try failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Busy {
-    /// Held in a conflicting mode (or by the most readers a lock can have).
-    Held,
-    /// Free or shareable, but this taker yields: to a reservation, or to waiting writers.
-    Yield,
-}
 
 /// A successful take: the holding's generation and two flags, packed in one word.
 ///
@@ -124,30 +68,6 @@ impl core::fmt::Debug for Taken {
             .field("first", &self.first())
             .field("wake_readers", &self.wake_readers())
             .finish()
-    }
-}
-
-/// The wake-ups a release owes the queues of a lock, once its bookkeeping is done
-/// ([`RawLock::settle`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Owed {
-    /// Every reader.
-    pub(crate) readers: bool,
-    /// One writer.
-    pub(crate) writer: bool,
-    /// One more writer than were notified: a woken writer gave its wake-up back.
-    pub(crate) pass_on: bool,
-}
-
-impl Owed {
-    /// A woken waiter in `mode` gives up without taking the lock (cancelled, timed out): a
-    /// writer's wake-up passes to the next writer. (Every reader was woken with a reader, so a
-    /// reader has nothing to pass on.)
-    pub(crate) fn passed_on(mode: Mode) -> Self {
-        Self {
-            pass_on: mode == Mode::Exclusive,
-            ..Self::default()
-        }
     }
 }
 
@@ -201,27 +121,7 @@ impl RawLock {
 
     #[inline]
     fn try_lock_exclusive(&self, turn: Turn) -> Result<Taken, Busy> {
-        self.take(|state| {
-            if state & HOLDERS != 0 && !fault!("raw-lock-ignores-holder") {
-                return Err(Busy::Held);
-            }
-            let next = state.wrapping_add(GENERATION) | EXCLUSIVE;
-            let next = match turn {
-                // The reservation's turn has come: the lock is open to all again. Releases
-                // during the reservation cleared the queues' waiting bits without waking them:
-                // set both again, so that this holder's release wakes them.
-                Turn::Reserved if fault!("reserved-take-leaves-queues-unarmed") => next & !RESERVED,
-                Turn::Reserved => (next & !RESERVED) | WAIT_S | WAIT_X,
-                _ if state & RESERVED != 0 && !fault!("newcomers-ignore-reservation") => {
-                    return Err(Busy::Yield)
-                }
-                Turn::New => next,
-                // A waiter (woken, or about to be): other writers may queue behind it, and the
-                // release that woke it cleared their bit, so it sets the bit again.
-                Turn::Listening | Turn::Woken => next | WAIT_X,
-            };
-            Ok((next, true))
-        })
+        self.take(|state| Ok((handoff::take_exclusive(state, turn)?, true)))
     }
 
     #[inline]
@@ -229,41 +129,20 @@ impl RawLock {
         // A new reader yields to waiting writers. The listening try pairs with a giving-up
         // writer (see `writer_done`): either it sees the writer still counted and waits, its
         // `WAIT_S` seen by that writer, who then wakes it; or it sees the count down.
-        let yields = match turn {
-            Turn::Woken | Turn::Reserved => false,
-            Turn::New if fault!("new-readers-ignore-waiting-writer") => false,
-            Turn::New => self.writers_waiting.load(Ordering::Relaxed) != 0,
-            Turn::Listening => self.writers_waiting.load(Ordering::Acquire) != 0,
+        let order = if turn == Turn::Listening {
+            Ordering::Acquire
+        } else {
+            Ordering::Relaxed
         };
-        let taken = self.take(|state| {
-            let holders = state & HOLDERS;
-            if (holders == EXCLUSIVE && !fault!("shared-take-ignores-writer"))
-                || holders == MAX_READERS
-            {
-                return Err(Busy::Held);
-            }
-            if yields || (state & RESERVED != 0 && turn != Turn::Reserved) {
-                return Err(Busy::Yield);
-            }
-            let first = holders == 0;
-            let mut next = state + 1;
-            if first {
-                next = next.wrapping_add(GENERATION);
-            }
-            if turn == Turn::Reserved {
-                // As for an exclusive reserved take: the queues' bits are set again.
-                next = (next & !RESERVED) | WAIT_S | WAIT_X;
-            }
-            Ok((next, first))
-        })?;
-        // Readers that queued while the lock was reserved may join this holding, and only the
-        // last reader's release would wake them: while new readers keep overlapping, that
-        // release never comes. Unless a writer waits: then new readers yield, the holding ends,
-        // and the writer's take and release, or its giving up, wake them. (A writer giving up
-        // after this load reads the word after this take, with a read-modify-write, and sees
-        // the lock shared and `WAIT_S` set; one giving up before it is seen here, as the take's
-        // acquire pairs with that writer's read-modify-write of the word.)
-        if turn == Turn::Reserved && self.writers_waiting.load(Ordering::Relaxed) == 0 {
+        let yields = handoff::yields_to_writers(turn) && self.writers_waiting.load(order) != 0;
+        let taken = self.take(|state| handoff::take_shared(state, turn, yields))?;
+        // (A writer giving up after this load reads the word after this take, with a
+        // read-modify-write, and sees the lock shared and `WAIT_S` set; one giving up before it
+        // is seen here, as the take's acquire pairs with that writer's read-modify-write of the
+        // word.)
+        if handoff::shared_take_wakes_readers(turn, || {
+            self.writers_waiting.load(Ordering::Relaxed) != 0
+        }) {
             return Ok(Taken(taken.0 | Taken::WAKE_READERS));
         }
         Ok(taken)
@@ -317,13 +196,13 @@ impl RawLock {
     /// the bit is set, so the release that sees the bit finds it) and must try again, as
     /// [`Turn::Reserved`], before it waits; on failure it queues as before.
     pub(crate) fn reserve(&self) -> Option<EventListener> {
-        if self.state.load(Ordering::Relaxed) & RESERVED != 0 {
+        if !handoff::may_reserve(self.state.load(Ordering::Relaxed)) {
             return None;
         }
         let listener = self.reserved.listen();
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            if state & RESERVED != 0 {
+            if !handoff::may_reserve(state) {
                 return None;
             }
             match self.state.compare_exchange_weak(
@@ -356,13 +235,8 @@ impl RawLock {
     /// reservation is lifted. The wake-ups it owes the queues are returned, for
     /// [`settle`](Self::settle).
     pub(crate) fn lift_reservation(&self) -> Owed {
-        self.state
-            .fetch_and(!(RESERVED | WAIT_S | WAIT_X), Ordering::AcqRel);
-        Owed {
-            readers: true,
-            writer: true,
-            pass_on: false,
-        }
+        self.state.fetch_and(handoff::LIFTED, Ordering::AcqRel);
+        handoff::lifted()
     }
 
     /// A writer starts waiting: new readers yield from now on.
@@ -389,10 +263,8 @@ impl RawLock {
     pub(crate) fn writer_stops(&self) -> bool {
         if self.writers_waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
             let state = self.state.fetch_or(0, Ordering::AcqRel);
-            if fault!("writer-giving-up-strands-readers") {
-                return false;
-            }
-            return state & WAIT_S != 0 && state & HOLDERS != EXCLUSIVE;
+            return handoff::last_writer_wakes_readers(state)
+                && !fault!("writer-giving-up-strands-readers");
         }
         false
     }
@@ -424,10 +296,8 @@ impl RawLock {
     /// clearing can wipe that out.
     #[inline]
     pub(crate) fn unlock_exclusive(&self) {
-        let old = self
-            .state
-            .fetch_and(!(HOLDERS | WAIT_S | WAIT_X), Ordering::AcqRel);
-        if old & (WAIT_S | WAIT_X | RESERVED) != 0 && !fault!("raw-release-wakes-nobody") {
+        let old = self.state.fetch_and(handoff::FREED, Ordering::AcqRel);
+        if handoff::anyone_waits(old) && !fault!("raw-release-wakes-nobody") {
             self.wake_after_release(old);
         }
     }
@@ -439,7 +309,7 @@ impl RawLock {
         let mut old = self.state.load(Ordering::Relaxed);
         loop {
             let next = if old & HOLDERS == 1 {
-                (old - 1) & !(WAIT_S | WAIT_X)
+                (old - 1) & handoff::FREED
             } else {
                 old - 1
             };
@@ -452,10 +322,7 @@ impl RawLock {
             }
         }
         let holders = old & HOLDERS;
-        if holders == 1 && fault!("last-reader-wakes-nobody") {
-            return;
-        }
-        if holders == 1 && old & (WAIT_S | WAIT_X | RESERVED) != 0 {
+        if holders == 1 && handoff::anyone_waits(old) && !fault!("last-reader-wakes-nobody") {
             self.wake_after_release(old);
         } else if holders == MAX_READERS {
             self.room_for_a_reader(old);
@@ -468,12 +335,7 @@ impl RawLock {
     #[cold]
     #[inline(never)]
     fn room_for_a_reader(&self, old: u32) {
-        if old & RESERVED != 0 {
-            self.reserved.notify(1);
-        } else if old & WAIT_S != 0 {
-            self.readers.notify(usize::MAX);
-        }
-        unwind::resume();
+        self.wake(handoff::room_for_a_reader(old));
     }
 
     /// Gives back a holding in `mode`.
@@ -490,16 +352,18 @@ impl RawLock {
     /// own release wakes them); otherwise the queues are woken.
     #[cold]
     fn wake_after_release(&self, old: u32) {
-        if old & RESERVED != 0 && !fault!("release-ignores-reservation") {
-            self.reserved.notify(1);
-            unwind::resume();
-        } else {
-            // One writer and every reader, even if the writer's waker panics.
-            self.settle(Owed {
-                readers: old & WAIT_S != 0,
-                writer: old & WAIT_X != 0,
-                pass_on: false,
-            });
+        self.wake(handoff::freed(old));
+    }
+
+    /// Wakes whom a release's decision names: the reserving waiter alone, or the queues (one
+    /// writer and every reader, even if the writer's waker panics).
+    fn wake(&self, wake: Wake) {
+        match wake {
+            Wake::Reserver => {
+                self.reserved.notify(1);
+                unwind::resume();
+            }
+            Wake::Queues(owed) => self.settle(owed),
         }
     }
 
@@ -507,7 +371,10 @@ impl RawLock {
     /// to the next writer. (Every reader was woken with it, so a reader has nothing to pass on.)
     #[cfg(test)]
     pub(crate) fn pass_on(&self, mode: Mode) {
-        self.settle(Owed::passed_on(mode));
+        self.settle(Owed {
+            pass_on: handoff::passes_on(Turn::Woken, true, mode),
+            ..Owed::default()
+        });
     }
 
     /// The current holding, if any (a snapshot).

@@ -11,7 +11,8 @@ use core::task::{Context, Poll};
 
 use event_listener::{EventListener, Listener};
 
-use crate::raw::{Busy, Owed, RawLock, Taken, Turn};
+use crate::handoff::{self, Owed, Then, Turn};
+use crate::raw::{RawLock, Taken};
 use crate::record::{HolderId, Label, Publish};
 use crate::set::{LockSet, Mode, Request};
 use crate::stats::WaitClock;
@@ -217,8 +218,9 @@ impl Walk {
                 };
                 match &mut self.listener {
                     None => {
-                        self.listener = Some(match self.turn {
-                            Turn::New => {
+                        // What a refused waiter does is the hand-off policy's to say.
+                        self.listener = Some(match handoff::refused(self.turn, busy) {
+                            Then::StartWaiting => {
                                 self.wait_clock.start(self.publish.at);
                                 #[cfg(feature = "tracing")]
                                 {
@@ -237,26 +239,21 @@ impl Walk {
                                 self.turn = Turn::Listening;
                                 raw.listen(mode)
                             }
-                            // Woken, and still refused: a newcomer got in first. Reserve the
-                            // lock, so that the next holding is this walk's.
-                            Turn::Woken if fault!("reservation-never-taken") => raw.listen(mode),
-                            Turn::Woken if busy == Busy::Held => match raw.reserve() {
+                            Then::Reserve => match raw.reserve() {
                                 Some(listener) => {
                                     self.turn = Turn::Reserved;
                                     listener
                                 }
                                 None => raw.listen(mode),
                             },
-                            Turn::Reserved => raw.listen_reserved(),
-                            Turn::Listening | Turn::Woken => raw.listen(mode),
+                            Then::AwaitReservation => raw.listen_reserved(),
+                            Then::Requeue => raw.listen(mode),
                         });
                     }
                     Some(listener) => match poll_listener(listener, cx) {
                         Poll::Ready(()) => {
                             self.listener = None;
-                            if self.turn != Turn::Reserved {
-                                self.turn = Turn::Woken;
-                            }
+                            self.turn = handoff::woken(self.turn);
                         }
                         Poll::Pending => return Err(pos),
                     },
@@ -358,11 +355,10 @@ impl Walk {
         // an unlock unwinds, the listener is dropped instead, which passes a wake-up it received
         // on by itself.)
         if let (Some(listener), Some(pos)) = (listener, cursor) {
-            if listener.discard() && !fault!("cancel-keeps-wake-up") && turn != Turn::Reserved {
-                // A wake-up this walk received and did not use passes on, so that a cancelled
-                // waiter never strands the next one.
-                settle.owed.pass_on = Owed::passed_on(mode_of(&self.request.shared, pos)).pass_on;
-            }
+            // A wake-up this walk received and did not use passes on, so that a cancelled
+            // waiter never strands the next one.
+            let mode = mode_of(&self.request.shared, pos);
+            settle.owed.pass_on = handoff::passes_on(turn, listener.discard(), mode);
             // The discard dropped this task's waker; a panic of its drop goes on from here.
             crate::unwind::resume();
         }

@@ -145,22 +145,6 @@ fn waiters_are_woken_one_release_at_a_time_in_arrival_order() {
 }
 
 #[test]
-fn a_barging_acquire_does_not_strand_the_woken_waiter() {
-    let m = manager(ABC);
-    let g = m.try_acquire(["a"]).unwrap();
-    let mut waiter = Task::new(m.acquire(["a"]));
-    waiter.pending();
-    drop(g);
-    assert!(waiter.woken());
-    // Somebody takes the lock before the woken waiter runs.
-    let barger = m.try_acquire(["a"]).unwrap();
-    waiter.pending();
-    drop(barger);
-    assert!(waiter.woken(), "the barger's release must wake the waiter");
-    assert!(waiter.ready().is_ok());
-}
-
-#[test]
 fn polling_after_completion_is_an_error_not_a_panic() {
     let m = manager(ABC);
     let mut t = Task::new(m.acquire(["a"]));

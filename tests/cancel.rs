@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_all_free, locked, manager, timed, two_waiters_for_a, Task, ABC};
+use common::{assert_all_free, locked, manager, timed, Task, ABC};
 
 #[test]
 fn dropping_before_the_first_poll_holds_nothing() {
@@ -40,16 +40,6 @@ fn released_partial_locks_wake_their_waiters() {
     assert!(wants_a.woken());
     assert!(wants_a.ready().is_ok());
     drop(c);
-}
-
-#[test]
-fn a_woken_waiter_that_is_dropped_passes_the_wake_up_on() {
-    let m = manager(ABC);
-    let g = m.try_acquire(["a"]).unwrap();
-    let (mut first, mut second) = two_waiters_for_a(&m, g);
-    first.cancel(); // woken, never used the wake-up
-    assert!(second.woken(), "the wake-up must pass to the next waiter");
-    assert!(second.ready().is_ok());
 }
 
 #[test]

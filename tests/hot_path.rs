@@ -1,43 +1,13 @@
 //! The uncontended acquire path against the general one: holder ids at the edges of their
 //! fields (generation wrap, positions past the inline sets and past 16 bits), key resolution
 //! into a lock set (large managers, repeats, unknown keys in the middle, every key type), and the
-//! behaviours a walk must keep when it takes free locks with first tries alone (writer
-//! preference, reservations, readers joining a reserved reader, mixed modes, statistics).
+//! behaviours a walk must keep when it takes free locks with first tries alone (mixed modes,
+//! statistics; the hand-off policy's, in `tests/handoff.rs`).
 
 mod common;
 
-use common::{manager, Task};
-use lockorder::{Error, HolderId, LockManager, Mode, Owner};
-
-/// The holder id of a guard as its two halves (first position, generation), checked against
-/// its `Display`.
-#[track_caller]
-fn parts(owner: Option<Owner>) -> (u64, u64) {
-    let (first, generation, _) = id(owner);
-    (first, generation)
-}
-
-/// As [`parts`], with the id itself.
-#[track_caller]
-fn id(owner: Option<Owner>) -> (u64, u64, HolderId) {
-    let Some(Owner::Holder(id)) = owner else {
-        panic!("expected a holder id, got {owner:?}");
-    };
-    let n = id.as_u64();
-    let (first, generation) = (n >> 32, n & 0xffff_ffff);
-    assert_eq!(id.to_string(), format!("holder-{first}.{generation}"));
-    assert_eq!(format!("{id:?}"), id.to_string());
-    (first, generation, id)
-}
-
-/// `n` locks `l0`, `l1`, ... at orders 0, 1, ...
-fn many(n: u32) -> LockManager {
-    let mut b = LockManager::builder();
-    for i in 0..n {
-        b.register(&format!("l{i}"), i).unwrap();
-    }
-    b.build()
-}
+use common::{holder_id as id, holder_parts as parts, manager, many, Task};
+use lockorder::{Error, LockManager, Mode, Owner};
 
 #[test]
 fn holder_ids_follow_the_lock_generation_through_its_wrap() {
@@ -193,134 +163,6 @@ fn every_key_type_resolves_in_large_and_small_managers() {
         let g = m.try_acquire_shared(ids.iter().rev()).unwrap();
         assert_eq!(g.mode(ids[0]), Some(Mode::Shared), "{n} locks");
         assert_eq!(g.locks().count(), 2, "{n} locks");
-    }
-}
-
-/// A reader's first tries still yield to a waiting writer at every lock of its set, even after
-/// it took the free locks before it.
-#[test]
-fn new_readers_yield_to_a_waiting_writer_in_the_middle_of_their_set() {
-    let m = many(200);
-    let r1 = m.try_acquire_shared(["l150"]).unwrap();
-    let mut writer = Task::new(m.acquire(["l150"]));
-    writer.pending();
-    let e = m.try_acquire_shared(["l3", "l150", "l199"]).unwrap_err();
-    assert!(matches!(e, Error::WouldBlock { .. }), "{e:?}");
-    assert_eq!(m.status().held().count(), 1, "the failed try gave back l3");
-    let mut reader = Task::new(m.acquire(["l199"]).shared(["l3", "l150"]));
-    reader.pending();
-    let status = m.status();
-    assert!(status[3].is_locked, "the reader holds l3 while it waits");
-    assert!(!status[199].is_locked, "and nothing past l150");
-    drop(r1);
-    assert!(writer.woken());
-    let w = writer.ready().unwrap();
-    assert!(reader.poll().is_pending());
-    drop(w);
-    assert!(reader.woken());
-    let r = reader.ready().unwrap();
-    assert_eq!(r.mode("l150"), Some(Mode::Shared));
-    assert_eq!(r.mode("l199"), Some(Mode::Exclusive));
-    assert_eq!(
-        parts(r.holder()).0,
-        3,
-        "the holder id of the first lock is kept"
-    );
-    let status = m.status();
-    for pos in [3, 150, 199] {
-        assert_eq!(status[pos].owner, r.holder(), "l{pos}");
-    }
-}
-
-/// A waiter woken and passed over by a newcomer reserves `l100`; while the reservation stands,
-/// first tries that took free locks before it yield there, in both modes.
-#[test]
-fn first_tries_yield_to_a_reservation_after_taking_free_locks() {
-    for shared in [false, true] {
-        let m = many(200);
-        let holder = m.try_acquire(["l100"]).unwrap();
-        let mut waiter = if shared {
-            Task::new(m.acquire_shared(["l100"]))
-        } else {
-            Task::new(m.acquire(["l100"]))
-        };
-        waiter.pending();
-        drop(holder);
-        assert!(waiter.woken());
-        let newcomer = m.try_acquire(["l100"]).unwrap();
-        waiter.pending(); // passed over: reserves
-        drop(newcomer);
-        assert!(waiter.woken(), "the reservation's turn");
-        // The lock is free, but reserved: first tries yield, in both modes, and give back what
-        // they took before it.
-        let e = m.try_acquire(["l7", "l100", "l150"]).unwrap_err();
-        assert!(matches!(e, Error::WouldBlock { .. }), "{e:?}");
-        let e = m.try_acquire_shared(["l7", "l100"]).unwrap_err();
-        assert!(matches!(e, Error::WouldBlock { .. }), "{e:?}");
-        assert_eq!(m.status().held().count(), 0);
-        let mut late = Task::new(m.acquire(["l7", "l100"]));
-        late.pending();
-        assert!(m.status()[7].is_locked);
-        let g = waiter.ready().unwrap();
-        assert_eq!(parts(g.holder()).0, 100);
-        assert!(late.poll().is_pending());
-        drop(g);
-        assert!(late.woken());
-        let l = late.ready().unwrap();
-        assert_eq!(parts(l.holder()).0, 7);
-    }
-}
-
-/// A reader that reserved a lock takes it, and readers that queued during the reservation join
-/// its holding: the take wakes them. The reserved take lands on chosen generations: the flag
-/// that says "wake the readers" shares a word with the generation, which must not touch it at
-/// the top of the generation field nor when it wraps to zero.
-#[test]
-fn readers_queued_during_a_reservation_join_the_reserving_reader() {
-    const TOP: u64 = (1 << 15) - 1;
-    for target in [5, TOP - 1, TOP, 0, 1] {
-        let m = many(200);
-        // Holdings of l100 until the reserved take below is the one at `target`: three holdings
-        // lead to it (the holder, the newcomer, the reserved take).
-        loop {
-            let g = m.try_acquire(["l100"]).unwrap();
-            if (parts(g.holder()).1 + 3) % (TOP + 1) == target {
-                break;
-            }
-        }
-        let holder = m.try_acquire(["l100"]).unwrap();
-        let mut reserving = Task::new(m.acquire_shared(["l100"]));
-        reserving.pending();
-        drop(holder);
-        let newcomer = m.try_acquire(["l100"]).unwrap();
-        reserving.pending(); // reserves
-                             // A new reader (with a free lock first) queues behind the reservation.
-        let mut queued = Task::new(m.acquire_shared(["l20", "l100"]));
-        queued.pending();
-        drop(newcomer);
-        assert!(reserving.woken());
-        assert!(!queued.woken());
-        let r = reserving.ready().unwrap();
-        assert_eq!(parts(r.holder()), (100, target));
-        assert!(
-            queued.woken(),
-            "generation {target}: the reserved shared take wakes the queued readers"
-        );
-        let q = queued.ready().unwrap();
-        assert_eq!(parts(q.holder()).0, 20, "the joiner is named after l20");
-        let status = m.status();
-        assert!(status[100].is_locked);
-        assert_eq!(
-            status[100].owner,
-            r.holder(),
-            "one shared holding, its starter's record"
-        );
-        assert_eq!(status[20].owner, q.holder());
-        drop((r, q));
-        assert_eq!(m.status().held().count(), 0);
-        // The next holding is one generation on.
-        let g = m.try_acquire(["l100"]).unwrap();
-        assert_eq!(parts(g.holder()).1, (target + 1) % (TOP + 1));
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use lockorder::futures::Acquire;
-use lockorder::{Guard, LockManager, ManualTimer, MaybeTimer, NoTimer};
+use lockorder::{Guard, HolderId, LockManager, ManualTimer, MaybeTimer, NoTimer, Owner};
 
 /// A waker that counts its wake-ups and, if given a log, records its name there when woken.
 pub struct CountingWaker {
@@ -201,4 +201,34 @@ pub fn assert_waiters_are_woken<T: MaybeTimer>(m: &LockManager<T>) {
             assert!(waiter.ready().is_ok(), "`{}`: a {mode} waiter", info.name());
         }
     }
+}
+
+/// The holder id of a guard as its two halves (first position, generation), checked against
+/// its `Display`.
+#[track_caller]
+pub fn holder_parts(owner: Option<Owner>) -> (u64, u64) {
+    let (first, generation, _) = holder_id(owner);
+    (first, generation)
+}
+
+/// As [`holder_parts`], with the id itself.
+#[track_caller]
+pub fn holder_id(owner: Option<Owner>) -> (u64, u64, HolderId) {
+    let Some(Owner::Holder(id)) = owner else {
+        panic!("expected a holder id, got {owner:?}");
+    };
+    let n = id.as_u64();
+    let (first, generation) = (n >> 32, n & 0xffff_ffff);
+    assert_eq!(id.to_string(), format!("holder-{first}.{generation}"));
+    assert_eq!(format!("{id:?}"), id.to_string());
+    (first, generation, id)
+}
+
+/// `n` locks `l0`, `l1`, ... at orders 0, 1, ...
+pub fn many(n: u32) -> LockManager {
+    let mut b = LockManager::builder();
+    for i in 0..n {
+        b.register(&format!("l{i}"), i).unwrap();
+    }
+    b.build()
 }

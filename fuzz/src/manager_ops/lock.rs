@@ -1,23 +1,12 @@
 //! The model of one lock, in plain data: who holds it and how, the protocol's waiting bits, the
 //! reservation, the count of waiting writers, and its three events as lists of listeners. It
-//! follows the rules the library documents for its raw lock (`src/raw.rs`) and event-listener's
-//! rules for notifying (FIFO; a plain `notify(n)` tops the notified listeners up to `n`, an
-//! additional one notifies `n` more), so that every try, poll and release of the real lock can
-//! be predicted exactly.
-//!
-//! * A writer takes a lock that nobody holds; a reader one that no writer holds.
-//! * *Turns*: a newcomer (`New`, or `Listening` right after it registered a listener) yields to
-//!   a reservation, and a new reader also yields to waiting writers; a woken waiter (`Woken`)
-//!   yields only to a reservation; the reserving waiter (`Reserved`) yields to nobody.
-//! * Bounded waiting: a woken waiter refused because the lock is held reserves it, if nobody
-//!   has, and listens on the reservation's own event. While it is reserved every other taker
-//!   yields and a release wakes the reserving waiter alone; its take lifts the reservation and
-//!   sets the queues' waiting bits again (a reader's take also wakes the readers' queue when no
-//!   writer waits: they may join its holding, and only the last reader's release would wake
-//!   them otherwise); if it gives up instead, it lifts the reservation and wakes the queues.
-//! * Otherwise a release that frees the lock clears the waiting bits and wakes one writer and
-//!   every reader; the last waiting writer to stop waiting wakes the readers, unless a writer
-//!   holds the lock; a woken writer that gives up passes its wake-up to the next writer.
+//! follows the hand-off policy's table (`src/handoff.rs`: rows T1-T7 for a take, L1-L5 for a
+//! refused waiter, R1-R3 for a release, G1-G3 for a waiter that stops waiting), restated here on
+//! purpose, in the model's own terms, so that a change to the library's table that this model
+//! does not also make shows up as a divergence; and event-listener's rules for notifying (FIFO; a
+//! plain `notify(n)` tops the notified listeners up to `n`, an additional one notifies `n` more),
+//! so that every try, poll and release of the real lock can be predicted exactly. The comments
+//! name the rows.
 
 use std::sync::Arc;
 
@@ -148,6 +137,7 @@ impl LockModel {
             (Mode::Exclusive, _) | (Mode::Shared, Holders::Exclusive(_)) => return Err(Busy::Held),
             (Mode::Shared, _) => {}
         }
+        // T3 and T4; the rest takes (T5-T7).
         let reserved = self.reserved && turn != Turn::Reserved;
         let behind_writers = mode == Mode::Shared
             && matches!(turn, Turn::New | Turn::Listening)
@@ -162,7 +152,7 @@ impl LockModel {
     pub(crate) fn try_lock(&mut self, who: u64, mode: Mode, turn: Turn) -> Result<bool, Busy> {
         self.check(mode, turn)?;
         if turn == Turn::Reserved {
-            // The reservation's turn has come: the lock is open to all again, and this
+            // T7: the reservation's turn has come: the lock is open to all again, and this
             // holder's release wakes the queues the reservation kept asleep.
             self.reserved = false;
             self.wait_s = true;
@@ -173,7 +163,7 @@ impl LockModel {
         }
         Ok(match mode {
             Mode::Exclusive => {
-                // A waiter sets the writers' bit again: others may queue behind it.
+                // T6: a waiter sets the writers' bit again: others may queue behind it.
                 if matches!(turn, Turn::Listening | Turn::Woken) {
                     self.wait_x = true;
                 }
@@ -216,7 +206,7 @@ impl LockModel {
         });
     }
 
-    /// A woken waiter was refused because the lock is held: it reserves the lock (listening on
+    /// L2: a woken waiter was refused because the lock is held: it reserves the lock (listening on
     /// the reservation's event), unless someone has.
     pub(crate) fn reserve(&mut self, fut: u64, waker: Arc<Counter>, seen: usize) -> bool {
         if self.reserved {
@@ -227,7 +217,7 @@ impl LockModel {
         true
     }
 
-    /// The reserving waiter gives up: the reservation goes, and both queues are woken.
+    /// G1: the reserving waiter gives up: the reservation goes, and both queues are woken.
     pub(crate) fn unreserve(&mut self) {
         self.reserved = false;
         self.wait_s = false;
@@ -264,7 +254,7 @@ impl LockModel {
         self.writers_waiting += 1;
     }
 
-    /// A writer stops waiting; the last one wakes the readers, unless a writer holds the lock.
+    /// G3: a writer stops waiting; the last one wakes the readers, unless a writer holds the lock.
     pub(crate) fn writer_done(&mut self) {
         self.writers_waiting -= 1;
         let writer_holds = matches!(self.holders, Holders::Exclusive(_));
@@ -274,7 +264,7 @@ impl LockModel {
     }
 
     /// `who` gives back its holding in `mode`. The release that frees the lock clears the
-    /// waiting bits and wakes the reserving waiter alone, or else the queues.
+    /// waiting bits and wakes the reserving waiter alone (R1), or else the queues (R2).
     pub(crate) fn unlock(&mut self, who: u64, mode: Mode) {
         match (mode, &mut self.holders) {
             (Mode::Exclusive, Holders::Exclusive(h)) if *h == who => {}
@@ -307,7 +297,7 @@ impl LockModel {
         }
     }
 
-    /// A woken waiter in `mode` gives up: a writer's wake-up passes to the next writer.
+    /// G2: a woken waiter in `mode` gives up: a writer's wake-up passes to the next writer.
     pub(crate) fn pass_on(&mut self, mode: Mode) {
         if mode == Mode::Exclusive {
             self.writers.notify(1, true);

@@ -3,10 +3,9 @@
 //! timeout and deadline, the guards and what they cover in which mode, and the status record of
 //! each holding; it predicts every poll, try and drop.
 //!
-//! A future walks its request upward as the library's does: it tries each lock on its turn, on
-//! a refusal (with a context) counts itself as a waiting writer, listens and tries again; once
-//! its listener has fired it is a woken waiter, and if the lock is held again it reserves it
-//! (or, if someone has, queues again).
+//! A future walks its request upward as the library's does: it tries each lock on its turn, and
+//! on a refusal (with a context) does what the hand-off policy's table says (`src/handoff.rs`,
+//! rows L1-L5; [`lock`] models the rest of the table).
 //!
 //! [`lock`]: super::lock
 
@@ -322,8 +321,8 @@ impl Model {
                                 f.turn = Turn::Listening;
                                 On::queue(mode)
                             }
-                            // Woken, and refused again: a newcomer got in first. Reserve the
-                            // lock, so that the next holding is this walk's.
+                            // L2: woken, and refused again: a newcomer got in first. Reserve
+                            // the lock, so that the next holding is this walk's.
                             Turn::Woken if busy == Busy::Held => {
                                 if lock.reserve(id, waker.clone(), seen) {
                                     f.turn = Turn::Reserved;

@@ -363,6 +363,7 @@ async fn ordering(spawner: Spawner, m: &'static Locks) {
 }
 
 // === Hand-off: a waiter passed over by a newcomer gets the next turn ===
+// (The policy checked here: rows L2, T3, R1 and T7 of the hand-off table in src/handoff.rs.)
 
 const CONTENDER_ROUNDS: u32 = 10;
 const NOBODY: u32 = u32::MAX;

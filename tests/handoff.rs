@@ -1,0 +1,472 @@
+//! The hand-off policy, row by row: who may take a lock, what a refused waiter does, and whom a
+//! release or a waiter that gives up wakes. The policy and its table (rows T1-T7, L1-L5, R1-R3,
+//! G1-G3) are in `src/handoff.rs`; each test here names the rows it would fail on if they changed
+//! (the unit tests there check the same rows on the lock word alone). One half-row has no test
+//! here: that the reserving waiter stays `Reserved` when its listener fires (L5) cannot be seen
+//! through the API, since a woken walk tries the lock before it looks at its listener, and the
+//! reserving waiter is woken only when the lock is free for it; the unit test covers it.
+#![cfg(not(loom))]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{holder_parts as parts, locked, manager, many, timed, two_waiters_for_a, Task, ABC};
+use lockorder::{Error, Mode};
+
+// === Taking: a reservation, waiting writers, a woken waiter (T3-T7) ===
+
+/// Rows T4, G3.
+#[test]
+fn once_a_writer_waits_new_readers_wait_too() {
+    let m = manager(ABC);
+    let r1 = m.try_acquire_shared(["a"]).unwrap();
+    let mut writer = Task::new(m.acquire(["a"]));
+    writer.pending();
+    // A new reader would overlap r1, and the writer could wait for ever: it waits instead.
+    assert!(matches!(
+        m.try_acquire_shared(["a"]),
+        Err(Error::WouldBlock { .. })
+    ));
+    let mut reader = Task::new(m.acquire_shared(["a"]));
+    reader.pending();
+    drop(r1);
+    assert!(writer.woken());
+    let w = writer.ready().unwrap();
+    reader.pending();
+    drop(w);
+    assert!(reader.woken());
+    assert!(reader.ready().is_ok());
+}
+
+/// A reader's first tries still yield to a waiting writer at every lock of its set, even after
+/// it took the free locks before it.
+///
+/// Rows T4 (at every lock of a set, after first tries took the ones before).
+#[test]
+fn new_readers_yield_to_a_waiting_writer_in_the_middle_of_their_set() {
+    let m = many(200);
+    let r1 = m.try_acquire_shared(["l150"]).unwrap();
+    let mut writer = Task::new(m.acquire(["l150"]));
+    writer.pending();
+    let e = m.try_acquire_shared(["l3", "l150", "l199"]).unwrap_err();
+    assert!(matches!(e, Error::WouldBlock { .. }), "{e:?}");
+    assert_eq!(m.status().held().count(), 1, "the failed try gave back l3");
+    let mut reader = Task::new(m.acquire(["l199"]).shared(["l3", "l150"]));
+    reader.pending();
+    let status = m.status();
+    assert!(status[3].is_locked, "the reader holds l3 while it waits");
+    assert!(!status[199].is_locked, "and nothing past l150");
+    drop(r1);
+    assert!(writer.woken());
+    let w = writer.ready().unwrap();
+    assert!(reader.poll().is_pending());
+    drop(w);
+    assert!(reader.woken());
+    let r = reader.ready().unwrap();
+    assert_eq!(r.mode("l150"), Some(Mode::Shared));
+    assert_eq!(r.mode("l199"), Some(Mode::Exclusive));
+    assert_eq!(
+        parts(r.holder()).0,
+        3,
+        "the holder id of the first lock is kept"
+    );
+    let status = m.status();
+    for pos in [3, 150, 199] {
+        assert_eq!(status[pos].owner, r.holder(), "l{pos}");
+    }
+}
+
+/// A woken reader is not new: it joins a holding even while a writer waits, so a reader's wait
+/// is bounded too. Rows T6 (shared), R2.
+#[test]
+fn a_woken_reader_joins_past_a_waiting_writer() {
+    let m = manager(ABC);
+    let holder = m.try_acquire(["a"]).unwrap();
+    let mut reader = Task::new(m.acquire_shared(["a"]));
+    reader.pending();
+    let mut writer = Task::new(m.acquire(["a"]));
+    writer.pending();
+    drop(holder); // wakes every reader and one writer
+    assert!(reader.woken() && writer.woken());
+    assert!(
+        m.try_acquire_shared(["a"]).is_err(),
+        "a new reader yields to the waiting writer"
+    );
+    let r = reader.ready().unwrap();
+    assert_eq!(r.mode("a"), Some(Mode::Shared));
+    writer.pending();
+    drop(r);
+    assert!(writer.woken());
+    assert!(writer.ready().is_ok());
+}
+
+/// A waiter's exclusive take sets the writers' bit again: the release that woke it cleared it,
+/// and without it the next release would wake nobody. Rows T6 (exclusive), R2.
+#[test]
+fn a_woken_writers_take_keeps_the_writers_behind_it_queued() {
+    let m = manager(ABC);
+    let g = m.try_acquire(["a"]).unwrap();
+    let (mut first, mut second) = two_waiters_for_a(&m, g);
+    assert!(!second.woken(), "a release wakes one writer");
+    let g1 = first.ready().unwrap();
+    second.pending();
+    drop(g1);
+    assert!(
+        second.woken(),
+        "the first waiter's release must wake the second"
+    );
+    assert!(second.ready().is_ok());
+}
+
+// === Bounded waiting: the reservation (L2-L5, T3, T7, R1, R3) ===
+
+/// Rows L2, T3, R1, T7.
+#[test]
+fn a_barging_acquire_does_not_strand_the_woken_waiter() {
+    let m = manager(ABC);
+    let g = m.try_acquire(["a"]).unwrap();
+    let mut waiter = Task::new(m.acquire(["a"]));
+    waiter.pending();
+    drop(g);
+    assert!(waiter.woken());
+    // Somebody takes the lock before the woken waiter runs.
+    let barger = m.try_acquire(["a"]).unwrap();
+    waiter.pending();
+    drop(barger);
+    assert!(waiter.woken(), "the barger's release must wake the waiter");
+    assert!(waiter.ready().is_ok());
+}
+
+/// Rows L2, T3, R1, T7.
+#[test]
+fn a_waiter_passed_over_by_a_newcomer_gets_the_next_turn() {
+    let m = manager(ABC);
+    let g = m.try_acquire(["a"]).unwrap();
+    let mut waiter = Task::new(m.acquire(["a"]));
+    waiter.pending();
+    drop(g);
+    assert!(waiter.woken());
+    // A newcomer takes the lock before the woken waiter runs.
+    let barger = m.try_acquire(["a"]).unwrap();
+    waiter.pending(); // passed over: from now on, newcomers yield to it
+    drop(barger);
+    assert!(waiter.woken());
+    assert!(
+        matches!(m.try_acquire(["a"]), Err(Error::WouldBlock { .. })),
+        "a second newcomer must not pass it again"
+    );
+    assert!(m.try_acquire_shared(["a"]).is_err());
+    let w = waiter.ready().unwrap();
+    drop(w);
+    assert!(
+        m.try_acquire(["a"]).is_ok(),
+        "its turn taken, newcomers are welcome again"
+    );
+}
+
+/// The shape the firmware check found: with two waiters queued, the one passed over by a newcomer
+/// must get the next holding, not merely a waiter: its reservation wakes it alone, and the other
+/// waiter (ahead of it in the queue now) and every newcomer yield until it has had its turn.
+///
+/// Rows L2, L3, L4, R1, T3, T7 (the queues re-armed).
+#[test]
+fn a_passed_over_waiter_gets_the_next_holding_even_behind_another_waiter() {
+    let m = manager(ABC);
+    let g = m.try_acquire(["a"]).unwrap();
+    let mut b = Task::new(m.acquire(["a"]));
+    b.pending();
+    let mut c = Task::new(m.acquire(["a"]));
+    c.pending();
+    drop(g); // wakes `b`
+    assert!(b.woken() && !c.woken());
+    let barger = m.try_acquire(["a"]).unwrap(); // a newcomer gets in first
+    b.pending(); // passed over: reserves the lock
+    drop(barger); // wakes `b` alone
+    assert!(b.woken());
+    assert!(
+        !c.woken(),
+        "the queue stays asleep while the lock is reserved"
+    );
+    assert!(
+        m.try_acquire(["a"]).is_err(),
+        "newcomers yield to the reservation"
+    );
+    c.pending(); // polled anyway, it yields too
+    let gb = b.ready().unwrap();
+    drop(gb); // the reservation is used up: the queue is woken
+    assert!(c.woken());
+    assert!(c.ready().is_ok());
+}
+
+/// A waiter woken and passed over by a newcomer reserves `l100`; while the reservation stands,
+/// first tries that took free locks before it yield there, in both modes.
+///
+/// Rows T3 (after first tries took free locks).
+#[test]
+fn first_tries_yield_to_a_reservation_after_taking_free_locks() {
+    for shared in [false, true] {
+        let m = many(200);
+        let holder = m.try_acquire(["l100"]).unwrap();
+        let mut waiter = if shared {
+            Task::new(m.acquire_shared(["l100"]))
+        } else {
+            Task::new(m.acquire(["l100"]))
+        };
+        waiter.pending();
+        drop(holder);
+        assert!(waiter.woken());
+        let newcomer = m.try_acquire(["l100"]).unwrap();
+        waiter.pending(); // passed over: reserves
+        drop(newcomer);
+        assert!(waiter.woken(), "the reservation's turn");
+        // The lock is free, but reserved: first tries yield, in both modes, and give back what
+        // they took before it.
+        let e = m.try_acquire(["l7", "l100", "l150"]).unwrap_err();
+        assert!(matches!(e, Error::WouldBlock { .. }), "{e:?}");
+        let e = m.try_acquire_shared(["l7", "l100"]).unwrap_err();
+        assert!(matches!(e, Error::WouldBlock { .. }), "{e:?}");
+        assert_eq!(m.status().held().count(), 0);
+        let mut late = Task::new(m.acquire(["l7", "l100"]));
+        late.pending();
+        assert!(m.status()[7].is_locked);
+        let g = waiter.ready().unwrap();
+        assert_eq!(parts(g.holder()).0, 100);
+        assert!(late.poll().is_pending());
+        drop(g);
+        assert!(late.woken());
+        let l = late.ready().unwrap();
+        assert_eq!(parts(l.holder()).0, 7);
+    }
+}
+
+/// Two readers wait behind a writer; a newcomer writer gets in first, the first reader reserves
+/// the lock and the second listens again. When the reserving reader takes the lock shared, the
+/// second may join it, and must be woken to do so: the lock is only ever held shared from then
+/// on, so no release would wake it while new readers keep overlapping.
+///
+/// Rows T7 (shared: wakes the readers' queue).
+#[test]
+fn readers_queued_behind_a_reserving_reader_join_its_holding() {
+    let m = manager(ABC);
+    let writer = m.try_acquire(["a"]).unwrap();
+    let mut r1 = Task::new(m.acquire_shared(["a"]));
+    let mut r2 = Task::new(m.acquire_shared(["a"]));
+    r1.pending();
+    r2.pending();
+    drop(writer);
+    let newcomer = m.try_acquire(["a"]).unwrap();
+    r1.pending(); // passed over: reserves
+    r2.pending(); // the reservation is taken: listens again
+    drop(newcomer); // wakes the reservation alone
+    let g1 = r1.ready().unwrap();
+    assert_eq!(g1.mode("a"), Some(Mode::Shared));
+    assert!(r2.woken(), "a reader left asleep beside a shared holding");
+    // New readers overlap from here on; the second reader is among them.
+    let stream = m.try_acquire_shared(["a"]).unwrap();
+    drop(g1);
+    let g2 = r2.ready().unwrap();
+    assert_eq!(m.status()[0].readers, 2);
+    drop((stream, g2));
+    assert!(m.try_acquire(["a"]).is_ok());
+}
+
+/// A reader that reserved a lock takes it, and readers that queued during the reservation join
+/// its holding: the take wakes them. The reserved take lands on chosen generations: the flag
+/// that says "wake the readers" shares a word with the generation, which must not touch it at
+/// the top of the generation field nor when it wraps to zero.
+///
+/// Rows T7 (shared), at chosen generations.
+#[test]
+fn readers_queued_during_a_reservation_join_the_reserving_reader() {
+    const TOP: u64 = (1 << 15) - 1;
+    for target in [5, TOP - 1, TOP, 0, 1] {
+        let m = many(200);
+        // Holdings of l100 until the reserved take below is the one at `target`: three holdings
+        // lead to it (the holder, the newcomer, the reserved take).
+        loop {
+            let g = m.try_acquire(["l100"]).unwrap();
+            if (parts(g.holder()).1 + 3) % (TOP + 1) == target {
+                break;
+            }
+        }
+        let holder = m.try_acquire(["l100"]).unwrap();
+        let mut reserving = Task::new(m.acquire_shared(["l100"]));
+        reserving.pending();
+        drop(holder);
+        let newcomer = m.try_acquire(["l100"]).unwrap();
+        reserving.pending(); // reserves
+                             // A new reader (with a free lock first) queues behind the reservation.
+        let mut queued = Task::new(m.acquire_shared(["l20", "l100"]));
+        queued.pending();
+        drop(newcomer);
+        assert!(reserving.woken());
+        assert!(!queued.woken());
+        let r = reserving.ready().unwrap();
+        assert_eq!(parts(r.holder()), (100, target));
+        assert!(
+            queued.woken(),
+            "generation {target}: the reserved shared take wakes the queued readers"
+        );
+        let q = queued.ready().unwrap();
+        assert_eq!(parts(q.holder()).0, 20, "the joiner is named after l20");
+        let status = m.status();
+        assert!(status[100].is_locked);
+        assert_eq!(
+            status[100].owner,
+            r.holder(),
+            "one shared holding, its starter's record"
+        );
+        assert_eq!(status[20].owner, q.holder());
+        drop((r, q));
+        assert_eq!(m.status().held().count(), 0);
+        // The next holding is one generation on.
+        let g = m.try_acquire(["l100"]).unwrap();
+        assert_eq!(parts(g.holder()).1, (target + 1) % (TOP + 1));
+    }
+}
+
+/// A reserving reader's take wakes the readers queued behind it only when no writer waits: a
+/// new reader that yielded to a waiting writer keeps yielding, and gets in once that writer has
+/// had the lock.
+///
+/// Rows T7 (no wake-up while a writer waits), T4.
+#[test]
+fn a_reserving_readers_take_lets_no_reader_past_a_waiting_writer() {
+    let m = manager(ABC);
+    let first_writer = m.try_acquire(["a"]).unwrap();
+    let mut r1 = Task::new(m.acquire_shared(["a"]));
+    r1.pending();
+    let mut w = Task::new(m.acquire(["a"]));
+    w.pending();
+    drop(first_writer);
+    let newcomer = m.try_acquire(["a"]).unwrap();
+    r1.pending(); // passed over: reserves
+    w.pending(); // the reservation is taken: listens again
+    assert!(
+        m.try_acquire_shared(["a"]).is_err(),
+        "new readers yield to w"
+    );
+    let mut r3 = Task::new(m.acquire_shared(["a"]));
+    r3.pending();
+    drop(newcomer);
+    let g1 = r1.ready().unwrap();
+    assert!(
+        r3.poll().is_pending(),
+        "a new reader got past the waiting writer"
+    );
+    drop(g1);
+    let gw = w.ready().unwrap();
+    drop(gw);
+    let g3 = r3.ready().unwrap();
+    assert_eq!(g3.mode("a"), Some(Mode::Shared));
+}
+
+/// A reader waits for room on a lock held by the most readers it can have, is passed over by a
+/// newcomer when one leaves, and reserves: the next reader to leave makes room for it, and that
+/// release must wake it (before, only the readers' queue was woken, and its members yield to the
+/// reservation, so the freed place stayed empty until every reader had left).
+///
+/// Rows R3, T1.
+#[test]
+fn a_reader_reserving_a_full_lock_gets_the_next_place() {
+    let m = manager(ABC);
+    let mut readers = Vec::new();
+    while let Ok(g) = m.try_acquire_shared(["a"]) {
+        readers.push(g);
+    }
+    let full = readers.len();
+    assert_eq!(full, 16_382, "the most readers of one lock, as documented");
+    let mut waiter = Task::new(m.acquire_shared(["a"]));
+    waiter.pending();
+    readers.pop();
+    let newcomer = m.try_acquire_shared(["a"]).unwrap();
+    waiter.pending(); // passed over: reserves
+    drop(newcomer);
+    assert!(
+        waiter.woken(),
+        "a place is free and the reserving reader sleeps"
+    );
+    let g = waiter.ready().unwrap();
+    assert_eq!(m.status()[0].readers as usize, full);
+    drop(g);
+    drop(readers);
+    assert!(m.try_acquire(["a"]).is_ok());
+}
+
+// === Giving up (G1-G3) ===
+
+/// Rows G1.
+#[test]
+fn a_passed_over_waiter_that_gives_up_leaves_no_lock_reserved() {
+    let m = manager(ABC);
+    let g = m.try_acquire(["a"]).unwrap();
+    let mut waiter = Task::new(m.acquire(["a"]));
+    waiter.pending();
+    let mut second = Task::new(m.acquire(["a"]));
+    second.pending();
+    drop(g);
+    let barger = m.try_acquire(["a"]).unwrap();
+    waiter.pending(); // passed over
+    drop(barger); // wakes `waiter` again, and it is the one the lock waits for
+    assert!(m.try_acquire(["a"]).is_err());
+    waiter.cancel(); // gives up before it looks: its turn passes to `second`
+    assert!(second.woken());
+    assert!(second.ready().is_ok());
+    assert!(m.try_acquire(["a"]).is_ok(), "nothing stays reserved");
+
+    // Alone: when the only waiter gives up, newcomers are let in at once.
+    let g = m.try_acquire(["b"]).unwrap();
+    let mut lone = Task::new(m.acquire(["b"]));
+    lone.pending();
+    drop(g);
+    let barger = m.try_acquire(["b"]).unwrap();
+    lone.pending();
+    drop(barger);
+    lone.cancel();
+    assert!(m.try_acquire(["b"]).is_ok());
+}
+
+/// Rows G2.
+#[test]
+fn a_woken_waiter_that_is_dropped_passes_the_wake_up_on() {
+    let m = manager(ABC);
+    let g = m.try_acquire(["a"]).unwrap();
+    let (mut first, mut second) = two_waiters_for_a(&m, g);
+    first.cancel(); // woken, never used the wake-up
+    assert!(second.woken(), "the wake-up must pass to the next waiter");
+    assert!(second.ready().is_ok());
+}
+
+/// Rows G3.
+#[test]
+fn a_cancelled_waiting_writer_lets_readers_in_again() {
+    let m = manager(ABC);
+    let r1 = m.try_acquire_shared(["a"]).unwrap();
+    let mut writer = Task::new(m.acquire(["a"]));
+    writer.pending();
+    let mut reader = Task::new(m.acquire_shared(["a"]));
+    reader.pending();
+    assert!(m.try_acquire_shared(["a"]).is_err());
+    writer.cancel();
+    assert!(reader.woken(), "the readers that yielded to it are woken");
+    let r2 = reader.ready().unwrap();
+    let r3 = m.try_acquire_shared(["a"]).unwrap();
+    assert_eq!(m.status()[0].readers, 3);
+    drop((r1, r2, r3));
+}
+
+/// Rows G3.
+#[test]
+fn a_timed_out_writer_lets_readers_in_again() {
+    let (m, timer) = timed(ABC);
+    let r1 = m.try_acquire_shared(["b"]).unwrap();
+    let mut writer = Task::new(m.acquire(["a", "b"]).timeout(Duration::from_secs(1)));
+    writer.pending();
+    assert!(m.try_acquire_shared(["b"]).is_err());
+    timer.advance(Duration::from_secs(1));
+    assert!(matches!(writer.ready(), Err(Error::Timeout { lock }) if lock == "b"));
+    assert!(m.try_acquire_shared(["b"]).is_ok());
+    assert_eq!(locked(&m, &["a", "b", "c"]), ["b"]);
+    drop(r1);
+}
