@@ -152,25 +152,28 @@ impl<M: Handle> Drop for Walker<M> {
 /// `Drop` (through [`Walker`]) undoes it in every variant.
 ///
 /// ```text
-///   Fresh ──first poll: refused──▶ Done (Err)
-///   Fresh ──first poll──▶ Walking ──all free──▶ Done (Ok)
-///   Walking ──busy lock──▶ Listening ──(timeout)──▶ Sleeping
-///   Listening/Sleeping ──poll: all taken──▶ Done (Ok)
-///   Sleeping ──poll: sleep fired──▶ Done (Err(Timeout)), everything released first
-///   Refused ──poll──▶ Done (Err)
-///   any but Done ──try_now: one try──▶ Done (Ok, or Err with everything released)
-///   any but Done ──wait: blocks until taken or timed out──▶ Done
+///   Fresh ──step: refused──▶ Done (Err)
+///   Fresh ──step──▶ Walking ──all free──▶ Done (Ok)
+///   Walking ──busy lock, listened──▶ Listening ──(timeout, polled)──▶ Sleeping
+///   Walking/Listening/Sleeping ──step: all taken──▶ Done (Ok)
+///   Walking/Listening/Sleeping ──step gives up──▶ Done (Err), everything released first
+///   Refused ──step──▶ Done (Err)
 /// ```
+///
+/// One function makes every transition, [`Core::step`]; `.await`, `.wait()` and `try_now()`
+/// only drive it, each with its [`Drive`]: a poll listens with the task's waker and gives up
+/// when the timer's sleep fires, a blocking wait listens with a waker that unparks the thread and
+/// gives up at an `Instant` deadline, a single try gives up at the first busy lock.
 ///
 /// Transitions happen in place, after the step they record: a poll never takes the state out
 /// and puts it back, so an early return or a panic in foreign code (a timer, a waker) leaves a
 /// state that describes what the walk holds, and polling again goes on from there.
-#[derive(Debug)]
 pub(crate) enum State {
     /// Built, options still being set: the request is not checked yet (a nested one is checked
     /// against its parent at the first poll, once `shared` keys may have been added). Holds
-    /// nothing.
-    Fresh,
+    /// nothing; carries the task key given with `key()`, until the request starts and claims
+    /// under it.
+    Fresh(Option<Arc<KeyState>>),
     /// Refused before taking anything (an unknown key): the next poll returns the error. Holds
     /// nothing.
     Refused(Box<Error>),
@@ -187,6 +190,20 @@ pub(crate) enum State {
     Done,
 }
 
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Fresh(None) => f.write_str("Fresh"),
+            State::Fresh(Some(_)) => f.write_str("Fresh(keyed)"),
+            State::Refused(e) => f.debug_tuple("Refused").field(e).finish(),
+            State::Walking => f.write_str("Walking"),
+            State::Listening => f.write_str("Listening"),
+            State::Sleeping => f.write_str("Sleeping"),
+            State::Done => f.write_str("Done"),
+        }
+    }
+}
+
 pin_project! {
     /// The state machine behind both acquire futures.
     pub(crate) struct Core<'p, M: Handle> {
@@ -194,8 +211,6 @@ pin_project! {
         pub(crate) state: State,
         pub(crate) origin: Origin<'p>,
         pub(crate) timeout: Option<Duration>,
-        // The task key given with `key()`, until the request starts and claims under it.
-        pub(crate) key: Option<Arc<KeyState>>,
         #[pin]
         sleep: Option<<M::Timer as crate::timer::sealed::Sealed>::Sleep>,
     }
@@ -213,7 +228,7 @@ impl<'p, M: Handle> Core<'p, M> {
         label: Option<Label>,
     ) -> Self {
         let (request, state) = match request {
-            Ok(request) => (request, State::Fresh),
+            Ok(request) => (request, State::Fresh(None)),
             Err(e) => (
                 Request {
                     want: LockSet::EMPTY,
@@ -234,7 +249,6 @@ impl<'p, M: Handle> Core<'p, M> {
             state,
             origin,
             timeout,
-            key: None,
             sleep: None,
         }
     }
@@ -260,7 +274,7 @@ impl<'p, M: Handle> Core<'p, M> {
         I: IntoIterator,
         I::Item: crate::registry::Key,
     {
-        if !matches!(self.state, State::Fresh) {
+        if !matches!(self.state, State::Fresh(_)) {
             return;
         }
         let table = &self.walker.manager.table;
@@ -284,36 +298,25 @@ impl<'p, M: Handle> Core<'p, M> {
         }
     }
 
-    /// Checks the request (against the parent guard, for a nested one) and turns `Fresh` into
-    /// `Walking`; any other state is returned as the error a poll reports for it.
-    #[inline]
-    fn start(&mut self) -> Result<(), Error> {
-        Self::start_parts(
-            &mut self.state,
-            &mut self.walker,
-            &self.origin,
-            &mut self.key,
-        )
-    }
-
-    /// Gives the request a task key (before it starts): [`start`](Self::start) checks and
-    /// claims under it.
+    /// Gives the request a task key (before it starts): the first step checks and claims under
+    /// it.
     pub(crate) fn set_key(&mut self, key: &TaskKey) {
-        if matches!(self.state, State::Fresh) {
-            self.key = Some(Arc::clone(&key.state));
+        if let State::Fresh(slot) = &mut self.state {
+            *slot = Some(Arc::clone(&key.state));
         }
     }
 
-    /// [`start`](Self::start), on the fields a pinned poll can reach.
-    #[inline]
-    fn start_parts(
-        state: &mut State,
-        walker: &mut Walker<M>,
-        origin: &Origin<'p>,
-        key: &mut Option<Arc<KeyState>>,
-    ) -> Result<(), Error> {
+    /// Checks the request (against the parent guard, for a nested one) and turns `Fresh` into
+    /// `Walking`; a started state is left as it is, and any other is returned as the error a
+    /// step reports for it.
+    #[inline(always)]
+    fn start(state: &mut State, walker: &mut Walker<M>, origin: &Origin<'p>) -> Result<(), Error> {
         match state {
-            State::Fresh => {}
+            State::Fresh(key) => {
+                if key.is_some() || origin.parent.is_some_and(|p| p.key().is_some()) {
+                    return Self::start_keyed(state, walker, origin);
+                }
+            }
             State::Walking | State::Listening | State::Sleeping => return Ok(()),
             State::Refused(_) => {
                 let State::Refused(e) = mem::replace(state, State::Done) else {
@@ -322,9 +325,6 @@ impl<'p, M: Handle> Core<'p, M> {
                 return Err(*e);
             }
             State::Done => return Err(Error::PolledAfterCompletion),
-        }
-        if key.is_some() || origin.parent.is_some_and(|p| p.key().is_some()) {
-            return Self::start_keyed(state, walker, origin, key);
         }
         let table = &walker.manager.table;
         let request = &mut walker.walk.request;
@@ -352,22 +352,23 @@ impl<'p, M: Handle> Core<'p, M> {
         Ok(())
     }
 
-    /// [`start_parts`](Self::start_parts) for a request with a task key (its own, or its parent
-    /// guard's): checked against everything claimed under the key, and claimed before it takes
-    /// anything. Out of line: unkeyed requests never come here.
+    /// [`start`](Self::start) for a request with a task key (its own, or its parent guard's):
+    /// checked against everything claimed under the key, and claimed before it takes anything.
+    /// Out of line: unkeyed requests never come here.
     #[cold]
     #[inline(never)]
     fn start_keyed(
         state: &mut State,
         walker: &mut Walker<M>,
         origin: &Origin<'p>,
-        key: &mut Option<Arc<KeyState>>,
     ) -> Result<(), Error> {
-        *state = State::Done;
+        let State::Fresh(own) = mem::replace(state, State::Done) else {
+            unreachable!("only a fresh request starts")
+        };
         let table = &walker.manager.table;
         let request = &mut walker.walk.request;
         let inherited = origin.parent.and_then(|p| p.key());
-        let key = match (key.take(), inherited) {
+        let key = match (own, inherited) {
             (Some(own), Some(parent)) if !Arc::ptr_eq(&own, parent) => None,
             (Some(own), _) => Some(own),
             (None, parent) => parent.cloned(),
@@ -416,6 +417,94 @@ impl<'p, M: Handle> Core<'p, M> {
         Ok(())
     }
 
+    /// The one step every driver runs: start (or report the refusal, or a step after
+    /// completion), take what is free, and at a busy lock let the driver say whether to wait or
+    /// to give up. Generic over the driver, so that each of `.await`, `.wait()` and `try_now()`
+    /// gets a copy with only its own waiting in it.
+    ///
+    /// Progress comes first: a lock granted in the same instant as the deadline is kept. Every
+    /// transition is made in place, after the step it records, so that a panic in foreign code
+    /// (the timer, the sleep, a waker) leaves a state that describes what the walk holds.
+    #[inline(always)]
+    fn step<'w, D: Drive<'w>>(
+        self: Pin<&mut Self>,
+        drive: &mut D,
+    ) -> Poll<Result<Held<'p>, Error>> {
+        let mut this = self.project();
+        if let Err(e) = Self::start(this.state, this.walker, this.origin) {
+            return Poll::Ready(Err(e));
+        }
+        let Walker { manager, walk, .. } = &mut *this.walker;
+        let manager: &LockManager<M::Timer> = manager;
+        let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
+        // Without a timer there is no timeout: the checks compile away.
+        let timeout = this.timeout.filter(|_| has_timer);
+        let cx = drive.context(timeout);
+        let listens = cx.is_some();
+        walk.publish.at = manager.timer.now_opt();
+        let busy = match walk.advance(&manager.table, cx) {
+            Ok(()) => {
+                *this.state = State::Done;
+                // The sleep, if any, stays until the future is dropped: dropping it runs foreign
+                // code, which must not unwind while the locks are in transit to the guard.
+                let walker = &mut *this.walker;
+                return Poll::Ready(Ok(Self::held(
+                    &mut walker.walk,
+                    &mut walker.claim,
+                    *this.origin,
+                )));
+            }
+            Err(pos) => pos,
+        };
+        if listens && matches!(this.state, State::Walking) {
+            *this.state = State::Listening;
+        }
+        if !drive.expired(timeout, &manager.timer, this.sleep.as_mut(), this.state) {
+            return Poll::Pending;
+        }
+        let error = Self::give_up(this.state, this.walker, busy, D::ONCE);
+        this.sleep.set(None);
+        Poll::Ready(Err(error))
+    }
+
+    /// Gives up at the busy lock `busy` (a timeout, or a single try that found it busy):
+    /// releases everything and returns the error naming it.
+    ///
+    /// `Done` first: a waker that panics in the release unwinds with the release done, and the
+    /// future, holding nothing, answers a later poll with `PolledAfterCompletion`.
+    #[cold]
+    #[inline(never)]
+    fn give_up(state: &mut State, walker: &mut Walker<M>, busy: usize, once: bool) -> Error {
+        let Walker {
+            manager,
+            walk,
+            claim,
+        } = walker;
+        let table = &manager.table;
+        if !once {
+            table.slots[busy].stats.timed_out();
+        }
+        let lock = table.busy_lock_ref(busy, walk.publish.at);
+        #[cfg(feature = "tracing")]
+        if once {
+            crate::trace::would_block(lock.name(), lock.held_by().map(|h| h as _));
+        } else {
+            crate::trace::timed_out(
+                lock.name(),
+                walk.publish.label.as_ref().map(|l| l.as_str()),
+                lock.held_by().map(|h| h as _),
+            );
+        }
+        unclaim(claim, walk);
+        *state = State::Done;
+        walk.release(table);
+        if once {
+            Error::WouldBlock { lock }
+        } else {
+            Error::Timeout { lock }
+        }
+    }
+
     /// Hands the walk's locks, and their claims under a task key, to a guard's record of them.
     #[inline]
     fn held(walk: &mut Walk, claim: &mut Option<Arc<KeyState>>, origin: Origin<'p>) -> Held<'p> {
@@ -429,29 +518,23 @@ impl<'p, M: Handle> Core<'p, M> {
         )
     }
 
+    /// Polls the state machine (`.await`). Never inlined into the future's `poll`: the step,
+    /// with the walk, is inlined here instead, and the caller moves no future to reach it.
+    #[inline(never)]
+    pub(crate) fn poll_core(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Held<'p>, Error>> {
+        self.step(&mut Polled(cx))
+    }
+
     /// Tries once: all locks or none. A future that a poll left waiting tries the rest of its
     /// set once.
     #[inline]
-    pub(crate) fn try_now(&mut self) -> Result<Held<'p>, Error> {
-        // Refused or done: that error. Otherwise (fresh, or started by a poll) one try.
-        self.start()?;
-        self.state = State::Done;
-        let Walker {
-            manager,
-            walk,
-            claim,
-        } = &mut self.walker;
-        walk.publish.at = manager.timer.now_opt();
-        match walk.advance(&manager.table, None) {
-            Ok(()) => Ok(Self::held(walk, claim, self.origin)),
-            Err(pos) => {
-                let lock = manager.table.busy_lock_ref(pos, walk.publish.at);
-                #[cfg(feature = "tracing")]
-                crate::trace::would_block(lock.name(), lock.held_by().map(|h| h as _));
-                unclaim(claim, walk);
-                walk.release(&manager.table);
-                Err(Error::WouldBlock { lock })
-            }
+    pub(crate) fn try_now(self: Pin<&mut Self>) -> Result<Held<'p>, Error> {
+        match self.step(&mut Once) {
+            Poll::Ready(result) => result,
+            Poll::Pending => unreachable!("a single try gives up at a busy lock"),
         }
     }
 
@@ -459,137 +542,161 @@ impl<'p, M: Handle> Core<'p, M> {
     /// `std::time::Instant` from the first busy lock; the manager's timer only stamps status).
     /// A future that a poll left waiting goes on from where it is.
     #[cfg(feature = "std")]
-    pub(crate) fn wait(&mut self) -> Result<Held<'p>, Error> {
-        use std::time::Instant;
-
+    pub(crate) fn wait(mut self: Pin<&mut Self>) -> Result<Held<'p>, Error> {
         #[cfg(feature = "tokio")]
         crate::timer::refuse_blocking_on_a_runtime_thread();
-        // Refused or done: that error. Otherwise (fresh, or started by a poll) wait.
-        self.start()?;
-        let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
-        let timeout = self.timeout.filter(|_| has_timer);
-        let Walker {
-            manager,
-            walk,
-            claim,
-        } = &mut self.walker;
-        let table = &manager.table;
-        // The uncontended path: no waker, no clock reading beyond the status timestamp.
-        walk.publish.at = manager.timer.now_opt();
-        let mut busy = match walk.advance(table, None) {
-            Ok(()) => {
-                self.state = State::Done;
-                return Ok(Self::held(walk, claim, self.origin));
-            }
-            Err(pos) => pos,
+        let (waker, mut cx);
+        let mut block = Blocking {
+            cx: None,
+            deadline: None,
         };
-        // Counted from the first busy lock, like an async acquire's. `None`: no timeout, or one
-        // too long to represent, which waits for ever.
-        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
-        if timeout != Some(Duration::ZERO) {
-            self.state = State::Listening;
-            // Blocking and async waiters listen on the same events: a release wakes either.
-            let waker = core::task::Waker::from(Arc::new(Unparker(std::thread::current())));
-            let mut cx = Context::from_waker(&waker);
-            loop {
-                // Progress first: a lock granted at the deadline is kept.
-                walk.publish.at = manager.timer.now_opt();
-                match walk.advance(table, Some(&mut cx)) {
-                    Ok(()) => {
-                        self.state = State::Done;
-                        return Ok(Self::held(walk, claim, self.origin));
-                    }
-                    Err(pos) => busy = pos,
-                }
-                match deadline {
-                    None => std::thread::park(),
-                    Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                        Some(left) if !left.is_zero() => std::thread::park_timeout(left),
-                        _ => break,
-                    },
-                }
-            }
+        // The uncontended path: no waker, no clock reading beyond the status timestamp.
+        if let Poll::Ready(result) = self.as_mut().step(&mut block) {
+            return result;
         }
-        table.slots[busy].stats.timed_out();
-        let lock = table.busy_lock_ref(busy, manager.timer.now_opt());
-        #[cfg(feature = "tracing")]
-        crate::trace::timed_out(
-            lock.name(),
-            walk.publish.label.as_ref().map(|l| l.as_str()),
-            lock.held_by().map(|h| h as _),
-        );
-        unclaim(claim, walk);
-        // Done first: a waker that panics in the release unwinds with the release done.
-        self.state = State::Done;
-        walk.release(table);
-        Err(Error::Timeout { lock })
+        // A busy lock, which started the clock: listen from now on. Blocking and async waiters
+        // listen on the same events: a release wakes either.
+        waker = core::task::Waker::from(Arc::new(Unparker(std::thread::current())));
+        cx = Context::from_waker(&waker);
+        block.cx = Some(&mut cx);
+        loop {
+            if let Poll::Ready(result) = self.as_mut().step(&mut block) {
+                return result;
+            }
+            block.park();
+        }
+    }
+}
+
+/// How a driver of [`Core::step`] waits at a busy lock: the one thing in which `.await`
+/// ([`Polled`]), `.wait()` ([`Blocking`]) and `try_now()` ([`Once`]) differ.
+pub(crate) trait Drive<'w> {
+    /// Whether giving up is a single try's [`Error::WouldBlock`] rather than a timeout.
+    const ONCE: bool;
+
+    /// The context the walk listens with at a busy lock; `None`: it only tries.
+    fn context(&mut self, timeout: Option<Duration>) -> Option<&mut Context<'w>>;
+
+    /// At a busy lock, after the walk listened (or tried): whether to give up now.
+    fn expired<T: MaybeTimer>(
+        &mut self,
+        timeout: Option<Duration>,
+        timer: &T,
+        sleep: Pin<&mut Option<<T as crate::timer::sealed::Sealed>::Sleep>>,
+        state: &mut State,
+    ) -> bool;
+}
+
+/// `.await`: listens with the task's waker; the timeout is the timer's sleep, created at the
+/// first busy lock (a zero timeout tries once).
+struct Polled<'c, 'w>(&'c mut Context<'w>);
+
+impl<'w> Drive<'w> for Polled<'_, 'w> {
+    const ONCE: bool = false;
+
+    #[inline(always)]
+    fn context(&mut self, timeout: Option<Duration>) -> Option<&mut Context<'w>> {
+        (timeout != Some(Duration::ZERO)).then_some(&mut *self.0)
     }
 
-    /// Polls the state machine.
-    pub(crate) fn poll_core(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Held<'p>, Error>> {
-        let mut this = self.project();
-        // Not started: check and start (or report the refusal, or a poll after completion).
-        if let Err(e) = Self::start_parts(this.state, this.walker, this.origin, this.key) {
-            return Poll::Ready(Err(e));
-        }
-        let Walker {
-            manager,
-            walk,
-            claim,
-        } = this.walker;
-        let manager: &LockManager<M::Timer> = manager;
-        let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
-        // Without a timer there is no timeout: the checks compile away.
-        let timeout = this.timeout.filter(|_| has_timer);
-        let try_once = timeout == Some(Duration::ZERO);
-        walk.publish.at = manager.timer.now_opt();
-        // Progress first: a lock granted in the same instant as the deadline is kept.
-        let busy = match walk.advance(&manager.table, (!try_once).then_some(&mut *cx)) {
-            Ok(()) => {
-                *this.state = State::Done;
-                // The sleep, if any, stays until the future is dropped: dropping it runs foreign
-                // code, which must not unwind while the locks are in transit to the guard.
-                return Poll::Ready(Ok(Self::held(walk, claim, *this.origin)));
+    #[inline(always)]
+    fn expired<T: MaybeTimer>(
+        &mut self,
+        timeout: Option<Duration>,
+        timer: &T,
+        mut sleep: Pin<&mut Option<<T as crate::timer::sealed::Sealed>::Sleep>>,
+        state: &mut State,
+    ) -> bool {
+        match timeout {
+            None => false,
+            Some(Duration::ZERO) => true,
+            Some(timeout) => {
+                if sleep.is_none() {
+                    sleep.set(Some(timer.sleep_for(timeout)));
+                    *state = State::Sleeping;
+                }
+                sleep
+                    .as_pin_mut()
+                    .is_some_and(|sleep| sleep.poll(self.0).is_ready())
             }
-            Err(pos) => pos,
-        };
-        if !try_once && matches!(this.state, State::Walking) {
-            *this.state = State::Listening;
         }
-        let Some(timeout) = timeout else {
-            return Poll::Pending;
-        };
-        let expired = try_once || {
-            if this.sleep.is_none() {
-                this.sleep.set(Some(manager.timer.sleep_for(timeout)));
-                *this.state = State::Sleeping;
+    }
+}
+
+/// `try_now()`: tries once, and gives up at the first busy lock.
+struct Once;
+
+impl<'w> Drive<'w> for Once {
+    const ONCE: bool = true;
+
+    #[inline(always)]
+    fn context(&mut self, _: Option<Duration>) -> Option<&mut Context<'w>> {
+        None
+    }
+
+    #[inline(always)]
+    fn expired<T: MaybeTimer>(
+        &mut self,
+        _: Option<Duration>,
+        _: &T,
+        _: Pin<&mut Option<<T as crate::timer::sealed::Sealed>::Sleep>>,
+        _: &mut State,
+    ) -> bool {
+        true
+    }
+}
+
+/// `.wait()`: listens with a waker that unparks the thread (none before the first busy lock:
+/// the uncontended path needs none); the timeout is an `Instant` deadline, started at the first
+/// busy lock (a zero timeout tries once).
+#[cfg(feature = "std")]
+struct Blocking<'c, 'w> {
+    cx: Option<&'c mut Context<'w>>,
+    /// `None` until the first busy lock; then the deadline, `None` for none (no timeout, or one
+    /// too long to represent, which waits for ever).
+    deadline: Option<Option<std::time::Instant>>,
+}
+
+#[cfg(feature = "std")]
+impl<'w> Drive<'w> for Blocking<'_, 'w> {
+    const ONCE: bool = false;
+
+    fn context(&mut self, _: Option<Duration>) -> Option<&mut Context<'w>> {
+        self.cx.as_deref_mut()
+    }
+
+    fn expired<T: MaybeTimer>(
+        &mut self,
+        timeout: Option<Duration>,
+        _: &T,
+        _: Pin<&mut Option<<T as crate::timer::sealed::Sealed>::Sleep>>,
+        _: &mut State,
+    ) -> bool {
+        use std::time::Instant;
+        match self.deadline {
+            None if timeout == Some(Duration::ZERO) => true,
+            None => {
+                self.deadline = Some(timeout.and_then(|t| Instant::now().checked_add(t)));
+                false
             }
-            this.sleep
-                .as_mut()
-                .as_pin_mut()
-                .is_some_and(|sleep| sleep.poll(cx).is_ready())
-        };
-        if !expired {
-            return Poll::Pending;
+            Some(None) => false,
+            Some(Some(deadline)) => deadline <= Instant::now(),
         }
-        manager.table.slots[busy].stats.timed_out();
-        let lock = manager.table.busy_lock_ref(busy, walk.publish.at);
-        #[cfg(feature = "tracing")]
-        crate::trace::timed_out(
-            lock.name(),
-            walk.publish.label.as_ref().map(|l| l.as_str()),
-            lock.held_by().map(|h| h as _),
-        );
-        unclaim(claim, walk);
-        // Done first: a waker that panics in the release unwinds with the release done, and the
-        // future, holding nothing, answers a later poll with `PolledAfterCompletion`.
-        *this.state = State::Done;
-        walk.release(&manager.table);
-        this.sleep.set(None);
-        Poll::Ready(Err(Error::Timeout { lock }))
+    }
+}
+
+#[cfg(feature = "std")]
+impl Blocking<'_, '_> {
+    /// Waits for a wake-up, or until the deadline.
+    fn park(&self) {
+        match self.deadline.flatten() {
+            None => std::thread::park(),
+            Some(deadline) => {
+                if let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+                    std::thread::park_timeout(left);
+                }
+            }
+        }
     }
 }
 
@@ -713,9 +820,10 @@ macro_rules! options {
             /// [`Error::OrderViolation`], [`Error::UpgradeRefused`]);
             /// [`Error::PolledAfterCompletion`] on a future that has already completed.
             #[inline]
-            pub fn try_now(mut self) -> Result<$guard, Error> {
-                let held = self.core.try_now()?;
-                Ok($make(self.core.handle(), held))
+            pub fn try_now(self) -> Result<$guard, Error> {
+                let mut core = core::pin::pin!(self.core);
+                let held = core.as_mut().try_now()?;
+                Ok($make(core.handle(), held))
             }
 
             /// Blocks the calling thread until the locks are taken, instead of `.await`: the
@@ -754,9 +862,10 @@ macro_rules! options {
             /// already completed.
             #[cfg(feature = "std")]
             #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-            pub fn wait(mut self) -> Result<$guard, Error> {
-                let held = self.core.wait()?;
-                Ok($make(self.core.handle(), held))
+            pub fn wait(self) -> Result<$guard, Error> {
+                let mut core = core::pin::pin!(self.core);
+                let held = core.as_mut().wait()?;
+                Ok($make(core.handle(), held))
             }
         }
 

@@ -193,13 +193,13 @@ plant raw-release-wakes-nobody src/raw.rs \
     'if false && old & (WAIT_S | WAIT_X | RESERVED) != 0 {' ordering
 # The timeout path (src/acquire.rs).
 plant timeout-never-fires src/acquire.rs \
-    '.is_some_and(|sleep| sleep.poll(cx).is_ready())' \
-    '.is_some_and(|sleep| false && sleep.poll(cx).is_ready())' timeout
+    '.is_some_and(|sleep| sleep.poll(self.0).is_ready())' \
+    '.is_some_and(|sleep| false && sleep.poll(self.0).is_ready())' timeout
 plant timeout-twice-as-long src/acquire.rs \
     'sleep_for(timeout)' 'sleep_for(timeout * 2)' timeout
 plant timeout-keeps-partial-set src/acquire.rs \
-    $'*this.state = State::Done;\n        walk.release(&manager.table);' \
-    '*this.state = State::Done;' timeout
+    $'*state = State::Done;\n        walk.release(table);' \
+    '*state = State::Done;' timeout
 # Cancellation (the walk's release, src/walk.rs).
 plant cancel-keeps-wake-up src/walk.rs \
     'if listener.discard() && turn != Turn::Reserved {' \
