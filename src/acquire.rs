@@ -21,7 +21,8 @@ use core::time::Duration;
 use pin_project_lite::pin_project;
 
 use crate::error::Error;
-use crate::guard::{Guard, Held, OwnedGuard};
+use crate::guard::{Guard, OwnedGuard};
+use crate::held::{Held, Origin};
 use crate::key::{KeyState, TaskKey};
 use crate::manager::LockManager;
 use crate::record::{HolderId, Label};
@@ -41,37 +42,6 @@ impl alloc::task::Wake for Unparker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.unpark();
-    }
-}
-
-// === Origin ===
-
-/// Where an acquisition comes from, carried from the call into its guard.
-#[derive(Clone, Copy)]
-pub(crate) struct Origin<'a> {
-    /// Where `acquire` was called.
-    pub(crate) caller: &'static Location<'static>,
-    /// For a nested acquisition: the parent guard's record.
-    pub(crate) parent: Option<&'a Held<'a>>,
-}
-
-impl fmt::Debug for Origin<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Origin")
-            .field("caller", &self.caller)
-            .field("nested", &self.parent.is_some())
-            .finish()
-    }
-}
-
-impl Origin<'_> {
-    /// A top-level acquisition called from `caller`.
-    #[inline]
-    pub(crate) fn new(caller: &'static Location<'static>) -> Self {
-        Self {
-            caller,
-            parent: None,
-        }
     }
 }
 

@@ -164,9 +164,11 @@ mod table; // the frozen slots of a manager
 #[cfg(feature = "tracing")]
 mod trace; // feature `tracing`: the events, off the uncontended path
            // Layer 2, the walk.
+mod held; // what a guard records of its locks, and where an acquisition comes from
 mod walk; // taking a request's locks upward, and releasing held locks
           // Layer 3, the public API.
 mod acquire; // the acquire futures and their state machine
+mod entry; // the entry points: LockManager::acquire and kin, nesting through a guard
 mod guard; // guards, owned guards, nesting
 mod manager; // LockManager
 #[allow(unsafe_code)]
