@@ -395,45 +395,45 @@ impl<'p, M: Handle> Core<'p, M> {
     /// Progress comes first: a lock granted in the same instant as the deadline is kept. Every
     /// transition is made in place, after the step it records, so that a panic in foreign code
     /// (the timer, the sleep, a waker) leaves a state that describes what the walk holds.
+    ///
+    /// It takes the fields it needs rather than the pinned future: only a poll's driver has the
+    /// sleep, so `try_now` and `wait` drive the future where it is, without pinning it.
     #[inline(always)]
-    fn step<'w, D: Drive<'w>>(
-        self: Pin<&mut Self>,
+    fn step<'w, D: Drive<'w, M::Timer>>(
+        state: &mut State,
+        walker: &mut Walker<M>,
+        origin: &Origin<'p>,
+        timeout: Option<Duration>,
         drive: &mut D,
     ) -> Poll<Result<Held<'p>, Error>> {
-        let mut this = self.project();
-        if let Err(e) = Self::start(this.state, this.walker, this.origin) {
+        if let Err(e) = Self::start(state, walker, origin) {
             return Poll::Ready(Err(e));
         }
-        let Walker { manager, walk, .. } = &mut *this.walker;
+        let Walker { manager, walk, .. } = &mut *walker;
         let manager: &LockManager<M::Timer> = manager;
         let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
         // Without a timer there is no timeout: the checks compile away.
-        let timeout = this.timeout.filter(|_| has_timer);
+        let timeout = timeout.filter(|_| has_timer);
         let cx = drive.context(timeout);
         let listens = cx.is_some();
         walk.publish.at = manager.timer.now_opt();
         let busy = match walk.advance(&manager.table, cx) {
             Ok(()) => {
-                *this.state = State::Done;
+                *state = State::Done;
                 // The sleep, if any, stays until the future is dropped: dropping it runs foreign
                 // code, which must not unwind while the locks are in transit to the guard.
-                let walker = &mut *this.walker;
-                return Poll::Ready(Ok(Self::held(
-                    &mut walker.walk,
-                    &mut walker.claim,
-                    *this.origin,
-                )));
+                return Poll::Ready(Ok(Self::held(&mut walker.walk, &mut walker.claim, *origin)));
             }
             Err(pos) => pos,
         };
-        if listens && matches!(this.state, State::Walking) {
-            *this.state = State::Listening;
+        if listens && matches!(state, State::Walking) {
+            *state = State::Listening;
         }
-        if !drive.expired(timeout, &manager.timer, this.sleep.as_mut(), this.state) {
+        if !drive.expired(timeout, &manager.timer, state) {
             return Poll::Pending;
         }
-        let error = Self::give_up(this.state, this.walker, busy, D::ONCE);
-        this.sleep.set(None);
+        let error = Self::give_up(state, walker, busy, D::ONCE);
+        drive.gave_up();
         Poll::Ready(Err(error))
     }
 
@@ -495,14 +495,26 @@ impl<'p, M: Handle> Core<'p, M> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Held<'p>, Error>> {
-        self.step(&mut Polled(cx))
+        let this = self.project();
+        let mut drive = Polled {
+            cx,
+            sleep: this.sleep,
+        };
+        Self::step(
+            this.state,
+            this.walker,
+            this.origin,
+            *this.timeout,
+            &mut drive,
+        )
     }
 
     /// Tries once: all locks or none. A future that a poll left waiting tries the rest of its
     /// set once.
     #[inline]
-    pub(crate) fn try_now(self: Pin<&mut Self>) -> Result<Held<'p>, Error> {
-        match self.step(&mut Once) {
+    pub(crate) fn try_now(&mut self) -> Result<Held<'p>, Error> {
+        let (state, walker, origin) = (&mut self.state, &mut self.walker, &self.origin);
+        match Self::step(state, walker, origin, self.timeout, &mut Once) {
             Poll::Ready(result) => result,
             Poll::Pending => unreachable!("a single try gives up at a busy lock"),
         }
@@ -512,7 +524,7 @@ impl<'p, M: Handle> Core<'p, M> {
     /// `std::time::Instant` from the first busy lock; the manager's timer only stamps status).
     /// A future that a poll left waiting goes on from where it is.
     #[cfg(feature = "std")]
-    pub(crate) fn wait(mut self: Pin<&mut Self>) -> Result<Held<'p>, Error> {
+    pub(crate) fn wait(&mut self) -> Result<Held<'p>, Error> {
         #[cfg(feature = "tokio")]
         crate::timer::refuse_blocking_on_a_runtime_thread();
         let (waker, mut cx);
@@ -521,7 +533,8 @@ impl<'p, M: Handle> Core<'p, M> {
             deadline: None,
         };
         // The uncontended path: no waker, no clock reading beyond the status timestamp.
-        if let Poll::Ready(result) = self.as_mut().step(&mut block) {
+        let (state, walker, origin) = (&mut self.state, &mut self.walker, &self.origin);
+        if let Poll::Ready(result) = Self::step(state, walker, origin, self.timeout, &mut block) {
             return result;
         }
         // A busy lock, which started the clock: listen from now on. Blocking and async waiters
@@ -530,7 +543,8 @@ impl<'p, M: Handle> Core<'p, M> {
         cx = Context::from_waker(&waker);
         block.cx = Some(&mut cx);
         loop {
-            if let Poll::Ready(result) = self.as_mut().step(&mut block) {
+            if let Poll::Ready(result) = Self::step(state, walker, origin, self.timeout, &mut block)
+            {
                 return result;
             }
             block.park();
@@ -540,7 +554,7 @@ impl<'p, M: Handle> Core<'p, M> {
 
 /// How a driver of [`Core::step`] waits at a busy lock: the one thing in which `.await`
 /// ([`Polled`]), `.wait()` ([`Blocking`]) and `try_now()` ([`Once`]) differ.
-pub(crate) trait Drive<'w> {
+pub(crate) trait Drive<'w, T: MaybeTimer> {
     /// Whether giving up is a single try's [`Error::WouldBlock`] rather than a timeout.
     const ONCE: bool;
 
@@ -548,55 +562,57 @@ pub(crate) trait Drive<'w> {
     fn context(&mut self, timeout: Option<Duration>) -> Option<&mut Context<'w>>;
 
     /// At a busy lock, after the walk listened (or tried): whether to give up now.
-    fn expired<T: MaybeTimer>(
-        &mut self,
-        timeout: Option<Duration>,
-        timer: &T,
-        sleep: Pin<&mut Option<<T as crate::timer::sealed::Sealed>::Sleep>>,
-        state: &mut State,
-    ) -> bool;
+    fn expired(&mut self, timeout: Option<Duration>, timer: &T, state: &mut State) -> bool;
+
+    /// After giving up, with everything released: drops what the driver waited with.
+    fn gave_up(&mut self) {}
 }
 
-/// `.await`: listens with the task's waker; the timeout is the timer's sleep, created at the
-/// first busy lock (a zero timeout tries once).
-struct Polled<'c, 'w>(&'c mut Context<'w>);
+/// `.await`: listens with the task's waker; the timeout is the timer's sleep (the future's),
+/// created at the first busy lock (a zero timeout tries once).
+struct Polled<'c, 'w, 's, S> {
+    cx: &'c mut Context<'w>,
+    sleep: Pin<&'s mut Option<S>>,
+}
 
-impl<'w> Drive<'w> for Polled<'_, 'w> {
+impl<'w, T: MaybeTimer> Drive<'w, T>
+    for Polled<'_, 'w, '_, <T as crate::timer::sealed::Sealed>::Sleep>
+{
     const ONCE: bool = false;
 
     #[inline(always)]
     fn context(&mut self, timeout: Option<Duration>) -> Option<&mut Context<'w>> {
-        (timeout != Some(Duration::ZERO)).then_some(&mut *self.0)
+        (timeout != Some(Duration::ZERO)).then_some(&mut *self.cx)
     }
 
     #[inline(always)]
-    fn expired<T: MaybeTimer>(
-        &mut self,
-        timeout: Option<Duration>,
-        timer: &T,
-        mut sleep: Pin<&mut Option<<T as crate::timer::sealed::Sealed>::Sleep>>,
-        state: &mut State,
-    ) -> bool {
+    fn expired(&mut self, timeout: Option<Duration>, timer: &T, state: &mut State) -> bool {
         match timeout {
             None => false,
             Some(Duration::ZERO) => true,
             Some(timeout) => {
-                if sleep.is_none() {
-                    sleep.set(Some(timer.sleep_for(timeout)));
+                if self.sleep.is_none() {
+                    self.sleep.set(Some(timer.sleep_for(timeout)));
                     *state = State::Sleeping;
                 }
-                sleep
+                self.sleep
+                    .as_mut()
                     .as_pin_mut()
-                    .is_some_and(|sleep| sleep.poll(self.0).is_ready())
+                    .is_some_and(|sleep| sleep.poll(self.cx).is_ready())
             }
         }
+    }
+
+    #[inline(always)]
+    fn gave_up(&mut self) {
+        self.sleep.set(None);
     }
 }
 
 /// `try_now()`: tries once, and gives up at the first busy lock.
 struct Once;
 
-impl<'w> Drive<'w> for Once {
+impl<'w, T: MaybeTimer> Drive<'w, T> for Once {
     const ONCE: bool = true;
 
     #[inline(always)]
@@ -605,13 +621,7 @@ impl<'w> Drive<'w> for Once {
     }
 
     #[inline(always)]
-    fn expired<T: MaybeTimer>(
-        &mut self,
-        _: Option<Duration>,
-        _: &T,
-        _: Pin<&mut Option<<T as crate::timer::sealed::Sealed>::Sleep>>,
-        _: &mut State,
-    ) -> bool {
+    fn expired(&mut self, _: Option<Duration>, _: &T, _: &mut State) -> bool {
         true
     }
 }
@@ -628,20 +638,14 @@ struct Blocking<'c, 'w> {
 }
 
 #[cfg(feature = "std")]
-impl<'w> Drive<'w> for Blocking<'_, 'w> {
+impl<'w, T: MaybeTimer> Drive<'w, T> for Blocking<'_, 'w> {
     const ONCE: bool = false;
 
     fn context(&mut self, _: Option<Duration>) -> Option<&mut Context<'w>> {
         self.cx.as_deref_mut()
     }
 
-    fn expired<T: MaybeTimer>(
-        &mut self,
-        timeout: Option<Duration>,
-        _: &T,
-        _: Pin<&mut Option<<T as crate::timer::sealed::Sealed>::Sleep>>,
-        _: &mut State,
-    ) -> bool {
+    fn expired(&mut self, timeout: Option<Duration>, _: &T, _: &mut State) -> bool {
         use std::time::Instant;
         match self.deadline {
             None if timeout == Some(Duration::ZERO) => true,
@@ -790,10 +794,9 @@ macro_rules! options {
             /// [`Error::OrderViolation`], [`Error::UpgradeRefused`]);
             /// [`Error::PolledAfterCompletion`] on a future that has already completed.
             #[inline]
-            pub fn try_now(self) -> Result<$guard, Error> {
-                let mut core = core::pin::pin!(self.core);
-                let held = core.as_mut().try_now()?;
-                Ok($make(core.handle(), held))
+            pub fn try_now(mut self) -> Result<$guard, Error> {
+                let held = self.core.try_now()?;
+                Ok($make(self.core.handle(), held))
             }
 
             /// Blocks the calling thread until the locks are taken, instead of `.await`: the
@@ -832,10 +835,9 @@ macro_rules! options {
             /// already completed.
             #[cfg(feature = "std")]
             #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-            pub fn wait(self) -> Result<$guard, Error> {
-                let mut core = core::pin::pin!(self.core);
-                let held = core.as_mut().wait()?;
-                Ok($make(core.handle(), held))
+            pub fn wait(mut self) -> Result<$guard, Error> {
+                let held = self.core.wait()?;
+                Ok($make(self.core.handle(), held))
             }
         }
 
