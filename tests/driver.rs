@@ -8,6 +8,8 @@ mod common;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
@@ -218,4 +220,55 @@ fn zero_and_huge_timeouts_with_every_driver() {
     assert!(task.woken());
     drop(task.ready().unwrap());
     assert_all_free(&m);
+}
+
+/// A clock that panics from reading number `limit` on (counted from `reads`).
+struct FailingClock {
+    reads: AtomicUsize,
+    limit: AtomicUsize,
+}
+
+impl Timer for FailingClock {
+    type Sleep = Sleep;
+    fn now(&self) -> Duration {
+        let read = self.reads.fetch_add(1, SeqCst) + 1;
+        assert!(read < self.limit.load(SeqCst), "the clock panicked");
+        Duration::ZERO
+    }
+    fn sleep(&self, _: Duration) -> Sleep {
+        Sleep { panics: false }
+    }
+}
+
+/// A clock that panics on a blocking wait's second step (the first that listens, with "a"
+/// taken), or on a single try's only one: the panic leaves `wait` and `try_now`, and nothing
+/// stays held.
+#[test]
+fn a_clock_that_panics_inside_wait_or_try_now_keeps_no_lock() {
+    for (limit, blocking) in [(2, true), (1, false)] {
+        let clock = FailingClock {
+            reads: AtomicUsize::new(0),
+            limit: AtomicUsize::new(usize::MAX),
+        };
+        let mut b = LockManager::builder().timer(clock);
+        for &(name, order) in ABC {
+            b.register(name, order).unwrap();
+        }
+        let m = b.build();
+        let busy = m.try_acquire(["b"]).unwrap();
+        let fut = m.acquire(["a", "b"]).timeout(Duration::from_secs(60));
+        m.timer().reads.store(0, SeqCst);
+        m.timer().limit.store(limit, SeqCst);
+        let unwound = catch_unwind(AssertUnwindSafe(|| {
+            if blocking {
+                fut.wait().map(drop)
+            } else {
+                fut.try_now().map(drop)
+            }
+        }));
+        assert!(unwound.is_err(), "reading {limit} of the clock panicked");
+        m.timer().limit.store(usize::MAX, SeqCst);
+        drop(busy);
+        assert_all_free(&m);
+    }
 }
