@@ -21,7 +21,8 @@ use core::time::Duration;
 use pin_project_lite::pin_project;
 
 use crate::error::Error;
-use crate::guard::{Guard, Held, OwnedGuard};
+use crate::guard::{Guard, OwnedGuard};
+use crate::held::{Held, Origin};
 use crate::key::{KeyState, TaskKey};
 use crate::manager::LockManager;
 use crate::record::{HolderId, Label};
@@ -41,37 +42,6 @@ impl alloc::task::Wake for Unparker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.unpark();
-    }
-}
-
-// === Origin ===
-
-/// Where an acquisition comes from, carried from the call into its guard.
-#[derive(Clone, Copy)]
-pub(crate) struct Origin<'a> {
-    /// Where `acquire` was called.
-    pub(crate) caller: &'static Location<'static>,
-    /// For a nested acquisition: the parent guard's record.
-    pub(crate) parent: Option<&'a Held<'a>>,
-}
-
-impl fmt::Debug for Origin<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Origin")
-            .field("caller", &self.caller)
-            .field("nested", &self.parent.is_some())
-            .finish()
-    }
-}
-
-impl Origin<'_> {
-    /// A top-level acquisition called from `caller`.
-    #[inline]
-    pub(crate) fn new(caller: &'static Location<'static>) -> Self {
-        Self {
-            caller,
-            parent: None,
-        }
     }
 }
 
@@ -152,25 +122,27 @@ impl<M: Handle> Drop for Walker<M> {
 /// `Drop` (through [`Walker`]) undoes it in every variant.
 ///
 /// ```text
-///   Fresh ──first poll: refused──▶ Done (Err)
-///   Fresh ──first poll──▶ Walking ──all free──▶ Done (Ok)
-///   Walking ──busy lock──▶ Listening ──(timeout)──▶ Sleeping
-///   Listening/Sleeping ──poll: all taken──▶ Done (Ok)
-///   Sleeping ──poll: sleep fired──▶ Done (Err(Timeout)), everything released first
-///   Refused ──poll──▶ Done (Err)
-///   any but Done ──try_now: one try──▶ Done (Ok, or Err with everything released)
-///   any but Done ──wait: blocks until taken or timed out──▶ Done
+///   Fresh ──step: refused──▶ Done (Err)
+///   Fresh ──step──▶ Walking ──all free──▶ Done (Ok)
+///   Walking ──busy lock, listened──▶ Listening ──(timeout, polled)──▶ Sleeping
+///   Walking/Listening/Sleeping ──step: all taken──▶ Done (Ok)
+///   Walking/Listening/Sleeping ──step gives up──▶ Done (Err), everything released first
+///   Refused ──step──▶ Done (Err)
 /// ```
+///
+/// One function makes every transition, [`Core::step`]; `.await`, `.wait()` and `try_now()`
+/// only drive it, each with its [`Drive`]: a poll listens with the task's waker and gives up
+/// when the timer's sleep fires, a blocking wait listens with a waker that unparks the thread and
+/// gives up at an `Instant` deadline, a single try gives up at the first busy lock.
 ///
 /// Transitions happen in place, after the step they record: a poll never takes the state out
 /// and puts it back, so an early return or a panic in foreign code (a timer, a waker) leaves a
 /// state that describes what the walk holds, and polling again goes on from there.
-#[derive(Debug)]
 pub(crate) enum State {
-    /// Built, options still being set: the request is not checked yet (a nested one is checked
-    /// against its parent at the first poll, once `shared` keys may have been added, by the
-    /// function given here). Holds nothing.
-    Fresh(Option<StartNested>),
+    /// Built, options still being set: the request is not checked yet (a nested or keyed one is
+    /// checked, against its parent or its key, at the first poll, once `shared` keys may have
+    /// been added, by the function given here). Holds nothing.
+    Fresh(Option<Start>),
     /// Refused before taking anything (an unknown key): the next poll returns the error. Holds
     /// nothing.
     Refused(Box<Error>),
@@ -187,6 +159,20 @@ pub(crate) enum State {
     Done,
 }
 
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Fresh(None) => f.write_str("Fresh"),
+            State::Fresh(Some(_)) => f.write_str("Fresh(keyed)"),
+            State::Refused(e) => f.debug_tuple("Refused").field(e).finish(),
+            State::Walking => f.write_str("Walking"),
+            State::Listening => f.write_str("Listening"),
+            State::Sleeping => f.write_str("Sleeping"),
+            State::Done => f.write_str("Done"),
+        }
+    }
+}
+
 pin_project! {
     /// The state machine behind both acquire futures.
     pub(crate) struct Core<'p, M: Handle> {
@@ -201,16 +187,11 @@ pin_project! {
     }
 }
 
-/// Checks a nested request against its parent guard (see [`State::Fresh`]).
-pub(crate) type StartNested = for<'a, 'b> fn(
-    &mut State,
-    &mut Request,
-    &Origin<'a>,
-    &crate::table::Table,
-) -> Result<(), Error>;
-
-/// Starts a request with a task key (see [`crate::key::KeyOps`]).
-pub(crate) type StartKeyed = for<'a, 'b> fn(
+/// Starts a request that is not a plain top-level one (see [`State::Fresh`]): a nested one
+/// ([`start_nested`]) or a keyed one ([`start_keyed`]). Reached through a pointer that only
+/// nested acquires and `key()` store, so that a program that never nests and never uses a key
+/// does not link either.
+pub(crate) type Start = for<'a> fn(
     &mut State,
     &crate::table::Table,
     &mut Walk,
@@ -225,10 +206,13 @@ pub(crate) type StartKeyed = for<'a, 'b> fn(
 #[inline(never)]
 fn start_nested(
     state: &mut State,
-    request: &mut Request,
-    origin: &Origin<'_>,
     table: &crate::table::Table,
+    walk: &mut Walk,
+    _: &mut Option<Arc<KeyState>>,
+    origin: &Origin<'_>,
+    _: &mut Option<Arc<KeyState>>,
 ) -> Result<(), Error> {
+    let request = &mut walk.request;
     let Some(parent) = origin.parent else {
         request.normalize();
         return Ok(());
@@ -254,8 +238,8 @@ fn start_nested(
 
 /// Starts a request with a task key (its own, or its parent guard's): checked against
 /// everything claimed under the key, and claimed before it takes anything. Reached only through
-/// a key ([`crate::key::KeyOps`]): unkeyed requests never come here, and a program without keys
-/// does not link it.
+/// `key()` or a nested acquire of a keyed guard ([`Start`]): unkeyed requests never come here,
+/// and a program without keys or nesting does not link it.
 #[inline(never)]
 pub(crate) fn start_keyed(
     state: &mut State,
@@ -329,11 +313,17 @@ impl<'p, M: Handle> Core<'p, M> {
         label: Option<Label>,
     ) -> Self {
         let (request, state) = match request {
-            // Only a nested acquire references the nested check: a program that never nests
-            // does not link it.
+            // Only a nested acquire references the nested and keyed checks, and only `key()`
+            // the keyed one otherwise: a program that never nests does not link them.
             Ok(request) => (
                 request,
-                State::Fresh(origin.parent.map(|_| start_nested as _)),
+                State::Fresh(origin.parent.map(|parent| -> Start {
+                    if parent.key().is_some() {
+                        start_keyed
+                    } else {
+                        start_nested
+                    }
+                })),
             ),
             Err(e) => (
                 Request {
@@ -405,36 +395,25 @@ impl<'p, M: Handle> Core<'p, M> {
         }
     }
 
-    /// Checks the request (against the parent guard, for a nested one) and turns `Fresh` into
-    /// `Walking`; any other state is returned as the error a poll reports for it.
-    #[inline]
-    fn start(&mut self) -> Result<(), Error> {
-        Self::start_parts(
-            &mut self.state,
-            &mut self.walker,
-            &self.origin,
-            &mut self.key,
-        )
-    }
-
-    /// Gives the request a task key (before it starts): [`start`](Self::start) checks and
-    /// claims under it.
+    /// Gives the request a task key (before it starts): the first step checks and claims under
+    /// it.
     pub(crate) fn set_key(&mut self, key: &TaskKey) {
-        if matches!(self.state, State::Fresh(_)) {
+        if let State::Fresh(start) = &mut self.state {
+            *start = Some(start_keyed);
             self.key = Some(Arc::clone(&key.state));
         }
     }
 
     /// [`start`](Self::start), on the fields a pinned poll can reach.
     #[inline]
-    fn start_parts(
+    fn start(
         state: &mut State,
         walker: &mut Walker<M>,
         origin: &Origin<'p>,
         key: &mut Option<Arc<KeyState>>,
     ) -> Result<(), Error> {
-        let nest = match state {
-            State::Fresh(nest) => *nest,
+        let start = match state {
+            State::Fresh(start) => *start,
             State::Walking | State::Listening | State::Sleeping => return Ok(()),
             State::Refused(_) => {
                 let State::Refused(e) = mem::replace(state, State::Done) else {
@@ -444,30 +423,20 @@ impl<'p, M: Handle> Core<'p, M> {
             }
             State::Done => return Err(Error::PolledAfterCompletion),
         };
-        // The keyed path is reached through the key: without keys it is not linked.
-        let keyed = match key {
-            Some(key) => Some(key.ops.start),
-            None => origin.parent.and_then(|p| p.key()).map(|k| k.ops.start),
-        };
-        if let Some(start) = keyed {
-            return Self::start_with_key(start, state, walker, origin, key);
-        }
-        let Walker { manager, walk, .. } = walker;
-        match nest {
-            None => walk.request.normalize(),
-            Some(nest) => nest(state, &mut walk.request, origin, &manager.table)?,
+        match start {
+            None => walker.walk.request.normalize(),
+            Some(start) => Self::start_with(start, state, walker, origin, key)?,
         }
         *state = State::Walking;
         Ok(())
     }
 
-    /// [`start_parts`](Self::start_parts) for a request with a task key (its own or its
-    /// parent's): `start`, the key's [`start_keyed`], reached through the key so that a program
-    /// without keys does not link it. Out of line: unkeyed requests never come here.
+    /// [`start`](Self::start) for a nested or keyed request, by its [`Start`]. Out of line: a
+    /// plain top-level request never comes here.
     #[cold]
     #[inline(never)]
-    fn start_with_key(
-        start: StartKeyed,
+    fn start_with(
+        start: Start,
         state: &mut State,
         walker: &mut Walker<M>,
         origin: &Origin<'p>,
@@ -479,6 +448,98 @@ impl<'p, M: Handle> Core<'p, M> {
             claim,
         } = walker;
         start(state, &manager.table, walk, claim, origin, key)
+    }
+
+    /// The one step every driver runs: start (or report the refusal, or a step after
+    /// completion), take what is free, and at a busy lock let the driver say whether to wait or
+    /// to give up. Generic over the driver, so that each of `.await`, `.wait()` and `try_now()`
+    /// gets a copy with only its own waiting in it.
+    ///
+    /// Progress comes first: a lock granted in the same instant as the deadline is kept. Every
+    /// transition is made in place, after the step it records, so that a panic in foreign code
+    /// (the timer, the sleep, a waker) leaves a state that describes what the walk holds.
+    ///
+    /// It takes the fields it needs rather than the pinned future: only a poll's driver has the
+    /// sleep, so `try_now` and `wait` drive the future where it is, without pinning it.
+    #[inline(always)]
+    fn step<'w, D: Drive<'w, M::Timer>>(
+        state: &mut State,
+        walker: &mut Walker<M>,
+        origin: &Origin<'p>,
+        key: &mut Option<Arc<KeyState>>,
+        timeout: Option<Duration>,
+        drive: &mut D,
+    ) -> Poll<Result<Held<'p>, Error>> {
+        if let Err(e) = Self::start(state, walker, origin, key) {
+            return Poll::Ready(Err(e));
+        }
+        let Walker { manager, walk, .. } = &mut *walker;
+        let manager: &LockManager<M::Timer> = manager;
+        let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
+        // Without a timer there is no timeout: the checks compile away.
+        let timeout = timeout.filter(|_| has_timer);
+        let cx = drive.context(timeout);
+        let listens = cx.is_some();
+        walk.publish.at = manager.timer.now_opt();
+        let busy = match walk.advance(&manager.table, cx) {
+            Ok(()) => {
+                *state = State::Done;
+                // The sleep, if any, stays until the future is dropped: dropping it runs foreign
+                // code, which must not unwind while the locks are in transit to the guard.
+                return Poll::Ready(Ok(Self::held(&mut walker.walk, &mut walker.claim, *origin)));
+            }
+            Err(pos) => pos,
+        };
+        if listens && matches!(state, State::Walking) {
+            *state = State::Listening;
+        }
+        if !drive.expired(timeout, &manager.timer, state) {
+            return Poll::Pending;
+        }
+        let error = Self::give_up(state, walker, busy, D::ONCE);
+        drive.gave_up();
+        Poll::Ready(Err(error))
+    }
+
+    /// Gives up at the busy lock `busy` (a timeout, or a single try that found it busy):
+    /// releases everything and returns the error naming it.
+    ///
+    /// `Done` first: a waker that panics in the release unwinds with the release done, and the
+    /// future, holding nothing, answers a later poll with `PolledAfterCompletion`.
+    #[cold]
+    #[inline(never)]
+    fn give_up(state: &mut State, walker: &mut Walker<M>, busy: usize, once: bool) -> Error {
+        let Walker {
+            manager,
+            walk,
+            claim,
+        } = walker;
+        let table = &manager.table;
+        if !once {
+            table.slots[busy].stats.timed_out();
+        }
+        let lock = table.busy_lock_ref(busy, walk.publish.at);
+        #[cfg(feature = "tracing")]
+        if once {
+            crate::trace::would_block(lock.name(), lock.held_by().map(|h| h as _));
+        } else {
+            crate::trace::timed_out(
+                lock.name(),
+                walk.publish.label.as_ref().map(|l| l.as_str()),
+                lock.held_by().map(|h| h as _),
+            );
+        }
+        unclaim(claim, walk);
+        *state = State::Done;
+        if !once && fault!("timeout-keeps-partial-set") {
+            return Error::Timeout { lock };
+        }
+        walk.release(table);
+        if once {
+            Error::WouldBlock { lock }
+        } else {
+            Error::Timeout { lock }
+        }
     }
 
     /// Hands the walk's locks, and their claims under a task key, to a guard's record of them.
@@ -494,29 +555,41 @@ impl<'p, M: Handle> Core<'p, M> {
         )
     }
 
+    /// Polls the state machine (`.await`). Never inlined into the future's `poll`: the step,
+    /// with the walk, is inlined here instead, and the caller moves no future to reach it.
+    #[inline(never)]
+    pub(crate) fn poll_core(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Held<'p>, Error>> {
+        let this = self.project();
+        let mut drive = Polled {
+            cx,
+            sleep: this.sleep,
+        };
+        Self::step(
+            this.state,
+            this.walker,
+            this.origin,
+            this.key,
+            *this.timeout,
+            &mut drive,
+        )
+    }
+
     /// Tries once: all locks or none. A future that a poll left waiting tries the rest of its
     /// set once.
     #[inline]
     pub(crate) fn try_now(&mut self) -> Result<Held<'p>, Error> {
-        // Refused or done: that error. Otherwise (fresh, or started by a poll) one try.
-        self.start()?;
-        self.state = State::Done;
-        let Walker {
-            manager,
-            walk,
-            claim,
-        } = &mut self.walker;
-        walk.publish.at = manager.timer.now_opt();
-        match walk.advance(&manager.table, None) {
-            Ok(()) => Ok(Self::held(walk, claim, self.origin)),
-            Err(pos) => {
-                let lock = manager.table.busy_lock_ref(pos, walk.publish.at);
-                #[cfg(feature = "tracing")]
-                crate::trace::would_block(lock.name(), lock.held_by().map(|h| h as _));
-                unclaim(claim, walk);
-                walk.release(&manager.table);
-                Err(Error::WouldBlock { lock })
-            }
+        let (state, walker, origin, key) = (
+            &mut self.state,
+            &mut self.walker,
+            &self.origin,
+            &mut self.key,
+        );
+        match Self::step(state, walker, origin, key, self.timeout, &mut Once) {
+            Poll::Ready(result) => result,
+            Poll::Pending => unreachable!("a single try gives up at a busy lock"),
         }
     }
 
@@ -525,144 +598,162 @@ impl<'p, M: Handle> Core<'p, M> {
     /// A future that a poll left waiting goes on from where it is.
     #[cfg(feature = "std")]
     pub(crate) fn wait(&mut self) -> Result<Held<'p>, Error> {
-        use std::time::Instant;
-
         #[cfg(feature = "tokio")]
         crate::timer::refuse_blocking_on_a_runtime_thread();
-        // Refused or done: that error. Otherwise (fresh, or started by a poll) wait.
-        self.start()?;
-        let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
-        let timeout = self.timeout.filter(|_| has_timer);
-        let Walker {
-            manager,
-            walk,
-            claim,
-        } = &mut self.walker;
-        let table = &manager.table;
-        // The uncontended path: no waker, no clock reading beyond the status timestamp.
-        walk.publish.at = manager.timer.now_opt();
-        let mut busy = match walk.advance(table, None) {
-            Ok(()) => {
-                self.state = State::Done;
-                return Ok(Self::held(walk, claim, self.origin));
-            }
-            Err(pos) => pos,
+        let (waker, mut cx);
+        let mut block = Blocking {
+            cx: None,
+            deadline: None,
         };
-        // Counted from the first busy lock, like an async acquire's. `None`: no timeout, or one
-        // too long to represent, which waits for ever.
-        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
-        if timeout != Some(Duration::ZERO) {
-            self.state = State::Listening;
-            // Blocking and async waiters listen on the same events: a release wakes either.
-            let waker = core::task::Waker::from(Arc::new(Unparker(std::thread::current())));
-            let mut cx = Context::from_waker(&waker);
-            loop {
-                // Progress first: a lock granted at the deadline is kept.
-                walk.publish.at = manager.timer.now_opt();
-                match walk.advance(table, Some(&mut cx)) {
-                    Ok(()) => {
-                        self.state = State::Done;
-                        return Ok(Self::held(walk, claim, self.origin));
-                    }
-                    Err(pos) => busy = pos,
-                }
-                match deadline {
-                    None => std::thread::park(),
-                    Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                        Some(left) if !left.is_zero() => std::thread::park_timeout(left),
-                        _ => break,
-                    },
-                }
-            }
-        }
-        table.slots[busy].stats.timed_out();
-        let lock = table.busy_lock_ref(busy, manager.timer.now_opt());
-        #[cfg(feature = "tracing")]
-        crate::trace::timed_out(
-            lock.name(),
-            walk.publish.label.as_ref().map(|l| l.as_str()),
-            lock.held_by().map(|h| h as _),
+        // The uncontended path: no waker, no clock reading beyond the status timestamp.
+        let (state, walker, origin, key) = (
+            &mut self.state,
+            &mut self.walker,
+            &self.origin,
+            &mut self.key,
         );
-        unclaim(claim, walk);
-        // Done first: a waker that panics in the release unwinds with the release done.
-        self.state = State::Done;
-        walk.release(table);
-        Err(Error::Timeout { lock })
+        let timeout = self.timeout;
+        if let Poll::Ready(result) = Self::step(state, walker, origin, key, timeout, &mut block) {
+            return result;
+        }
+        // A busy lock, which started the clock: listen from now on. Blocking and async waiters
+        // listen on the same events: a release wakes either.
+        waker = core::task::Waker::from(Arc::new(Unparker(std::thread::current())));
+        cx = Context::from_waker(&waker);
+        block.cx = Some(&mut cx);
+        loop {
+            if let Poll::Ready(result) = Self::step(state, walker, origin, key, timeout, &mut block)
+            {
+                return result;
+            }
+            block.park();
+        }
+    }
+}
+
+/// How a driver of [`Core::step`] waits at a busy lock: the one thing in which `.await`
+/// ([`Polled`]), `.wait()` ([`Blocking`]) and `try_now()` ([`Once`]) differ.
+pub(crate) trait Drive<'w, T: MaybeTimer> {
+    /// Whether giving up is a single try's [`Error::WouldBlock`] rather than a timeout.
+    const ONCE: bool;
+
+    /// The context the walk listens with at a busy lock; `None`: it only tries.
+    fn context(&mut self, timeout: Option<Duration>) -> Option<&mut Context<'w>>;
+
+    /// At a busy lock, after the walk listened (or tried): whether to give up now.
+    fn expired(&mut self, timeout: Option<Duration>, timer: &T, state: &mut State) -> bool;
+
+    /// After giving up, with everything released: drops what the driver waited with.
+    fn gave_up(&mut self) {}
+}
+
+/// `.await`: listens with the task's waker; the timeout is the timer's sleep (the future's),
+/// created at the first busy lock (a zero timeout tries once).
+struct Polled<'c, 'w, 's, S> {
+    cx: &'c mut Context<'w>,
+    sleep: Pin<&'s mut Option<S>>,
+}
+
+impl<'w, T: MaybeTimer> Drive<'w, T>
+    for Polled<'_, 'w, '_, <T as crate::timer::sealed::Sealed>::Sleep>
+{
+    const ONCE: bool = false;
+
+    #[inline(always)]
+    fn context(&mut self, timeout: Option<Duration>) -> Option<&mut Context<'w>> {
+        (timeout != Some(Duration::ZERO)).then_some(&mut *self.cx)
     }
 
-    /// Polls the state machine.
-    pub(crate) fn poll_core(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Held<'p>, Error>> {
-        let mut this = self.project();
-        // Not started: check and start (or report the refusal, or a poll after completion).
-        if let Err(e) = Self::start_parts(this.state, this.walker, this.origin, this.key) {
-            return Poll::Ready(Err(e));
-        }
-        let Walker {
-            manager,
-            walk,
-            claim,
-        } = this.walker;
-        let manager: &LockManager<M::Timer> = manager;
-        let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
-        // Without a timer there is no timeout: the checks compile away.
-        let timeout = this.timeout.filter(|_| has_timer);
-        let try_once = timeout == Some(Duration::ZERO);
-        walk.publish.at = manager.timer.now_opt();
-        // Progress first: a lock granted in the same instant as the deadline is kept.
-        let busy = match walk.advance(&manager.table, (!try_once).then_some(&mut *cx)) {
-            Ok(()) => {
-                *this.state = State::Done;
-                // The sleep, if any, stays until the future is dropped: dropping it runs foreign
-                // code, which must not unwind while the locks are in transit to the guard.
-                return Poll::Ready(Ok(Self::held(walk, claim, *this.origin)));
+    #[inline(always)]
+    fn expired(&mut self, timeout: Option<Duration>, timer: &T, state: &mut State) -> bool {
+        match timeout {
+            None => false,
+            Some(Duration::ZERO) => true,
+            Some(timeout) => {
+                if self.sleep.is_none() {
+                    let timeout = if fault!("timeout-twice-as-long") {
+                        timeout * 2
+                    } else {
+                        timeout
+                    };
+                    self.sleep.set(Some(timer.sleep_for(timeout)));
+                    *state = State::Sleeping;
+                }
+                self.sleep.as_mut().as_pin_mut().is_some_and(|sleep| {
+                    !fault!("timeout-never-fires") && sleep.poll(self.cx).is_ready()
+                })
             }
-            Err(pos) => pos,
-        };
-        if !try_once && matches!(this.state, State::Walking) {
-            *this.state = State::Listening;
         }
-        let Some(timeout) = timeout else {
-            return Poll::Pending;
-        };
-        let expired = try_once || {
-            if this.sleep.is_none() {
-                let timeout = if fault!("timeout-twice-as-long") {
-                    timeout * 2
-                } else {
-                    timeout
-                };
-                this.sleep.set(Some(manager.timer.sleep_for(timeout)));
-                *this.state = State::Sleeping;
+    }
+
+    #[inline(always)]
+    fn gave_up(&mut self) {
+        self.sleep.set(None);
+    }
+}
+
+/// `try_now()`: tries once, and gives up at the first busy lock.
+struct Once;
+
+impl<'w, T: MaybeTimer> Drive<'w, T> for Once {
+    const ONCE: bool = true;
+
+    #[inline(always)]
+    fn context(&mut self, _: Option<Duration>) -> Option<&mut Context<'w>> {
+        None
+    }
+
+    #[inline(always)]
+    fn expired(&mut self, _: Option<Duration>, _: &T, _: &mut State) -> bool {
+        true
+    }
+}
+
+/// `.wait()`: listens with a waker that unparks the thread (none before the first busy lock:
+/// the uncontended path needs none); the timeout is an `Instant` deadline, started at the first
+/// busy lock (a zero timeout tries once).
+#[cfg(feature = "std")]
+struct Blocking<'c, 'w> {
+    cx: Option<&'c mut Context<'w>>,
+    /// `None` until the first busy lock; then the deadline, `None` for none (no timeout, or one
+    /// too long to represent, which waits for ever).
+    deadline: Option<Option<std::time::Instant>>,
+}
+
+#[cfg(feature = "std")]
+impl<'w, T: MaybeTimer> Drive<'w, T> for Blocking<'_, 'w> {
+    const ONCE: bool = false;
+
+    fn context(&mut self, _: Option<Duration>) -> Option<&mut Context<'w>> {
+        self.cx.as_deref_mut()
+    }
+
+    fn expired(&mut self, timeout: Option<Duration>, _: &T, _: &mut State) -> bool {
+        use std::time::Instant;
+        match self.deadline {
+            None if timeout == Some(Duration::ZERO) => true,
+            None => {
+                self.deadline = Some(timeout.and_then(|t| Instant::now().checked_add(t)));
+                false
             }
-            this.sleep
-                .as_mut()
-                .as_pin_mut()
-                .is_some_and(|sleep| !fault!("timeout-never-fires") && sleep.poll(cx).is_ready())
-        };
-        if !expired {
-            return Poll::Pending;
+            Some(None) => false,
+            Some(Some(deadline)) => deadline <= Instant::now(),
         }
-        manager.table.slots[busy].stats.timed_out();
-        let lock = manager.table.busy_lock_ref(busy, walk.publish.at);
-        #[cfg(feature = "tracing")]
-        crate::trace::timed_out(
-            lock.name(),
-            walk.publish.label.as_ref().map(|l| l.as_str()),
-            lock.held_by().map(|h| h as _),
-        );
-        unclaim(claim, walk);
-        // Done first: a waker that panics in the release unwinds with the release done, and the
-        // future, holding nothing, answers a later poll with `PolledAfterCompletion`.
-        *this.state = State::Done;
-        if fault!("timeout-keeps-partial-set") {
-            return Poll::Ready(Err(Error::Timeout { lock }));
+    }
+}
+
+#[cfg(feature = "std")]
+impl Blocking<'_, '_> {
+    /// Waits for a wake-up, or until the deadline.
+    fn park(&self) {
+        match self.deadline.flatten() {
+            None => std::thread::park(),
+            Some(deadline) => {
+                if let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+                    std::thread::park_timeout(left);
+                }
+            }
         }
-        walk.release(&manager.table);
-        this.sleep.set(None);
-        Poll::Ready(Err(Error::Timeout { lock }))
     }
 }
 

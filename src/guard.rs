@@ -2,237 +2,19 @@
 
 use crate::sync::Arc;
 use core::fmt;
-use core::panic::Location;
 
-use crate::acquire::{Acquire, Origin};
-use crate::error::Error;
-use crate::key::KeyState;
+use crate::held::Held;
 use crate::manager::LockManager;
-use crate::record::{HolderId, Label, Owner};
-use crate::registry::{self, Key, LockInfo};
+use crate::record::Owner;
+use crate::registry::{Key, LockInfo};
 use crate::set::Mode;
-use crate::set::{LockSet, Request};
-use crate::stats;
 use crate::table::Table;
 use crate::timer::{MaybeTimer, NoTimer, TimerName};
-use crate::walk::{mode_of, unlock_all};
-
-// === Held: what every guard records ===
-
-/// The locks a guard holds and what it knows about them: the part of a guard that does not
-/// depend on how it holds its manager.
-///
-/// A nested guard points at its parent's record (it borrows the parent mutably, so the parent
-/// cannot change or go away meanwhile): what a guard covers is its own locks and its parents',
-/// looked up along that short chain rather than copied into every child.
-pub(crate) struct Held<'p> {
-    /// The locks this guard took, and releases; `own.shared` says which it holds shared.
-    own: Request,
-    /// For a nested guard: its parent's record.
-    parent: Option<&'p Held<'p>>,
-    owner: Option<Label>,
-    holder: Option<HolderId>,
-    /// Where the highest covered lock was taken.
-    top_at: &'static Location<'static>,
-    /// The task key this guard's locks are claimed under, if any: released with them.
-    key: Option<Arc<KeyState>>,
-}
-
-impl<'p> Held<'p> {
-    #[inline]
-    pub(crate) fn new(
-        own: Request,
-        holder: Option<HolderId>,
-        owner: Option<Label>,
-        origin: Origin<'p>,
-        key: Option<Arc<KeyState>>,
-    ) -> Self {
-        let top_at = match origin.parent {
-            Some(parent) if own.want.is_empty() => parent.top_at,
-            _ => origin.caller,
-        };
-        Self {
-            own,
-            parent: origin.parent,
-            owner,
-            holder,
-            top_at,
-            key,
-        }
-    }
-
-    /// The task key this guard counts under: its children inherit it.
-    #[inline]
-    pub(crate) fn key(&self) -> Option<&Arc<KeyState>> {
-        self.key.as_ref()
-    }
-
-    /// This record and its parents', innermost first.
-    fn chain(&self) -> impl Iterator<Item = &Held<'_>> + '_ {
-        core::iter::successors(Some(self), |h| h.parent.map(|p| p as &Held<'_>))
-    }
-
-    /// How this guard, with its parents, holds the lock at `pos`.
-    pub(crate) fn covers(&self, pos: usize) -> Option<Mode> {
-        self.chain()
-            .find(|h| h.own.want.contains(pos))
-            .map(|h| mode_of(&h.own.shared, pos))
-    }
-
-    /// Every lock this guard covers, and which of them are held shared only. A nested request
-    /// never takes a lock its parents cover, so the levels' sets are disjoint and modes add up.
-    pub(crate) fn covered(&self, table: &Table) -> Request {
-        if self.parent.is_none() {
-            return self.own.clone();
-        }
-        let mut covered = Request {
-            want: table.empty_set(),
-            shared: table.empty_set(),
-        };
-        for h in self.chain() {
-            covered.want.union_with(&h.own.want);
-            covered.shared.union_with(&h.own.shared);
-        }
-        covered
-    }
-
-    /// Where the highest covered lock was taken.
-    pub(crate) fn top_at(&self) -> &'static Location<'static> {
-        self.top_at
-    }
-
-    fn locks<'t>(&self, table: &'t Table) -> impl Iterator<Item = &'t LockInfo> {
-        self.covered(table)
-            .want
-            .into_iter()
-            .map(move |pos| &table.slots[pos].info)
-    }
-
-    fn own_locks<'s, 't>(&'s self, table: &'t Table) -> impl Iterator<Item = &'t LockInfo> + 's
-    where
-        't: 's,
-    {
-        self.own.want.iter().map(move |pos| &table.slots[pos].info)
-    }
-
-    fn mode<K: Key>(&self, table: &Table, key: K) -> Option<Mode> {
-        let pos = registry::sealed::Sealed::position(&key, &table.index).ok()?;
-        self.covers(pos)
-    }
-
-    fn holds<K: Key>(&self, table: &Table, key: K) -> bool {
-        self.mode(table, key).is_some()
-    }
-
-    fn owner(&self) -> Option<&str> {
-        self.owner.as_ref().map(Label::as_str)
-    }
-
-    fn holder(&self) -> Option<Owner> {
-        match (self.owner, self.holder) {
-            (Some(label), _) => Some(Owner::Label(label)),
-            (None, Some(id)) => Some(Owner::Holder(id)),
-            (None, None) => None,
-        }
-    }
-
-    /// A nested acquisition of `keys` (in `mode`) through this guard, on `manager` (its
-    /// manager). It is checked against this guard at its first poll, once every option is set.
-    #[inline]
-    fn nest<'a, T, I>(
-        &'a self,
-        manager: &'a LockManager<T>,
-        keys: I,
-        mode: Mode,
-        caller: &'static Location<'static>,
-    ) -> Acquire<'a, T>
-    where
-        T: MaybeTimer,
-        I: IntoIterator,
-        I::Item: Key,
-    {
-        let table = &manager.table;
-        let request = registry::resolve(&table.index, keys).map(|set| match mode {
-            Mode::Exclusive => Request {
-                want: set,
-                shared: table.empty_set(),
-            },
-            Mode::Shared => Request {
-                want: table.empty_set(),
-                shared: set,
-            },
-        });
-        let origin = Origin {
-            caller,
-            parent: Some(self),
-        };
-        Acquire::new(manager, request, origin, self.holder, self.owner)
-    }
-
-    /// Releases the guard's own locks, newest first.
-    ///
-    /// No panic keeps a lock: a waker that panics while a release wakes the next waiter, or a
-    /// clock that panics when read for hold times (feature `stats`), leaves every lock released.
-    #[inline]
-    fn release<T: MaybeTimer>(&mut self, manager: &LockManager<T>) {
-        // The claims go first: if an unlock below unwinds, the key is not left claiming locks
-        // nobody holds. Releasing never waits, so the locks still held meanwhile are harmless.
-        if let Some(key) = &self.key {
-            key.unclaim(&self.own.want);
-        }
-        let slots = &manager.table.slots;
-        if stats::ENABLED && T::HAS_TIMER {
-            release_with_hold_times(&self.own, manager);
-        } else {
-            unlock_all(slots, &self.own, usize::MAX);
-        }
-    }
-
-    fn debug(&self, table: &Table, f: &mut fmt::DebugStruct<'_, '_>) {
-        let names = |set: &LockSet| {
-            set.iter()
-                .map(|pos| table.slots[pos].info.name())
-                .collect::<alloc::vec::Vec<_>>()
-        };
-        let covered = self.covered(table);
-        f.field("locks", &names(&covered.want))
-            .field("shared", &names(&covered.shared))
-            .field("own", &names(&self.own.want))
-            .field("owner", &self.owner());
-    }
-}
-
-/// Releases `own` and records each lock's hold time (feature `stats`, with a timer).
-///
-/// The clock is foreign code and is read while the locks are still held (a lock's acquisition
-/// time is in its record only until it is released): if it panics, the locks are released while
-/// unwinding, so no panic keeps a lock.
-#[cold]
-fn release_with_hold_times<T: MaybeTimer>(own: &Request, manager: &LockManager<T>) {
-    struct Release<'a> {
-        slots: &'a [crate::table::Slot],
-        own: &'a Request,
-    }
-    impl Drop for Release<'_> {
-        fn drop(&mut self) {
-            unlock_all(self.slots, self.own, usize::MAX);
-        }
-    }
-    let slots = &manager.table.slots;
-    let release = Release { slots, own };
-    let now = manager.timer.now_opt();
-    // Hold times of exclusive holdings only: a shared holding's record is its first reader's.
-    for pos in own.want.iter().filter(|&pos| !own.shared.contains(pos)) {
-        if let Some(hold) = stats::hold_time(slots[pos].record.acquired_at(), now) {
-            slots[pos].stats.released(hold);
-        }
-    }
-    drop(release);
-}
 
 // === What both guards share ===
 
-/// The inspection and nesting methods of [`Guard`] and [`OwnedGuard`], written once.
+/// The inspection methods of [`Guard`] and [`OwnedGuard`], written once (the nesting ones are
+/// in `entry`).
 macro_rules! guard_methods {
     () => {
         /// Whether this guard covers the lock `key` (taken by it or, for a nested guard, by a
@@ -259,7 +41,7 @@ macro_rules! guard_methods {
         }
 
         /// The owner label given at acquisition (or inherited from the parent guard), as
-        /// stored: cut to [`Label::CAPACITY`] bytes.
+        /// stored: cut to [`Label::CAPACITY`](crate::Label::CAPACITY) bytes.
         pub fn owner(&self) -> Option<&str> {
             self.held.owner()
         }
@@ -269,67 +51,6 @@ macro_rules! guard_methods {
         /// joining other readers, or took nothing).
         pub fn holder(&self) -> Option<Owner> {
             self.held.holder()
-        }
-
-        /// Acquires more locks while holding these: a nested acquisition.
-        ///
-        /// Locks this guard covers are skipped. The request is refused, at its first poll and
-        /// with nothing taken, with [`Error::OrderViolation`] if a new lock is ordered below the
-        /// highest lock held, with [`Error::UpgradeRefused`] if it asks for exclusive use of a
-        /// lock held shared, and with [`Error::UnknownLock`] for an unknown key. The returned
-        /// guard borrows this one mutably until it is dropped (one child at a time), and
-        /// releases only the locks it took. Options and cancel safety are those of
-        /// [`Acquire`], including [`shared`](Acquire::shared).
-        #[track_caller]
-        #[inline]
-        pub fn acquire<I>(&mut self, keys: I) -> Acquire<'_, T>
-        where
-            I: IntoIterator,
-            I::Item: Key,
-        {
-            self.held
-                .nest(&self.manager, keys, Mode::Exclusive, Location::caller())
-        }
-
-        /// A nested [`acquire`](Self::acquire) that tries once: all or nothing.
-        ///
-        /// # Errors
-        ///
-        /// As [`Acquire::try_now`].
-        #[track_caller]
-        pub fn try_acquire<I>(&mut self, keys: I) -> Result<Guard<'_, T>, Error>
-        where
-            I: IntoIterator,
-            I::Item: Key,
-        {
-            self.acquire(keys).try_now()
-        }
-
-        /// A nested acquisition of `keys` in shared mode; a lock this guard covers, in either
-        /// mode, is skipped. Otherwise as [`acquire`](Self::acquire).
-        #[track_caller]
-        #[inline]
-        pub fn acquire_shared<I>(&mut self, keys: I) -> Acquire<'_, T>
-        where
-            I: IntoIterator,
-            I::Item: Key,
-        {
-            self.held
-                .nest(&self.manager, keys, Mode::Shared, Location::caller())
-        }
-
-        /// A nested [`acquire_shared`](Self::acquire_shared) that tries once: all or nothing.
-        ///
-        /// # Errors
-        ///
-        /// As [`Acquire::try_now`].
-        #[track_caller]
-        pub fn try_acquire_shared<I>(&mut self, keys: I) -> Result<Guard<'_, T>, Error>
-        where
-            I: IntoIterator,
-            I::Item: Key,
-        {
-            self.acquire_shared(keys).try_now()
         }
     };
 }
@@ -345,7 +66,7 @@ macro_rules! guard_methods {
 ///
 /// [`Guard::acquire`] asks for more locks while holding these. Locks the guard already covers are
 /// skipped (reentrancy goes *through the guard*); a new lock ordered below the highest lock held
-/// is refused with [`Error::OrderViolation`] instead of risking a deadlock. The nested guard
+/// is refused with [`Error::OrderViolation`](crate::Error::OrderViolation) instead of risking a deadlock. The nested guard
 /// borrows its parent **mutably**, so a guard has at most one live child and nesting is a stack
 /// by construction: the child releases only what it took, before the parent can release the rest,
 /// and the parent's order check sees every lock held through it.
@@ -429,12 +150,12 @@ macro_rules! guard_methods {
 /// ```
 ///
 /// A task that holds a lock and asks the *manager* (not its guard) for it again waits for
-/// itself; with a timeout that becomes [`Error::Timeout`].
+/// itself; with a timeout that becomes [`Error::Timeout`](crate::Error::Timeout).
 #[must_use = "if unused the locks are immediately released"]
 #[clippy::has_significant_drop]
 pub struct Guard<'a, T: MaybeTimer = NoTimer> {
-    manager: &'a LockManager<T>,
-    held: Held<'a>,
+    pub(crate) manager: &'a LockManager<T>,
+    pub(crate) held: Held<'a>,
 }
 
 impl<'a, T: MaybeTimer> Guard<'a, T> {
@@ -470,7 +191,7 @@ impl<'a, T: MaybeTimer> Guard<'a, T> {
 impl<T: MaybeTimer> Drop for Guard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.held.release(self.manager);
+        self.held.release(&self.manager.table, &self.manager.timer);
     }
 }
 
@@ -514,8 +235,8 @@ impl<T: MaybeTimer> fmt::Debug for Guard<'_, T> {
 #[must_use = "if unused the locks are immediately released"]
 #[clippy::has_significant_drop]
 pub struct OwnedGuard<T: MaybeTimer = NoTimer> {
-    manager: Arc<LockManager<T>>,
-    held: Held<'static>,
+    pub(crate) manager: Arc<LockManager<T>>,
+    pub(crate) held: Held<'static>,
 }
 
 impl<T: MaybeTimer> OwnedGuard<T> {
@@ -546,7 +267,7 @@ impl<T: MaybeTimer> OwnedGuard<T> {
 impl<T: MaybeTimer> Drop for OwnedGuard<T> {
     #[inline]
     fn drop(&mut self) {
-        self.held.release(&self.manager);
+        self.held.release(&self.manager.table, &self.manager.timer);
     }
 }
 

@@ -27,19 +27,17 @@ pub(crate) fn check(want: &LockSet, claimed: &LockSet) -> Result<(), Below> {
     }
 }
 
-/// The keyed paths of the acquire futures and guards, reached through a key only: a program
-/// that never makes a [`TaskKey`] never references them, so the linker leaves them out (this
-/// matters in firmware, where every byte of flash counts).
+/// The keyed path of the guards (giving claims back), reached through a key only: a program
+/// that never makes a [`TaskKey`] never references it, so the linker leaves it out (this
+/// matters in firmware, where every byte of flash counts). The acquire futures' keyed start is
+/// reached the same way, through the pointer `key()` stores (`acquire::Start`).
 pub(crate) struct KeyOps {
-    /// Starts a keyed request ([`crate::acquire::start_keyed`]).
-    pub(crate) start: crate::acquire::StartKeyed,
     /// Gives back claims: [`KeyState::unclaim`].
     unclaim: fn(&KeyState, &LockSet),
 }
 
 /// The operations every key uses.
 static OPS: KeyOps = KeyOps {
-    start: crate::acquire::start_keyed,
     unclaim: KeyState::unclaim_now,
 };
 

@@ -163,8 +163,9 @@ mod sync; // the atomics and `Arc`, swapped for loom's or portable-atomic's wher
 mod text; // names and descriptions: 'static or shared
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
 mod unwind; // wakers that panic: caught inside the waiting machinery, resumed after it
-            // Layer 1, the per-lock state the walk works on (atomics, a spin lock), and the
-            // trace events.
+            // Layer 1, the per-lock and per-key state the walk works on (atomics, a spin
+            // lock), and the trace events.
+mod key; // task keys: the locks claimed under each key, and the key rule
 mod raw; // the raw reader-writer lock of each slot
 mod record; // the record of each holding and how status readers read it
 mod stats; // per-lock statistics (zero-sized without the `stats` feature)
@@ -172,11 +173,12 @@ mod table; // the frozen slots of a manager
 #[cfg(feature = "tracing")]
 mod trace; // feature `tracing`: the events, off the uncontended path
            // Layer 2, the walk.
+mod held; // what a guard records of its locks, and where an acquisition comes from
 mod walk; // taking a request's locks upward, and releasing held locks
           // Layer 3, the public API.
 mod acquire; // the acquire futures and their state machine
+mod entry; // the entry points: LockManager::acquire and kin, nesting through a guard
 mod guard; // guards, owned guards, nesting
-mod key; // task keys: the locks claimed under each key, the key rule, the keyed paths
 mod manager; // LockManager
 #[allow(unsafe_code)]
 mod protected; // Protected<T>: data only a guard holding its lock opens (the one unsafe module)

@@ -9,7 +9,8 @@ use core::cell::UnsafeCell;
 use core::fmt;
 
 use crate::error::{Error, LockRef};
-use crate::guard::{Guard, Held, OwnedGuard};
+use crate::guard::{Guard, OwnedGuard};
+use crate::held::Held;
 use crate::manager::LockManager;
 use crate::registry::{self, Key};
 use crate::set::Mode;

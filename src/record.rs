@@ -382,12 +382,25 @@ mod tests {
         assert_eq!(core::mem::size_of::<Option<HolderId>>(), 8);
     }
 
-    use crate::raw::Turn;
+    use crate::raw::{RawLock, Turn};
     use crate::set::Mode;
+
+    /// A lock and its record, as a manager's slot holds them.
+    struct Slot {
+        raw: RawLock,
+        record: Record,
+    }
+
+    fn slot() -> Slot {
+        Slot {
+            raw: RawLock::new(),
+            record: Record::new(),
+        }
+    }
 
     #[test]
     fn records_publish_and_read_back() {
-        let slot = crate::table::tests_support::slot("db", 10);
+        let slot = slot();
         assert!(read(&slot.raw, &slot.record).generation().is_none());
         let taken = slot.raw.try_lock(Mode::Exclusive, Turn::New).unwrap();
         let holder = HolderId::new(0, taken.generation());
@@ -411,7 +424,7 @@ mod tests {
 
     #[test]
     fn a_shared_holding_reads_as_its_first_readers_record_with_the_current_count() {
-        let slot = crate::table::tests_support::slot("db", 10);
+        let slot = slot();
         let first = slot.raw.try_lock(Mode::Shared, Turn::New).unwrap();
         assert!(first.first());
         slot.record.publish(
@@ -441,7 +454,7 @@ mod tests {
 
     #[test]
     fn an_unpublished_holding_reads_as_held_by_nobody_known() {
-        let slot = crate::table::tests_support::slot("db", 10);
+        let slot = slot();
         slot.raw.try_lock(Mode::Exclusive, Turn::New).unwrap();
         let r = read(&slot.raw, &slot.record);
         assert!(r.generation().is_some());

@@ -166,21 +166,3 @@ impl fmt::Debug for Table {
             .finish()
     }
 }
-
-#[cfg(test)]
-pub(crate) mod tests_support {
-    use super::*;
-    use crate::registry::Builder;
-
-    /// A slot outside any manager, for unit tests of the per-slot machinery.
-    pub(crate) fn slot(name: &str, order: u32) -> Slot {
-        let mut b = Builder::new();
-        b.register(name, order).unwrap();
-        let frozen = b.freeze();
-        let table = Table::new(frozen.infos, frozen.index);
-        let Slots::Boxed(slots) = table.slots else {
-            unreachable!("a built table's slots are boxed")
-        };
-        slots.into_vec().into_iter().next().unwrap()
-    }
-}

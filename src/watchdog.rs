@@ -137,3 +137,19 @@ impl<T: Timer, F> fmt::Debug for Watchdog<'_, T, F> {
             .finish_non_exhaustive()
     }
 }
+
+impl<T: Timer> LockManager<T> {
+    /// A [`Watchdog`] future reporting, every `period`, each lock held longer than `threshold` —
+    /// once per holding. Spawn it on any executor; it never completes.
+    pub fn watchdog<F>(
+        &self,
+        period: Duration,
+        threshold: Duration,
+        report: F,
+    ) -> Watchdog<'_, T, F>
+    where
+        F: FnMut(&LongHold),
+    {
+        Watchdog::new(self, period, threshold, report)
+    }
+}
