@@ -20,7 +20,12 @@ use core::time::Duration;
 
 use crate::set::Mode;
 
-const TARGET: &str = "lockorder";
+/// `tracing::event!` at `level` with the target every event here has, `lockorder`.
+macro_rules! event {
+    ($level:ident, $($fields_and_message:tt)+) => {
+        tracing::event!(target: "lockorder", tracing::Level::$level, $($fields_and_message)+)
+    };
+}
 
 fn mode_str(mode: Mode) -> &'static str {
     match mode {
@@ -33,9 +38,8 @@ fn mode_str(mode: Mode) -> &'static str {
 #[cold]
 #[inline(never)]
 pub(crate) fn waits(lock: &str, mode: Mode, owner: Option<&str>, holds: usize) {
-    tracing::event!(
-        target: TARGET,
-        tracing::Level::DEBUG,
+    event!(
+        DEBUG,
         lock,
         mode = mode_str(mode),
         owner,
@@ -48,9 +52,8 @@ pub(crate) fn waits(lock: &str, mode: Mode, owner: Option<&str>, holds: usize) {
 #[cold]
 #[inline(never)]
 pub(crate) fn got(lock: &str, mode: Mode, owner: Option<&str>, waited: Option<Duration>) {
-    tracing::event!(
-        target: TARGET,
-        tracing::Level::DEBUG,
+    event!(
+        DEBUG,
         lock,
         mode = mode_str(mode),
         owner,
@@ -63,9 +66,8 @@ pub(crate) fn got(lock: &str, mode: Mode, owner: Option<&str>, waited: Option<Du
 #[cold]
 #[inline(never)]
 pub(crate) fn timed_out(lock: &str, owner: Option<&str>, holder: Option<&dyn fmt::Display>) {
-    tracing::event!(
-        target: TARGET,
-        tracing::Level::DEBUG,
+    event!(
+        DEBUG,
         lock,
         owner,
         holder = holder.map(tracing::field::display),
@@ -77,9 +79,8 @@ pub(crate) fn timed_out(lock: &str, owner: Option<&str>, holder: Option<&dyn fmt
 #[cold]
 #[inline(never)]
 pub(crate) fn would_block(lock: &str, holder: Option<&dyn fmt::Display>) {
-    tracing::event!(
-        target: TARGET,
-        tracing::Level::TRACE,
+    event!(
+        TRACE,
         lock,
         holder = holder.map(tracing::field::display),
         "lock {lock} is busy; the try took nothing"
@@ -91,9 +92,8 @@ pub(crate) fn would_block(lock: &str, holder: Option<&dyn fmt::Display>) {
 #[cold]
 #[inline(never)]
 pub(crate) fn refused(what: &'static str, lock: &str, held: &str) {
-    tracing::event!(
-        target: TARGET,
-        tracing::Level::WARN,
+    event!(
+        WARN,
         lock,
         held,
         "{what}: lock {lock} refused while holding lock {held}"
@@ -104,9 +104,8 @@ pub(crate) fn refused(what: &'static str, lock: &str, held: &str) {
 #[cold]
 #[inline(never)]
 pub(crate) fn long_hold(lock: &str, owner: Option<&dyn fmt::Display>, held_for: Duration) {
-    tracing::event!(
-        target: TARGET,
-        tracing::Level::WARN,
+    event!(
+        WARN,
         lock,
         owner = owner.map(tracing::field::display),
         held_for = tracing::field::debug(held_for),

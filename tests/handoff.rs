@@ -9,10 +9,35 @@
 
 mod common;
 
+use std::future::Future;
 use std::time::Duration;
 
 use common::{holder_parts as parts, locked, manager, many, timed, two_waiters_for_a, Task, ABC};
-use lockorder::{Error, Mode};
+use lockorder::{Error, Guard, LockManager, Mode};
+
+/// A task for `fut`, polled once: it waits.
+#[track_caller]
+fn waiting<F: Future>(fut: F) -> Task<F> {
+    let mut task = Task::new(fut);
+    task.pending();
+    task
+}
+
+/// The release of `holder` wakes `waiter`, and a newcomer takes `lock` before it runs: polled,
+/// the waiter is passed over and reserves the lock. Returns the newcomer's guard.
+#[track_caller]
+fn passed_over<'m, F: Future>(
+    m: &'m LockManager,
+    lock: &str,
+    holder: Guard<'m>,
+    waiter: &mut Task<F>,
+) -> Guard<'m> {
+    drop(holder);
+    assert!(waiter.woken());
+    let newcomer = m.try_acquire([lock]).unwrap();
+    waiter.pending(); // passed over: reserves
+    newcomer
+}
 
 // === Taking: a reservation, waiting writers, a woken waiter (T3-T7) ===
 
@@ -21,15 +46,13 @@ use lockorder::{Error, Mode};
 fn once_a_writer_waits_new_readers_wait_too() {
     let m = manager(ABC);
     let r1 = m.try_acquire_shared(["a"]).unwrap();
-    let mut writer = Task::new(m.acquire(["a"]));
-    writer.pending();
+    let mut writer = waiting(m.acquire(["a"]));
     // A new reader would overlap r1, and the writer could wait for ever: it waits instead.
     assert!(matches!(
         m.try_acquire_shared(["a"]),
         Err(Error::WouldBlock { .. })
     ));
-    let mut reader = Task::new(m.acquire_shared(["a"]));
-    reader.pending();
+    let mut reader = waiting(m.acquire_shared(["a"]));
     drop(r1);
     assert!(writer.woken());
     let w = writer.ready().unwrap();
@@ -47,13 +70,11 @@ fn once_a_writer_waits_new_readers_wait_too() {
 fn new_readers_yield_to_a_waiting_writer_in_the_middle_of_their_set() {
     let m = many(200);
     let r1 = m.try_acquire_shared(["l150"]).unwrap();
-    let mut writer = Task::new(m.acquire(["l150"]));
-    writer.pending();
+    let mut writer = waiting(m.acquire(["l150"]));
     let e = m.try_acquire_shared(["l3", "l150", "l199"]).unwrap_err();
     assert!(matches!(e, Error::WouldBlock { .. }), "{e:?}");
     assert_eq!(m.status().held().count(), 1, "the failed try gave back l3");
-    let mut reader = Task::new(m.acquire(["l199"]).shared(["l3", "l150"]));
-    reader.pending();
+    let mut reader = waiting(m.acquire(["l199"]).shared(["l3", "l150"]));
     let status = m.status();
     assert!(status[3].is_locked, "the reader holds l3 while it waits");
     assert!(!status[199].is_locked, "and nothing past l150");
@@ -83,10 +104,8 @@ fn new_readers_yield_to_a_waiting_writer_in_the_middle_of_their_set() {
 fn a_woken_reader_joins_past_a_waiting_writer() {
     let m = manager(ABC);
     let holder = m.try_acquire(["a"]).unwrap();
-    let mut reader = Task::new(m.acquire_shared(["a"]));
-    reader.pending();
-    let mut writer = Task::new(m.acquire(["a"]));
-    writer.pending();
+    let mut reader = waiting(m.acquire_shared(["a"]));
+    let mut writer = waiting(m.acquire(["a"]));
     drop(holder); // wakes every reader and one writer
     assert!(reader.woken() && writer.woken());
     assert!(
@@ -126,13 +145,9 @@ fn a_woken_writers_take_keeps_the_writers_behind_it_queued() {
 fn a_barging_acquire_does_not_strand_the_woken_waiter() {
     let m = manager(ABC);
     let g = m.try_acquire(["a"]).unwrap();
-    let mut waiter = Task::new(m.acquire(["a"]));
-    waiter.pending();
-    drop(g);
-    assert!(waiter.woken());
+    let mut waiter = waiting(m.acquire(["a"]));
     // Somebody takes the lock before the woken waiter runs.
-    let barger = m.try_acquire(["a"]).unwrap();
-    waiter.pending();
+    let barger = passed_over(&m, "a", g, &mut waiter);
     drop(barger);
     assert!(waiter.woken(), "the barger's release must wake the waiter");
     assert!(waiter.ready().is_ok());
@@ -143,13 +158,9 @@ fn a_barging_acquire_does_not_strand_the_woken_waiter() {
 fn a_waiter_passed_over_by_a_newcomer_gets_the_next_turn() {
     let m = manager(ABC);
     let g = m.try_acquire(["a"]).unwrap();
-    let mut waiter = Task::new(m.acquire(["a"]));
-    waiter.pending();
-    drop(g);
-    assert!(waiter.woken());
-    // A newcomer takes the lock before the woken waiter runs.
-    let barger = m.try_acquire(["a"]).unwrap();
-    waiter.pending(); // passed over: from now on, newcomers yield to it
+    let mut waiter = waiting(m.acquire(["a"]));
+    // A newcomer takes the lock before the woken waiter runs; from now on, newcomers yield to it.
+    let barger = passed_over(&m, "a", g, &mut waiter);
     drop(barger);
     assert!(waiter.woken());
     assert!(
@@ -174,14 +185,11 @@ fn a_waiter_passed_over_by_a_newcomer_gets_the_next_turn() {
 fn a_passed_over_waiter_gets_the_next_holding_even_behind_another_waiter() {
     let m = manager(ABC);
     let g = m.try_acquire(["a"]).unwrap();
-    let mut b = Task::new(m.acquire(["a"]));
-    b.pending();
-    let mut c = Task::new(m.acquire(["a"]));
-    c.pending();
-    drop(g); // wakes `b`
-    assert!(b.woken() && !c.woken());
-    let barger = m.try_acquire(["a"]).unwrap(); // a newcomer gets in first
-    b.pending(); // passed over: reserves the lock
+    let mut b = waiting(m.acquire(["a"]));
+    let mut c = waiting(m.acquire(["a"]));
+    // `g`'s release wakes `b` alone; a newcomer gets in first, and `b` reserves the lock.
+    let barger = passed_over(&m, "a", g, &mut b);
+    assert!(!c.woken());
     drop(barger); // wakes `b` alone
     assert!(b.woken());
     assert!(
@@ -214,10 +222,7 @@ fn first_tries_yield_to_a_reservation_after_taking_free_locks() {
             Task::new(m.acquire(["l100"]))
         };
         waiter.pending();
-        drop(holder);
-        assert!(waiter.woken());
-        let newcomer = m.try_acquire(["l100"]).unwrap();
-        waiter.pending(); // passed over: reserves
+        let newcomer = passed_over(&m, "l100", holder, &mut waiter);
         drop(newcomer);
         assert!(waiter.woken(), "the reservation's turn");
         // The lock is free, but reserved: first tries yield, in both modes, and give back what
@@ -227,8 +232,7 @@ fn first_tries_yield_to_a_reservation_after_taking_free_locks() {
         let e = m.try_acquire_shared(["l7", "l100"]).unwrap_err();
         assert!(matches!(e, Error::WouldBlock { .. }), "{e:?}");
         assert_eq!(m.status().held().count(), 0);
-        let mut late = Task::new(m.acquire(["l7", "l100"]));
-        late.pending();
+        let mut late = waiting(m.acquire(["l7", "l100"]));
         assert!(m.status()[7].is_locked);
         let g = waiter.ready().unwrap();
         assert_eq!(parts(g.holder()).0, 100);
@@ -254,9 +258,7 @@ fn readers_queued_behind_a_reserving_reader_join_its_holding() {
     let mut r2 = Task::new(m.acquire_shared(["a"]));
     r1.pending();
     r2.pending();
-    drop(writer);
-    let newcomer = m.try_acquire(["a"]).unwrap();
-    r1.pending(); // passed over: reserves
+    let newcomer = passed_over(&m, "a", writer, &mut r1);
     r2.pending(); // the reservation is taken: listens again
     drop(newcomer); // wakes the reservation alone
     let g1 = r1.ready().unwrap();
@@ -291,14 +293,10 @@ fn readers_queued_during_a_reservation_join_the_reserving_reader() {
             }
         }
         let holder = m.try_acquire(["l100"]).unwrap();
-        let mut reserving = Task::new(m.acquire_shared(["l100"]));
-        reserving.pending();
-        drop(holder);
-        let newcomer = m.try_acquire(["l100"]).unwrap();
-        reserving.pending(); // reserves
-                             // A new reader (with a free lock first) queues behind the reservation.
-        let mut queued = Task::new(m.acquire_shared(["l20", "l100"]));
-        queued.pending();
+        let mut reserving = waiting(m.acquire_shared(["l100"]));
+        let newcomer = passed_over(&m, "l100", holder, &mut reserving);
+        // A new reader (with a free lock first) queues behind the reservation.
+        let mut queued = waiting(m.acquire_shared(["l20", "l100"]));
         drop(newcomer);
         assert!(reserving.woken());
         assert!(!queued.woken());
@@ -335,20 +333,15 @@ fn readers_queued_during_a_reservation_join_the_reserving_reader() {
 fn a_reserving_readers_take_lets_no_reader_past_a_waiting_writer() {
     let m = manager(ABC);
     let first_writer = m.try_acquire(["a"]).unwrap();
-    let mut r1 = Task::new(m.acquire_shared(["a"]));
-    r1.pending();
-    let mut w = Task::new(m.acquire(["a"]));
-    w.pending();
-    drop(first_writer);
-    let newcomer = m.try_acquire(["a"]).unwrap();
-    r1.pending(); // passed over: reserves
+    let mut r1 = waiting(m.acquire_shared(["a"]));
+    let mut w = waiting(m.acquire(["a"]));
+    let newcomer = passed_over(&m, "a", first_writer, &mut r1);
     w.pending(); // the reservation is taken: listens again
     assert!(
         m.try_acquire_shared(["a"]).is_err(),
         "new readers yield to w"
     );
-    let mut r3 = Task::new(m.acquire_shared(["a"]));
-    r3.pending();
+    let mut r3 = waiting(m.acquire_shared(["a"]));
     drop(newcomer);
     let g1 = r1.ready().unwrap();
     assert!(
@@ -377,8 +370,7 @@ fn a_reader_reserving_a_full_lock_gets_the_next_place() {
     }
     let full = readers.len();
     assert_eq!(full, 16_382, "the most readers of one lock, as documented");
-    let mut waiter = Task::new(m.acquire_shared(["a"]));
-    waiter.pending();
+    let mut waiter = waiting(m.acquire_shared(["a"]));
     readers.pop();
     let newcomer = m.try_acquire_shared(["a"]).unwrap();
     waiter.pending(); // passed over: reserves
@@ -401,13 +393,9 @@ fn a_reader_reserving_a_full_lock_gets_the_next_place() {
 fn a_passed_over_waiter_that_gives_up_leaves_no_lock_reserved() {
     let m = manager(ABC);
     let g = m.try_acquire(["a"]).unwrap();
-    let mut waiter = Task::new(m.acquire(["a"]));
-    waiter.pending();
-    let mut second = Task::new(m.acquire(["a"]));
-    second.pending();
-    drop(g);
-    let barger = m.try_acquire(["a"]).unwrap();
-    waiter.pending(); // passed over
+    let mut waiter = waiting(m.acquire(["a"]));
+    let mut second = waiting(m.acquire(["a"]));
+    let barger = passed_over(&m, "a", g, &mut waiter);
     drop(barger); // wakes `waiter` again, and it is the one the lock waits for
     assert!(m.try_acquire(["a"]).is_err());
     waiter.cancel(); // gives up before it looks: its turn passes to `second`
@@ -417,11 +405,8 @@ fn a_passed_over_waiter_that_gives_up_leaves_no_lock_reserved() {
 
     // Alone: when the only waiter gives up, newcomers are let in at once.
     let g = m.try_acquire(["b"]).unwrap();
-    let mut lone = Task::new(m.acquire(["b"]));
-    lone.pending();
-    drop(g);
-    let barger = m.try_acquire(["b"]).unwrap();
-    lone.pending();
+    let mut lone = waiting(m.acquire(["b"]));
+    let barger = passed_over(&m, "b", g, &mut lone);
     drop(barger);
     lone.cancel();
     assert!(m.try_acquire(["b"]).is_ok());
@@ -443,10 +428,8 @@ fn a_woken_waiter_that_is_dropped_passes_the_wake_up_on() {
 fn a_cancelled_waiting_writer_lets_readers_in_again() {
     let m = manager(ABC);
     let r1 = m.try_acquire_shared(["a"]).unwrap();
-    let mut writer = Task::new(m.acquire(["a"]));
-    writer.pending();
-    let mut reader = Task::new(m.acquire_shared(["a"]));
-    reader.pending();
+    let mut writer = waiting(m.acquire(["a"]));
+    let mut reader = waiting(m.acquire_shared(["a"]));
     assert!(m.try_acquire_shared(["a"]).is_err());
     writer.cancel();
     assert!(reader.woken(), "the readers that yielded to it are woken");
@@ -461,8 +444,7 @@ fn a_cancelled_waiting_writer_lets_readers_in_again() {
 fn a_timed_out_writer_lets_readers_in_again() {
     let (m, timer) = timed(ABC);
     let r1 = m.try_acquire_shared(["b"]).unwrap();
-    let mut writer = Task::new(m.acquire(["a", "b"]).timeout(Duration::from_secs(1)));
-    writer.pending();
+    let mut writer = waiting(m.acquire(["a", "b"]).timeout(Duration::from_secs(1)));
     assert!(m.try_acquire_shared(["b"]).is_err());
     timer.advance(Duration::from_secs(1));
     assert!(matches!(writer.ready(), Err(Error::Timeout { lock }) if lock == "b"));

@@ -29,6 +29,21 @@ fn manager(names: &[&str]) -> LockManager<NoTimer> {
     b.build()
 }
 
+/// Spawns a model thread that runs `f` on `handles`, the thread's own handles on what the model
+/// shares (cloned by the caller, before the spawn). Like `loom::thread::spawn`, it asks for no
+/// `Send`: loom runs every model thread on the test's own.
+fn spawn_with<H: 'static>(handles: H, f: impl FnOnce(H) + 'static) -> thread::JoinHandle<()> {
+    thread::spawn(move || f(handles))
+}
+
+/// Explores `f` with at most `preemptions` preemptions per execution, whatever
+/// `LOOM_MAX_PREEMPTIONS` says: for models that are too slow with more.
+fn model_bounded(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(preemptions);
+    model.check(f);
+}
+
 /// Every lock is free and can be taken again in both modes (a shared try also fails on a free
 /// lock kept for a waiting writer or a reservation that no longer exists), and all at once.
 fn assert_all_free<T: lockorder::MaybeTimer>(m: &LockManager<T>) {
@@ -87,10 +102,10 @@ fn one_lock_excludes() {
             inside.store(false, Ordering::Relaxed);
             drop(g);
         };
-        let t = {
-            let (m, data, inside) = (m.clone(), data.clone(), inside.clone());
-            thread::spawn(move || worker(m, data, inside))
-        };
+        let t = spawn_with(
+            (m.clone(), data.clone(), inside.clone()),
+            move |(m, data, inside)| worker(m, data, inside),
+        );
         worker(m.clone(), data.clone(), inside);
         t.join().unwrap();
         assert_eq!(data.get(), 2);
@@ -103,15 +118,12 @@ fn opposite_request_orders_never_deadlock() {
     loom::model(|| {
         let m = Arc::new(manager(&["a", "b"]));
         let data = Arc::new((Guarded::new(), Guarded::new()));
-        let t = {
-            let (m, data) = (m.clone(), data.clone());
-            thread::spawn(move || {
-                let g = block_on(m.acquire(["a", "b"])).unwrap();
-                data.0.bump();
-                data.1.bump();
-                drop(g);
-            })
-        };
+        let t = spawn_with((m.clone(), data.clone()), move |(m, data)| {
+            let g = block_on(m.acquire(["a", "b"])).unwrap();
+            data.0.bump();
+            data.1.bump();
+            drop(g);
+        });
         let g = block_on(m.acquire(["b", "a"])).unwrap();
         data.1.bump();
         data.0.bump();
@@ -126,14 +138,11 @@ fn opposite_request_orders_never_deadlock() {
 fn nested_in_opposite_orders_is_refused_not_deadlocked() {
     loom::model(|| {
         let m = Arc::new(manager(&["a", "b"]));
-        let t = {
-            let m = m.clone();
-            thread::spawn(move || {
-                let mut outer = block_on(m.acquire(["a"])).unwrap();
-                let inner = block_on(outer.acquire(["b"])).unwrap();
-                assert!(inner.holds("a") && inner.holds("b"));
-            })
-        };
+        let t = spawn_with(m.clone(), move |m| {
+            let mut outer = block_on(m.acquire(["a"])).unwrap();
+            let inner = block_on(outer.acquire(["b"])).unwrap();
+            assert!(inner.holds("a") && inner.holds("b"));
+        });
         let mut outer = block_on(m.acquire(["b"])).unwrap();
         let err = block_on(outer.acquire(["a"])).unwrap_err();
         assert!(matches!(err, Error::OrderViolation { .. }), "{err}");
@@ -182,10 +191,7 @@ fn a_dropped_waiter_strands_nobody(
             lockorder::Mode::Shared => drop(block_on(m.acquire_shared(["a"])).unwrap()),
             lockorder::Mode::Exclusive => drop(block_on(m.acquire(["a"])).unwrap()),
         };
-        let holder = {
-            let m = m.clone();
-            thread::spawn(move || take(&m, first))
-        };
+        let holder = spawn_with(m.clone(), move |m| take(&m, first));
         let dropped = {
             let m = m.clone();
             poll_once_then_drop(
@@ -212,20 +218,16 @@ fn cancelled_waiter_passes_its_wake_up_on() {
 fn cancelled_partial_acquire_releases_what_it_took() {
     loom::model(|| {
         let m = Arc::new(manager(&["a", "b"]));
-        let holder = {
-            let m = m.clone();
-            thread::spawn(move || drop(block_on(m.acquire(["b"])).unwrap()))
-        };
-        let canceller = {
-            let m = m.clone();
-            thread::spawn(move || {
-                // May hold "a" while waiting for "b" when it is dropped.
-                let mut acquire = m.acquire(["a", "b"]);
-                let poll = Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()));
-                drop(acquire);
-                drop(poll);
-            })
-        };
+        let holder = spawn_with(m.clone(), move |m| {
+            drop(block_on(m.acquire(["b"])).unwrap())
+        });
+        let canceller = spawn_with(m.clone(), move |m| {
+            // May hold "a" while waiting for "b" when it is dropped.
+            let mut acquire = m.acquire(["a", "b"]);
+            let poll = Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()));
+            drop(acquire);
+            drop(poll);
+        });
         drop(block_on(m.acquire(["a", "b"])).unwrap());
         holder.join().unwrap();
         canceller.join().unwrap();
@@ -238,20 +240,17 @@ fn nested_reentrant_acquire_excludes() {
     loom::model(|| {
         let m = Arc::new(manager(&["a", "b"]));
         let data = Arc::new((Guarded::new(), Guarded::new()));
-        let t = {
-            let (m, data) = (m.clone(), data.clone());
-            thread::spawn(move || {
-                let mut outer = block_on(m.acquire(["a"])).unwrap();
-                data.0.bump();
-                // "a" is held already: skipped; "b" is taken.
-                let inner = block_on(outer.acquire(["a", "b"])).unwrap();
-                data.0.bump();
-                data.1.bump();
-                drop(inner);
-                assert!(m.is_locked("a").unwrap());
-                data.0.bump();
-            })
-        };
+        let t = spawn_with((m.clone(), data.clone()), move |(m, data)| {
+            let mut outer = block_on(m.acquire(["a"])).unwrap();
+            data.0.bump();
+            // "a" is held already: skipped; "b" is taken.
+            let inner = block_on(outer.acquire(["a", "b"])).unwrap();
+            data.0.bump();
+            data.1.bump();
+            drop(inner);
+            assert!(m.is_locked("a").unwrap());
+            data.0.bump();
+        });
         let g = block_on(m.acquire(["b", "a"])).unwrap();
         data.0.bump();
         data.1.bump();
@@ -319,27 +318,22 @@ fn timeout_racing_a_release_strands_nobody() {
         b.register("a", 1).unwrap();
         let m = Arc::new(b.build());
         let timed_out = Arc::new(AtomicUsize::new(0));
-        let holder = {
-            let (m, timer) = (m.clone(), timer.clone());
-            thread::spawn(move || {
-                let g = block_on(m.acquire(["a"]).no_timeout()).unwrap();
-                timer.fire();
-                drop(g);
-            })
-        };
-        let impatient = {
-            let (m, timed_out) = (m.clone(), timed_out.clone());
-            thread::spawn(move || {
-                match block_on(m.acquire(["a"]).timeout(Duration::from_secs(1))) {
-                    Ok(g) => drop(g),
-                    Err(Error::Timeout { lock }) => {
-                        assert_eq!(lock, "a");
-                        timed_out.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => panic!("{e}"),
+        let holder = spawn_with((m.clone(), timer.clone()), move |(m, timer)| {
+            let g = block_on(m.acquire(["a"]).no_timeout()).unwrap();
+            timer.fire();
+            drop(g);
+        });
+        let impatient = spawn_with((m.clone(), timed_out.clone()), move |(m, timed_out)| {
+            let got = block_on(m.acquire(["a"]).timeout(Duration::from_secs(1)));
+            match got {
+                Ok(g) => drop(g),
+                Err(Error::Timeout { lock }) => {
+                    assert_eq!(lock, "a");
+                    timed_out.fetch_add(1, Ordering::Relaxed);
                 }
-            })
-        };
+                Err(e) => panic!("{e}"),
+            }
+        });
         // Waits without a timeout: a wake-up swallowed by the timed-out waiter strands it.
         drop(block_on(m.acquire(["a"]).no_timeout()).unwrap());
         holder.join().unwrap();
@@ -389,15 +383,12 @@ fn status_never_mixes_two_holdings() {
         b.register("a", 1).unwrap();
         let m = Arc::new(b.build());
         // One holder, two holdings in a row: "one" at time 1, then "two" at time 2.
-        let holder = {
-            let m = m.clone();
-            thread::spawn(move || {
-                for (id, label) in [(1, "one"), (2, "two")] {
-                    NOW.with(|n| n.set(id));
-                    drop(m.acquire(["a"]).owner(label).try_now().unwrap());
-                }
-            })
-        };
+        let holder = spawn_with(m.clone(), move |m| {
+            for (id, label) in [(1, "one"), (2, "two")] {
+                NOW.with(|n| n.set(id));
+                drop(m.acquire(["a"]).owner(label).try_now().unwrap());
+            }
+        });
         // Without a yield here loom runs the reader's loads before the holders start and never
         // reorders them (its backtracking starts from a thread's first yield or write).
         thread::yield_now();
@@ -467,10 +458,9 @@ static PARTIAL_GAVE_UP_WAITING: StdAtomicUsize = StdAtomicUsize::new(0);
 fn a_partial_acquire_that_gives_up_settles_both_locks() {
     loom::model(|| {
         let m = Arc::new(manager(&["a", "b"]));
-        let holder = {
-            let m = m.clone();
-            thread::spawn(move || drop(block_on(m.acquire_shared(["b"])).unwrap()))
-        };
+        let holder = spawn_with(m.clone(), move |m| {
+            drop(block_on(m.acquire_shared(["b"])).unwrap())
+        });
         let quitter = poll_once_then_drop(
             {
                 let m = m.clone();
@@ -504,29 +494,23 @@ static PASSED_OVER_THEN_CANCELLED: StdAtomicUsize = StdAtomicUsize::new(0);
 fn a_turn_owed_to_a_waiter_that_gives_up_passes_on() {
     loom::model(|| {
         let m = Arc::new(manager(&["a"]));
-        let holder = {
-            let m = m.clone();
-            thread::spawn(move || {
-                // Takes it twice: the second time may pass over the woken waiter.
-                drop(block_on(m.acquire(["a"])).unwrap());
-                if let Ok(g) = m.try_acquire(["a"]) {
-                    drop(g);
-                }
-            })
-        };
-        let quitter = {
-            let m = m.clone();
-            thread::spawn(move || {
-                let mut acquire = m.acquire(["a"]);
-                let mut cx = Context::from_waker(Waker::noop());
-                let first = Pin::new(&mut acquire).poll(&mut cx);
-                let second = Pin::new(&mut acquire).poll(&mut cx);
-                drop(acquire);
-                if first.is_pending() && second.is_pending() {
-                    PASSED_OVER_THEN_CANCELLED.fetch_add(1, StdOrdering::Relaxed);
-                }
-            })
-        };
+        let holder = spawn_with(m.clone(), move |m| {
+            // Takes it twice: the second time may pass over the woken waiter.
+            drop(block_on(m.acquire(["a"])).unwrap());
+            if let Ok(g) = m.try_acquire(["a"]) {
+                drop(g);
+            }
+        });
+        let quitter = spawn_with(m.clone(), move |m| {
+            let mut acquire = m.acquire(["a"]);
+            let mut cx = Context::from_waker(Waker::noop());
+            let first = Pin::new(&mut acquire).poll(&mut cx);
+            let second = Pin::new(&mut acquire).poll(&mut cx);
+            drop(acquire);
+            if first.is_pending() && second.is_pending() {
+                PASSED_OVER_THEN_CANCELLED.fetch_add(1, StdOrdering::Relaxed);
+            }
+        });
         drop(block_on(m.acquire(["a"])).unwrap());
         holder.join().unwrap();
         quitter.join().unwrap();
@@ -542,9 +526,7 @@ fn a_turn_owed_to_a_waiter_that_gives_up_passes_on() {
 #[test]
 fn writers_queued_behind_a_reader_all_get_through() {
     // Two preemptions reach the race; three take minutes.
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(2);
-    model.check(|| {
+    model_bounded(2, || {
         let m = Arc::new(manager(&["a"]));
         let r = block_on(m.acquire_shared(["a"])).unwrap();
         let writer =
@@ -570,9 +552,7 @@ static NEWCOMER_GOT_IN: StdAtomicUsize = StdAtomicUsize::new(0);
 fn readers_queued_behind_a_reserving_reader_join_its_holding() {
     // One preemption reaches the race (and finds it in well under a second without the fix);
     // two take many minutes with three threads this long.
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(1);
-    model.check(|| {
+    model_bounded(1, || {
         let m = Arc::new(manager(&["a"]));
         let writer = m.try_acquire(["a"]).unwrap();
         let reader = |m: Arc<LockManager>| {
@@ -602,9 +582,7 @@ fn readers_queued_behind_a_reserving_reader_join_its_holding() {
 /// until the queued reader is through, so a wake-up lost between the two blocks every thread.
 #[test]
 fn a_writer_giving_up_while_a_reserving_reader_takes_strands_no_reader() {
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(2);
-    model.check(|| {
+    model_bounded(2, || {
         // A std `Arc`: owned futures hold the manager through one.
         let m = std::sync::Arc::new(manager(&["a"]));
         let mut cx = Context::from_waker(Waker::noop());
@@ -618,10 +596,9 @@ fn a_writer_giving_up_while_a_reserving_reader_takes_strands_no_reader() {
         // Woken and passed over: the reader reserves, the writer listens again.
         assert!(reserving.as_mut().poll(&mut cx).is_pending());
         assert!(writer.as_mut().poll(&mut cx).is_pending());
-        let queued = {
-            let m = m.clone();
-            thread::spawn(move || drop(block_on(m.acquire_shared(["a"])).unwrap()))
-        };
+        let queued = spawn_with(m.clone(), move |m| {
+            drop(block_on(m.acquire_shared(["a"])).unwrap())
+        });
         let gives_up = thread::spawn(move || drop(writer));
         drop(newcomer);
         let stays = block_on(reserving).unwrap();
@@ -640,15 +617,12 @@ fn a_reader_and_a_writer_through_protected() {
     loom::model(|| {
         let m = Arc::new(manager(&["a"]));
         let data = Arc::new(m.protect("a", (0_usize, 0_usize)).unwrap());
-        let writer = {
-            let (m, data) = (m.clone(), data.clone());
-            thread::spawn(move || {
-                let mut g = block_on(m.acquire(["a"])).unwrap();
-                let v = g.get_mut(&data).unwrap();
-                v.0 += 1;
-                v.1 += 1;
-            })
-        };
+        let writer = spawn_with((m.clone(), data.clone()), move |(m, data)| {
+            let mut g = block_on(m.acquire(["a"])).unwrap();
+            let v = g.get_mut(&data).unwrap();
+            v.0 += 1;
+            v.1 += 1;
+        });
         let g = block_on(m.acquire_shared(["a"])).unwrap();
         let seen = *g.get(&data).unwrap();
         assert!(seen == (0, 0) || seen == (1, 1), "{seen:?}");
@@ -670,18 +644,15 @@ fn a_walk_past_free_locks_waits_at_the_first_busy_one() {
         let m = Arc::new(manager(&["a", "b", "c"]));
         let data = Arc::new(Guarded::new());
         let holder = m.try_acquire(["b"]).unwrap();
-        let walker = {
-            let (m, data) = (m.clone(), data.clone());
-            thread::spawn(move || {
-                let g = block_on(m.acquire(["c", "b"]).shared(["a"])).unwrap();
-                data.bump();
-                let status = m.status();
-                assert!(g.holder().is_some());
-                assert_eq!(status[1].owner, g.holder());
-                assert_eq!(status[2].owner, g.holder());
-                drop(g);
-            })
-        };
+        let walker = spawn_with((m.clone(), data.clone()), move |(m, data)| {
+            let g = block_on(m.acquire(["c", "b"]).shared(["a"])).unwrap();
+            data.bump();
+            let status = m.status();
+            assert!(g.holder().is_some());
+            assert_eq!(status[1].owner, g.holder());
+            assert_eq!(status[2].owner, g.holder());
+            drop(g);
+        });
         data.bump();
         drop(holder);
         drop(block_on(m.acquire_shared(["a"])).unwrap());

@@ -62,3 +62,23 @@ pub fn leave(set: [usize; 2]) {
         INSIDE[i].fetch_sub(1, SeqCst);
     }
 }
+
+/// A task's workload on the locks of `set`: [`ROUNDS`] rounds, each taking them with the future
+/// `acquire` (an error is a timeout: it fails the run), holding them across one tick, and letting
+/// go (the guard's drop); then [`done`]. A macro, not a generic `async fn`, so that the task
+/// compiles to the loop as if written in it: a generic frame adds flash and RAM of its own.
+#[macro_export]
+macro_rules! rounds {
+    ($set:expr, $acquire:expr) => {
+        for _ in 0..$crate::size::ROUNDS {
+            let Ok(guard) = $acquire.await else {
+                $crate::fail(format_args!("timed out"));
+            };
+            $crate::size::enter($set);
+            ::embassy_time::Timer::after_ticks(1).await;
+            $crate::size::leave($set);
+            drop(guard);
+        }
+        $crate::size::done().await;
+    };
+}

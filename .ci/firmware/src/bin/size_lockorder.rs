@@ -7,7 +7,6 @@
 use core::time::Duration;
 
 use embassy_executor::Spawner;
-use embassy_time::Timer;
 use lockorder::global::Global;
 use lockorder::{EmbassyTimer, LockManager};
 use lockorder_firmware::{self as rt, size, size::ROUNDS};
@@ -18,17 +17,11 @@ static LOCKS: Global<EmbassyTimer> = Global::new();
 
 #[embassy_executor::task(pool_size = 3)]
 async fn worker(m: &'static LockManager<EmbassyTimer>, set: [usize; 2]) {
-    for _ in 0..ROUNDS {
-        let keys = [NAMES[set[0]], NAMES[set[1]]];
-        let Ok(guard) = m.acquire(keys).timeout(Duration::from_millis(100)).await else {
-            rt::fail(format_args!("timed out"));
-        };
-        size::enter(set);
-        Timer::after_ticks(1).await;
-        size::leave(set);
-        drop(guard);
-    }
-    size::done().await;
+    rt::rounds!(
+        set,
+        m.acquire([NAMES[set[0]], NAMES[set[1]]])
+            .timeout(Duration::from_millis(100))
+    );
 }
 
 #[embassy_executor::main]

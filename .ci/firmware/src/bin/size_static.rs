@@ -8,7 +8,6 @@
 use core::time::Duration;
 
 use embassy_executor::Spawner;
-use embassy_time::Timer;
 use lockorder::{hierarchy, EmbassyTimer, LockId, LockManager};
 use lockorder_firmware::{self as rt, size, size::ROUNDS};
 use panic_semihosting as _;
@@ -25,16 +24,7 @@ const IDS: [LockId; 3] = [A, B, C];
 
 #[embassy_executor::task(pool_size = 3)]
 async fn worker(set: [usize; 2]) {
-    for _ in 0..ROUNDS {
-        let Ok(guard) = LOCKS.acquire([IDS[set[0]], IDS[set[1]]]).await else {
-            rt::fail(format_args!("timed out"));
-        };
-        size::enter(set);
-        Timer::after_ticks(1).await;
-        size::leave(set);
-        drop(guard);
-    }
-    size::done().await;
+    rt::rounds!(set, LOCKS.acquire([IDS[set[0]], IDS[set[1]]]));
 }
 
 #[embassy_executor::main]

@@ -211,3 +211,21 @@ pub(super) fn unwind(at: Target) -> Op {
 pub(super) fn inspect(at: Target) -> Op {
     op(at, Act::Inspect)
 }
+
+/// The passed-over scene, then `then`: the pool holds `lock`, and pool slots 0, 1, ... ask for
+/// it with `waiters` (each acquire polled once, in turn: a queue); the pool lets go, which wakes
+/// slot 0, and takes `lock` again before slot 0 runs; slot 0, polled, is passed over and
+/// reserves it.
+pub(super) fn passed_over(
+    lock: u8,
+    waiters: impl IntoIterator<Item = Request>,
+    then: impl IntoIterator<Item = Op>,
+) -> Vec<Op> {
+    let mut ops = vec![try_(P, r(&[lock]))];
+    for (slot, req) in (0..).zip(waiters) {
+        ops.extend([acquire_in(slot, req), poll_in(slot)]);
+    }
+    ops.extend([drop_guard(P), try_(P, r(&[lock])), poll_in(0)]);
+    ops.extend(then);
+    ops
+}
