@@ -149,9 +149,10 @@ extern crate std;
 // The modules, by layer: each uses only modules of its own layer or below (`tests/layers.rs`
 // checks it).
 //
-// Layer 0, the foundations: nothing here knows a lock word or takes a manager's lock. Plain
-// data, and the shared pieces below the locking: `sync` (the atomics), `timer` (clocks and
-// sleeps: ManualTimer's spin mutex and wakers, StdTimer's thread) and `unwind` (waker wrappers).
+// Layer 0, the foundations: nothing here touches a lock or takes a manager's lock. Plain data
+// (among it `handoff`, the hand-off policy as pure functions of a lock word's value), and the
+// shared pieces below the locking: `sync` (the atomics), `timer` (clocks and sleeps:
+// ManualTimer's spin mutex and wakers, StdTimer's thread) and `unwind` (waker wrappers).
 mod error; // the error type and the locks it names
 mod family; // lock families: per-entity locks at consecutive orders
 #[macro_use]
@@ -163,8 +164,9 @@ mod sync; // the atomics and `Arc`, swapped for loom's or portable-atomic's wher
 mod text; // names and descriptions: 'static or shared
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
 mod unwind; // wakers that panic: caught inside the waiting machinery, resumed after it
-            // Layer 1, the per-lock and per-key state the walk works on (atomics, a spin
-            // lock), and the trace events.
+
+// Layer 1, the per-lock and per-key state the walk works on (atomics, a spin
+// lock), and the trace events.
 mod key; // task keys: the locks claimed under each key, and the key rule
 mod raw; // the raw reader-writer lock of each slot
 mod record; // the record of each holding and how status readers read it
@@ -172,10 +174,12 @@ mod stats; // per-lock statistics (zero-sized without the `stats` feature)
 mod table; // the frozen slots of a manager
 #[cfg(feature = "tracing")]
 mod trace; // feature `tracing`: the events, off the uncontended path
-           // Layer 2, the walk.
+
+// Layer 2, the walk, and what a guard records of what a walk took.
 mod held; // what a guard records of its locks, and where an acquisition comes from
 mod walk; // taking a request's locks upward, and releasing held locks
-          // Layer 3, the public API.
+
+// Layer 3, the public API.
 mod acquire; // the acquire futures and their state machine
 mod entry; // the entry points: LockManager::acquire and kin, nesting through a guard
 mod guard; // guards, owned guards, nesting
@@ -184,7 +188,8 @@ mod manager; // LockManager
 mod protected; // Protected<T>: data only a guard holding its lock opens (the one unsafe module)
 mod status; // status views: LockStatus, Status, LongHold
 mod watchdog; // the Watchdog future
-              // Layer 4, extras.
+
+// Layer 4, extras.
 #[cfg(not(loom))]
 mod fixed; // hierarchies fixed at compile time: `hierarchy!` and what it expands to
 pub mod global; // the process-wide manager
