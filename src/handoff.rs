@@ -66,6 +66,12 @@
 //! | G2 | a woken writer gives up without taking the lock | one more writer than were woken (its wake-up passes on) |
 //! | G3 | the last counted writer stops waiting (took the lock, or gave up) | every reader, if `WAIT_S` and no writer holds the lock (its release will) |
 //!
+//! Which row applies is the caller's to see, from the facts only it has: `raw` knows whether a
+//! release freed the lock (R1, R2: the last holder left) or made room (R3: a reader left a full
+//! lock), and whether the writer that stops waiting was the last one counted (G3); `walk` knows
+//! whether a waiter was woken, whether it holds the reservation (G1, G2) and its mode (only a
+//! writer counts itself, L1). What each row then does is decided here.
+//!
 //! Why it bounds waiting: a newcomer can pass a woken waiter once (T5); the waiter then reserves
 //! (L2), and every other taker yields until it has taken the lock (T3, R1, T7). A reader yields
 //! to waiting writers only while it is new (T4), so writers are not starved and readers that
