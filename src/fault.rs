@@ -85,6 +85,11 @@ pub(crate) const FAULTS: &[(&str, &str)] = &[
         "timeout-keeps-partial-set",
         "a timed-out future keeps the locks it took",
     ),
+    // The blocking driver (`acquire`, with `std`: the host only).
+    (
+        "wait-deadline-ignores-timeout",
+        "a blocking wait's deadline is its first busy lock, whatever the timeout",
+    ),
 ];
 
 /// `true` where the fault `$name` is planted (see the [module](self) docs); a constant.

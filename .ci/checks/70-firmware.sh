@@ -166,9 +166,10 @@ plant() {
 planted=0
 
 # The faults and the check that must catch each one: .ci/faults.txt (whose list of faults
-# .ci/checks/72-faults-host.sh compares with src/fault.rs).
+# .ci/checks/72-faults-host.sh compares with src/fault.rs). A fault of code the firmware does
+# not have (the blocking `.wait()`, which needs `std`) has `-` for its check: host only.
 while read -r name check _ <&3; do
-    plant "$name" "$check"
-done 3< <(grep -v '^#' .ci/faults.txt)
+    [ "$check" = - ] || plant "$name" "$check"
+done 3< <(grep -v -e '^#' -e '^[[:space:]]*$' .ci/faults.txt)
 
 echo "ok: the firmware passed on the emulated ${targets[*]}; the spin lock deadlocked as expected; $planted planted bugs were caught on each"
