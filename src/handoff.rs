@@ -62,9 +62,10 @@
 //! | R1 | a release frees the lock, `RESERVED` set | the reserving waiter alone (the queues stay asleep; their bits are cleared) |
 //! | R2 | a release frees the lock, not reserved | every reader if `WAIT_S`, one writer if `WAIT_X`; nobody if neither |
 //! | R3 | a reader leaves a lock shared by `MAX_READERS` | the reserving waiter if `RESERVED`, else every reader if `WAIT_S` |
-//! | G1 | the reserving waiter gives up | lifts `RESERVED` (and the waiting bits); wakes every reader and one writer |
+//! | G1 | the reserving waiter gives up | lifts `RESERVED` (and the waiting bits); wakes every reader, and one writer more than are notified already (a writer that just took the lock may hold a notification it is about to discard, and the lift cleared the `WAIT_X` its take set) |
 //! | G2 | a woken writer gives up without taking the lock | one more writer than were woken (its wake-up passes on) |
 //! | G3 | the last counted writer stops waiting (took the lock, or gave up) | every reader, if `WAIT_S` and no writer holds the lock (its release will) |
+//! | G4 | the reserving waiter gives up, its listener notified and unused | that wake-up passes to the next reserving waiter, one more than are notified (it may be a new reservation's: see [`passes_on`]) |
 //!
 //! Which row applies is the caller's to see, from the facts only it has: `raw` knows whether a
 //! release freed the lock (R1, R2: the last holder left) or made room (R3: a reader left a full
@@ -125,10 +126,28 @@ pub(crate) enum Busy {
 pub(crate) struct Owed {
     /// Every reader.
     pub(crate) readers: bool,
-    /// One writer.
+    /// One writer, unless one is notified already (R2: every notified writer tries the lock
+    /// when it wakes, and the first to take it sets `WAIT_X` again for the rest).
     pub(crate) writer: bool,
-    /// One more writer than were notified: a woken writer gave its wake-up back.
-    pub(crate) pass_on: bool,
+    /// One writer more than are notified already, whoever they are (G1, G2): a notification
+    /// that is already out may belong to a writer that took the lock and is about to discard it
+    /// unused, so it cannot stand for this one.
+    pub(crate) extra_writer: bool,
+    /// The reserving waiter, one more than are notified already (G4).
+    pub(crate) reserver: bool,
+}
+
+impl Owed {
+    /// Both debts.
+    #[inline]
+    pub(crate) fn and(self, other: Owed) -> Owed {
+        Owed {
+            readers: self.readers || other.readers,
+            writer: self.writer || other.writer,
+            extra_writer: self.extra_writer || other.extra_writer,
+            reserver: self.reserver || other.reserver,
+        }
+    }
 }
 
 // === Taking (rows T1-T7) ===
@@ -238,7 +257,7 @@ pub(crate) fn may_reserve(state: u32) -> bool {
     state & RESERVED == 0
 }
 
-// === Releasing and giving up (rows R1-R3, G1-G3) ===
+// === Releasing and giving up (rows R1-R3, G1-G4) ===
 
 /// Whom a release wakes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,7 +287,8 @@ pub(crate) fn freed(old: u32) -> Wake {
     Wake::Queues(Owed {
         readers: old & WAIT_S != 0, // R2
         writer: old & WAIT_X != 0,
-        pass_on: false,
+        extra_writer: false,
+        reserver: false,
     })
 }
 
@@ -289,21 +309,47 @@ pub(crate) const LIFTED: u32 = !(RESERVED | WAIT_S | WAIT_X);
 
 /// What the reserving waiter's giving up owes (G1): the releases during the reservation cleared
 /// the queues' bits without waking them, so both queues are woken whatever the bits say.
+///
+/// The writer's wake-up is one more than are notified: the lift also clears the `WAIT_X` that a
+/// writer set when it took the lock (T6), so that writer's release will wake nobody; and that
+/// writer may still hold a listener notified by an earlier release, which it discards unused a
+/// moment after its take. A plain `notify(1)` would count that notification as the queue's and
+/// wake nobody, stranding the writers queued behind it.
 #[inline]
 pub(crate) fn lifted() -> Owed {
     Owed {
         readers: true,
-        writer: true,
-        pass_on: false,
+        writer: false,
+        extra_writer: true,
+        reserver: false,
     }
 }
 
-/// Whether a waiter in `mode` on `turn` that gives up, and whose listener had fired (`woken`),
-/// passes that wake-up on (G2: a writer's, to the next writer; every reader was woken with a
-/// reader, and the reserving waiter's giving up wakes the queues, G1).
+/// What a waiter in `mode` on `turn` that gives up owes for a notification its listener had
+/// received and not used (`woken`): a writer's passes to the next writer (G2); the reserving
+/// waiter's passes to the next reserving waiter (G4); a reader's, nothing (every reader was woken
+/// with it).
+///
+/// G4: the reserving waiter lifts its reservation (G1) before it discards its listener (the
+/// bookkeeping first, the foreign code after). In between, a newcomer may reserve the lock and
+/// the holder's release notify the reservation's event: the first listener in line is this one,
+/// so the wake-up meant for the new reservation would go with it.
 #[inline]
-pub(crate) fn passes_on(turn: Turn, woken: bool, mode: Mode) -> bool {
-    woken && !fault!("cancel-keeps-wake-up") && turn != Turn::Reserved && mode == Mode::Exclusive
+pub(crate) fn passes_on(turn: Turn, woken: bool, mode: Mode) -> Owed {
+    if !woken || fault!("cancel-keeps-wake-up") {
+        return Owed::default();
+    }
+    match (turn, mode) {
+        (Turn::Reserved, _) => Owed {
+            reserver: true, // G4
+            ..Owed::default()
+        },
+        (_, Mode::Exclusive) => Owed {
+            extra_writer: true, // G2
+            ..Owed::default()
+        },
+        (_, Mode::Shared) => Owed::default(),
+    }
 }
 
 /// Whether the last counted writer to stop waiting (`state`: the word as it stops) wakes the
@@ -449,7 +495,7 @@ mod tests {
             Wake::Queues(Owed {
                 readers: true,
                 writer: true,
-                pass_on: false
+                ..Owed::default()
             })
         );
         assert_eq!(
@@ -480,20 +526,31 @@ mod tests {
     }
 
     #[test]
-    fn g1_to_g3_giving_up() {
+    fn g1_to_g4_giving_up() {
         assert_eq!(
             lifted(),
             Owed {
                 readers: true,
-                writer: true,
-                pass_on: false
+                extra_writer: true,
+                ..Owed::default()
             }
         );
         assert_eq!((HELD_X | RESERVED | WAIT_S | WAIT_X) & LIFTED, HELD_X);
-        assert!(passes_on(Turn::Woken, true, X));
-        assert!(!passes_on(Turn::Woken, false, X));
-        assert!(!passes_on(Turn::Woken, true, S));
-        assert!(!passes_on(Turn::Reserved, true, X));
+        let g2 = Owed {
+            extra_writer: true,
+            ..Owed::default()
+        };
+        let g4 = Owed {
+            reserver: true,
+            ..Owed::default()
+        };
+        assert_eq!(passes_on(Turn::Woken, true, X), g2);
+        assert_eq!(passes_on(Turn::Listening, true, X), g2);
+        assert_eq!(passes_on(Turn::Woken, false, X), Owed::default());
+        assert_eq!(passes_on(Turn::Woken, true, S), Owed::default());
+        assert_eq!(passes_on(Turn::Reserved, true, X), g4);
+        assert_eq!(passes_on(Turn::Reserved, true, S), g4);
+        assert_eq!(passes_on(Turn::Reserved, false, S), Owed::default());
         assert!(last_writer_wakes_readers(SHARED | WAIT_S));
         assert!(last_writer_wakes_readers(FREE | WAIT_S));
         assert!(!last_writer_wakes_readers(HELD_X | WAIT_S));

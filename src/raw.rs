@@ -282,8 +282,11 @@ impl RawLock {
         if owed.writer {
             self.writers.notify(1);
         }
-        if owed.pass_on {
+        if owed.extra_writer {
             self.writers.notify(1.additional());
+        }
+        if owed.reserver {
+            self.reserved.notify(1.additional());
         }
         drop(readers);
         unwind::resume();
@@ -371,10 +374,7 @@ impl RawLock {
     /// to the next writer. (Every reader was woken with it, so a reader has nothing to pass on.)
     #[cfg(test)]
     pub(crate) fn pass_on(&self, mode: Mode) {
-        self.settle(Owed {
-            pass_on: handoff::passes_on(Turn::Woken, true, mode),
-            ..Owed::default()
-        });
+        self.settle(handoff::passes_on(Turn::Woken, true, mode));
     }
 
     /// The current holding, if any (a snapshot).
@@ -540,5 +540,51 @@ mod tests {
         assert!(poll(&mut second).is_pending());
         l.pass_on(X);
         assert_eq!(poll(&mut second), Poll::Ready(()));
+    }
+
+    /// G1 while a writer holds the lock it took with a try made before it looked at its
+    /// listener: that listener was notified by the release before, and the writer discards it
+    /// unused right after its take. A reservation lifted in between clears the `WAIT_X` the take
+    /// set, so the writer's release wakes nobody: the lift itself must wake the writer queued
+    /// behind, whatever notification is already out.
+    #[test]
+    fn a_lift_while_a_writer_takes_wakes_the_writer_behind_it() {
+        let l = RawLock::new();
+        l.try_lock(X, Turn::New).unwrap();
+        let taker = l.listen(X);
+        let mut queued = l.listen(X);
+        l.unlock(X);
+        // The release notified the first writer; it takes the lock before it looks.
+        l.try_lock(X, Turn::Listening).unwrap();
+        // A woken reader finds the lock taken, reserves it, and gives up.
+        let reserved = l.reserve().expect("nobody had reserved it");
+        drop(reserved);
+        l.unreserve();
+        // The taker discards the notification it did not need, and lets go.
+        assert!(
+            event_listener::Listener::discard(taker),
+            "the release had notified the taker"
+        );
+        l.unlock(X);
+        assert_eq!(poll(&mut queued), Poll::Ready(()));
+    }
+
+    /// G4: the reserving waiter gives up, its bookkeeping first: the reservation is lifted while
+    /// its listener is still in line. A newcomer reserves the lock, and the holder's release
+    /// notifies the first listener on the reservation's event: the old one. Discarded, its
+    /// notification must reach the new reserving waiter.
+    #[test]
+    fn a_reservation_given_up_passes_a_late_wake_up_to_the_next_one() {
+        let l = RawLock::new();
+        l.try_lock(X, Turn::New).unwrap();
+        let old = l.reserve().expect("nobody had reserved it");
+        let owed = l.lift_reservation();
+        let mut new = l.reserve().expect("the reservation was lifted");
+        l.unlock(X);
+        let woken = event_listener::Listener::discard(old);
+        assert!(woken, "the release woke the first listener in line");
+        l.settle(owed.and(handoff::passes_on(Turn::Reserved, woken, X)));
+        assert_eq!(poll(&mut new), Poll::Ready(()));
+        assert!(l.try_lock(X, Turn::Reserved).is_ok());
     }
 }

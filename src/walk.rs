@@ -343,9 +343,7 @@ impl Walk {
             }
             if turn == Turn::Reserved {
                 // The lock waits for this walk alone: open it to everyone again.
-                let lifted = raw.lift_reservation();
-                settle.owed.readers |= lifted.readers;
-                settle.owed.writer |= lifted.writer;
+                settle.owed = settle.owed.and(raw.lift_reservation());
             }
         }
         if below != 0 {
@@ -358,7 +356,9 @@ impl Walk {
             // A wake-up this walk received and did not use passes on, so that a cancelled
             // waiter never strands the next one.
             let mode = mode_of(&self.request.shared, pos);
-            settle.owed.pass_on = handoff::passes_on(turn, listener.discard(), mode);
+            settle.owed = settle
+                .owed
+                .and(handoff::passes_on(turn, listener.discard(), mode));
             // The discard dropped this task's waker; a panic of its drop goes on from here.
             crate::unwind::resume();
         }

@@ -1,6 +1,6 @@
 //! The hand-off policy, row by row: who may take a lock, what a refused waiter does, and whom a
 //! release or a waiter that gives up wakes. The policy and its table (rows T1-T7, L1-L5, R1-R3,
-//! G1-G3) are in `src/handoff.rs`; each test here names the rows it would fail on if they changed
+//! G1-G4) are in `src/handoff.rs`; each test here names the rows it would fail on if they changed
 //! (the unit tests there check the same rows on the lock word alone). One half-row has no test
 //! here: that the reserving waiter stays `Reserved` when its listener fires (L5) cannot be seen
 //! through the API, since a woken walk tries the lock before it looks at its listener, and the
@@ -374,7 +374,7 @@ fn a_reader_reserving_a_full_lock_gets_the_next_place() {
     assert!(m.try_acquire(["a"]).is_ok());
 }
 
-// === Giving up (G1-G3) ===
+// === Giving up (G1-G4) ===
 
 /// Rows G1.
 #[test]

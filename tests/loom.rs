@@ -661,3 +661,39 @@ fn a_walk_past_free_locks_waits_at_the_first_busy_one() {
         assert_all_free(&m);
     });
 }
+
+/// A writer takes the lock with a try made before it looked at its listener, which an earlier
+/// release had notified, and discards that notification a moment later. In between, a reader
+/// that the same release woke finds the lock taken, reserves it and gives up: lifting the
+/// reservation clears the writers' waiting bit that the take had set, and owes the writers' queue
+/// a wake-up. That wake-up must reach the writer queued behind (it is one more than are notified
+/// already): if the notification about to be discarded counted as the queue's, the holder's
+/// release finds no bit and wakes nobody, and the queued writer sleeps for ever, which loom
+/// reports with every thread blocked.
+#[test]
+fn a_reservation_given_up_while_a_writer_takes_strands_no_writer() {
+    model_bounded(2, || {
+        let m = std::sync::Arc::new(manager(&["a"]));
+        let mut cx = Context::from_waker(Waker::noop());
+        let first = m.try_acquire(["a"]).unwrap();
+        let mut taker = Box::pin(m.acquire_owned(["a"]));
+        assert!(taker.as_mut().poll(&mut cx).is_pending());
+        let mut queued = Box::pin(m.acquire_owned(["a"]));
+        assert!(queued.as_mut().poll(&mut cx).is_pending());
+        let mut quitter = Box::pin(m.acquire_owned([] as [&str; 0]).shared(["a"]));
+        assert!(quitter.as_mut().poll(&mut cx).is_pending());
+        // Wakes the first writer and the reader.
+        drop(first);
+        let taker = thread::spawn(move || drop(block_on(taker).unwrap()));
+        let quitter = thread::spawn(move || {
+            let _ = quitter
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()));
+            drop(quitter);
+        });
+        drop(block_on(queued).unwrap());
+        taker.join().unwrap();
+        quitter.join().unwrap();
+        assert_all_free(&m);
+    });
+}

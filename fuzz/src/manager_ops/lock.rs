@@ -1,7 +1,7 @@
 //! The model of one lock, in plain data: who holds it and how, the protocol's waiting bits, the
 //! reservation, the count of waiting writers, and its three events as lists of listeners. It
 //! follows the hand-off policy's table (`src/handoff.rs`: rows T1-T7 for a take, L1-L5 for a
-//! refused waiter, R1-R3 for a release, G1-G3 for a waiter that stops waiting), restated here on
+//! refused waiter, R1-R3 for a release, G1-G4 for a waiter that stops waiting), restated here on
 //! purpose, in the model's own terms, so that a change to the library's table that this model
 //! does not also make shows up as a divergence; and event-listener's rules for notifying (FIFO; a
 //! plain `notify(n)` tops the notified listeners up to `n`, an additional one notifies `n` more),
@@ -217,12 +217,15 @@ impl LockModel {
         true
     }
 
-    /// G1: the reserving waiter gives up: the reservation goes, and both queues are woken.
+    /// G1: the reserving waiter gives up: the reservation goes, every reader is woken, and one
+    /// writer more than are notified already (a notified writer may have taken the lock and be
+    /// about to discard its notification, and the lift cleared the bit its take had set).
     pub(crate) fn unreserve(&mut self) {
         self.reserved = false;
         self.wait_s = false;
         self.wait_x = false;
-        self.wake(true, true);
+        self.writers.notify(1, true);
+        self.readers.notify(usize::MAX, false);
     }
 
     /// Polls the listener of `fut` on `on`: if it was notified it is done (and off the list);
@@ -302,6 +305,13 @@ impl LockModel {
         if mode == Mode::Exclusive {
             self.writers.notify(1, true);
         }
+    }
+
+    /// G4: the reserving waiter gives up with its listener notified and unused: that wake-up
+    /// passes to the next reserving waiter (one more than are notified), since it may have been
+    /// a newer reservation's.
+    pub(crate) fn pass_reservation_on(&mut self) {
+        self.reservation.notify(1, true);
     }
 
     /// Renames a holder (a walk's locks go to its guard).

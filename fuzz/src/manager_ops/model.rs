@@ -396,6 +396,9 @@ impl Model {
             let woken = listening.is_some_and(|on| lock.discard(id, on));
             if turn == Turn::Reserved {
                 lock.unreserve();
+                if woken {
+                    lock.pass_reservation_on();
+                }
             } else if woken {
                 lock.pass_on(mode);
             }
