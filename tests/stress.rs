@@ -9,6 +9,7 @@ use core::future::Future;
 use core::pin::{pin, Pin};
 use core::task::{Context, Poll, Waker};
 use std::cell::UnsafeCell;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 
@@ -106,6 +107,36 @@ struct Stats {
     cancelled: AtomicUsize,
     /// Critical sections entered, per lock.
     entered: [AtomicUsize; LOCKS],
+    /// Iterations started, by all workers (for the watchdog).
+    progress: AtomicUsize,
+    /// Workers done.
+    finished: AtomicUsize,
+}
+
+/// Watches the workers of a test: if none of them finishes an iteration for a minute, the test
+/// is stuck (a lost wake-up parks every waiter for ever), and the watchdog prints the manager's
+/// status (every lock, its holding and its waiters) and ends the process, so that a hang fails
+/// with the locks named instead of stalling the run. It returns once `workers` have finished.
+fn watchdog(m: &LockManager, progress: &AtomicUsize, finished: &AtomicUsize, workers: usize) {
+    let mut last = progress.load(Ordering::Relaxed);
+    let mut still = std::time::Instant::now();
+    while finished.load(Ordering::Relaxed) < workers {
+        thread::sleep(std::time::Duration::from_millis(100));
+        let now = progress.load(Ordering::Relaxed);
+        if now != last {
+            last = now;
+            still = std::time::Instant::now();
+        } else if still.elapsed() > std::time::Duration::from_secs(60) {
+            // Straight to the process's stderr: the test harness captures `eprintln!`, and the
+            // capture is lost with the process.
+            let _ = writeln!(
+                std::io::stderr(),
+                "no progress for 60 s after {now} iterations; the locks:\n{}",
+                m.status()
+            );
+            std::process::abort();
+        }
+    }
 }
 
 fn manager() -> (LockManager, Vec<LockId>) {
@@ -145,6 +176,7 @@ fn critical_section(shared: &Shared, stats: &Stats, held: &[usize], rng: &mut Rn
 fn worker(m: &LockManager, ids: &[LockId], shared: &Shared, stats: &Stats, seed: u64) {
     let mut rng = Rng::new(seed);
     for _ in 0..ITERATIONS {
+        stats.progress.fetch_add(1, Ordering::Relaxed);
         let picked = request(&mut rng);
         let keys: Vec<LockId> = picked.iter().map(|&p| ids[p]).collect();
         let mut held = picked.clone();
@@ -219,8 +251,12 @@ fn random_sets_from_many_threads_exclude_and_finish() {
     thread::scope(|s| {
         for t in 0..THREADS {
             let (m, ids, shared, stats) = (&m, &ids, &shared, &stats);
-            s.spawn(move || worker(m, ids, shared, stats, t as u64 + 1));
+            s.spawn(move || {
+                worker(m, ids, shared, stats, t as u64 + 1);
+                stats.finished.fetch_add(1, Ordering::Relaxed);
+            });
         }
+        watchdog(&m, &stats.progress, &stats.finished, THREADS);
     });
 
     // No count was lost to two holders at once.
@@ -299,6 +335,7 @@ fn readers_and_writers_from_many_threads_exclude_and_finish() {
             s.spawn(move || {
                 let mut rng = Rng::new(1000 + t as u64);
                 for _ in 0..ITERATIONS / 2 {
+                    stats.progress.fetch_add(1, Ordering::Relaxed);
                     let picked = request(&mut rng);
                     // Mostly reads: each picked lock is exclusive with probability 1/4.
                     let (excl, shared): (Vec<usize>, Vec<usize>) =
@@ -361,8 +398,10 @@ fn readers_and_writers_from_many_threads_exclude_and_finish() {
                     }
                     drop(g);
                 }
+                stats.finished.fetch_add(1, Ordering::Relaxed);
             });
         }
+        watchdog(&m, &stats.progress, &stats.finished, THREADS);
     });
     for p in 0..LOCKS {
         assert_eq!(
