@@ -62,7 +62,7 @@
 //! | R1 | a release frees the lock, `RESERVED` set | the reserving waiter alone (the queues stay asleep; their bits are cleared) |
 //! | R2 | a release frees the lock, not reserved | every reader if `WAIT_S`, one writer if `WAIT_X`; nobody if neither |
 //! | R3 | a reader leaves a lock shared by `MAX_READERS` | the reserving waiter if `RESERVED`, else every reader if `WAIT_S` |
-//! | G1 | the reserving waiter gives up | lifts `RESERVED` (and the waiting bits); wakes every reader, and one writer more than are notified already (a writer that just took the lock may hold a notification it is about to discard, and the lift cleared the `WAIT_X` its take set) |
+//! | G1 | the reserving waiter gives up | lifts `RESERVED` (the waiting bits stay: a writer that took the lock may still be about to discard its listener, and its release must see the `WAIT_X` its take set); wakes every reader, and one writer more than are notified already |
 //! | G2 | a woken writer gives up without taking the lock | one more writer than were woken (its wake-up passes on) |
 //! | G3 | the last counted writer stops waiting (took the lock, or gave up) | every reader, if `WAIT_S` and no writer holds the lock (its release will) |
 //! | G4 | the reserving waiter gives up, its listener notified and unused | that wake-up passes to the next reserving waiter, one more than are notified (it may be a new reservation's: see [`passes_on`]) |
@@ -304,17 +304,19 @@ pub(crate) fn room_for_a_reader(old: u32) -> Wake {
     })
 }
 
-/// The bits the reserving waiter's giving up clears (G1).
-pub(crate) const LIFTED: u32 = !(RESERVED | WAIT_S | WAIT_X);
+/// The bits the reserving waiter's giving up clears (G1): the reservation alone. The waiting
+/// bits stay: the holder may be a writer that took the lock with a listener (T6), setting
+/// `WAIT_X` for the writers queued behind it, and that has not yet discarded the listener; the
+/// lift's own writer wake-up may land on that very listener and go with it, so the holder's
+/// release must still see the bit. A bit left set on a free lock costs a spurious wake-up at
+/// most.
+pub(crate) const LIFTED: u32 = !RESERVED;
 
 /// What the reserving waiter's giving up owes (G1): the releases during the reservation cleared
 /// the queues' bits without waking them, so both queues are woken whatever the bits say.
 ///
-/// The writer's wake-up is one more than are notified: the lift also clears the `WAIT_X` that a
-/// writer set when it took the lock (T6), so that writer's release will wake nobody; and that
-/// writer may still hold a listener notified by an earlier release, which it discards unused a
-/// moment after its take. A plain `notify(1)` would count that notification as the queue's and
-/// wake nobody, stranding the writers queued behind it.
+/// The writer's wake-up is one more than are notified, not a top-up to one: a notification that
+/// is already out may belong to a writer that took the lock and is about to discard it unused.
 #[inline]
 pub(crate) fn lifted() -> Owed {
     Owed {
@@ -535,7 +537,10 @@ mod tests {
                 ..Owed::default()
             }
         );
-        assert_eq!((HELD_X | RESERVED | WAIT_S | WAIT_X) & LIFTED, HELD_X);
+        assert_eq!(
+            (HELD_X | RESERVED | WAIT_S | WAIT_X) & LIFTED,
+            HELD_X | WAIT_S | WAIT_X
+        );
         let g2 = Owed {
             extra_writer: true,
             ..Owed::default()

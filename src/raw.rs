@@ -569,6 +569,28 @@ mod tests {
         assert_eq!(poll(&mut queued), Poll::Ready(()));
     }
 
+    /// G1 again, the taker's listener not notified this time (the release before it saw no
+    /// `WAIT_X`, so it woke no writer): the lift's one-more writer wake-up goes to the first
+    /// listener not yet notified, the taker's own, which it then discards. The `WAIT_X` of the
+    /// take must survive the lift, so that the taker's release wakes the writer behind it.
+    #[test]
+    fn a_lift_while_a_writer_takes_keeps_its_waiting_bit() {
+        let l = RawLock::new();
+        let taker = l.listen(X);
+        l.try_lock(X, Turn::Listening).unwrap();
+        let mut queued = l.listen(X);
+        assert_eq!(l.try_lock(X, Turn::Listening), Err(Busy::Held));
+        // A woken waiter finds the lock taken, reserves it, and gives up.
+        drop(l.reserve().expect("nobody had reserved it"));
+        l.unreserve();
+        assert!(
+            event_listener::Listener::discard(taker),
+            "the lift's wake-up went to the taker's listener"
+        );
+        l.unlock(X);
+        assert_eq!(poll(&mut queued), Poll::Ready(()));
+    }
+
     /// G4: the reserving waiter gives up, its bookkeeping first: the reservation is lifted while
     /// its listener is still in line. A newcomer reserves the lock, and the holder's release
     /// notifies the first listener on the reservation's event: the old one. Discarded, its

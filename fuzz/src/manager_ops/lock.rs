@@ -217,13 +217,12 @@ impl LockModel {
         true
     }
 
-    /// G1: the reserving waiter gives up: the reservation goes, every reader is woken, and one
-    /// writer more than are notified already (a notified writer may have taken the lock and be
-    /// about to discard its notification, and the lift cleared the bit its take had set).
+    /// G1: the reserving waiter gives up: the reservation goes (the waiting bits stay), every
+    /// reader is woken, and one writer more than are notified already (a notification already
+    /// out may belong to a writer that took the lock and is about to discard it).
     pub(crate) fn unreserve(&mut self) {
+        // The waiting bits stay: the holder's release must see the `WAIT_X` of its take.
         self.reserved = false;
-        self.wait_s = false;
-        self.wait_x = false;
         self.writers.notify(1, true);
         self.readers.notify(usize::MAX, false);
     }
