@@ -148,8 +148,10 @@ impl RawLock {
         Ok(taken)
     }
 
-    /// Wakes the readers' queue after a take that said so ([`Taken::wake_readers`]); the taker
-    /// calls it once the take is recorded, since a waker may panic.
+    /// Wakes the readers' queue after a take that owes it: a reserved shared take
+    /// ([`Taken::wake_readers`], T7), or the take of the last counted writer that found readers
+    /// yielding to it ([`writer_stops`](Self::writer_stops), G3). The taker calls it once the take
+    /// is recorded, since a waker may panic.
     #[cold]
     #[inline(never)]
     pub(crate) fn readers_may_join(&self) {
@@ -251,6 +253,7 @@ impl RawLock {
     /// value: if a yielding reader's `WAIT_S` comes later in the word's order, that reader's
     /// read-modify-write synchronizes with this one, and its next load of the count sees it
     /// down (no Dekker pattern over two variables, which would need sequential consistency).
+    #[cfg(test)]
     pub(crate) fn writer_done(&self) {
         if self.writer_stops() {
             self.readers.notify(usize::MAX);

@@ -103,15 +103,16 @@ impl Drop for Settle<'_> {
 
 /// Polls a walk's listener with the task's waker, wrapped ([`crate::unwind`]). Out of line: the
 /// uncontended walk never gets here.
+///
+/// The poll drops wakers (the one it replaced, and its own wrapper when it is done), foreign code
+/// whose panic is kept, not resumed here: the caller first records what the poll did (a fired
+/// listener is off the event's list), then calls [`crate::unwind::resume`].
 #[cold]
 #[inline(never)]
 fn poll_listener(listener: &mut EventListener, cx: &mut Context<'_>) -> Poll<()> {
-    let poll = crate::unwind::with_task_waker(cx.waker(), |waker| {
+    crate::unwind::with_task_waker(cx.waker(), |waker| {
         Pin::new(listener).poll(&mut Context::from_waker(waker))
-    });
-    // The poll may have dropped the waker it replaced (a wrapper of this task's waker).
-    crate::unwind::resume();
-    poll
+    })
 }
 
 // === Walk: the timer-independent part ===
@@ -252,10 +253,16 @@ impl Walk {
                     }
                     Some(listener) => match poll_listener(listener, cx) {
                         Poll::Ready(()) => {
+                            // Recorded before a kept panic goes on: the notification is this
+                            // walk's now, to use or to pass on (G2, G4).
                             self.listener = None;
                             self.turn = handoff::woken(self.turn);
+                            crate::unwind::resume();
                         }
-                        Poll::Pending => return Err(pos),
+                        Poll::Pending => {
+                            crate::unwind::resume();
+                            return Err(pos);
+                        }
                     },
                 }
             };
@@ -263,9 +270,32 @@ impl Walk {
             let parts = (&mut self.holder, &self.publish, &mut self.wait_clock);
             Self::took(parts, slot, pos, taken, mode, waited);
             self.next = pos + 1;
-            // Only a walk that waited has anything to reset.
+            // Only a walk that waited has anything to reset. The bookkeeping first, which runs no
+            // foreign code, so that a panic from what follows finds the walk as it is.
+            let mut readers_owed = taken.wake_readers();
+            let listener = if waited {
+                self.turn = Turn::New;
+                readers_owed |= mem::take(&mut self.writer_counted) && raw.writer_stops();
+                self.listener.take()
+            } else {
+                None
+            };
+            // A notification this listener received was meant to let a waiter take the lock, and
+            // it just did: discard it rather than wake another to find it busy. (Its drop of this
+            // task's waker is foreign code: a panic there is kept, and goes on below.)
+            if let Some(listener) = listener {
+                listener.discard();
+            }
+            // Then the wake-ups, which run other tasks' wakers: the readers that yielded to this
+            // writer, if it was the last one counted (G3), or that may join this reserved shared
+            // take (T7).
+            if readers_owed {
+                raw.readers_may_join();
+            } else if waited {
+                crate::unwind::resume();
+            }
+            #[cfg(feature = "tracing")]
             if waited {
-                #[cfg(feature = "tracing")]
                 crate::trace::got(
                     slot.info.name(),
                     mode,
@@ -275,20 +305,6 @@ impl Walk {
                         .zip(self.publish.at)
                         .map(|(since, now)| now.saturating_sub(since)),
                 );
-                self.turn = Turn::New;
-                if mem::take(&mut self.writer_counted) {
-                    raw.writer_done();
-                }
-                // A notification this listener received was meant to let a waiter take the
-                // lock, and it just did: discard it rather than wake another to find it busy.
-                if let Some(listener) = self.listener.take() {
-                    listener.discard();
-                    crate::unwind::resume();
-                }
-            }
-            // Last, with the take recorded: waking runs other tasks' wakers, which may panic.
-            if taken.wake_readers() {
-                raw.readers_may_join();
             }
         }
         Ok(())
@@ -352,13 +368,18 @@ impl Walk {
         // After the unlocks: discarding the listener drops this task's waker, foreign code. (If
         // an unlock unwinds, the listener is dropped instead, which passes a wake-up it received
         // on by itself.)
-        if let (Some(listener), Some(pos)) = (listener, cursor) {
+        if let Some(pos) = cursor {
             // A wake-up this walk received and did not use passes on, so that a cancelled
-            // waiter never strands the next one.
+            // waiter never strands the next one: one its listener holds, or one it took from
+            // its listener and gave up before trying the lock with it (a panic between the two
+            // is the only way there: a woken walk otherwise tries at once, and then takes the
+            // lock or listens again).
+            let woken = match listener {
+                Some(listener) => listener.discard(),
+                None => turn == Turn::Woken,
+            };
             let mode = mode_of(&self.request.shared, pos);
-            settle.owed = settle
-                .owed
-                .and(handoff::passes_on(turn, listener.discard(), mode));
+            settle.owed = settle.owed.and(handoff::passes_on(turn, woken, mode));
             // The discard dropped this task's waker; a panic of its drop goes on from here.
             crate::unwind::resume();
         }

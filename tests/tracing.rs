@@ -146,3 +146,59 @@ fn refusals_and_long_holds_are_warnings() {
         drop(g);
     });
 }
+
+/// A subscriber that panics on every event whose line contains `panics_on`, after keeping it.
+struct PanicsOn(Lines, &'static str);
+
+impl Subscriber for PanicsOn {
+    fn enabled(&self, m: &Metadata<'_>) -> bool {
+        self.0.enabled(m)
+    }
+    fn new_span(&self, a: &Attributes<'_>) -> Id {
+        self.0.new_span(a)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        self.0.event(event);
+        if self.0 .0.lock().unwrap().last().unwrap().contains(self.1) {
+            panic!("the subscriber panicked");
+        }
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+/// A subscriber that panics on the event of a take after waiting: the event comes after the
+/// walk's bookkeeping, so the writer is counted off the lock it waited for, and a new reader of
+/// the lock, free again once the future is dropped, does not yield to a writer that is gone.
+#[test]
+fn a_subscriber_panicking_after_a_waited_take_leaves_no_waiting_writer() {
+    let mut b = lockorder::LockManager::builder();
+    b.register("a", 1).unwrap();
+    let m = b.build();
+    let lines = Lines::default();
+    tracing::subscriber::with_default(PanicsOn(lines.clone(), "after waiting"), || {
+        let h = m.try_acquire(["a"]).unwrap();
+        let mut x = Box::pin(m.acquire(["a"]));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(x.as_mut().poll(&mut cx).is_pending());
+        drop(h);
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| x.as_mut().poll(&mut cx)));
+        assert!(
+            polled.is_err(),
+            "the subscriber's panic came out of the poll"
+        );
+        drop(x);
+    });
+    assert!(
+        lines.take().iter().any(|l| l.contains("after waiting")),
+        "the event was emitted"
+    );
+    assert!(!m.is_locked("a").unwrap(), "the lock taken was released");
+    assert!(
+        m.try_acquire_shared(["a"]).is_ok(),
+        "a new reader does not yield to a writer that is gone"
+    );
+}

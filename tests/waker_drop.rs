@@ -247,3 +247,57 @@ fn guards_released_into_a_panicking_waker_release_every_lock() {
         assert_waiters_are_woken(&m);
     }
 }
+
+/// A woken writer's poll unwinds from the drop of its own waker's clone, after its listener fired
+/// (the fired listener is off the event's list) and before it tried the lock, which a newcomer
+/// took in between. The walk keeps that it was woken: dropped, it passes the wake-up on to the
+/// writer queued behind it (G2); the newcomer's release, which finds no waiting bit, would not.
+#[test]
+fn a_writer_whose_poll_unwinds_after_its_listener_fired_passes_the_wake_up_on() {
+    let m = ab();
+    let h = m.try_acquire(["a"]).unwrap();
+    let hostile = drop_hostile_waker();
+    let mut x = Box::pin(m.acquire(["a"]));
+    assert!(poll_with(x.as_mut(), &hostile).is_pending());
+    let woken = Arc::new(Flag::default());
+    let mut y = Box::pin(m.acquire(["a"]));
+    assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
+    // The release notifies `x`, the first writer; the clone dropped in that wake-up panics.
+    assert!(drop_catching(h));
+    // A newcomer takes the free lock before `x` polls (it sets no waiting bit).
+    let newcomer = m.try_acquire(["a"]).unwrap();
+    let polled = catch_unwind(AssertUnwindSafe(|| poll_with(x.as_mut(), &hostile)));
+    assert!(
+        polled.is_err(),
+        "the poll unwound from the waker clone's drop"
+    );
+    assert!(!drop_catching(x));
+    drop(newcomer);
+    second_waiter_gets_it(&m, &woken, y);
+}
+
+/// The same poll, and the writer is polled again instead of dropped: it goes on as a woken
+/// waiter (its listener, already off the list, is not polled again) and gets the lock once the
+/// newcomer lets go.
+#[test]
+fn a_writer_whose_poll_unwound_after_its_listener_fired_can_be_polled_again() {
+    let m = ab();
+    let h = m.try_acquire(["a"]).unwrap();
+    let hostile = drop_hostile_waker();
+    let mut x = Box::pin(m.acquire(["a"]));
+    assert!(poll_with(x.as_mut(), &hostile).is_pending());
+    assert!(drop_catching(h));
+    let newcomer = m.try_acquire(["a"]).unwrap();
+    let polled = catch_unwind(AssertUnwindSafe(|| poll_with(x.as_mut(), &hostile)));
+    assert!(polled.is_err());
+    let again = catch_unwind(AssertUnwindSafe(|| poll_with(x.as_mut(), Waker::noop())));
+    assert!(matches!(again, Ok(Poll::Pending)), "polled again, it waits");
+    drop(newcomer);
+    assert!(matches!(
+        poll_with(x.as_mut(), Waker::noop()),
+        Poll::Ready(Ok(_))
+    ));
+    drop(x);
+    assert_all_free(&m);
+    assert_waiters_are_woken(&m);
+}

@@ -393,7 +393,12 @@ impl Model {
             if counted {
                 lock.writer_done();
             }
-            let woken = listening.is_some_and(|on| lock.discard(id, on));
+            // Woken with no listener: it took a wake-up and gave up before trying the lock (a
+            // panic between the two); it passes on as one its listener held would.
+            let woken = match listening {
+                Some(on) => lock.discard(id, on),
+                None => turn == Turn::Woken,
+            };
             if turn == Turn::Reserved {
                 lock.unreserve();
                 if woken {
