@@ -84,20 +84,36 @@ pub(crate) fn mode_of(shared: &LockSet, pos: usize) -> Mode {
     }
 }
 
-/// The wake-ups a release owes the lock its walk waited for: settled when dropped, after the
-/// unlocks or while unwinding from one of them.
+/// The wake-ups a release owes the lock its walk waited for, and the listener it waited with:
+/// settled when dropped, after the unlocks or while unwinding from one of them, the same way
+/// either time. The listener is discarded there (its drop of the task's waker is foreign code,
+/// so it comes after the unlocks), and a wake-up it held and the walk did not use passes on
+/// (G2, G4).
 struct Settle<'a> {
     raw: Option<&'a RawLock>,
     owed: Owed,
+    listener: Option<EventListener>,
+    turn: Turn,
+    mode: Mode,
 }
 
 impl Drop for Settle<'_> {
     fn drop(&mut self) {
-        if let Some(raw) = self.raw {
-            if self.owed != Owed::default() {
-                crate::unwind::finishing(|| raw.settle(self.owed));
+        let Some(raw) = self.raw else { return };
+        crate::unwind::finishing(|| {
+            if let Some(listener) = self.listener.take() {
+                let woken = listener.discard();
+                self.owed = self
+                    .owed
+                    .and(handoff::passes_on(self.turn, woken, self.mode));
             }
-        }
+            if self.owed != Owed::default() {
+                raw.settle(self.owed);
+            } else {
+                // The discard dropped this task's waker; a panic of its drop goes on from here.
+                crate::unwind::resume();
+            }
+        });
     }
 }
 
@@ -350,10 +366,14 @@ impl Walk {
         let mut settle = Settle {
             raw: None,
             owed: Owed::default(),
+            listener: None,
+            turn,
+            mode: Mode::Exclusive,
         };
         if let Some(pos) = cursor {
             let raw = &table.slots[pos].raw;
             settle.raw = Some(raw);
+            settle.mode = mode_of(&self.request.shared, pos);
             if counted {
                 settle.owed.readers = raw.writer_stops();
             }
@@ -361,30 +381,24 @@ impl Walk {
                 // The lock waits for this walk alone: open it to everyone again.
                 settle.owed = settle.owed.and(raw.lift_reservation());
             }
+            match listener {
+                Some(listener) => settle.listener = Some(listener),
+                // A wake-up it took from its listener and gave up before trying the lock with it
+                // passes on too (a panic between the two is the only way here: a woken walk
+                // otherwise tries at once, and then takes the lock or listens again).
+                None => {
+                    let woken = turn == Turn::Woken;
+                    settle.owed = settle
+                        .owed
+                        .and(handoff::passes_on(turn, woken, settle.mode));
+                }
+            }
         }
         if below != 0 {
             unlock_all(&table.slots, &self.request, below);
         }
-        // After the unlocks: discarding the listener drops this task's waker, foreign code. (If
-        // an unlock unwinds, the listener is dropped instead, which passes a wake-up it received
-        // on by itself.)
-        if let Some(pos) = cursor {
-            // A wake-up this walk received and did not use passes on, so that a cancelled
-            // waiter never strands the next one: one its listener holds, or one it took from
-            // its listener and gave up before trying the lock with it (a panic between the two
-            // is the only way there: a woken walk otherwise tries at once, and then takes the
-            // lock or listens again).
-            let woken = match listener {
-                Some(listener) => listener.discard(),
-                None => turn == Turn::Woken,
-            };
-            let mode = mode_of(&self.request.shared, pos);
-            settle.owed = settle.owed.and(handoff::passes_on(turn, woken, mode));
-            // The discard dropped this task's waker; a panic of its drop goes on from here.
-            crate::unwind::resume();
-        }
-        // `settle` wakes what the lock waited for is owed: here, or while unwinding from an
-        // unlock's waker.
+        // `settle` discards the listener and wakes what the lock waited for is owed: here, or
+        // while unwinding from an unlock's waker.
     }
 
     /// Whether the walk holds a lock or waits for one: whether [`release`](Self::release) has

@@ -301,3 +301,131 @@ fn a_writer_whose_poll_unwound_after_its_listener_fired_can_be_polled_again() {
     assert_all_free(&m);
     assert_waiters_are_woken(&m);
 }
+
+// A walk given up while an unlock of its release unwinds (a waker that panics when woken): the
+// wake-up it owes the lock it waited for passes on all the same, and the same way as when
+// nothing unwinds (the fuzz model predicts one way only).
+
+/// `F` = [a, b] holds `a`, is woken for `b` and its poll unwinds (drop of its waker's clone)
+/// before it tries `b`: woken, listener spent. Dropping `F` unlocks `a` first, which wakes `X`,
+/// whose waker panics: the release unwinds out of the unlocks. The wake-up `F` owes `b` is
+/// recorded before them, and `Y`, queued for `b` behind `F`, is woken.
+#[test]
+fn a_woken_walk_released_by_an_unwinding_unlock_still_passes_its_wake_up_on() {
+    let m = ab();
+    let h = m.try_acquire(["b"]).unwrap();
+    let mut f = Box::pin(m.acquire(["a", "b"]));
+    assert!(poll_with(f.as_mut(), Waker::noop()).is_pending());
+    let woken = Arc::new(Flag::default());
+    let mut y = Box::pin(m.acquire(["b"]));
+    assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
+    let mut x = Box::pin(m.acquire(["a"]));
+    assert!(poll_with(x.as_mut(), &Waker::from(Arc::new(Hostile))).is_pending());
+    // `b`'s release notifies `F`, the first writer in line.
+    drop(h);
+    assert!(!woken.0.load(Ordering::SeqCst));
+    // A newcomer takes the free `b` before `F` polls (it sets no waiting bit).
+    let newcomer = m.try_acquire(["b"]).unwrap();
+    // `F` polls: its listener fired; the poll unwinds before it tries `b`.
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        poll_with(f.as_mut(), &drop_hostile_waker())
+    }));
+    assert!(polled.is_err(), "the poll unwound after the listener fired");
+    // Given up: the release of `a` runs `X`'s panicking waker.
+    assert!(drop_catching(f), "the unlock of `a` unwound");
+    assert!(!drop_catching(x));
+    drop(newcomer);
+    assert!(
+        woken.0.load(Ordering::SeqCst),
+        "`Y`, queued for `b` behind `F`, was never woken: `b` is free and nobody will wake it"
+    );
+    drop(y);
+}
+
+/// The same without `X` (no unlock unwinds): `Y` is woken (G2, from a walk woken whose listener
+/// is spent).
+#[test]
+fn a_woken_walk_that_gave_up_before_trying_passes_its_wake_up_on() {
+    let m = ab();
+    let h = m.try_acquire(["b"]).unwrap();
+    let mut f = Box::pin(m.acquire(["a", "b"]));
+    assert!(poll_with(f.as_mut(), Waker::noop()).is_pending());
+    let woken = Arc::new(Flag::default());
+    let mut y = Box::pin(m.acquire(["b"]));
+    assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
+    drop(h);
+    let newcomer = m.try_acquire(["b"]).unwrap();
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        poll_with(f.as_mut(), &drop_hostile_waker())
+    }));
+    assert!(polled.is_err());
+    assert!(!drop_catching(f));
+    drop(newcomer);
+    assert!(woken.0.load(Ordering::SeqCst));
+    assert!(matches!(
+        poll_with(y.as_mut(), Waker::noop()),
+        Poll::Ready(Ok(_))
+    ));
+}
+
+/// A release that unwinds from an unlock still discards the listener of the lock waited for and
+/// passes its notification on as one writer more than are notified (G2), as the fuzz model
+/// says: dropped instead, event-listener would pass it on as it came, a plain `notify(1)` (R2),
+/// which the notification already out (`W2`'s, from G1) absorbs, and `Q` would not be woken.
+#[test]
+fn an_unwinding_release_passes_on_as_a_normal_one_does() {
+    let m = ab();
+    let h = m.try_acquire(["b"]).unwrap();
+    let mut f = Box::pin(m.acquire(["a", "b"]));
+    assert!(poll_with(f.as_mut(), Waker::noop()).is_pending());
+    let mut w2 = Box::pin(m.acquire(["b"]));
+    assert!(poll_with(w2.as_mut(), Waker::noop()).is_pending());
+    let q_woken = Arc::new(Flag::default());
+    let mut q = Box::pin(m.acquire(["b"]));
+    assert!(poll_with(q.as_mut(), &Waker::from(q_woken.clone())).is_pending());
+    let mut r = Box::pin(m.acquire_shared(["b"]));
+    assert!(poll_with(r.as_mut(), Waker::noop()).is_pending());
+    let mut x = Box::pin(m.acquire(["a"]));
+    assert!(poll_with(x.as_mut(), &Waker::from(Arc::new(Hostile))).is_pending());
+    // R2: every reader (`R`) and one writer (`F`, plain).
+    drop(h);
+    let newcomer = m.try_acquire(["b"]).unwrap();
+    // `R` finds `b` taken: it reserves it, then gives up: G1 wakes one more writer, `W2`.
+    assert!(poll_with(r.as_mut(), Waker::noop()).is_pending());
+    drop(r);
+    assert!(!q_woken.0.load(Ordering::SeqCst));
+    // `F` gives up; the unlock of `a` unwinds from `X`'s waker.
+    assert!(drop_catching(f));
+    assert!(!drop_catching(x));
+    assert!(
+        q_woken.0.load(Ordering::SeqCst),
+        "G2 wakes one writer more than are notified: `Q`"
+    );
+    drop((newcomer, w2, q));
+}
+
+/// The same without `X`: the release discards and passes on one writer more: `Q` is woken.
+#[test]
+fn a_release_passes_on_one_writer_more_than_are_notified() {
+    let m = ab();
+    let h = m.try_acquire(["b"]).unwrap();
+    let mut f = Box::pin(m.acquire(["a", "b"]));
+    assert!(poll_with(f.as_mut(), Waker::noop()).is_pending());
+    let w2_woken = Arc::new(Flag::default());
+    let mut w2 = Box::pin(m.acquire(["b"]));
+    assert!(poll_with(w2.as_mut(), &Waker::from(w2_woken.clone())).is_pending());
+    let q_woken = Arc::new(Flag::default());
+    let mut q = Box::pin(m.acquire(["b"]));
+    assert!(poll_with(q.as_mut(), &Waker::from(q_woken.clone())).is_pending());
+    let mut r = Box::pin(m.acquire_shared(["b"]));
+    assert!(poll_with(r.as_mut(), Waker::noop()).is_pending());
+    drop(h);
+    let newcomer = m.try_acquire(["b"]).unwrap();
+    assert!(poll_with(r.as_mut(), Waker::noop()).is_pending());
+    drop(r);
+    assert!(w2_woken.0.load(Ordering::SeqCst), "G1 woke W2");
+    assert!(!q_woken.0.load(Ordering::SeqCst));
+    drop(f);
+    assert!(q_woken.0.load(Ordering::SeqCst));
+    drop((newcomer, w2, q));
+}
