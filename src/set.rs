@@ -9,13 +9,18 @@ use alloc::vec;
 
 /// Managers of up to this many locks never allocate for a set.
 pub(crate) const INLINE_LOCKS: usize = 128;
-const INLINE_WORDS: usize = INLINE_LOCKS / 64;
+/// A word of a set: the target's native width, so a 32-bit MCU handles its sets with single
+/// instructions, and its sets take 20 bytes instead of 24.
+type Word = usize;
+/// Positions per word.
+const BITS: usize = Word::BITS as usize;
+const INLINE_WORDS: usize = INLINE_LOCKS / BITS;
 
 /// A set of lock positions. Inline for managers of up to [`INLINE_LOCKS`] locks.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) enum LockSet {
-    Inline([u64; INLINE_WORDS]),
-    Heap(Box<[u64]>),
+    Inline([Word; INLINE_WORDS]),
+    Heap(Box<[Word]>),
 }
 
 impl LockSet {
@@ -28,12 +33,12 @@ impl LockSet {
         if len <= INLINE_LOCKS {
             Self::EMPTY
         } else {
-            LockSet::Heap(vec![0; len.div_ceil(64)].into_boxed_slice())
+            LockSet::Heap(vec![0; len.div_ceil(BITS)].into_boxed_slice())
         }
     }
 
     #[inline]
-    fn words(&self) -> &[u64] {
+    fn words(&self) -> &[Word] {
         match self {
             LockSet::Inline(w) => w,
             LockSet::Heap(w) => w,
@@ -41,7 +46,7 @@ impl LockSet {
     }
 
     #[inline]
-    fn words_mut(&mut self) -> &mut [u64] {
+    fn words_mut(&mut self) -> &mut [Word] {
         match self {
             LockSet::Inline(w) => w,
             LockSet::Heap(w) => w,
@@ -52,15 +57,15 @@ impl LockSet {
     #[inline]
     pub(crate) fn insert(&mut self, pos: usize) -> bool {
         if let LockSet::Inline(words) = self {
-            if let Some(w) = words.get_mut(pos / 64) {
-                *w |= 1 << (pos % 64);
+            if let Some(w) = words.get_mut(pos / BITS) {
+                *w |= 1 << (pos % BITS);
                 return true;
             }
             return false;
         }
-        match self.words_mut().get_mut(pos / 64) {
+        match self.words_mut().get_mut(pos / BITS) {
             Some(w) => {
-                *w |= 1 << (pos % 64);
+                *w |= 1 << (pos % BITS);
                 true
             }
             None => false,
@@ -79,16 +84,29 @@ impl LockSet {
     ) -> Result<LockSet, E> {
         match &mut self {
             LockSet::Inline(words) => {
-                let [mut lo, mut hi] = *words;
+                let mut built = *words;
                 for pos in positions {
                     let pos = pos?;
-                    if pos < 64 {
-                        lo |= 1 << pos;
-                    } else if pos < INLINE_LOCKS {
-                        hi |= 1 << (pos - 64);
+                    // Each word compared with a constant bound, so the words stay in
+                    // registers; positions beyond the inline capacity match none.
+                    if let [lo, hi] = &mut built[..] {
+                        if pos < BITS {
+                            *lo |= 1 << pos;
+                        } else if pos < INLINE_LOCKS {
+                            *hi |= 1 << (pos - BITS);
+                        }
+                    } else {
+                        let mut low = 0;
+                        for word in built.iter_mut() {
+                            if pos < low + BITS {
+                                *word |= 1 << (pos - low);
+                                break;
+                            }
+                            low += BITS;
+                        }
                     }
                 }
-                *words = [lo, hi];
+                *words = built;
             }
             LockSet::Heap(_) => {
                 for pos in positions {
@@ -103,8 +121,8 @@ impl LockSet {
     #[inline]
     pub(crate) fn contains(&self, pos: usize) -> bool {
         self.words()
-            .get(pos / 64)
-            .is_some_and(|w| w & (1 << (pos % 64)) != 0)
+            .get(pos / BITS)
+            .is_some_and(|w| w & (1 << (pos % BITS)) != 0)
     }
 
     /// Whether the set is empty.
@@ -123,11 +141,11 @@ impl LockSet {
     #[inline]
     pub(crate) fn next_from(&self, from: usize) -> Option<usize> {
         let words = self.words();
-        let mut i = from / 64;
-        let mut w = *words.get(i)? & (u64::MAX << (from % 64));
+        let mut i = from / BITS;
+        let mut w = *words.get(i)? & (Word::MAX << (from % BITS));
         loop {
             if w != 0 {
-                return Some(i * 64 + w.trailing_zeros() as usize);
+                return Some(i * BITS + w.trailing_zeros() as usize);
             }
             i += 1;
             w = *words.get(i)?;
@@ -152,7 +170,7 @@ impl LockSet {
             .enumerate()
             .find_map(|(i, (a, b))| {
                 let both = a & b;
-                (both != 0).then(|| i * 64 + both.trailing_zeros() as usize)
+                (both != 0).then(|| i * BITS + both.trailing_zeros() as usize)
             })
     }
 
@@ -192,8 +210,8 @@ impl LockSet {
     #[inline]
     pub(crate) fn iter_from(&self, from: usize) -> FwdIter<'_> {
         let words = self.words();
-        let (word, bits) = match words.get(from / 64) {
-            Some(&w) => (from / 64, w & (u64::MAX << (from % 64))),
+        let (word, bits) = match words.get(from / BITS) {
+            Some(&w) => (from / BITS, w & (Word::MAX << (from % BITS))),
             None => (words.len(), 0),
         };
         FwdIter {
@@ -209,8 +227,8 @@ impl LockSet {
     #[inline]
     pub(crate) fn iter_rev_below(&self, before: usize) -> RevIter<'_> {
         let words = self.words();
-        let (word, bits) = match words.get(before / 64) {
-            Some(&w) => (before / 64, w & !(u64::MAX << (before % 64))),
+        let (word, bits) = match words.get(before / BITS) {
+            Some(&w) => (before / BITS, w & !(Word::MAX << (before % BITS))),
             None => (words.len(), 0),
         };
         RevIter { words, word, bits }
@@ -243,19 +261,19 @@ impl IntoIterator for LockSet {
 #[derive(Debug, Clone)]
 struct Cursor {
     word: usize,
-    bits: u64,
+    bits: Word,
 }
 
 impl Cursor {
     #[inline]
-    fn next(&mut self, words: &[u64]) -> Option<usize> {
+    fn next(&mut self, words: &[Word]) -> Option<usize> {
         while self.bits == 0 {
             self.word += 1;
             self.bits = *words.get(self.word)?;
         }
         let bit = self.bits.trailing_zeros() as usize;
         self.bits &= self.bits - 1;
-        Some(self.word * 64 + bit)
+        Some(self.word * BITS + bit)
     }
 }
 
@@ -278,7 +296,7 @@ impl Iterator for IntoIter {
 /// Ascending iterator over a [`LockSet`], from [`LockSet::iter_from`].
 #[derive(Debug, Clone)]
 pub(crate) struct FwdIter<'a> {
-    words: &'a [u64],
+    words: &'a [Word],
     cursor: Cursor,
 }
 
@@ -294,11 +312,11 @@ impl Iterator for FwdIter<'_> {
 /// Descending iterator over a [`LockSet`], from [`LockSet::iter_rev_below`].
 #[derive(Debug, Clone)]
 pub(crate) struct RevIter<'a> {
-    words: &'a [u64],
+    words: &'a [Word],
     /// The index of the word `bits` came from.
     word: usize,
     /// What is left to visit of that word; words below it are visited whole.
-    bits: u64,
+    bits: Word,
 }
 
 impl Iterator for RevIter<'_> {
@@ -310,9 +328,9 @@ impl Iterator for RevIter<'_> {
             self.word = self.word.checked_sub(1)?;
             self.bits = self.words[self.word];
         }
-        let bit = 63 - self.bits.leading_zeros() as usize;
+        let bit = BITS - 1 - self.bits.leading_zeros() as usize;
         self.bits &= !(1 << bit);
-        Some(self.word * 64 + bit)
+        Some(self.word * BITS + bit)
     }
 }
 
@@ -452,10 +470,12 @@ mod tests {
 
     #[test]
     fn insert_beyond_capacity_is_refused() {
+        // Capacity is whole words: 256 positions on a 64-bit target, 224 on a 32-bit one.
+        let capacity = 200usize.div_ceil(BITS) * BITS;
         let mut s = LockSet::with_len(200);
-        assert!(s.insert(255));
-        assert!(!s.insert(256));
-        assert!(!s.contains(256));
+        assert!(s.insert(capacity - 1));
+        assert!(!s.insert(capacity));
+        assert!(!s.contains(capacity));
         let mut small = LockSet::EMPTY;
         assert!(!small.insert(128));
         assert!(small.is_empty());
