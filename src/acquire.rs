@@ -25,9 +25,9 @@ use crate::guard::{Guard, OwnedGuard};
 use crate::held::{Held, Origin};
 use crate::key::{KeyState, TaskKey};
 use crate::manager::LockManager;
-use crate::record::{HolderId, Label};
+use crate::record::{HolderId, Label, Stamp};
 use crate::set::{LockSet, Refusal, Request};
-use crate::timer::{sealed::Sealed as _, MaybeTimer, Timer};
+use crate::timer::{sealed::Sealed as _, MaybeTimer, Timeout, Timer};
 use crate::walk::Walk;
 
 /// Wakes a thread blocked in [`Core::wait`].
@@ -105,9 +105,21 @@ fn unclaim_keyed(claim: &mut Option<Arc<KeyState>>, walk: &Walk) {
     }
 }
 
+/// Drops the task key of a request dropped before it started. Out of line: only a keyed
+/// request that never ran comes here.
+#[cold]
+#[inline(never)]
+fn drop_given_key(walk: &mut Walk) {
+    drop(walk.key.take());
+}
+
 impl<M: Handle> Drop for Walker<M> {
     #[inline]
     fn drop(&mut self) {
+        // A task key given but never claimed under (the request never started).
+        if self.walk.key.is_some() {
+            drop_given_key(&mut self.walk);
+        }
         // Before the release, which may unwind (a waker's panic).
         unclaim(&mut self.claim, &self.walk);
         // Every completed acquire drops a walk that holds nothing and waits for nothing: that
@@ -159,6 +171,22 @@ pub(crate) enum State {
     Done,
 }
 
+impl State {
+    /// Moves on to `next` from a state that holds nothing (any but `Refused`, which every
+    /// driver leaves through [`Core::start`]), without the state's drop glue: the uncontended
+    /// path makes these transitions on every acquire, and the compiler does not always inline
+    /// the glue (an out-of-line call per acquire).
+    #[inline(always)]
+    fn leave_for(&mut self, next: State) {
+        debug_assert!(
+            !matches!(self, State::Refused(_)),
+            "{self:?} holds an error"
+        );
+        // Nothing to drop in the old state: forgetting it leaks nothing.
+        mem::forget(mem::replace(self, next));
+    }
+}
+
 impl fmt::Debug for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -179,9 +207,7 @@ pin_project! {
         pub(crate) walker: Walker<M>,
         pub(crate) state: State,
         pub(crate) origin: Origin<'p>,
-        pub(crate) timeout: Option<Duration>,
-        // The task key given with `key()`, until the request starts and claims under it.
-        pub(crate) key: Option<Arc<KeyState>>,
+        pub(crate) timeout: Timeout,
         #[pin]
         sleep: Option<<M::Timer as crate::timer::sealed::Sealed>::Sleep>,
     }
@@ -197,7 +223,6 @@ pub(crate) type Start = for<'a> fn(
     &mut Walk,
     &mut Option<Arc<KeyState>>,
     &Origin<'a>,
-    &mut Option<Arc<KeyState>>,
 ) -> Result<(), Error>;
 
 /// The check of a nested request without a task key against its parent: keeps only the locks
@@ -210,7 +235,6 @@ fn start_nested(
     walk: &mut Walk,
     _: &mut Option<Arc<KeyState>>,
     origin: &Origin<'_>,
-    _: &mut Option<Arc<KeyState>>,
 ) -> Result<(), Error> {
     let request = &mut walk.request;
     let Some(parent) = origin.parent else {
@@ -247,12 +271,12 @@ pub(crate) fn start_keyed(
     walk: &mut Walk,
     claim: &mut Option<Arc<KeyState>>,
     origin: &Origin<'_>,
-    key: &mut Option<Arc<KeyState>>,
 ) -> Result<(), Error> {
     *state = State::Done;
+    let own = walk.key.take();
     let request = &mut walk.request;
     let inherited = origin.parent.and_then(|p| p.key());
-    let key = match (key.take(), inherited) {
+    let key = match (own, inherited) {
         (Some(own), Some(parent)) if !Arc::ptr_eq(&own, parent) => None,
         (Some(own), _) => Some(own),
         (None, parent) => parent.cloned(),
@@ -333,9 +357,11 @@ impl<'p, M: Handle> Core<'p, M> {
                 State::Refused(Box::new(e)),
             ),
         };
-        let timeout = manager
-            .default_timeout()
-            .filter(|_| <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER);
+        let timeout = if <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER {
+            manager.default_timeout_raw()
+        } else {
+            Timeout::NONE
+        };
         Self {
             walker: Walker {
                 manager,
@@ -345,7 +371,6 @@ impl<'p, M: Handle> Core<'p, M> {
             state,
             origin,
             timeout,
-            key: None,
             sleep: None,
         }
     }
@@ -400,18 +425,13 @@ impl<'p, M: Handle> Core<'p, M> {
     pub(crate) fn set_key(&mut self, key: &TaskKey) {
         if let State::Fresh(start) = &mut self.state {
             *start = Some(start_keyed);
-            self.key = Some(Arc::clone(&key.state));
+            *self.walker.walk.key = Some(Arc::clone(&key.state));
         }
     }
 
     /// [`start`](Self::start), on the fields a pinned poll can reach.
     #[inline]
-    fn start(
-        state: &mut State,
-        walker: &mut Walker<M>,
-        origin: &Origin<'p>,
-        key: &mut Option<Arc<KeyState>>,
-    ) -> Result<(), Error> {
+    fn start(state: &mut State, walker: &mut Walker<M>, origin: &Origin<'p>) -> Result<(), Error> {
         let start = match state {
             State::Fresh(start) => *start,
             State::Walking | State::Listening | State::Sleeping => return Ok(()),
@@ -425,9 +445,9 @@ impl<'p, M: Handle> Core<'p, M> {
         };
         match start {
             None => walker.walk.request.normalize(),
-            Some(start) => Self::start_with(start, state, walker, origin, key)?,
+            Some(start) => Self::start_with(start, state, walker, origin)?,
         }
-        *state = State::Walking;
+        state.leave_for(State::Walking);
         Ok(())
     }
 
@@ -440,14 +460,13 @@ impl<'p, M: Handle> Core<'p, M> {
         state: &mut State,
         walker: &mut Walker<M>,
         origin: &Origin<'p>,
-        key: &mut Option<Arc<KeyState>>,
     ) -> Result<(), Error> {
         let Walker {
             manager,
             walk,
             claim,
         } = walker;
-        start(state, &manager.table, walk, claim, origin, key)
+        start(state, &manager.table, walk, claim, origin)
     }
 
     /// The one step every driver runs: start (or report the refusal, or a step after
@@ -466,24 +485,23 @@ impl<'p, M: Handle> Core<'p, M> {
         state: &mut State,
         walker: &mut Walker<M>,
         origin: &Origin<'p>,
-        key: &mut Option<Arc<KeyState>>,
-        timeout: Option<Duration>,
+        timeout: Timeout,
         drive: &mut D,
     ) -> Poll<Result<Held<'p>, Error>> {
-        if let Err(e) = Self::start(state, walker, origin, key) {
+        if let Err(e) = Self::start(state, walker, origin) {
             return Poll::Ready(Err(e));
         }
         let Walker { manager, walk, .. } = &mut *walker;
         let manager: &LockManager<M::Timer> = manager;
         let has_timer = <M::Timer as crate::timer::sealed::Sealed>::HAS_TIMER;
         // Without a timer there is no timeout: the checks compile away.
-        let timeout = timeout.filter(|_| has_timer);
+        let timeout = if has_timer { timeout } else { Timeout::NONE };
         let cx = drive.context(timeout);
         let listens = cx.is_some();
-        walk.publish.at = manager.timer.now_opt();
+        walk.publish.at = Stamp::new(manager.timer.now_opt());
         let busy = match walk.advance(&manager.table, cx) {
             Ok(()) => {
-                *state = State::Done;
+                state.leave_for(State::Done);
                 // The sleep, if any, stays until the future is dropped: dropping it runs foreign
                 // code, which must not unwind while the locks are in transit to the guard.
                 return Poll::Ready(Ok(Self::held(&mut walker.walk, &mut walker.claim, *origin)));
@@ -491,7 +509,7 @@ impl<'p, M: Handle> Core<'p, M> {
             Err(pos) => pos,
         };
         if listens && matches!(state, State::Walking) {
-            *state = State::Listening;
+            state.leave_for(State::Listening);
         }
         if !drive.expired(timeout, &manager.timer, state) {
             return Poll::Pending;
@@ -518,7 +536,7 @@ impl<'p, M: Handle> Core<'p, M> {
         if !once {
             table.slots[busy].stats.timed_out();
         }
-        let lock = table.busy_lock_ref(busy, walk.publish.at);
+        let lock = table.busy_lock_ref(busy, walk.publish.at.get());
         #[cfg(feature = "tracing")]
         if once {
             crate::trace::would_block(lock.name(), lock.held_by().map(|h| h as _));
@@ -571,7 +589,6 @@ impl<'p, M: Handle> Core<'p, M> {
             this.state,
             this.walker,
             this.origin,
-            this.key,
             *this.timeout,
             &mut drive,
         )
@@ -581,13 +598,8 @@ impl<'p, M: Handle> Core<'p, M> {
     /// set once.
     #[inline]
     pub(crate) fn try_now(&mut self) -> Result<Held<'p>, Error> {
-        let (state, walker, origin, key) = (
-            &mut self.state,
-            &mut self.walker,
-            &self.origin,
-            &mut self.key,
-        );
-        match Self::step(state, walker, origin, key, self.timeout, &mut Once) {
+        let (state, walker, origin) = (&mut self.state, &mut self.walker, &self.origin);
+        match Self::step(state, walker, origin, self.timeout, &mut Once) {
             Poll::Ready(result) => result,
             Poll::Pending => unreachable!("a single try gives up at a busy lock"),
         }
@@ -606,14 +618,9 @@ impl<'p, M: Handle> Core<'p, M> {
             deadline: None,
         };
         // The uncontended path: no waker, no clock reading beyond the status timestamp.
-        let (state, walker, origin, key) = (
-            &mut self.state,
-            &mut self.walker,
-            &self.origin,
-            &mut self.key,
-        );
+        let (state, walker, origin) = (&mut self.state, &mut self.walker, &self.origin);
         let timeout = self.timeout;
-        if let Poll::Ready(result) = Self::step(state, walker, origin, key, timeout, &mut block) {
+        if let Poll::Ready(result) = Self::step(state, walker, origin, timeout, &mut block) {
             return result;
         }
         // A busy lock, which started the clock: listen from now on. Blocking and async waiters
@@ -622,8 +629,7 @@ impl<'p, M: Handle> Core<'p, M> {
         cx = Context::from_waker(&waker);
         block.cx = Some(&mut cx);
         loop {
-            if let Poll::Ready(result) = Self::step(state, walker, origin, key, timeout, &mut block)
-            {
+            if let Poll::Ready(result) = Self::step(state, walker, origin, timeout, &mut block) {
                 return result;
             }
             block.park();
@@ -638,10 +644,10 @@ pub(crate) trait Drive<'w, T: MaybeTimer> {
     const ONCE: bool;
 
     /// The context the walk listens with at a busy lock; `None`: it only tries.
-    fn context(&mut self, timeout: Option<Duration>) -> Option<&mut Context<'w>>;
+    fn context(&mut self, timeout: Timeout) -> Option<&mut Context<'w>>;
 
     /// At a busy lock, after the walk listened (or tried): whether to give up now.
-    fn expired(&mut self, timeout: Option<Duration>, timer: &T, state: &mut State) -> bool;
+    fn expired(&mut self, timeout: Timeout, timer: &T, state: &mut State) -> bool;
 
     /// After giving up, with everything released: drops what the driver waited with.
     fn gave_up(&mut self) {}
@@ -660,15 +666,17 @@ impl<'w, T: MaybeTimer> Drive<'w, T>
     const ONCE: bool = false;
 
     #[inline(always)]
-    fn context(&mut self, timeout: Option<Duration>) -> Option<&mut Context<'w>> {
-        (timeout != Some(Duration::ZERO)).then_some(&mut *self.cx)
+    fn context(&mut self, timeout: Timeout) -> Option<&mut Context<'w>> {
+        (!timeout.is_zero()).then_some(&mut *self.cx)
     }
 
     #[inline(always)]
-    fn expired(&mut self, timeout: Option<Duration>, timer: &T, state: &mut State) -> bool {
-        match timeout {
+    fn expired(&mut self, timeout: Timeout, timer: &T, state: &mut State) -> bool {
+        if timeout.is_zero() {
+            return true;
+        }
+        match timeout.get() {
             None => false,
-            Some(Duration::ZERO) => true,
             Some(timeout) => {
                 if self.sleep.is_none() {
                     let timeout = if fault!("timeout-twice-as-long") {
@@ -699,12 +707,12 @@ impl<'w, T: MaybeTimer> Drive<'w, T> for Once {
     const ONCE: bool = true;
 
     #[inline(always)]
-    fn context(&mut self, _: Option<Duration>) -> Option<&mut Context<'w>> {
+    fn context(&mut self, _: Timeout) -> Option<&mut Context<'w>> {
         None
     }
 
     #[inline(always)]
-    fn expired(&mut self, _: Option<Duration>, _: &T, _: &mut State) -> bool {
+    fn expired(&mut self, _: Timeout, _: &T, _: &mut State) -> bool {
         true
     }
 }
@@ -724,15 +732,16 @@ struct Blocking<'c, 'w> {
 impl<'w, T: MaybeTimer> Drive<'w, T> for Blocking<'_, 'w> {
     const ONCE: bool = false;
 
-    fn context(&mut self, _: Option<Duration>) -> Option<&mut Context<'w>> {
+    fn context(&mut self, _: Timeout) -> Option<&mut Context<'w>> {
         self.cx.as_deref_mut()
     }
 
-    fn expired(&mut self, timeout: Option<Duration>, _: &T, _: &mut State) -> bool {
+    fn expired(&mut self, timeout: Timeout, _: &T, _: &mut State) -> bool {
         use std::time::Instant;
         match self.deadline {
-            None if timeout == Some(Duration::ZERO) => true,
+            None if timeout.is_zero() => true,
             None => {
+                let timeout = timeout.get();
                 let timeout = if fault!("wait-deadline-ignores-timeout") {
                     timeout.map(|_| Duration::ZERO)
                 } else {
@@ -790,7 +799,7 @@ impl<M: Handle> fmt::Debug for Core<'_, M> {
             )
             .field("held", &held)
             .field("listening", &walk.is_listening())
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.timeout.get())
             .field("sleeping", &self.sleep.is_some())
             .field("owner", &walk.publish.label)
             .finish()
@@ -857,7 +866,7 @@ macro_rules! options {
 
             /// Waits without a time limit, whatever the manager's default timeout.
             pub fn no_timeout(mut self) -> Self {
-                self.core.timeout = None;
+                self.core.timeout = Timeout::NONE;
                 self
             }
 
@@ -942,7 +951,7 @@ macro_rules! options {
             where
                 T: Timer,
             {
-                self.core.timeout = Some(timeout);
+                self.core.timeout = Timeout::new(Some(timeout));
                 self
             }
         }
@@ -1126,5 +1135,55 @@ impl<T: MaybeTimer> Future for AcquireOwned<T> {
         let mut core = self.project().core;
         let held = core.as_mut().poll_core(cx);
         held.map_ok(|held| OwnedGuard::from_held(core.as_ref().get_ref().handle(), held))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::manager::LockManager;
+
+    #[test]
+    fn a_timeout_keeps_zero_none_and_its_length_and_saturates_far_ones() {
+        assert_eq!(Timeout::new(None).get(), None);
+        assert!(Timeout::new(Some(Duration::ZERO)).is_zero());
+        assert_eq!(
+            Timeout::new(Some(Duration::ZERO)).get(),
+            Some(Duration::ZERO)
+        );
+        let t = Duration::new(1, 500_000_001);
+        assert_eq!(Timeout::new(Some(t)).get(), Some(t));
+        // Far timeouts stay timeouts (never "none"), and are as long as any program waits.
+        let far = Timeout::new(Some(Duration::MAX));
+        assert_ne!(far, Timeout::NONE);
+        assert_eq!(far.get(), Some(Duration::from_nanos(u64::MAX - 1)));
+        assert!(far.get().unwrap() > Duration::from_secs(500 * 365 * 24 * 3600));
+        let edge = Duration::from_nanos(u64::MAX);
+        assert_eq!(Timeout::new(Some(edge)), far);
+    }
+
+    #[test]
+    fn a_task_key_given_to_a_request_dropped_unpolled_is_let_go() {
+        let mut b = LockManager::builder();
+        b.register("a", 1).unwrap();
+        let m = b.build();
+        let key = m.task_key();
+        let fut = m.acquire(["a"]).key(&key);
+        assert_eq!(
+            Arc::strong_count(&key.state),
+            2,
+            "the request holds the key"
+        );
+        drop(fut);
+        assert_eq!(
+            Arc::strong_count(&key.state),
+            1,
+            "and lets it go when dropped"
+        );
+        // Nothing was claimed under it: a request under the key may take the lock.
+        let g = m.acquire(["a"]).key(&key).try_now().unwrap();
+        assert_eq!(Arc::strong_count(&key.state), 2, "the guard holds the key");
+        drop(g);
+        assert_eq!(Arc::strong_count(&key.state), 1);
     }
 }

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::key::TaskKey;
 use crate::registry::{self, Builder, Key, LockId, LockInfo};
 use crate::table::Table;
-use crate::timer::{MaybeTimer, NoTimer, TimerName};
+use crate::timer::{MaybeTimer, NoTimer, Timeout, TimerName};
 
 /// A frozen set of named, ordered locks.
 ///
@@ -35,7 +35,8 @@ use crate::timer::{MaybeTimer, NoTimer, TimerName};
 pub struct LockManager<T = NoTimer> {
     pub(crate) table: Table,
     pub(crate) timer: T,
-    default_timeout: Option<Duration>,
+    /// Kept as the futures carry it, converted once.
+    default_timeout: Timeout,
 }
 
 impl<T: MaybeTimer> Builder<T> {
@@ -66,7 +67,7 @@ impl<T> LockManager<T> {
         Self {
             table,
             timer,
-            default_timeout,
+            default_timeout: Timeout::new(default_timeout),
         }
     }
 
@@ -158,6 +159,12 @@ impl<T> LockManager<T> {
 
     /// The timeout of acquisitions that set none; `None` means they wait as long as it takes.
     pub fn default_timeout(&self) -> Option<Duration> {
+        self.default_timeout.get()
+    }
+
+    /// [`default_timeout`](Self::default_timeout) as an acquire future carries it.
+    #[inline]
+    pub(crate) fn default_timeout_raw(&self) -> Timeout {
         self.default_timeout
     }
 }
@@ -167,7 +174,7 @@ impl<T: MaybeTimer> fmt::Debug for LockManager<T> {
         f.debug_struct("LockManager")
             .field("locks", &self.table)
             .field("timer", &TimerName::<T>::new())
-            .field("default_timeout", &self.default_timeout)
+            .field("default_timeout", &self.default_timeout.get())
             .finish()
     }
 }

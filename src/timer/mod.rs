@@ -183,3 +183,53 @@ impl<T: MaybeTimer> fmt::Debug for TimerName<T> {
         }
     }
 }
+
+/// An acquisition's timeout in nanoseconds, [`Timeout::NONE`] for none: eight bytes where an
+/// `Option<Duration>` takes sixteen (an acquire future carries one). A timeout beyond
+/// `u64::MAX - 1` nanoseconds (584 years) is that long, which waits for ever as far as any
+/// program can tell. Made without 128-bit arithmetic, and in const context (a manager's default,
+/// for `hierarchy!`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timeout(u64);
+
+impl Timeout {
+    /// No timeout: wait for ever.
+    pub(crate) const NONE: Timeout = Timeout(u64::MAX);
+    /// The longest timeout kept.
+    const LONGEST: u64 = u64::MAX - 1;
+
+    #[inline]
+    pub(crate) const fn new(timeout: Option<Duration>) -> Self {
+        let Some(t) = timeout else {
+            return Self::NONE;
+        };
+        let nanos = match t.as_secs().checked_mul(1_000_000_000) {
+            Some(n) => match n.checked_add(t.subsec_nanos() as u64) {
+                Some(n) => n,
+                None => Self::LONGEST,
+            },
+            None => Self::LONGEST,
+        };
+        Timeout(if nanos > Self::LONGEST {
+            Self::LONGEST
+        } else {
+            nanos
+        })
+    }
+
+    /// A zero timeout: try once.
+    #[inline(always)]
+    pub(crate) fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The timeout as a duration; `None` for none. Off the uncontended path: a division.
+    #[inline]
+    pub(crate) fn get(self) -> Option<Duration> {
+        if self.0 == Self::NONE.0 {
+            None
+        } else {
+            Some(Duration::from_nanos(self.0))
+        }
+    }
+}
