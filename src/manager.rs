@@ -158,6 +158,8 @@ impl<T> LockManager<T> {
     }
 
     /// The timeout of acquisitions that set none; `None` means they wait as long as it takes.
+    /// One of `u64::MAX - 1` nanoseconds (584 years) or more reads back as `Duration::MAX`,
+    /// which is how long they wait.
     pub fn default_timeout(&self) -> Option<Duration> {
         self.default_timeout.get()
     }

@@ -185,18 +185,19 @@ impl<T: MaybeTimer> fmt::Debug for TimerName<T> {
 }
 
 /// An acquisition's timeout in nanoseconds, [`Timeout::NONE`] for none: eight bytes where an
-/// `Option<Duration>` takes sixteen (an acquire future carries one). A timeout beyond
-/// `u64::MAX - 1` nanoseconds (584 years) is that long, which waits for ever as far as any
-/// program can tell. Made without 128-bit arithmetic, and in const context (a manager's default,
-/// for `hierarchy!`).
+/// `Option<Duration>` takes sixteen (an acquire future carries one). A timeout of `u64::MAX - 1`
+/// nanoseconds (584 years) or more is kept as [`Timeout::FAR`] and given to the timer as
+/// `Duration::MAX`, as before: never shorter than asked, since a virtual clock (`ManualTimer`,
+/// a simulation's) can pass 584 years where a real one never does. Made without 128-bit
+/// arithmetic, and in const context (a manager's default, for `hierarchy!`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Timeout(u64);
 
 impl Timeout {
     /// No timeout: wait for ever.
     pub(crate) const NONE: Timeout = Timeout(u64::MAX);
-    /// The longest timeout kept.
-    const LONGEST: u64 = u64::MAX - 1;
+    /// Every timeout of `u64::MAX - 1` nanoseconds or more: `Duration::MAX`.
+    const FAR: u64 = u64::MAX - 1;
 
     #[inline]
     pub(crate) const fn new(timeout: Option<Duration>) -> Self {
@@ -206,15 +207,11 @@ impl Timeout {
         let nanos = match t.as_secs().checked_mul(1_000_000_000) {
             Some(n) => match n.checked_add(t.subsec_nanos() as u64) {
                 Some(n) => n,
-                None => Self::LONGEST,
+                None => Self::FAR,
             },
-            None => Self::LONGEST,
+            None => Self::FAR,
         };
-        Timeout(if nanos > Self::LONGEST {
-            Self::LONGEST
-        } else {
-            nanos
-        })
+        Timeout(if nanos > Self::FAR { Self::FAR } else { nanos })
     }
 
     /// A zero timeout: try once.
@@ -223,13 +220,14 @@ impl Timeout {
         self.0 == 0
     }
 
-    /// The timeout as a duration; `None` for none. Off the uncontended path: a division.
+    /// The timeout as a duration; `None` for none, `Duration::MAX` for a far one (never
+    /// shorter than it was given). Off the uncontended path: a division.
     #[inline]
     pub(crate) fn get(self) -> Option<Duration> {
-        if self.0 == Self::NONE.0 {
-            None
-        } else {
-            Some(Duration::from_nanos(self.0))
+        match self.0 {
+            u64::MAX => None,
+            Self::FAR => Some(Duration::MAX),
+            nanos => Some(Duration::from_nanos(nanos)),
         }
     }
 }
