@@ -1193,4 +1193,111 @@ mod tests {
         drop(g);
         assert_eq!(Arc::strong_count(&key.state), 1);
     }
+
+    /// The task key's count of holders at every stage a keyed request can be dropped at, or end
+    /// at: only the key itself and the guards still hold it afterwards.
+    #[test]
+    #[cfg(feature = "std")] // catch_unwind
+    fn a_task_key_is_let_go_at_every_stage_of_a_request() {
+        /// A clock that panics while its flag is set.
+        struct FailingClock(Arc<core::sync::atomic::AtomicBool>);
+
+        impl Timer for FailingClock {
+            type Sleep = core::future::Pending<()>;
+            fn now(&self) -> Duration {
+                assert!(
+                    !self.0.load(core::sync::atomic::Ordering::SeqCst),
+                    "clock fails"
+                );
+                Duration::ZERO
+            }
+            fn sleep(&self, _: Duration) -> Self::Sleep {
+                core::future::pending()
+            }
+        }
+
+        let fail = Arc::new(core::sync::atomic::AtomicBool::new(false));
+        let mut b = LockManager::builder().timer(FailingClock(fail.clone()));
+        b.register("a", 1).unwrap();
+        b.register("b", 2).unwrap();
+        b.register("c", 3).unwrap();
+        let m = b.build();
+        let (key, other) = (m.task_key(), m.task_key());
+        let count = |k: &TaskKey| Arc::strong_count(&k.state);
+        let mut cx = Context::from_waker(core::task::Waker::noop());
+        // Given twice: the first one is let go at once.
+        let fut = m.acquire(["b"]).key(&other).key(&key);
+        assert_eq!((count(&key), count(&other)), (2, 1));
+        drop(fut);
+        assert_eq!(count(&key), 1);
+        // Refused by an unknown key after the task key: held until dropped.
+        let mut fut = Box::pin(m.acquire(["b"]).key(&key).shared(["nope"]));
+        assert!(matches!(
+            fut.as_mut().poll(&mut cx),
+            Poll::Ready(Err(Error::UnknownLock { .. }))
+        ));
+        drop(fut);
+        assert_eq!(count(&key), 1);
+        // Refused by the key rule, and a foreign key on a nested request.
+        let mut g = m.acquire(["b"]).key(&key).try_now().unwrap();
+        assert_eq!(count(&key), 2);
+        let refused = m.acquire(["a"]).key(&key).try_now();
+        assert!(matches!(refused, Err(Error::OrderViolation { .. })));
+        assert!(matches!(
+            g.acquire(["c"]).key(&other).try_now(),
+            Err(Error::ForeignKey { .. })
+        ));
+        assert_eq!((count(&key), count(&other)), (2, 1));
+        // Nested, inheriting: the nested guard holds the key too.
+        let inner = g.acquire(["c"]).try_now().unwrap();
+        assert_eq!(count(&key), 3);
+        drop(inner);
+        assert_eq!(count(&key), 2);
+        drop(g);
+        assert_eq!(count(&key), 1);
+        // Waited, then dropped; waited, then tried once; waited, then timed out.
+        let busy = m.try_acquire(["b"]).unwrap();
+        for end in 0..3 {
+            let mut fut = Box::pin(m.acquire(["a", "b"]).key(&key).no_timeout());
+            if end == 2 {
+                fut = Box::pin(m.acquire(["a", "b"]).key(&key).timeout(Duration::ZERO));
+            }
+            let first = fut.as_mut().poll(&mut cx);
+            match end {
+                0 => {
+                    assert!(first.is_pending());
+                    assert_eq!(count(&key), 2, "claimed while waiting");
+                    drop(fut);
+                }
+                1 => {
+                    assert!(first.is_pending());
+                    let fut = Pin::into_inner(fut);
+                    assert!(matches!(fut.try_now(), Err(Error::WouldBlock { .. })));
+                }
+                _ => {
+                    assert!(matches!(first, Poll::Ready(Err(Error::Timeout { .. }))));
+                    assert_eq!(count(&key), 1, "given back when it gave up");
+                    drop(fut);
+                }
+            }
+            assert_eq!(count(&key), 1, "end {end}");
+            assert!(!m.is_locked("a").unwrap(), "end {end}");
+        }
+        drop(busy);
+        // The clock panics in a poll that has started and claimed: dropping the future gives
+        // the claims and the key back.
+        let mut fut = Box::pin(m.acquire(["a", "b"]).key(&key));
+        fail.store(true, core::sync::atomic::Ordering::SeqCst);
+        let unwound = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            let _ = fut.as_mut().poll(&mut cx);
+        }));
+        fail.store(false, core::sync::atomic::Ordering::SeqCst);
+        assert!(unwound.is_err());
+        assert_eq!(count(&key), 2);
+        drop(fut);
+        assert_eq!(count(&key), 1);
+        let g = m.acquire(["a"]).key(&key).try_now().unwrap();
+        drop(g);
+        assert_eq!((count(&key), count(&other)), (1, 1));
+    }
 }

@@ -626,4 +626,73 @@ mod tests {
             }
         }
     }
+
+    /// Every operation at the edges of 32- and 64-bit words, against a sorted model, between
+    /// sets of every size (inline and heap, of equal and of different capacities): whatever
+    /// the target's word, the same positions.
+    #[test]
+    fn word_edges_match_a_model_in_every_operation() {
+        let edges = [
+            0usize, 1, 30, 31, 32, 33, 63, 64, 65, 95, 96, 127, 128, 129, 159, 160,
+        ];
+        let lens = [31usize, 32, 33, 63, 64, 65, 127, 128, 129, 160, 161];
+        let model = |len: usize, mask: u32| -> Vec<usize> {
+            edges
+                .iter()
+                .enumerate()
+                .filter(|&(i, &p)| mask & (1 << i) != 0 && p < len)
+                .map(|(_, &p)| p)
+                .collect()
+        };
+        let items = |s: &LockSet| s.iter().collect::<Vec<_>>();
+        // Under Miri (the 32-bit check), fewer patterns: every edge is still in one.
+        let masks: &[u32] = if cfg!(miri) {
+            &[0xffff, 0x5555, 0xaaaa, 0x8001]
+        } else {
+            &[
+                0, 0xffff, 0x5555, 0xaaaa, 0x0f0f, 0xf0f0, 0x8001, 0x0180, 0x1248,
+            ]
+        };
+        for &la in &lens {
+            for &ma in masks {
+                let a_model = model(la, ma);
+                let built: LockSet = LockSet::with_len(la)
+                    .try_extend::<()>(a_model.iter().map(|&p| Ok(p)))
+                    .unwrap();
+                let a = set(la, &a_model);
+                assert_eq!(built, a, "try_extend, len {la} mask {ma:#x}");
+                assert_eq!(items(&a), a_model, "len {la} mask {ma:#x}");
+                for &p in &edges {
+                    assert_eq!(a.contains(p), a_model.contains(&p), "len {la}: {p}");
+                    let next = a_model.iter().copied().find(|&q| q >= p);
+                    assert_eq!(a.next_from(p), next, "len {la}: next from {p}");
+                    let prev = a_model.iter().rev().copied().find(|&q| q < p);
+                    assert_eq!(a.iter_rev_below(p).next(), prev, "len {la}: below {p}");
+                }
+                for &lb in &lens {
+                    for &mb in masks {
+                        let b_model = model(lb, mb);
+                        let b = set(lb, &b_model);
+                        let common = a_model.iter().copied().find(|p| b_model.contains(p));
+                        assert_eq!(a.first_common(&b), common, "{la}/{ma:#x} & {lb}/{mb:#x}");
+                        let mut union = a.clone();
+                        union.union_with(&b);
+                        let mut u_model = a_model.clone();
+                        u_model.extend(&b_model);
+                        u_model.sort_unstable();
+                        u_model.dedup();
+                        assert_eq!(items(&union), u_model, "{la}/{ma:#x} | {lb}/{mb:#x}");
+                        let mut diff = a.clone();
+                        diff.subtract(&b);
+                        let d_model: Vec<usize> = a_model
+                            .iter()
+                            .copied()
+                            .filter(|p| !b_model.contains(p))
+                            .collect();
+                        assert_eq!(items(&diff), d_model, "{la}/{ma:#x} - {lb}/{mb:#x}");
+                    }
+                }
+            }
+        }
+    }
 }
