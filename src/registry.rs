@@ -199,29 +199,34 @@ impl Index {
 
     /// The position of the lock named `name`.
     pub(crate) fn position(&self, name: &str) -> Result<usize, Error> {
+        self.find(name).ok_or_else(|| unknown_name(name))
+    }
+
+    /// The position of the lock named `name`, if there is one.
+    #[inline]
+    fn find(&self, name: &str) -> Option<usize> {
         match &self.names {
             Names::Hashed { names, .. } => names.get(name).map(|&pos| pos as usize),
             Names::Fixed(names) => names.iter().position(|n| *n == name),
         }
-        .ok_or_else(|| Error::UnknownLock { name: name.into() })
     }
 
     /// The position of the lock `id`, checking that it belongs to this index's manager.
     #[inline]
     pub(crate) fn position_of(&self, id: LockId) -> Result<usize, Error> {
+        self.find_id(id).ok_or_else(|| unknown_id(id))
+    }
+
+    /// The position of the lock `id` if it belongs to this index's manager.
+    #[inline]
+    fn find_id(&self, id: LockId) -> Option<usize> {
         let pos = id.pos as usize;
         let ours = match (id.manager, &self.names) {
             (Owner::Built(n), Names::Hashed { .. }) => n == self.manager,
             (Owner::Declared(index), Names::Fixed(_)) => core::ptr::eq(index, self),
             _ => false,
         };
-        if ours && pos < self.len {
-            Ok(pos)
-        } else {
-            Err(Error::UnknownLock {
-                name: alloc::format!("{id:?} (an id of another manager)"),
-            })
-        }
+        (ours && pos < self.len).then_some(pos)
     }
 
     /// The position of the member of family `name` that holds entity `id`.
@@ -265,6 +270,21 @@ impl Index {
     }
 }
 
+/// The error for a name that no lock of the index has. Out of line: the lookups stay small.
+#[cold]
+#[inline(never)]
+fn unknown_name(name: &str) -> Error {
+    Error::UnknownLock { name: name.into() }
+}
+
+/// The error for an id of another manager. Out of line: the lookups stay small.
+#[cold]
+fn unknown_id(id: LockId) -> Error {
+    Error::UnknownLock {
+        name: alloc::format!("{id:?} (an id of another manager)"),
+    }
+}
+
 /// The identity of one manager (see [`Index::identity`]): nothing but its address.
 #[derive(Debug)]
 pub(crate) struct Identity;
@@ -278,35 +298,65 @@ pub trait Key: sealed::Sealed {}
 pub(crate) mod sealed {
     // The trait must be public to seal `Key`; `Index` stays private behind it.
     #![allow(unreachable_pub, private_interfaces)]
-    use super::{Error, Index, LockId};
+    use super::{unknown_id, unknown_name, Error, Index, LockId};
 
     pub trait Sealed {
-        fn position(&self, index: &Index) -> Result<usize, Error>;
+        /// The key's position in `index`, if it names one of its locks.
+        fn find(&self, index: &Index) -> Option<usize>;
+
+        /// The error for a key that [`find`](Self::find) does not find. Never inlined: a
+        /// caller's lookup loop then carries a small `Option` per key rather than a `Result`
+        /// the size of an [`Error`].
+        fn unknown(&self) -> Error;
+
+        #[inline]
+        fn position(&self, index: &Index) -> Result<usize, Error> {
+            match self.find(index) {
+                Some(pos) => Ok(pos),
+                None => Err(self.unknown()),
+            }
+        }
     }
 
     impl Sealed for str {
-        fn position(&self, index: &Index) -> Result<usize, Error> {
-            index.position(self)
+        fn find(&self, index: &Index) -> Option<usize> {
+            index.find(self)
+        }
+
+        fn unknown(&self) -> Error {
+            unknown_name(self)
         }
     }
 
     impl Sealed for alloc::string::String {
-        fn position(&self, index: &Index) -> Result<usize, Error> {
-            index.position(self)
+        fn find(&self, index: &Index) -> Option<usize> {
+            index.find(self)
+        }
+
+        fn unknown(&self) -> Error {
+            unknown_name(self)
         }
     }
 
     impl Sealed for LockId {
         #[inline]
-        fn position(&self, index: &Index) -> Result<usize, Error> {
-            index.position_of(*self)
+        fn find(&self, index: &Index) -> Option<usize> {
+            index.find_id(*self)
+        }
+
+        fn unknown(&self) -> Error {
+            unknown_id(*self)
         }
     }
 
     impl<K: Sealed + ?Sized> Sealed for &K {
         #[inline]
-        fn position(&self, index: &Index) -> Result<usize, Error> {
-            (**self).position(index)
+        fn find(&self, index: &Index) -> Option<usize> {
+            (**self).find(index)
+        }
+
+        fn unknown(&self) -> Error {
+            (**self).unknown()
         }
     }
 }
@@ -323,10 +373,18 @@ where
     I: IntoIterator,
     I::Item: Key,
 {
-    index.empty_set().try_extend(
-        keys.into_iter()
-            .map(|key| sealed::Sealed::position(&key, index)),
-    )
+    // The loop carries each key's position, or the key itself, rather than a `Result` the size
+    // of an `Error`: the error of the first unknown key is built out of line, after the loop.
+    index
+        .empty_set()
+        .try_extend(
+            keys.into_iter()
+                .map(|key| match sealed::Sealed::find(&key, index) {
+                    Some(pos) => Ok(pos),
+                    None => Err(key),
+                }),
+        )
+        .map_err(|key| sealed::Sealed::unknown(&key))
 }
 
 struct Entry {
@@ -783,6 +841,42 @@ mod tests {
             tb.1.position_of(id),
             Err(Error::UnknownLock { .. })
         ));
+    }
+
+    #[test]
+    fn resolve_names_the_first_unknown_key_and_keeps_every_known_one() {
+        for len in [3, 128, 129, 300] {
+            let mut a = Builder::new();
+            let mut b = Builder::new();
+            for i in 0..len {
+                a.register(&alloc::format!("l{i}"), i as u32).unwrap();
+                b.register(&alloc::format!("l{i}"), i as u32).unwrap();
+            }
+            let (ta, tb) = (freeze(a.entries, &[]), freeze(b.entries, &[]));
+            let top = alloc::format!("l{}", len - 1);
+            let set = resolve(&ta.1, ["l1", top.as_str(), "l0", "l1"]).unwrap();
+            assert_eq!(
+                set.iter().collect::<Vec<_>>(),
+                [0, 1, len - 1],
+                "{len} locks"
+            );
+            // Names: the first of two unknown names.
+            let e = resolve(&ta.1, ["l0", "x1", "x2"]).unwrap_err();
+            assert!(
+                matches!(&e, Error::UnknownLock { name } if name == "x1"),
+                "{e:?}"
+            );
+            // Ids: the first foreign id, named as one, not the known ids around it.
+            let (own, foreign) = (ta.0[len - 1].id(), tb.0[0].id());
+            let e = resolve(&ta.1, [own, foreign, tb.0[1].id()]).unwrap_err();
+            let expected = alloc::format!("{foreign:?} (an id of another manager)");
+            assert!(
+                matches!(&e, Error::UnknownLock { name } if *name == expected),
+                "{e:?}"
+            );
+            let ids = resolve(&ta.1, [ta.0[0].id(), own]).unwrap();
+            assert_eq!(ids.iter().collect::<Vec<_>>(), [0, len - 1]);
+        }
     }
 
     #[test]
