@@ -293,6 +293,16 @@ pub(crate) struct Identity;
 ///
 /// This trait is sealed. A name is looked up in the manager's index (one hash); a `LockId` is a
 /// checked array index.
+///
+/// Sealed means its methods are the crate's alone: code outside cannot implement it, nor call
+/// the lookups it carries (they take the manager's index, which has no public name), so it
+/// cannot build a lock error either:
+///
+/// ```compile_fail
+/// fn error_of<K: lockorder::Key>(key: K) -> lockorder::Error {
+///     key.unknown()
+/// }
+/// ```
 pub trait Key: sealed::Sealed {}
 
 pub(crate) mod sealed {
@@ -304,16 +314,18 @@ pub(crate) mod sealed {
         /// The key's position in `index`, if it names one of its locks.
         fn find(&self, index: &Index) -> Option<usize>;
 
-        /// The error for a key that [`find`](Self::find) does not find. Never inlined: a
-        /// caller's lookup loop then carries a small `Option` per key rather than a `Result`
-        /// the size of an [`Error`].
-        fn unknown(&self) -> Error;
+        /// The error for a key that [`find`](Self::find) does not find, built in a cold
+        /// function: a caller's lookup loop then carries a small `Option` per key rather than a
+        /// `Result` the size of an [`Error`]. `index` is unused; it keeps the method out of
+        /// reach outside the crate, where an [`Index`] cannot be named (without it, any
+        /// `K: Key` could build an `Error`, which is `#[non_exhaustive]`).
+        fn unknown(&self, index: &Index) -> Error;
 
         #[inline]
         fn position(&self, index: &Index) -> Result<usize, Error> {
             match self.find(index) {
                 Some(pos) => Ok(pos),
-                None => Err(self.unknown()),
+                None => Err(self.unknown(index)),
             }
         }
     }
@@ -323,7 +335,7 @@ pub(crate) mod sealed {
             index.find(self)
         }
 
-        fn unknown(&self) -> Error {
+        fn unknown(&self, _: &Index) -> Error {
             unknown_name(self)
         }
     }
@@ -333,7 +345,7 @@ pub(crate) mod sealed {
             index.find(self)
         }
 
-        fn unknown(&self) -> Error {
+        fn unknown(&self, _: &Index) -> Error {
             unknown_name(self)
         }
     }
@@ -344,7 +356,7 @@ pub(crate) mod sealed {
             index.find_id(*self)
         }
 
-        fn unknown(&self) -> Error {
+        fn unknown(&self, _: &Index) -> Error {
             unknown_id(*self)
         }
     }
@@ -355,8 +367,8 @@ pub(crate) mod sealed {
             (**self).find(index)
         }
 
-        fn unknown(&self) -> Error {
-            (**self).unknown()
+        fn unknown(&self, index: &Index) -> Error {
+            (**self).unknown(index)
         }
     }
 }
@@ -384,7 +396,7 @@ where
                     None => Err(key),
                 }),
         )
-        .map_err(|key| sealed::Sealed::unknown(&key))
+        .map_err(|key| sealed::Sealed::unknown(&key, index))
 }
 
 struct Entry {
