@@ -197,11 +197,6 @@ impl Index {
         }
     }
 
-    /// The position of the lock named `name`.
-    pub(crate) fn position(&self, name: &str) -> Result<usize, Error> {
-        self.find(name).ok_or_else(|| unknown_name(name))
-    }
-
     /// The position of the lock named `name`, if there is one.
     #[inline]
     fn find(&self, name: &str) -> Option<usize> {
@@ -209,12 +204,6 @@ impl Index {
             Names::Hashed { names, .. } => names.get(name).map(|&pos| pos as usize),
             Names::Fixed(names) => names.iter().position(|n| *n == name),
         }
-    }
-
-    /// The position of the lock `id`, checking that it belongs to this index's manager.
-    #[inline]
-    pub(crate) fn position_of(&self, id: LockId) -> Result<usize, Error> {
-        self.find_id(id).ok_or_else(|| unknown_id(id))
     }
 
     /// The position of the lock `id` if it belongs to this index's manager.
@@ -799,10 +788,13 @@ mod tests {
         b.register_with("b", 20, "bee").unwrap();
         let t = freeze(b.entries, &[]);
         assert_eq!(orders(&t), [("a", 10), ("b", 20), ("c", 30)]);
-        assert_eq!(t.1.position("b"), Ok(1));
+        assert_eq!(sealed::Sealed::position("b", &t.1), Ok(1));
         assert_eq!(t.0[1].description(), "bee");
         assert_eq!(t.0[0].description(), "");
-        assert!(matches!(t.1.position("zz"), Err(Error::UnknownLock { name }) if name == "zz"));
+        assert!(matches!(
+            sealed::Sealed::position("zz", &t.1),
+            Err(Error::UnknownLock { name }) if name == "zz"
+        ));
     }
 
     #[test]
@@ -848,9 +840,9 @@ mod tests {
         b.register("x", 1).unwrap();
         let (ta, tb) = (freeze(a.entries, &[]), freeze(b.entries, &[]));
         let id = ta.0[0].id();
-        assert_eq!(ta.1.position_of(id), Ok(0));
+        assert_eq!(sealed::Sealed::position(&id, &ta.1), Ok(0));
         assert!(matches!(
-            tb.1.position_of(id),
+            sealed::Sealed::position(&id, &tb.1),
             Err(Error::UnknownLock { .. })
         ));
     }
@@ -947,7 +939,10 @@ mod tests {
             index.member("account", u64::MAX),
             Ok(1 + (u64::MAX % 4) as usize)
         );
-        assert_eq!(index.position("account#2"), index.member("account", 2));
+        assert_eq!(
+            sealed::Sealed::position("account#2", &index),
+            index.member("account", 2)
+        );
         assert!(matches!(
             index.member("ledger", 0),
             Err(Error::UnknownLock { .. })

@@ -80,13 +80,13 @@ impl Table {
 
     /// The position of the lock named `name`.
     pub(crate) fn position(&self, name: &str) -> Result<usize, Error> {
-        self.index.position(name)
+        crate::registry::sealed::Sealed::position(name, &self.index)
     }
 
     /// The position of the lock `id`, checking that it belongs to this table.
     #[inline]
     pub(crate) fn position_of(&self, id: LockId) -> Result<usize, Error> {
-        self.index.position_of(id)
+        crate::registry::sealed::Sealed::position(&id, &self.index)
     }
 
     pub(crate) fn lock_ref(&self, pos: usize) -> LockRef {
