@@ -498,8 +498,8 @@ impl<'p, M: Handle> Core<'p, M> {
         let timeout = if has_timer { timeout } else { Timeout::NONE };
         let cx = drive.context(timeout);
         let listens = cx.is_some();
-        walk.publish.at = Stamp::new(manager.timer.now_opt());
-        let busy = match walk.advance(&manager.table, cx) {
+        let at = Stamp::new(manager.timer.now_opt());
+        let busy = match walk.advance(&manager.table, cx, at) {
             Ok(()) => {
                 state.leave_for(State::Done);
                 // The sleep, if any, stays until the future is dropped: dropping it runs foreign
@@ -514,7 +514,7 @@ impl<'p, M: Handle> Core<'p, M> {
         if !drive.expired(timeout, &manager.timer, state) {
             return Poll::Pending;
         }
-        let error = Self::give_up(state, walker, busy, D::ONCE);
+        let error = Self::give_up(state, walker, busy, D::ONCE, at);
         drive.gave_up();
         Poll::Ready(Err(error))
     }
@@ -526,7 +526,13 @@ impl<'p, M: Handle> Core<'p, M> {
     /// future, holding nothing, answers a later poll with `PolledAfterCompletion`.
     #[cold]
     #[inline(never)]
-    fn give_up(state: &mut State, walker: &mut Walker<M>, busy: usize, once: bool) -> Error {
+    fn give_up(
+        state: &mut State,
+        walker: &mut Walker<M>,
+        busy: usize,
+        once: bool,
+        at: Stamp,
+    ) -> Error {
         let Walker {
             manager,
             walk,
@@ -536,14 +542,14 @@ impl<'p, M: Handle> Core<'p, M> {
         if !once {
             table.slots[busy].stats.timed_out();
         }
-        let lock = table.busy_lock_ref(busy, walk.publish.at.get());
+        let lock = table.busy_lock_ref(busy, at.get());
         #[cfg(feature = "tracing")]
         if once {
             crate::trace::would_block(lock.name(), lock.held_by().map(|h| h as _));
         } else {
             crate::trace::timed_out(
                 lock.name(),
-                walk.publish.label.as_ref().map(|l| l.as_str()),
+                walk.label.as_ref().map(|l| l.as_str()),
                 lock.held_by().map(|h| h as _),
             );
         }
@@ -564,13 +570,7 @@ impl<'p, M: Handle> Core<'p, M> {
     #[inline]
     fn held(walk: &mut Walk, claim: &mut Option<Arc<KeyState>>, origin: Origin<'p>) -> Held<'p> {
         let request = walk.finish();
-        Held::new(
-            request,
-            walk.holder,
-            walk.publish.label,
-            origin,
-            claim.take(),
-        )
+        Held::new(request, walk.holder, walk.label, origin, claim.take())
     }
 
     /// Polls the state machine (`.await`). Never inlined into the future's `poll`: the step,
@@ -801,7 +801,7 @@ impl<M: Handle> fmt::Debug for Core<'_, M> {
             .field("listening", &walk.is_listening())
             .field("timeout", &self.timeout.get())
             .field("sleeping", &self.sleep.is_some())
-            .field("owner", &walk.publish.label)
+            .field("owner", &walk.label)
             .finish()
     }
 }
@@ -877,7 +877,7 @@ macro_rules! options {
             /// that is `AsRef<str>`); status and the guard keep its first [`Label::CAPACITY`]
             /// bytes, cut at a character boundary.
             pub fn owner(mut self, label: impl AsRef<str>) -> Self {
-                self.core.walker.walk.publish.label = Some(Label::new(label.as_ref()));
+                self.core.walker.walk.label = Some(Label::new(label.as_ref()));
                 self
             }
 

@@ -172,13 +172,6 @@ impl PartialEq<&str> for Owner {
 
 // === The per-slot record ===
 
-/// What an acquisition publishes for each lock it takes.
-#[derive(Clone, Copy)]
-pub(crate) struct Publish {
-    pub(crate) label: Option<Label>,
-    pub(crate) at: Stamp,
-}
-
 /// A timestamp as the record keeps it: three 32-bit words, `nanos` [`NO_TIME`] for none.
 ///
 /// Twelve bytes aligned to four, where an `Option<Duration>` takes sixteen aligned to eight on
@@ -270,16 +263,23 @@ impl Record {
         }
     }
 
-    /// Publishes the holding `generation`, which the caller has just taken.
+    /// Publishes the holding `generation`, which the caller has just taken, with the
+    /// acquisition's label and the timestamp of the step that took it.
     #[inline]
-    pub(crate) fn publish(&self, generation: u32, holder: HolderId, p: &Publish) {
+    pub(crate) fn publish(
+        &self,
+        generation: u32,
+        holder: HolderId,
+        label: &Option<Label>,
+        at: Stamp,
+    ) {
         // Orders the lock's compare-and-swap (which bumped the generation) before the stores
         // below: a reader that sees any of them will see the new generation in its second load.
         fence(Ordering::Release);
         self.holder_first.store(holder.first(), Ordering::Relaxed);
         self.holder_generation
             .store(holder.generation(), Ordering::Relaxed);
-        match &p.label {
+        match label {
             Some(label) => {
                 for (slot, w) in self.label.iter().zip(label.words()) {
                     slot.store(w, Ordering::Relaxed);
@@ -289,11 +289,11 @@ impl Record {
             }
             None => self.label_len.store(NO_LABEL, Ordering::Relaxed),
         }
-        if p.at.nanos != NO_TIME {
-            self.secs_hi.store(p.at.secs_hi, Ordering::Relaxed);
-            self.secs_lo.store(p.at.secs_lo, Ordering::Relaxed);
+        if at.nanos != NO_TIME {
+            self.secs_hi.store(at.secs_hi, Ordering::Relaxed);
+            self.secs_lo.store(at.secs_lo, Ordering::Relaxed);
         }
-        self.nanos.store(p.at.nanos, Ordering::Relaxed);
+        self.nanos.store(at.nanos, Ordering::Relaxed);
         self.tag.store(generation, Ordering::Release);
     }
 
@@ -473,10 +473,8 @@ mod tests {
         slot.record.publish(
             taken.generation(),
             holder,
-            &Publish {
-                label: Some(Label::new("w")),
-                at: Stamp::new(Some(at)),
-            },
+            &Some(Label::new("w")),
+            Stamp::new(Some(at)),
         );
         let r = read(&slot.raw, &slot.record);
         assert_eq!(r.generation(), Some(taken.generation()));
@@ -495,10 +493,8 @@ mod tests {
         slot.record.publish(
             first.generation(),
             HolderId::new(0, first.generation()),
-            &Publish {
-                label: Some(Label::new("reader-1")),
-                at: Stamp::new(Some(Duration::from_secs(3))),
-            },
+            &Some(Label::new("reader-1")),
+            Stamp::new(Some(Duration::from_secs(3))),
         );
         let joined = slot.raw.try_lock(Mode::Shared, Turn::New).unwrap();
         assert!(!joined.first());

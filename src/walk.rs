@@ -14,7 +14,7 @@ use event_listener::{EventListener, Listener};
 use crate::handoff::{self, Owed, Then, Turn};
 use crate::key::KeyState;
 use crate::raw::{RawLock, Taken};
-use crate::record::{HolderId, Label, Publish, Stamp};
+use crate::record::{HolderId, Label, Stamp};
 use crate::set::{LockSet, Mode, Request};
 use crate::stats::WaitClock;
 use crate::sync::Arc;
@@ -153,8 +153,9 @@ pub(crate) struct Walk {
     turn: Turn,
     /// Counted in the cursor lock's waiting writers (new readers yield to it).
     writer_counted: bool,
-    /// What each holding this walk starts publishes for status readers.
-    pub(crate) publish: Publish,
+    /// The owner label each holding this walk starts publishes for status readers (with the
+    /// timestamp of the step that takes it, which the step passes in: kept out of the future).
+    pub(crate) label: Option<Label>,
     /// The holder id of this acquisition: inherited from a parent guard, or named after the
     /// first holding it starts.
     pub(crate) holder: Option<HolderId>,
@@ -180,10 +181,7 @@ impl Walk {
             listener: None,
             turn: Turn::New,
             writer_counted: false,
-            publish: Publish {
-                label,
-                at: Stamp::NONE,
-            },
+            label,
             holder,
             key: ManuallyDrop::new(None),
             wait_clock: WaitClock::new(),
@@ -194,7 +192,8 @@ impl Walk {
 
     /// Takes locks upward from the cursor. `Ok` when all are held; `Err(pos)` when the lock at
     /// `pos` is busy. With a context, the walk then listens for its release and the context's
-    /// waker will be woken; without one, it only tries.
+    /// waker will be woken; without one, it only tries. `at` is this step's timestamp: what the
+    /// holdings it starts publish, and where waiting starts and stops for the statistics.
     ///
     /// If it unwinds (a waker's `clone` panics while the walk registers it), the invariant holds:
     /// the walk can be advanced again or released.
@@ -203,6 +202,7 @@ impl Walk {
         &mut self,
         table: &Table,
         mut cx: Option<&mut Context<'_>>,
+        at: Stamp,
     ) -> Result<(), usize> {
         let any_shared = !self.request.shared.is_empty();
         // The uncontended path: a walk that waits for nothing takes free locks with first tries
@@ -223,7 +223,7 @@ impl Walk {
                 let Ok(taken) = slot.raw.try_lock(mode, Turn::New) else {
                     break 'uncontended;
                 };
-                let parts = (&mut self.holder, &self.publish, &mut self.wait_clock);
+                let parts = (&mut self.holder, &self.label, &mut self.wait_clock, at);
                 Self::took(parts, slot, pos, taken, mode, false);
                 self.next = pos + 1;
             }
@@ -250,14 +250,14 @@ impl Walk {
                         // What a refused waiter does is the hand-off policy's to say.
                         self.listener = Some(match handoff::refused(self.turn, busy) {
                             Then::StartWaiting => {
-                                self.wait_clock.start(self.publish.at.get());
+                                self.wait_clock.start(at.get());
                                 #[cfg(feature = "tracing")]
                                 {
-                                    self.trace_since = self.publish.at.get();
+                                    self.trace_since = at.get();
                                     crate::trace::waits(
                                         slot.info.name(),
                                         mode,
-                                        self.publish.label.as_ref().map(|l| l.as_str()),
+                                        self.label.as_ref().map(|l| l.as_str()),
                                         self.request.want.iter_rev_below(self.next).count(),
                                     );
                                 }
@@ -295,7 +295,7 @@ impl Walk {
                 }
             };
             let waited = self.turn != Turn::New;
-            let parts = (&mut self.holder, &self.publish, &mut self.wait_clock);
+            let parts = (&mut self.holder, &self.label, &mut self.wait_clock, at);
             Self::took(parts, slot, pos, taken, mode, waited);
             self.next = pos + 1;
             // Only a walk that waited has anything to reset. The bookkeeping first, which runs no
@@ -327,10 +327,10 @@ impl Walk {
                 crate::trace::got(
                     slot.info.name(),
                     mode,
-                    self.publish.label.as_ref().map(|l| l.as_str()),
+                    self.label.as_ref().map(|l| l.as_str()),
                     self.trace_since
                         .take()
-                        .zip(self.publish.at.get())
+                        .zip(at.get())
                         .map(|(since, now)| now.saturating_sub(since)),
                 );
             }
@@ -344,7 +344,12 @@ impl Walk {
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn took(
-        (holder, publish, wait_clock): (&mut Option<HolderId>, &Publish, &mut WaitClock),
+        (holder, label, wait_clock, at): (
+            &mut Option<HolderId>,
+            &Option<Label>,
+            &mut WaitClock,
+            Stamp,
+        ),
         slot: &Slot,
         pos: usize,
         taken: Taken,
@@ -353,13 +358,10 @@ impl Walk {
     ) {
         if taken.first() {
             let holder = *holder.get_or_insert_with(|| HolderId::new(pos, taken.generation()));
-            slot.record.publish(taken.generation(), holder, publish);
+            slot.record.publish(taken.generation(), holder, label, at);
         }
-        slot.stats.acquired(
-            mode == Mode::Shared,
-            waited,
-            wait_clock.stop(publish.at.get()),
-        );
+        slot.stats
+            .acquired(mode == Mode::Shared, waited, wait_clock.stop(at.get()));
     }
 
     /// Gives back every lock taken so far, newest first, and stops waiting.
