@@ -49,17 +49,39 @@ impl Origin<'_> {
 /// A nested guard points at its parent's record (it borrows the parent mutably, so the parent
 /// cannot change or go away meanwhile): what a guard covers is its own locks and its parents',
 /// looked up along that short chain rather than copied into every child.
+///
+/// The record is built by the acquire's poll and then moved at least twice on the uncontended
+/// path (out of the poll's `Poll<Result<..>>`, into the caller's guard), so its layout is fixed
+/// (`repr(C)`) for those moves: the request and the origin are copied in from the future in
+/// 16-byte pieces, and [`Tail`] at the end keeps the tags of the `Result` and `Poll` around
+/// it there. With the tags in the request's first word, as the compiler chose before, each
+/// move copied the record from its eighth byte on, every 16-byte load straddling two of the
+/// stores that had just written it, and waited for them to retire (a store-to-load forwarding
+/// stall; about a tenth of an uncontended one-lock acquire and release on an x86-64 CPU).
+#[repr(C)]
 pub(crate) struct Held<'p> {
     /// The locks this guard took, and releases; `own.shared` says which it holds shared.
     own: Request,
-    /// For a nested guard: its parent's record.
-    parent: Option<&'p Held<'p>>,
+    /// Where `acquire` was called, and for a nested guard its parent's record (from which
+    /// [`top_at`](Self::top_at) follows).
+    origin: Origin<'p>,
     pub(crate) owner: Option<Label>,
-    pub(crate) holder: Option<HolderId>,
-    /// Where the highest covered lock was taken.
-    top_at: &'static Location<'static>,
     /// The task key this guard's locks are claimed under, if any: released with them.
     key: Option<Arc<KeyState>>,
+    pub(crate) holder: Option<HolderId>,
+    #[cfg(target_pointer_width = "64")]
+    tail: Tail,
+}
+
+/// A word with one valid value, at the end of [`Held`]: its invalid values are the largest
+/// niche in the record (one more than a lock set's tag has), so enums around the record keep
+/// their tags in it. Only on 64-bit targets, whose CPUs forward stores to loads of the same
+/// width only; an MCU has no such stall, and its guards stay eight bytes smaller.
+#[cfg(target_pointer_width = "64")]
+#[repr(usize)]
+#[derive(Clone, Copy)]
+enum Tail {
+    Only = 0,
 }
 
 impl<'p> Held<'p> {
@@ -71,17 +93,14 @@ impl<'p> Held<'p> {
         origin: Origin<'p>,
         key: Option<Arc<KeyState>>,
     ) -> Self {
-        let top_at = match origin.parent {
-            Some(parent) if own.want.is_empty() => parent.top_at,
-            _ => origin.caller,
-        };
         Self {
             own,
-            parent: origin.parent,
+            origin,
             owner,
-            holder,
-            top_at,
             key,
+            holder,
+            #[cfg(target_pointer_width = "64")]
+            tail: Tail::Only,
         }
     }
 
@@ -93,7 +112,7 @@ impl<'p> Held<'p> {
 
     /// This record and its parents', innermost first.
     pub(crate) fn chain(&self) -> impl Iterator<Item = &Held<'_>> + '_ {
-        core::iter::successors(Some(self), |h| h.parent.map(|p| p as &Held<'_>))
+        core::iter::successors(Some(self), |h| h.origin.parent.map(|p| p as &Held<'_>))
     }
 
     /// How this guard, with its parents, holds the lock at `pos`.
@@ -106,7 +125,7 @@ impl<'p> Held<'p> {
     /// Every lock this guard covers, and which of them are held shared only. A nested request
     /// never takes a lock its parents cover, so the levels' sets are disjoint and modes add up.
     pub(crate) fn covered(&self, table: &Table) -> Request {
-        if self.parent.is_none() {
+        if self.origin.parent.is_none() {
             return self.own.clone();
         }
         let mut covered = Request {
@@ -122,7 +141,12 @@ impl<'p> Held<'p> {
 
     /// Where the highest covered lock was taken.
     pub(crate) fn top_at(&self) -> &'static Location<'static> {
-        self.top_at
+        // A nested guard that took nothing new covers its parent's locks alone.
+        let mut h = self;
+        while let (Some(parent), true) = (h.origin.parent, h.own.want.is_empty()) {
+            h = parent;
+        }
+        h.origin.caller
     }
 
     pub(crate) fn locks<'t>(&self, table: &'t Table) -> impl Iterator<Item = &'t LockInfo> {

@@ -160,3 +160,38 @@ fn order_checks_see_every_level_of_a_deep_stack() {
     assert_eq!(g4.own_locks().count(), 0);
     assert_eq!(g4.locks().count(), 2);
 }
+
+/// An order violation names where the highest held lock was taken: the call that took it, even
+/// through nested guards that took nothing new (their own calls took none of the locks).
+#[test]
+fn an_order_violation_names_the_call_that_took_the_highest_lock() {
+    fn line_of(e: Result<lockorder::Guard<'_>, Error>) -> u32 {
+        match e {
+            Err(Error::OrderViolation { held, .. }) => {
+                held.acquired_at().expect("a nested refusal names the call").line()
+            }
+            other => panic!("expected an order violation, got {other:?}"),
+        }
+    }
+    let m = manager(ABC);
+    let took_b = line!() + 1;
+    let mut outer = m.try_acquire(["b"]).unwrap();
+    assert_eq!(line_of(outer.acquire(["a"]).try_now()), took_b);
+    // A nested guard over locks its parent covers took nothing: the parent's call took "b".
+    let mut same = outer.acquire(["b"]).try_now().unwrap();
+    assert_eq!(line_of(same.acquire(["a"]).try_now()), took_b);
+    let mut deeper = same.acquire_shared(["b"]).try_now().unwrap();
+    assert_eq!(line_of(deeper.acquire(["a"]).try_now()), took_b);
+    // One that takes a higher lock names its own call.
+    let took_c = line!() + 1;
+    let mut higher = deeper.acquire(["b", "c"]).try_now().unwrap();
+    assert_eq!(line_of(higher.acquire(["a"]).try_now()), took_c);
+    let mut over_c = higher.acquire(["c"]).try_now().unwrap();
+    assert_eq!(line_of(over_c.acquire(["a"]).try_now()), took_c);
+    drop(over_c);
+    drop(higher);
+    drop(deeper);
+    drop(same);
+    drop(outer);
+    assert_all_free(&m);
+}
