@@ -167,9 +167,10 @@ fn order_checks_see_every_level_of_a_deep_stack() {
 fn an_order_violation_names_the_call_that_took_the_highest_lock() {
     fn line_of(e: Result<lockorder::Guard<'_>, Error>) -> u32 {
         match e {
-            Err(Error::OrderViolation { held, .. }) => {
-                held.acquired_at().expect("a nested refusal names the call").line()
-            }
+            Err(Error::OrderViolation { held, .. }) => held
+                .acquired_at()
+                .expect("a nested refusal names the call")
+                .line(),
             other => panic!("expected an order violation, got {other:?}"),
         }
     }
