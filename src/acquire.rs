@@ -288,12 +288,16 @@ pub(crate) fn start_keyed(
             lock: request.want.first().map(|pos| table.lock_ref(pos)),
         });
     };
-    let violation = |requested: usize, held: usize| {
+    let violation = |requested: usize, held: usize, at: Option<&'static Location<'static>>| {
         #[cfg(feature = "tracing")]
         trace_refusal(table, Refusal::Order { requested, held });
+        let held = table.lock_ref(held);
         Error::OrderViolation {
             requested: table.lock_ref(requested),
-            held: table.lock_ref(held),
+            held: match at {
+                Some(at) => held.acquired_at_location(at),
+                None => held,
+            },
         }
     };
     match &origin.parent {
@@ -303,9 +307,11 @@ pub(crate) fn start_keyed(
                 Ok(()) => {}
                 Err(Refusal::Order { requested, held }) => {
                     // Named against the whole key, whose highest lock is at least the
-                    // parent's when the parent counts under it.
-                    let held = key.highest().map_or(held, |k| k.max(held));
-                    return Err(violation(requested, held));
+                    // parent's when the parent counts under it; where it was taken is known
+                    // when it is the parent's.
+                    let top = key.highest().map_or(held, |k| k.max(held));
+                    let at = (top == held).then(|| parent.top_at());
+                    return Err(violation(requested, top, at));
                 }
                 Err(Refusal::Upgrade { lock }) => {
                     #[cfg(feature = "tracing")]
@@ -318,7 +324,7 @@ pub(crate) fn start_keyed(
         }
     }
     if let Err(below) = key.claim(&request.want) {
-        return Err(violation(below.requested, below.held));
+        return Err(violation(below.requested, below.held, None));
     }
     *claim = Some(key);
     *state = State::Walking;

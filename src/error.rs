@@ -248,7 +248,9 @@ pub enum Error {
         /// The lowest-ordered lock that was asked for and is not already held.
         requested: LockRef,
         /// The highest-ordered lock held by the guard, with where it was acquired
-        /// ([`LockRef::acquired_at`]).
+        /// ([`LockRef::acquired_at`]). Under a [task key](crate::TaskKey), the highest lock
+        /// claimed under the key: where it was acquired is known when the guard (or a parent)
+        /// took it, not when another guard under the key did.
         held: LockRef,
     },
     /// A nested acquisition asked for exclusive use of a lock that the guard holds shared.

@@ -196,3 +196,29 @@ fn an_order_violation_names_the_call_that_took_the_highest_lock() {
     drop(outer);
     assert_all_free(&m);
 }
+
+/// The same through a guard taken under a task key: where the parent took its highest lock is
+/// named when that lock is the key's highest; a higher lock of another guard under the key is
+/// named without a location (its guard is not on this chain).
+#[test]
+fn a_keyed_nested_order_violation_names_the_parents_call() {
+    fn at_line(e: Result<lockorder::Guard<'_>, Error>) -> Option<u32> {
+        match e {
+            Err(Error::OrderViolation { held, .. }) => held.acquired_at().map(|at| at.line()),
+            other => panic!("expected an order violation, got {other:?}"),
+        }
+    }
+    let m = manager(ABC);
+    let key = m.task_key();
+    let took_b = line!() + 1;
+    let mut outer = m.acquire(["b"]).key(&key).try_now().unwrap();
+    assert_eq!(at_line(outer.acquire(["a"]).try_now()), Some(took_b));
+    let mut same = outer.acquire(["b"]).try_now().unwrap();
+    assert_eq!(at_line(same.acquire(["a"]).try_now()), Some(took_b));
+    drop(same);
+    let other = m.acquire(["c"]).key(&key).try_now().unwrap();
+    assert_eq!(at_line(outer.acquire(["a"]).try_now()), None);
+    drop(other);
+    drop(outer);
+    assert_all_free(&m);
+}
