@@ -160,8 +160,8 @@ pub(crate) struct Walk {
     /// first holding it starts.
     pub(crate) holder: Option<HolderId>,
     /// The task key given with `key()`, until the request starts and claims under it. Not the
-    /// walk's own: kept here because it fills the walk's padding (an acquire future of 160
-    /// bytes instead of 168 on 32-bit targets). Dropped by the future's walker
+    /// walk's own: kept here because it fills what would be the walk's padding on 32-bit
+    /// targets (an acquire future eight bytes smaller there). Dropped by the future's walker
     /// ([`crate::acquire::Walker`]), not by the walk's drop glue, which stays as small as it
     /// was and is inlined into the future's drop (a walk with a field to drop is not).
     pub(crate) key: ManuallyDrop<Option<Arc<KeyState>>>,
