@@ -186,7 +186,7 @@ def svg(data, interleaved):
     funcs = [f for f in ORDER if f in w1 or f in w2 or f in w3 or any(f in g for g in w4.values())]
     s += legend(40, 900, funcs)
     note = ("W1/W3: interleaved pass, fastest of 60 rounds; W2/W4: median of 16 alternating rounds; "
-            "W4's async-lock and tokio are their RwLocks"
+            "W4's async-lock, tokio and maitake-sync are their RwLocks"
             if interleaved else "criterion mean estimates")
     s.append(f'<text x="{width - 10}" y="{height - 8}" text-anchor="end" font-size="10" fill="#666">'
              f"cargo bench --bench lockorder; {note}</text>")

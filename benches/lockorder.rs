@@ -22,8 +22,8 @@
 //! * **W4, read-mostly**: W2's workload at T = 8 and 64 with 90 % of the operations taking their 3
 //!   locks shared. In `W4_read_mostly` the other 10 % take all 3 exclusive; in `W4_one_writer`
 //!   they take one exclusive and two shared (`acquire([a]).shared([b, c])`), the mixed sets
-//!   `lockorder` exists for. Peers are `async_lock::RwLock` and `tokio::sync::RwLock`, taken one
-//!   by one in ascending order with `read()` or `write()`. The instrumented run (rounds
+//!   `lockorder` exists for. Peers are `async_lock::RwLock`, `tokio::sync::RwLock` and
+//!   `maitake_sync::RwLock`, taken one by one in ascending order with `read()` or `write()`. The instrumented run (rounds
 //!   alternating as in W2, `target/criterion/w4-stats.json`) reports writers' and readers'
 //!   waits apart: a read-mostly lock is judged by how long its writers wait.
 //!
@@ -512,6 +512,7 @@ fn w2_stats() {
 
 type AsyncRwLock = async_lock::RwLock<()>;
 type TokioRwLock = tokio::sync::RwLock<()>;
+type MaitakeRwLock = maitake_sync::RwLock<()>;
 
 fn w4(c: &mut Criterion) {
     let rt = runtime();
@@ -535,6 +536,7 @@ fn w4_subjects() -> Vec<Box<dyn Subject>> {
         Box::new(Lockorder::new()),
         Box::new(Peers::<AsyncRwLock>::new()),
         Box::new(Peers::<TokioRwLock>::new()),
+        Box::new(Peers::<MaitakeRwLock>::new()),
     ]
 }
 

@@ -275,6 +275,22 @@ impl RwPeer for tokio::sync::RwLock<()> {
     }
 }
 
+impl RwPeer for maitake_sync::RwLock<()> {
+    const NAME: &'static str = "maitake-sync";
+    type Read<'a> = maitake_sync::RwLockReadGuard<'a, ()>;
+    type Write<'a> = maitake_sync::RwLockWriteGuard<'a, ()>;
+
+    fn new() -> Self {
+        maitake_sync::RwLock::new(())
+    }
+    fn read(&self) -> impl Future<Output = Self::Read<'_>> + Send {
+        maitake_sync::RwLock::read(self)
+    }
+    fn write(&self) -> impl Future<Output = Self::Write<'_>> + Send {
+        maitake_sync::RwLock::write(self)
+    }
+}
+
 /// A peer's guard in either mode; it is only ever dropped.
 pub(crate) enum Held<R, W> {
     Read(R),
