@@ -318,7 +318,9 @@ pub(crate) trait Locks: Send + Sync + 'static {
     fn take(&self, op: Op) -> impl Future<Output = Self::Held<'_>> + Send;
 }
 
-/// `lockorder` by id: the whole set in one call, in the order the locks were picked.
+/// `lockorder` by id: the whole set in one call, in the order the locks were picked, built and
+/// awaited inside the `async fn`, as the peers build theirs and as a caller writes
+/// `m.acquire(ids).await`.
 pub(crate) struct ById {
     m: LockManager,
     ids: Vec<LockId>,
@@ -333,12 +335,37 @@ impl Locks for ById {
         Self { m, ids }
     }
 
-    fn take(&self, op: Op) -> impl Future<Output = Self::Held<'_>> + Send {
+    async fn take(&self, op: Op) -> Self::Held<'_> {
         let [a, b, c] = op.locks.map(|i| self.ids[i]);
+        match op.kind {
+            Kind::Write => self.m.acquire([a, b, c]).await,
+            Kind::Read => self.m.acquire_shared([a, b, c]).await,
+            Kind::OneWriter => self.m.acquire([a]).shared([b, c]).await,
+        }
+        .expect("known ids")
+    }
+}
+
+/// [`ById`], but the acquire future is built before the `async` block that awaits it, which
+/// captures it: the future is then moved with every future around it (into the block, out of
+/// `take`, into the operation). Measures what moving the acquire future costs
+/// (`benches/moves.rs`).
+pub(crate) struct ByIdMoved(ById);
+
+impl Locks for ByIdMoved {
+    const NAME: &'static str = "lockorder-id, moved";
+    type Held<'a> = lockorder::Guard<'a>;
+
+    fn new() -> Self {
+        Self(ById::new())
+    }
+
+    fn take(&self, op: Op) -> impl Future<Output = Self::Held<'_>> + Send {
+        let [a, b, c] = op.locks.map(|i| self.0.ids[i]);
         let acquire = match op.kind {
-            Kind::Write => self.m.acquire([a, b, c]),
-            Kind::Read => self.m.acquire_shared([a, b, c]),
-            Kind::OneWriter => self.m.acquire([a]).shared([b, c]),
+            Kind::Write => self.0.m.acquire([a, b, c]),
+            Kind::Read => self.0.m.acquire_shared([a, b, c]),
+            Kind::OneWriter => self.0.m.acquire([a]).shared([b, c]),
         };
         async { acquire.await.expect("known ids") }
     }
