@@ -6,20 +6,25 @@
 //!
 //! W2's operation without a yield (3 random locks of 16, exclusive, a tiny critical section),
 //! one task on a single-threaded tokio runtime, so that nothing waits and the time per operation
-//! is the cost of taking and releasing a set through the layers of `async` code around it.
-//! Subjects, timed in alternating rounds (fastest and median round, ns per operation):
+//! is the cost of taking and releasing a set through the layers of `async` code around it (the
+//! operation, the wait counter, `take`). Subjects, timed in rounds whose order rotates, after one
+//! round of each to warm up (fastest and median round, ns per operation):
 //!
 //! * `lockorder-id`: W2's subject, an `async fn` that builds and awaits its acquire future;
 //! * `lockorder-id, moved`: the acquire future built first and captured by the `async` block
-//!   that awaits it, so that it is moved with every future around it (as when a caller passes
-//!   the future on: to a combinator, a spawned task, a `select!`);
-//! * `async-lock`, `futures`: W2's peers (their lock futures are small and built inside);
-//! * `async-lock, padded`: `async-lock` with its `take` future carrying as many extra bytes as
-//!   `lockorder`'s acquire future has, written when it is built: the cost of the size alone.
+//!   that awaits it, so that it is moved, freshly written, with every future around it (as when
+//!   a caller passes the future on: to a combinator, a `select!`, a helper);
+//! * `async-lock`, `futures`: W2's peers, whose `take` is an `async fn` that builds its lock
+//!   futures where it awaits them;
+//! * `async-lock, boxed`: `async-lock` with its `take` future boxed, so that the layers move a
+//!   pointer (the baseline of the next row);
+//! * `async-lock, padded`: the boxed row with as many bytes as `lockorder`'s acquire future
+//!   beside the box, written when the future is built and moved with it: against the boxed row,
+//!   what moving that many fresh bytes costs (writing them included, a few ns).
 //!
 //! A future larger than a few words is moved with a call to `memcpy`, whose wide loads of bytes
 //! just written by narrower stores wait for those stores to retire (a store-to-load forwarding
-//! stall), once per move.
+//! stall).
 
 mod common;
 
@@ -38,8 +43,8 @@ const OPS: usize = 200_000;
 /// Rounds per subject, alternating between the subjects.
 const ROUNDS: usize = 15;
 
-/// Bytes of `lockorder`'s acquire future (no timer), in words.
-const ACQUIRE_WORDS: usize = size_of::<Acquire<'static, NoTimer>>() / size_of::<u64>();
+/// Bytes of `lockorder`'s acquire future (no timer), in words (rounded up).
+const ACQUIRE_WORDS: usize = size_of::<Acquire<'static, NoTimer>>().div_ceil(size_of::<u64>());
 
 type AsyncLock = OneByOne<Exclusive<async_lock::Mutex<()>>>;
 type FuturesLock = OneByOne<Exclusive<futures::lock::Mutex<()>>>;
@@ -62,7 +67,11 @@ impl<F: Future, const N: usize> Future for PaddedFuture<F, N> {
 }
 
 impl<L: Locks, const N: usize> Locks for Padded<L, N> {
-    const NAME: &'static str = "async-lock, padded";
+    const NAME: &'static str = if N == 0 {
+        "async-lock, boxed"
+    } else {
+        "async-lock, padded"
+    };
     type Held<'a> = L::Held<'a>;
 
     fn new() -> Self {
@@ -95,20 +104,19 @@ fn main() {
         Box::new(Contended::<Padded<AsyncLock, ACQUIRE_WORDS>>::new()),
         Box::new(Contended::<FuturesLock>::new()),
     ];
-    let names = [
-        "lockorder-id",
-        "lockorder-id, moved",
-        "async-lock",
-        "async-lock, boxed",
-        "async-lock, padded",
-        "futures",
-    ];
+    let run = |subject: &dyn Subject| {
+        let start = Instant::now();
+        subject.round(&rt, 1, OPS, Mix::EXCLUSIVE_NO_YIELD, false);
+        start.elapsed().as_nanos() as f64 / OPS as f64
+    };
+    for subject in &subjects {
+        run(subject.as_ref());
+    }
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); subjects.len()];
-    for _ in 0..ROUNDS {
-        for (subject, times) in subjects.iter().zip(&mut times) {
-            let start = Instant::now();
-            subject.round(&rt, 1, OPS, Mix::EXCLUSIVE_NO_YIELD, false);
-            times.push(start.elapsed().as_nanos() as f64 / OPS as f64);
+    for round in 0..ROUNDS {
+        for i in 0..subjects.len() {
+            let i = (i + round) % subjects.len();
+            times[i].push(run(subjects[i].as_ref()));
         }
     }
     println!(
@@ -117,10 +125,11 @@ fn main() {
         ACQUIRE_WORDS * 8
     );
     println!("{:<22} {:>12} {:>12}", "subject", "min ns/op", "med ns/op");
-    for (name, times) in names.iter().zip(&mut times) {
+    for (subject, times) in subjects.iter().zip(&mut times) {
         times.sort_by(f64::total_cmp);
         println!(
-            "{name:<22} {:>12.1} {:>12.1}",
+            "{:<22} {:>12.1} {:>12.1}",
+            subject.name(),
             times[0],
             times[times.len() / 2]
         );
