@@ -1031,9 +1031,9 @@ pin_project! {
     /// The future holds the whole request, its options and the state of its walk: 184 bytes on
     /// x86-64 without a timer, plus the timer's sleep future with one. Await it where it is
     /// built (`m.acquire(ids).await`): a future built first and then passed on, or captured by
-    /// an `async` block, is copied with every future it is moved with, and on x86-64 such a
-    /// copy waits for the stores that just built it (about 66 ns per operation through three
-    /// layers in `benches/moves.rs`, as much as `async-lock` pays with a future that large).
+    /// an `async` block, is copied with every future it is moved with, and on x86-64 a copy made
+    /// just after the future was built waits for the stores that built it (57-75 ns more per
+    /// operation through the layers of `benches/moves.rs` than awaiting it in place).
     ///
     /// # Unpin
     ///
