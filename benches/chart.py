@@ -41,11 +41,12 @@ W4_GROUPS = {
 }
 FLOOR = "atomic-floor"
 PHASE1, PREV = "lockorder-phase1", "lockorder-prev"
-ORDER = [LOCKORDER, PHASE1, PREV, "lockorder-shared", "lockorder-name", "async-lock", "tokio", "futures", "maitake-sync", FLOOR]
+ORDER = [LOCKORDER, PHASE1, PREV, "lockorder-id-moved", "lockorder-shared", "lockorder-name", "async-lock", "tokio", "futures", "maitake-sync", FLOOR]
 COLORS = {
     LOCKORDER: "#d62728",
     PHASE1: "#bcbd22",
     PREV: "#ffbb78",
+    "lockorder-id-moved": "#c49c94",
     "lockorder-shared": "#e377c2",
     "lockorder-name": "#ff9896",
     "async-lock": "#1f77b4",

@@ -12,7 +12,10 @@
 //!   repeatedly takes a random 3 of them, asked for in random order (peers sort, then lock
 //!   upward), runs a tiny critical section that yields to the scheduler once while holding the
 //!   locks (so that tasks on the same worker meet held locks), and releases. Reported per
-//!   operation (one 3-lock acquisition). The instrumented run also does a second variant with no
+//!   operation (one 3-lock acquisition). `lockorder-id` builds and awaits its acquire future
+//!   inside its `async fn take`, as the peers build theirs; `lockorder-id-moved` builds it first
+//!   and awaits it in an `async` block that captures it, so that it is moved with the futures
+//!   around it (`benches/moves.rs`). The instrumented run also does a second variant with no
 //!   yield while holding (the workers meet held locks only when they collide). After the timed
 //!   runs, a separate instrumented run per
 //!   row prints wait percentiles, the share of acquisitions that had to wait, CPU use and the
@@ -55,7 +58,8 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 use common::contended::{
-    alternating, runtime, Exclusive, Lockorder, Mix, Peers, Row, Subject, PICK, READERS, WRITERS,
+    alternating, runtime, ByIdMoved, Contended, Exclusive, Lockorder, Mix, Peers, Row, Subject,
+    PICK, READERS, WRITERS,
 };
 use common::{lock_each, manager, manager_of, names, ready, Peer, LOCKS};
 
@@ -401,6 +405,9 @@ fn w2(c: &mut Criterion) {
 fn w2_subjects() -> Vec<Box<dyn Subject>> {
     vec![
         Box::new(Lockorder::new()),
+        // The same library with its acquire future built before the `async` block that awaits
+        // it, and moved with the futures around it (see `benches/moves.rs`).
+        Box::new(Contended::<ByIdMoved>::new()),
         Box::new(Peers::<Exclusive<AsyncLock>>::new()),
         Box::new(Peers::<Exclusive<TokioMutex>>::new()),
         Box::new(Peers::<Exclusive<FuturesMutex>>::new()),
@@ -477,13 +484,13 @@ fn w2_stats() {
              {PICK}"
         );
         println!(
-            "{:<14} {:>3} {:>10} {:>9} {:>9} {:>10} {:>8} {:>6} {:>8}",
+            "{:<18} {:>3} {:>10} {:>9} {:>9} {:>10} {:>8} {:>6} {:>8}",
             "impl", "T", "ops/s", "p50 ns", "p99 ns", "max ns", "waited%", "cores", "busier%"
         );
         for r in &rows {
             let w = &r.all;
             println!(
-                "{:<14} {:>3} {:>10.0} {:>9} {:>9} {:>10} {:>8.1} {:>6} {:>8.1}",
+                "{:<18} {:>3} {:>10.0} {:>9} {:>9} {:>10} {:>8.1} {:>6} {:>8.1}",
                 r.name,
                 r.tasks,
                 r.ops_per_sec,

@@ -11,7 +11,7 @@
 //! round of each to warm up (fastest and median round, ns per operation):
 //!
 //! * `lockorder-id`: W2's subject, an `async fn` that builds and awaits its acquire future;
-//! * `lockorder-id, moved`: the acquire future built first and captured by the `async` block
+//! * `lockorder-id-moved`: the acquire future built first and captured by the `async` block
 //!   that awaits it, so that it is moved, freshly written, with every future around it (as when
 //!   a caller passes the future on: to a combinator, a `select!`, a helper);
 //! * `async-lock`, `futures`: W2's peers, whose `take` is an `async fn` that builds its lock

@@ -353,7 +353,7 @@ impl Locks for ById {
 pub(crate) struct ByIdMoved(ById);
 
 impl Locks for ByIdMoved {
-    const NAME: &'static str = "lockorder-id, moved";
+    const NAME: &'static str = "lockorder-id-moved";
     type Held<'a> = lockorder::Guard<'a>;
 
     fn new() -> Self {
