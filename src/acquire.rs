@@ -1029,11 +1029,12 @@ pin_project! {
     /// # Size
     ///
     /// The future holds the whole request, its options and the state of its walk: 184 bytes on
-    /// x86-64 without a timer, plus the timer's sleep future with one. Await it where it is
-    /// built (`m.acquire(ids).await`): a future built first and then passed on, or captured by
-    /// an `async` block, is copied with every future it is moved with, and on x86-64 a copy made
-    /// just after the future was built waits for the stores that built it (57-75 ns more per
-    /// operation through the layers of `benches/moves.rs` than awaiting it in place).
+    /// x86-64 without a timer and without the `stats` and `tracing` features (which add fields),
+    /// more with a timer, whose sleep future it holds. Await it where it is built
+    /// (`m.acquire(ids).await`): a future built first and then passed on, or captured by an
+    /// `async` block, is copied with every future it is moved with, and a copy made just after
+    /// the future was built may wait for the stores that built it (on an AMD EPYC VM, 57-75 ns
+    /// more per operation through the layers of `benches/moves.rs` than awaiting it in place).
     ///
     /// # Unpin
     ///
