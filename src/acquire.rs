@@ -1168,7 +1168,7 @@ mod tests {
     ))]
     fn the_acquire_future_is_the_size_its_docs_state() {
         assert_eq!(
-            core::mem::size_of::<crate::futures::Acquire<'static, crate::NoTimer>>(),
+            core::mem::size_of::<Acquire<'static, crate::timer::NoTimer>>(),
             184
         );
     }
