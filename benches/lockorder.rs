@@ -26,9 +26,10 @@
 //!   locks shared. In `W4_read_mostly` the other 10 % take all 3 exclusive; in `W4_one_writer`
 //!   they take one exclusive and two shared (`acquire([a]).shared([b, c])`), the mixed sets
 //!   `lockorder` exists for. Peers are `async_lock::RwLock`, `tokio::sync::RwLock` and
-//!   `maitake_sync::RwLock`, taken one by one in ascending order with `read()` or `write()`. The instrumented run (rounds
-//!   alternating as in W2, `target/criterion/w4-stats.json`) reports writers' and readers'
-//!   waits apart: a read-mostly lock is judged by how long its writers wait.
+//!   `maitake_sync::RwLock`, taken one by one in ascending order with `read()` or `write()`.
+//!   The instrumented run (rounds alternating as in W2, `target/criterion/w4-stats.json`)
+//!   reports writers' and readers' waits apart: a read-mostly lock is judged by how long its
+//!   writers wait.
 //!
 //! Criterion measures one row after another, so on a shared machine a burst of load from
 //! elsewhere can land on one row only. After the criterion runs, W1 and W3 are therefore timed
