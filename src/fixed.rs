@@ -103,8 +103,8 @@ use crate::timer::{MaybeTimer, Timer};
 /// descriptions stay in the program's read-only data. With more than 128 locks, every acquire
 /// allocates the set of the locks it takes, as with a built manager of that size. Status reports ([`LockManager::status`]) and the errors for bad
 /// input that carry a name ([`Error::UnknownLock`](crate::Error::UnknownLock)) allocate as with a
-/// built manager, and so does waiting: `event-listener` allocates a lock's waiter list on its
-/// first contention, and a listener per wait.
+/// built manager, and so does waiting: a lock's waiter lists allocate their buffer at its first
+/// contention, and grow it to the most waiters the lock has had at once (no allocation per wait).
 ///
 /// # Ids
 ///

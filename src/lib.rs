@@ -46,7 +46,7 @@
 //!   Or declare the locks in the program with [`hierarchy!`]: a `static` manager built in
 //!   const context, with `const` ids, that needs no allocation to build or to take free locks.
 //! * **One raw reader-writer lock per slot**: an atomic state word, a count of waiting writers
-//!   and three `event-listener` events (readers, writers, the waiter holding a reservation). A
+//!   and three FIFO waiter lists (readers, writers, the waiter holding a reservation). A
 //!   free lock is taken with one compare-and-swap and given back with one atomic update (a
 //!   writer's is a single read-modify-write, a reader's a compare-and-swap, retried if another
 //!   reader changed the word in between); nothing is allocated, and no sleep is created unless
@@ -72,9 +72,10 @@
 //!
 //! Panics in foreign code (the timer, a waker) keep no lock: a poll that unwinds leaves its
 //! future able to go on (dropping it releases what it took), and a guard whose release wakes a
-//! waker that panics still releases all its locks while unwinding. Wakers should not panic all
-//! the same: `event-listener` wakes while holding its waiter list's lock, and a panic there can
-//! strand later waiters of that lock.
+//! waker that panics still releases all its locks while unwinding, and every other waiter it
+//! notified is woken all the same: wakers run after the waiter lists' lock, and with `std` a
+//! waker's panic is caught and goes on once the release is done (without `std` it unwinds from
+//! the release, and waiters that release had yet to wake sleep until their timeout).
 //!
 //! # Reentrancy goes through the guard
 //!
@@ -109,10 +110,10 @@
 //!
 //! # `no_std`
 //!
-//! The crate is `#![no_std]` and needs `alloc`. The `std` feature (on by default) uses the standard
-//! library's locks inside `event-listener`. Without it, `event-listener` guards its lists of
-//! waiters with a spin lock; the `critical-section` feature uses a critical section instead, which
-//! the application provides (usually its HAL does). Targets without atomic compare-and-swap
+//! The crate is `#![no_std]` and needs `alloc`. The `std` feature (on by default) guards each
+//! lock's lists of waiters with the standard library's mutex. Without it they are guarded by a
+//! spin lock; the `critical-section` feature uses a critical section instead, which the
+//! application provides (usually its HAL does). Targets without atomic compare-and-swap
 //! (Cortex-M0/M0+) need the `portable-atomic` feature; there `acquire_owned` is not available.
 //!
 //! # When not to use `lockorder`
@@ -164,6 +165,7 @@ mod sync; // the atomics and `Arc`, swapped for loom's or portable-atomic's wher
 mod text; // names and descriptions: 'static or shared
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
 mod unwind; // wakers that panic: caught inside the waiting machinery, resumed after it
+mod waiters; // the waiter lists of a raw lock
 
 // Layer 1, the per-lock and per-key state the walk works on (atomics, a spin
 // lock), and the trace events.

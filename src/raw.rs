@@ -1,25 +1,25 @@
-//! The raw lock behind each slot: a reader-writer lock word, an event for each mode's waiters, and
-//! a count of waiting writers.
+//! The raw lock behind each slot: a reader-writer lock word, waiter lists for each mode and for the
+//! reservation ([`crate::waiters`]), and a count of waiting writers.
 //!
 //! Which taker gets the lock, where a refused waiter listens and whom a release wakes is the
 //! hand-off policy: its word layout, its decisions and its table are in [`crate::handoff`]; this
 //! module asks it at each step and does what it says, with one compare-and-swap per take and one
 //! read-modify-write per exclusive release (a reader's release is a compare-and-swap loop), which
-//! also tells whether anyone may be listening, so a release touches an event (and its fence) only
-//! under contention.
+//! also tells whether anyone may be listening, so a release touches the waiter lists only under
+//! contention.
 //!
 //! The `generation` of the word names a holding, for status readers (a sequence lock whose
 //! sequence is the lock word) and holder ids. It is bumped by every exclusive take and by the
 //! take that makes a lock shared-held; readers joining a shared holding leave it, so all of them
 //! share one record.
 
-use event_listener::{Event, EventListener, IntoNotification};
-
 use crate::handoff::{self, Wake, EXCLUSIVE, GEN_SHIFT, HOLDERS, RESERVED, WAIT_S, WAIT_X};
 pub(crate) use crate::handoff::{Busy, Owed, Turn, MAX_READERS};
 use crate::set::Mode;
 use crate::sync::{AtomicU32, Ordering};
 use crate::unwind;
+use crate::waiters::{Listener, Queue, Waiters};
+use core::task::Poll;
 
 /// A successful take: the holding's generation and two flags, packed in one word.
 ///
@@ -89,12 +89,9 @@ pub(crate) struct RawLock {
     state: AtomicU32,
     /// Writers waiting for this lock: while not zero, new readers wait.
     writers_waiting: AtomicU32,
-    /// Readers wait here; a release wakes them all.
-    readers: Event,
-    /// Writers wait here; a release wakes one.
-    writers: Event,
-    /// The waiter holding the reservation waits here, alone.
-    reserved: Event,
+    /// Readers wait in one list (a release wakes them all), writers in another (a release wakes
+    /// one), and the waiter holding the reservation in a third, alone.
+    waiters: Waiters,
 }
 
 impl RawLock {
@@ -103,9 +100,7 @@ impl RawLock {
             Self {
                 state: AtomicU32::new(0),
                 writers_waiting: AtomicU32::new(0),
-                readers: Event::new(),
-                writers: Event::new(),
-                reserved: Event::new(),
+                waiters: Waiters::new(),
             }
         }
     }
@@ -155,7 +150,7 @@ impl RawLock {
     #[cold]
     #[inline(never)]
     pub(crate) fn readers_may_join(&self) {
-        self.readers.notify(usize::MAX);
+        self.waiters.notify(Queue::Readers, usize::MAX, false);
         unwind::resume();
     }
 
@@ -181,10 +176,10 @@ impl RawLock {
     /// Starts listening for a release that may let `mode` in. The caller must try again before
     /// it waits on the listener. A writer also counts itself as waiting
     /// ([`writer_waits`](Self::writer_waits)) before its first listen.
-    pub(crate) fn listen(&self, mode: Mode) -> EventListener {
+    pub(crate) fn listen(&self, mode: Mode) -> Listener {
         let (listener, bit) = match mode {
-            Mode::Shared => (self.readers.listen(), WAIT_S),
-            Mode::Exclusive => (self.writers.listen(), WAIT_X),
+            Mode::Shared => (self.waiters.listen(Queue::Readers), WAIT_S),
+            Mode::Exclusive => (self.waiters.listen(Queue::Writers), WAIT_X),
         };
         // The listener's registration happens-before any release that reads this bit, so that
         // release's notification finds it (both are read-modify-writes of `state`: either the
@@ -197,14 +192,18 @@ impl RawLock {
     /// another waiter has. On success it gets the listener it must wait on (registered before
     /// the bit is set, so the release that sees the bit finds it) and must try again, as
     /// [`Turn::Reserved`], before it waits; on failure it queues as before.
-    pub(crate) fn reserve(&self) -> Option<EventListener> {
+    pub(crate) fn reserve(&self) -> Option<Listener> {
         if !handoff::may_reserve(self.state.load(Ordering::Relaxed)) {
             return None;
         }
-        let listener = self.reserved.listen();
+        let listener = self.waiters.listen(Queue::Reserved);
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             if !handoff::may_reserve(state) {
+                // Another waiter reserved it first, and a release may have notified this
+                // listener, listed before that waiter's: the wake-up passes on to it.
+                self.waiters.drop_listener(listener);
+                unwind::resume();
                 return None;
             }
             match self.state.compare_exchange_weak(
@@ -220,8 +219,24 @@ impl RawLock {
     }
 
     /// Listens again on the reservation's event (after a wake-up that did not end in a take).
-    pub(crate) fn listen_reserved(&self) -> EventListener {
-        self.reserved.listen()
+    pub(crate) fn listen_reserved(&self) -> Listener {
+        self.waiters.listen(Queue::Reserved)
+    }
+
+    /// Ready if `listener` was notified (it is then given back); otherwise `waker` is the one to
+    /// wake. Wakers it drops are foreign code whose panic is kept: the caller records the result,
+    /// then calls [`unwind::resume`].
+    #[inline]
+    pub(crate) fn poll_listener(&self, listener: Listener, waker: &core::task::Waker) -> Poll<()> {
+        self.waiters.poll(listener, waker)
+    }
+
+    /// Gives `listener` back; whether it had been notified (its notification is not passed on:
+    /// the caller passes it on if it must, [`handoff::passes_on`]). A panic of the waker it drops
+    /// is kept, as in [`poll_listener`](Self::poll_listener).
+    #[inline]
+    pub(crate) fn discard(&self, listener: Listener) -> bool {
+        self.waiters.discard(listener)
     }
 
     /// The reserving waiter gives up without taking the lock: the reservation is lifted, and the
@@ -256,7 +271,7 @@ impl RawLock {
     #[cfg(test)]
     pub(crate) fn writer_done(&self) {
         if self.writer_stops() {
-            self.readers.notify(usize::MAX);
+            self.waiters.notify(Queue::Readers, usize::MAX, false);
             unwind::resume();
         }
     }
@@ -279,17 +294,17 @@ impl RawLock {
     pub(crate) fn settle(&self, owed: Owed) {
         let readers = unwind::Finally(|| {
             if owed.readers {
-                self.readers.notify(usize::MAX);
+                self.waiters.notify(Queue::Readers, usize::MAX, false);
             }
         });
         if owed.writer {
-            self.writers.notify(1);
+            self.waiters.notify(Queue::Writers, 1, false);
         }
         if owed.extra_writer {
-            self.writers.notify(1.additional());
+            self.waiters.notify(Queue::Writers, 1, true);
         }
         if owed.reserver {
-            self.reserved.notify(1.additional());
+            self.waiters.notify(Queue::Reserved, 1, true);
         }
         drop(readers);
         unwind::resume();
@@ -366,7 +381,7 @@ impl RawLock {
     fn wake(&self, wake: Wake) {
         match wake {
             Wake::Reserver => {
-                self.reserved.notify(1);
+                self.waiters.notify(Queue::Reserved, 1, false);
                 unwind::resume();
             }
             Wake::Queues(owed) => self.settle(owed),
@@ -416,15 +431,18 @@ impl core::fmt::Debug for RawLock {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use core::future::Future;
-    use core::pin::Pin;
-    use core::task::{Context, Poll, Waker};
+    use core::task::Waker;
 
     const X: Mode = Mode::Exclusive;
     const S: Mode = Mode::Shared;
 
-    fn poll(l: &mut EventListener) -> Poll<()> {
-        Pin::new(l).poll(&mut Context::from_waker(Waker::noop()))
+    /// Polls a listener the way a walk does; a ready one is given back, so it is `None` then.
+    fn poll(raw: &RawLock, l: &mut Option<Listener>) -> Poll<()> {
+        let ready = raw.poll_listener(l.expect("listening"), Waker::noop());
+        if ready.is_ready() {
+            *l = None;
+        }
+        ready
     }
 
     #[test]
@@ -487,24 +505,24 @@ mod tests {
         let l = RawLock::new();
         l.try_lock(S, Turn::New).unwrap();
         l.writer_waits();
-        let mut reader = l.listen(S);
+        let mut reader = Some(l.listen(S));
         assert_eq!(l.try_lock(S, Turn::Listening), Err(Busy::Yield));
-        assert!(poll(&mut reader).is_pending());
+        assert!(poll(&l, &mut reader).is_pending());
         l.writer_done();
-        assert_eq!(poll(&mut reader), Poll::Ready(()));
+        assert_eq!(poll(&l, &mut reader), Poll::Ready(()));
     }
 
     #[test]
     fn a_reserved_lock_goes_to_the_waiter_that_reserved_it() {
         let l = RawLock::new();
         l.try_lock(X, Turn::New).unwrap();
-        let mut queued = l.listen(X);
-        let mut owner = l.reserve().expect("nobody had reserved it");
+        let mut queued = Some(l.listen(X));
+        let mut owner = Some(l.reserve().expect("nobody had reserved it"));
         assert!(l.reserve().is_none(), "one reservation at a time");
         l.unlock(X);
         // The owner alone is woken; the queue stays asleep.
-        assert_eq!(poll(&mut owner), Poll::Ready(()));
-        assert!(poll(&mut queued).is_pending());
+        assert_eq!(poll(&l, &mut owner), Poll::Ready(()));
+        assert!(poll(&l, &mut queued).is_pending());
         for turn in [Turn::New, Turn::Listening, Turn::Woken] {
             assert_eq!(l.try_lock(X, turn), Err(Busy::Yield), "{turn:?}");
             assert_eq!(l.try_lock(S, turn), Err(Busy::Yield), "{turn:?}");
@@ -512,7 +530,7 @@ mod tests {
         assert!(l.try_lock(X, Turn::Reserved).is_ok());
         // Taken: the reservation is lifted, and the owner's release wakes the queue.
         l.unlock(X);
-        assert_eq!(poll(&mut queued), Poll::Ready(()));
+        assert_eq!(poll(&l, &mut queued), Poll::Ready(()));
         assert!(l.try_lock(S, Turn::New).is_ok());
     }
 
@@ -520,15 +538,15 @@ mod tests {
     fn a_reservation_given_up_wakes_the_queue() {
         let l = RawLock::new();
         l.try_lock(X, Turn::New).unwrap();
-        let mut queued = l.listen(X);
+        let mut queued = Some(l.listen(X));
         let owner = l.reserve().unwrap();
         l.unlock(X);
-        assert!(poll(&mut queued).is_pending());
+        assert!(poll(&l, &mut queued).is_pending());
         assert_eq!(l.try_lock(X, Turn::New), Err(Busy::Yield));
         // The owner gives up before it looks: the lock is open again, and the queue is woken.
-        drop(owner);
+        l.waiters.drop_listener(owner);
         l.unreserve();
-        assert_eq!(poll(&mut queued), Poll::Ready(()));
+        assert_eq!(poll(&l, &mut queued), Poll::Ready(()));
         assert!(l.try_lock(X, Turn::New).is_ok());
     }
 
@@ -536,13 +554,13 @@ mod tests {
     fn a_woken_writer_giving_up_passes_its_wake_up_on() {
         let l = RawLock::new();
         l.try_lock(X, Turn::New).unwrap();
-        let mut first = l.listen(X);
-        let mut second = l.listen(X);
+        let mut first = Some(l.listen(X));
+        let mut second = Some(l.listen(X));
         l.unlock(X);
-        assert_eq!(poll(&mut first), Poll::Ready(()));
-        assert!(poll(&mut second).is_pending());
+        assert_eq!(poll(&l, &mut first), Poll::Ready(()));
+        assert!(poll(&l, &mut second).is_pending());
         l.pass_on(X);
-        assert_eq!(poll(&mut second), Poll::Ready(()));
+        assert_eq!(poll(&l, &mut second), Poll::Ready(()));
     }
 
     /// G1 while a writer holds the lock it took with a try made before it looked at its
@@ -555,21 +573,18 @@ mod tests {
         let l = RawLock::new();
         l.try_lock(X, Turn::New).unwrap();
         let taker = l.listen(X);
-        let mut queued = l.listen(X);
+        let mut queued = Some(l.listen(X));
         l.unlock(X);
         // The release notified the first writer; it takes the lock before it looks.
         l.try_lock(X, Turn::Listening).unwrap();
         // A woken reader finds the lock taken, reserves it, and gives up.
         let reserved = l.reserve().expect("nobody had reserved it");
-        drop(reserved);
+        l.waiters.drop_listener(reserved);
         l.unreserve();
         // The taker discards the notification it did not need, and lets go.
-        assert!(
-            event_listener::Listener::discard(taker),
-            "the release had notified the taker"
-        );
+        assert!(l.discard(taker), "the release had notified the taker");
         l.unlock(X);
-        assert_eq!(poll(&mut queued), Poll::Ready(()));
+        assert_eq!(poll(&l, &mut queued), Poll::Ready(()));
     }
 
     /// G1 again, the taker's listener not notified this time (the release before it saw no
@@ -581,17 +596,18 @@ mod tests {
         let l = RawLock::new();
         let taker = l.listen(X);
         l.try_lock(X, Turn::Listening).unwrap();
-        let mut queued = l.listen(X);
+        let mut queued = Some(l.listen(X));
         assert_eq!(l.try_lock(X, Turn::Listening), Err(Busy::Held));
         // A woken waiter finds the lock taken, reserves it, and gives up.
-        drop(l.reserve().expect("nobody had reserved it"));
+        l.waiters
+            .drop_listener(l.reserve().expect("nobody had reserved it"));
         l.unreserve();
         assert!(
-            event_listener::Listener::discard(taker),
+            l.discard(taker),
             "the lift's wake-up went to the taker's listener"
         );
         l.unlock(X);
-        assert_eq!(poll(&mut queued), Poll::Ready(()));
+        assert_eq!(poll(&l, &mut queued), Poll::Ready(()));
     }
 
     /// G4: the reserving waiter gives up, its bookkeeping first: the reservation is lifted while
@@ -604,12 +620,12 @@ mod tests {
         l.try_lock(X, Turn::New).unwrap();
         let old = l.reserve().expect("nobody had reserved it");
         let owed = l.lift_reservation();
-        let mut new = l.reserve().expect("the reservation was lifted");
+        let mut new = Some(l.reserve().expect("the reservation was lifted"));
         l.unlock(X);
-        let woken = event_listener::Listener::discard(old);
+        let woken = l.discard(old);
         assert!(woken, "the release woke the first listener in line");
         l.settle(owed.and(handoff::passes_on(Turn::Reserved, woken, X)));
-        assert_eq!(poll(&mut new), Poll::Ready(()));
+        assert_eq!(poll(&l, &mut new), Poll::Ready(()));
         assert!(l.try_lock(X, Turn::Reserved).is_ok());
     }
 }

@@ -4,12 +4,8 @@
 //! Plain data plus the raw locks: not generic over the timer or over how the manager is held, so
 //! its code is compiled once. The futures (`acquire`) drive it; guards release through it.
 
-use core::future::Future;
 use core::mem::{self, ManuallyDrop};
-use core::pin::Pin;
 use core::task::{Context, Poll};
-
-use event_listener::{EventListener, Listener};
 
 use crate::handoff::{self, Owed, Then, Turn};
 use crate::key::KeyState;
@@ -19,6 +15,7 @@ use crate::set::{LockSet, Mode, Request};
 use crate::stats::WaitClock;
 use crate::sync::Arc;
 use crate::table::{Slot, Table};
+use crate::waiters::Listener;
 
 // === Releasing ===
 
@@ -88,13 +85,13 @@ pub(crate) fn mode_of(shared: &LockSet, pos: usize) -> Mode {
 
 /// The wake-ups a release owes the lock its walk waited for, and the listener it waited with:
 /// settled when dropped, after the unlocks or while unwinding from one of them, the same way
-/// either time. The listener is discarded there (its drop of the task's waker is foreign code,
+/// either time. The listener is given back there (its drop of the task's waker is foreign code,
 /// so it comes after the unlocks), and a wake-up it held and the walk did not use passes on
 /// (G2, G4).
 struct Settle<'a> {
     raw: Option<&'a RawLock>,
     owed: Owed,
-    listener: Option<EventListener>,
+    listener: Option<Listener>,
     turn: Turn,
     mode: Mode,
 }
@@ -104,7 +101,7 @@ impl Drop for Settle<'_> {
         let Some(raw) = self.raw else { return };
         crate::unwind::finishing(|| {
             if let Some(listener) = self.listener.take() {
-                let woken = listener.discard();
+                let woken = raw.discard(listener);
                 self.owed = self
                     .owed
                     .and(handoff::passes_on(self.turn, woken, self.mode));
@@ -119,18 +116,16 @@ impl Drop for Settle<'_> {
     }
 }
 
-/// Polls a walk's listener with the task's waker, wrapped ([`crate::unwind`]). Out of line: the
-/// uncontended walk never gets here.
+/// Polls a walk's listener with the task's waker. Out of line: the uncontended walk never gets
+/// here.
 ///
-/// The poll drops wakers (the one it replaced, and its own wrapper when it is done), foreign code
-/// whose panic is kept, not resumed here: the caller first records what the poll did (a fired
-/// listener is off the event's list), then calls [`crate::unwind::resume`].
+/// The poll drops wakers (the one it replaced, or the one of a fired listener's entry), foreign
+/// code whose panic is kept, not resumed here: the caller first records what the poll did (a
+/// fired listener is given back), then calls [`crate::unwind::resume`].
 #[cold]
 #[inline(never)]
-fn poll_listener(listener: &mut EventListener, cx: &mut Context<'_>) -> Poll<()> {
-    crate::unwind::with_task_waker(cx.waker(), |waker| {
-        Pin::new(listener).poll(&mut Context::from_waker(waker))
-    })
+fn poll_listener(raw: &RawLock, listener: Listener, cx: &mut Context<'_>) -> Poll<()> {
+    raw.poll_listener(listener, cx.waker())
 }
 
 // === Walk: the timer-independent part ===
@@ -145,8 +140,9 @@ fn poll_listener(listener: &mut EventListener, cx: &mut Context<'_>) -> Poll<()>
 pub(crate) struct Walk {
     pub(crate) request: Request,
     next: usize,
-    /// Listening for a release of the lock at the cursor.
-    listener: Option<EventListener>,
+    /// Listening for a release of the lock at the cursor. Plain data: whoever takes it out gives
+    /// it back to that lock ([`RawLock::discard`], or a ready poll).
+    listener: Option<Listener>,
     /// How the walk asks for the lock at the cursor: `New` until it first listens, `Woken` once
     /// it has been woken, `Reserved` once it holds the lock's reservation (after a newcomer got
     /// in ahead of it).
@@ -279,7 +275,7 @@ impl Walk {
                             Then::Requeue => raw.listen(mode),
                         });
                     }
-                    Some(listener) => match poll_listener(listener, cx) {
+                    Some(listener) => match poll_listener(raw, *listener, cx) {
                         Poll::Ready(()) => {
                             // Recorded before a kept panic goes on: the notification is this
                             // walk's now, to use or to pass on (G2, G4).
@@ -312,7 +308,7 @@ impl Walk {
             // it just did: discard it rather than wake another to find it busy. (Its drop of this
             // task's waker is foreign code: a panic there is kept, and goes on below.)
             if let Some(listener) = listener {
-                listener.discard();
+                raw.discard(listener);
             }
             // Then the wake-ups, which run other tasks' wakers: the readers that yielded to this
             // writer, if it was the last one counted (G3), or that may join this reserved shared

@@ -388,10 +388,10 @@ fn hostile_waker(on_clone: bool) -> Waker {
     unsafe { Waker::from_raw(RawWaker::new(core::ptr::null(), &VTABLE)) }
 }
 
-/// Drops `x`, which must not panic. (A waker that panicked inside event-listener, which wakes
-/// while holding its list's lock, used to leave that list's counts wrong, and dropping a listener
-/// of it later panicked in a debug build; with `std` the walk's wakers now catch that panic
-/// inside event-listener and resume it outside.)
+/// Drops `x`, which must not panic. (A waker that panicked inside a notification made under the
+/// waiter list's lock could once leave that list's counts wrong, and dropping a listener of it
+/// later panicked in a debug build; wakers now run after the lock, and with `std` their panics
+/// are caught and resumed once the release is done.)
 fn drop_catching<T>(x: T) {
     let dropped = catch_unwind(AssertUnwindSafe(move || drop(x)));
     assert!(dropped.is_ok(), "dropping it panicked");

@@ -180,10 +180,9 @@ fn keyed_guards_and_their_children_open_data() {
 
 // === Panics in foreign code during keyed requests ===
 
-/// Drops `x`, catching a panic: a waker that panicked inside event-listener (which wakes while
-/// holding its list's lock) may leave that list's bookkeeping inconsistent, and its debug
-/// assertions may fire when a listener is dropped (see `tests/evil.rs`). What is checked here is
-/// what lockorder keeps: the key's claims and the locks.
+/// Drops `x`, catching a panic: a release that wakes a panicking waker goes on with that panic
+/// (see `tests/evil.rs`). What is checked here is what lockorder keeps: the key's claims and
+/// the locks.
 fn drop_catching<T>(x: T) {
     let _ = catch_unwind(AssertUnwindSafe(move || drop(x)));
 }

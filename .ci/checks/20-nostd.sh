@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proves that lockorder is no_std: (1) without its `std` feature no dependency has `std` on;
 # (2) a freestanding program (no std, no libc start-up) links lockorder and runs it correctly,
-# with event-listener's spin lock and with a critical section; (3) that program does not build
+# with the waiter lists' spin lock and with a critical section; (3) that program does not build
 # once lockorder's `std` is on, so the proof has teeth; (4) best effort, the library builds for
 # a bare-metal Cortex-M target, and for a Cortex-M0 (no compare-and-swap) with `portable-atomic`.
 set -euo pipefail

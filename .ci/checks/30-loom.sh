@@ -7,3 +7,7 @@ set -euo pipefail
 
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
     timeout 1800 cargo test --release --target-dir target/loom --test loom
+# The waiter lists alone (src/waiters.rs): a notification racing a poll, a discard, a listener
+# dropped with its notification.
+RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
+    timeout 600 cargo test --release --target-dir target/loom --lib waiters::loom_models

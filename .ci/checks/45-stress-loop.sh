@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real-thread stress test (tests/stress.rs), many runs, with event-listener's waiter lists
+# The real-thread stress test (tests/stress.rs), many runs, with the waiter lists
 # behind the critical section (feature `critical-section`): its one global lock widens the
 # window between a change of a lock word and the notification that goes with it, where a lost
 # wake-up lives. A wake-up absorbed by a listener about to be discarded (hand-off rows G1 and

@@ -8,7 +8,7 @@
 #     hierarchy runs with a global allocator that refuses every allocation; instructions per
 #     uncontended acquire + release are counted on both MCUs;
 #  3. negative case: without lockorder's `critical-section` feature, the interrupt check
-#     deadlocks in event-listener's spin lock, and the firmware's watchdog reports it;
+#     deadlocks in the waiter lists' spin lock, and the firmware's watchdog reports it;
 #  4. planted bugs: each fault of src/fault.rs, built into the core, makes the firmware fail in
 #     the check that should catch it, on both MCUs.
 # Every QEMU run is under `timeout`; emulated time is deterministic (-icount).
@@ -123,7 +123,7 @@ if [ "$status" -ne 1 ] || ! grep -q '^memory allocation of [0-9]* bytes failed' 
 fi
 echo "ok: without an allocator the declared hierarchy passed; a wait, which allocates, failed as expected"
 
-echo "--- negative case: event-listener's spin lock (no critical-section) and an interrupt"
+echo "--- negative case: the waiter lists' spin lock (no critical-section) and an interrupt"
 build .ci/firmware --bin checks --no-default-features
 status=0
 qemu "$out/checks" "$logs/spin.log" || status=$?

@@ -177,9 +177,9 @@ pub fn assert_all_free<T: MaybeTimer>(m: &LockManager<T>) {
 }
 
 /// Every lock of `m` still wakes its waiters: held, then waited for (exclusive, then shared),
-/// then released, the waiter is woken and gets it. (A waker that panicked inside
-/// event-listener's notification used to leave its counts wrong, so that the lock's events
-/// stopped notifying.)
+/// then released, the waiter is woken and gets it. (A waker that panicked inside a
+/// notification could once leave the waiter lists' counts wrong, so that a lock stopped
+/// notifying.)
 #[track_caller]
 pub fn assert_waiters_are_woken<T: MaybeTimer>(m: &LockManager<T>) {
     for info in m.locks() {

@@ -3,8 +3,9 @@
 //! follows the hand-off policy's table (`src/handoff.rs`: rows T1-T7 for a take, L1-L5 for a
 //! refused waiter, R1-R3 for a release, G1-G4 for a waiter that stops waiting), restated here on
 //! purpose, in the model's own terms, so that a change to the library's table that this model
-//! does not also make shows up as a divergence; and event-listener's rules for notifying (FIFO; a
-//! plain `notify(n)` tops the notified listeners up to `n`, an additional one notifies `n` more),
+//! does not also make shows up as a divergence; and the waiter lists' rules for notifying
+//! (`src/waiters.rs`, those of `event-listener`: FIFO; a plain `notify(n)` tops the notified
+//! listeners up to `n`, an additional one notifies `n` more),
 //! so that every try, poll and release of the real lock can be predicted exactly. The comments
 //! name the rows.
 

@@ -1,7 +1,7 @@
 //! Size: `size_lockorder`'s workload on a hierarchy declared with `lockorder::hierarchy!`: a
 //! `static` manager built in const context, acquired by `const` ids, each acquire with a 100 ms
 //! timeout (the manager's default). Nothing is registered, hashed or sorted; the heap only
-//! serves event-listener's waiter lists and listeners, which waiting allocates.
+//! serves the locks' waiter lists, which allocate their buffer at a lock's first wait.
 #![no_std]
 #![no_main]
 

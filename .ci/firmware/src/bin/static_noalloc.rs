@@ -3,7 +3,7 @@
 //! allocation ends the run with a failure), and it declares, looks up, acquires, nests, is
 //! refused (`WouldBlock`, `OrderViolation`, a zero timeout's `Timeout`) and takes locks from an
 //! interrupt handler. What does allocate, and is not done here: waiting for a busy lock
-//! (event-listener's waiter list and listener), `status()` (a `Vec`), and the errors for bad
+//! (a lock's waiter lists allocate their buffer), `status()` (a `Vec`), and the errors for bad
 //! input that carry a `String` (an unknown name).
 #![no_std]
 #![no_main]
@@ -108,8 +108,8 @@ async fn main(_spawner: Spawner) {
     );
     drop(lower);
     if option_env!("NOALLOC_TEETH").is_some() {
-        // CI's proof that the allocator refuses: waiting for the held bus makes event-listener
-        // allocate its waiter list, which must end the run.
+        // CI's proof that the allocator refuses: waiting for the held bus makes its waiter
+        // lists allocate their buffer, which must end the run.
         let waited = LOCKS.acquire([BUS]).timeout(Duration::from_millis(5)).await;
         rt::fail(format_args!(
             "a wait for a busy lock ({waited:?}) allocated nothing: the allocator does not refuse"

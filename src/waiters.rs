@@ -1,0 +1,531 @@
+//! The waiter lists of a raw lock: whom a release may wake, in the order they came.
+//!
+//! A lock has three lists ([`Queue`]: its readers, its writers, and the waiter holding its
+//! reservation), kept in one FIFO of entries under one small lock. A waiter *listens*: it gets a
+//! [`Listener`] (plain data, a ticket) and an entry at the back. A *notification* marks entries
+//! of one list, oldest first, and wakes their wakers; a notified entry's next poll is ready and
+//! removes it; *discarding* a listener removes its entry and says whether it was notified, without
+//! passing the notification on (the walk decides that, [`crate::handoff::passes_on`]). The
+//! rules are those of the `event-listener` crate, which the hand-off policy was written against
+//! and which its fuzz model restates: `notify(n)` notifies until `n` entries of the list are
+//! notified (counting those notified already and not yet removed), `notify_additional(n)`
+//! notifies `n` more.
+//!
+//! What this module does differently, and why it exists:
+//!
+//! * **No foreign code under the list's lock but a waker's clone.** Wakers are taken out of
+//!   their entries under the lock and woken after it, a few at a time; the wakers a poll replaces
+//!   and the ones of removed entries are dropped after it too. A waker that panics (in `wake` or
+//!   in `drop`) finds the lists consistent, and with `std` the panic is kept and goes on once the
+//!   notification is done ([`crate::unwind`]): every notified waiter is woken all the same. The
+//!   clone happens under the lock, before the entry changes, so a panicking clone changes
+//!   nothing.
+//! * **No allocation per wait.** A listener is a ticket; an entry lives in the lock's list,
+//!   whose buffer grows to the most waiters the lock has had and is kept.
+//!
+//! The lists' lock is a critical section with the `critical-section` feature (an interrupt
+//! handler may then release a lock while a task is inside one of these calls), else `std`'s
+//! mutex with `std`, else a spin lock; under loom, loom's mutex, so the models explore it.
+//!
+//! A listener that is never given back (its future leaked with `mem::forget`) keeps its entry
+//! for good, and a notification it got stays with it, as in `event-listener`. Tickets are a
+//! machine word and wrap: after that many more listens on one lock (2^30 on a 32-bit target), a
+//! new listener may share the leaked one's ticket and be taken for it, which is as if the new
+//! one were the leaked one.
+
+use alloc::collections::VecDeque;
+use core::num::NonZeroUsize;
+use core::task::{Poll, Waker};
+
+/// One of a lock's three lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queue {
+    /// Readers; a release wakes them all.
+    Readers = 0,
+    /// Writers; a release wakes one.
+    Writers = 1,
+    /// The waiter holding the lock's reservation, alone.
+    Reserved = 2,
+}
+
+/// A waiter's place in a lock's lists: its ticket, with the list in the low two bits.
+///
+/// Plain data: the walk that listens gives it back ([`Waiters::discard`], or a ready poll)
+/// before it forgets it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Listener(NonZeroUsize);
+
+impl Listener {
+    const QUEUE: usize = 0b11;
+
+    fn queue(self) -> Queue {
+        match self.0.get() & Self::QUEUE {
+            0 => Queue::Readers,
+            1 => Queue::Writers,
+            _ => Queue::Reserved,
+        }
+    }
+}
+
+impl core::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Listener")
+            .field("queue", &self.queue())
+            .field("ticket", &(self.0.get() >> 2))
+            .finish()
+    }
+}
+
+struct Entry {
+    listener: Listener,
+    /// Whether notified, and how (kept so that a dropped notification passes on as it came).
+    notified: Notified,
+    /// The waker to wake when notified: `None` before the first poll, and once a notification
+    /// has taken it out to wake it.
+    waker: Option<Waker>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Notified {
+    No,
+    /// By a `notify(n)`.
+    Plain,
+    /// By a `notify_additional(n)`.
+    Additional,
+}
+
+/// The lists of one lock.
+struct Lists {
+    /// Every entry, oldest first; a list's entries are those with its [`Queue`].
+    entries: VecDeque<Entry>,
+    /// How many entries of each list are notified.
+    notified: [u32; 3],
+    /// The next ticket, in steps of four (the low two bits name the list); never zero.
+    next: usize,
+}
+
+/// How many wakers a notification takes out under the lock before it wakes them.
+const BATCH: usize = 8;
+
+/// The waiter lists of one lock.
+pub(crate) struct Waiters {
+    lists: Mutex<Lists>,
+}
+
+impl Waiters {
+    crate::sync::loom_const_fn! {
+        pub(crate) fn new() -> Self {
+            Self {
+                lists: Mutex::new(Lists {
+                    entries: VecDeque::new(),
+                    notified: [0; 3],
+                    next: 4,
+                }),
+            }
+        }
+    }
+
+    /// Adds an entry at the back of `queue`.
+    pub(crate) fn listen(&self, queue: Queue) -> Listener {
+        self.lists.with(|lists| {
+            let ticket = lists.next;
+            lists.next = match ticket.wrapping_add(4) {
+                0 => 4,
+                next => next,
+            };
+            // `ticket` is a non-zero multiple of four, so this is never the fallback.
+            let listener =
+                Listener(NonZeroUsize::new(ticket | queue as usize).unwrap_or(NonZeroUsize::MIN));
+            lists.entries.push_back(Entry {
+                listener,
+                notified: Notified::No,
+                waker: None,
+            });
+            listener
+        })
+    }
+
+    /// Ready (and the entry removed) if the listener was notified; otherwise `waker` is the one
+    /// its notification will wake. The waker replaced, or the one of a removed entry, is
+    /// dropped after the lock, as foreign code whose panic is kept ([`crate::unwind`]): the
+    /// caller records the result, then calls [`crate::unwind::resume`].
+    pub(crate) fn poll(&self, listener: Listener, waker: &Waker) -> Poll<()> {
+        let (ready, old) = self.lists.with(|lists| {
+            let Some(at) = lists.find(listener) else {
+                // Not listed: only a leaked listener's twin can be here (see the module docs).
+                return (Poll::Ready(()), None);
+            };
+            let entry = &mut lists.entries[at];
+            if entry.notified != Notified::No {
+                let entry = lists.remove(at);
+                return (Poll::Ready(()), entry.waker);
+            }
+            match &entry.waker {
+                Some(old) if old.will_wake(waker) => (Poll::Pending, None),
+                _ => (Poll::Pending, entry.waker.replace(waker.clone())),
+            }
+        });
+        drop_waker(old);
+        ready
+    }
+
+    /// Removes the listener's entry; whether it had been notified. Its waker is dropped after
+    /// the lock, as in [`poll`](Self::poll).
+    pub(crate) fn discard(&self, listener: Listener) -> bool {
+        self.remove(listener, false)
+    }
+
+    /// Removes the listener's entry; a notification it had passes on as it came, to the next
+    /// entry of its list not notified yet (what dropping a listener does in `event-listener`).
+    pub(crate) fn drop_listener(&self, listener: Listener) {
+        self.remove(listener, true);
+    }
+
+    fn remove(&self, listener: Listener, pass_on: bool) -> bool {
+        let (notified, waker) = self.lists.with(|lists| match lists.find(listener) {
+            Some(at) => {
+                let entry = lists.remove(at);
+                (entry.notified, entry.waker)
+            }
+            None => (Notified::No, None),
+        });
+        drop_waker(waker);
+        if pass_on && notified != Notified::No {
+            self.notify(listener.queue(), 1, notified == Notified::Additional);
+        }
+        notified != Notified::No
+    }
+
+    /// Notifies `queue`'s entries, oldest first, until `n` of them are notified; or, if
+    /// `additional`, `n` more than are. Their wakers are woken after the lock, each even if one
+    /// before it panics (with `std` the first panic is kept for [`crate::unwind::resume`]).
+    pub(crate) fn notify(&self, queue: Queue, n: usize, additional: bool) {
+        let mut batch: [Option<Waker>; BATCH] = Default::default();
+        let mut first = true;
+        loop {
+            let more = self.lists.with(|lists| {
+                let q = queue as usize;
+                let mut left = if !first {
+                    0
+                } else if additional {
+                    n
+                } else {
+                    n.saturating_sub(lists.notified[q] as usize)
+                };
+                let mut taken = 0;
+                let mut more = false;
+                for entry in lists.entries.iter_mut() {
+                    if entry.listener.queue() != queue {
+                        continue;
+                    }
+                    if entry.notified == Notified::No {
+                        if left == 0 {
+                            continue;
+                        }
+                        left -= 1;
+                        entry.notified = if additional {
+                            Notified::Additional
+                        } else {
+                            Notified::Plain
+                        };
+                        lists.notified[q] += 1;
+                    }
+                    if entry.waker.is_some() {
+                        if taken == BATCH {
+                            // Notified, its waker still in: the next round wakes it.
+                            more = true;
+                            if left == 0 {
+                                break;
+                            }
+                            continue;
+                        }
+                        batch[taken] = entry.waker.take();
+                        taken += 1;
+                    }
+                }
+                more
+            });
+            first = false;
+            wake_all(&mut batch);
+            if !more {
+                return;
+            }
+        }
+    }
+}
+
+impl Lists {
+    fn find(&self, listener: Listener) -> Option<usize> {
+        self.entries.iter().position(|e| e.listener == listener)
+    }
+
+    fn remove(&mut self, at: usize) -> Entry {
+        let entry = self.entries.remove(at).expect("a found entry");
+        if entry.notified != Notified::No {
+            self.notified[entry.listener.queue() as usize] -= 1;
+        }
+        entry
+    }
+}
+
+/// Wakes every waker of the batch, each even if one before it panics.
+fn wake_all(batch: &mut [Option<Waker>; BATCH]) {
+    for waker in batch.iter_mut() {
+        if let Some(waker) = waker.take() {
+            crate::unwind::catching(|| waker.wake());
+        }
+    }
+}
+
+/// Drops a waker taken out of an entry (foreign code) after the lock.
+fn drop_waker(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        crate::unwind::catching(|| drop(waker));
+    }
+}
+
+impl core::fmt::Debug for Waiters {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Waiters").finish_non_exhaustive()
+    }
+}
+
+// === The lists' lock ===
+
+/// The lock over a lock's lists: `with` runs a closure on the lists, which runs no foreign code
+/// but a waker's clone (after which it changes nothing, so a panic there leaves them as they
+/// were). A critical section with the `critical-section` feature (with `std` too: then the
+/// application's implementation decides, `critical-section/std`'s is one global lock), else
+/// `std`'s mutex, else a spin lock; loom's mutex under loom.
+struct Mutex<T> {
+    #[cfg(loom)]
+    inner: loom::sync::Mutex<T>,
+    #[cfg(all(not(loom), feature = "critical-section"))]
+    inner: critical_section::Mutex<core::cell::RefCell<T>>,
+    #[cfg(all(not(loom), not(feature = "critical-section"), feature = "std"))]
+    inner: std::sync::Mutex<T>,
+    #[cfg(all(not(loom), not(feature = "critical-section"), not(feature = "std")))]
+    inner: spin::Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    #[cfg(loom)]
+    fn new(value: T) -> Self {
+        Self {
+            inner: loom::sync::Mutex::new(value),
+        }
+    }
+
+    #[cfg(all(not(loom), feature = "critical-section"))]
+    const fn new(value: T) -> Self {
+        Self {
+            inner: critical_section::Mutex::new(core::cell::RefCell::new(value)),
+        }
+    }
+
+    #[cfg(all(not(loom), not(feature = "critical-section"), feature = "std"))]
+    const fn new(value: T) -> Self {
+        Self {
+            inner: std::sync::Mutex::new(value),
+        }
+    }
+
+    #[cfg(all(not(loom), not(feature = "critical-section"), not(feature = "std")))]
+    const fn new(value: T) -> Self {
+        Self {
+            inner: spin::Mutex::new(value),
+        }
+    }
+
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        #[cfg(loom)]
+        {
+            f(&mut self.inner.lock().unwrap())
+        }
+        #[cfg(all(not(loom), feature = "critical-section"))]
+        {
+            critical_section::with(|cs| f(&mut self.inner.borrow_ref_mut(cs)))
+        }
+        #[cfg(all(not(loom), not(feature = "critical-section"), feature = "std"))]
+        {
+            // A panic under the lock (a waker's clone) changed nothing: the lists are sound.
+            f(&mut self
+                .inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner))
+        }
+        #[cfg(all(not(loom), not(feature = "critical-section"), not(feature = "std")))]
+        {
+            f(&mut self.inner.lock())
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Count(AtomicUsize);
+    impl alloc::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn counter() -> (Arc<Count>, Waker) {
+        let c = Arc::new(Count(AtomicUsize::new(0)));
+        (c.clone(), Waker::from(c))
+    }
+
+    #[test]
+    fn notify_counts_those_notified_already_and_additional_does_not() {
+        let w = Waiters::new();
+        let (count, waker) = counter();
+        let l: [Listener; 3] = core::array::from_fn(|_| w.listen(Queue::Writers));
+        for l in l {
+            assert!(w.poll(l, &waker).is_pending());
+        }
+        w.notify(Queue::Writers, 1, false);
+        w.notify(Queue::Writers, 1, false);
+        assert_eq!(
+            count.0.load(Ordering::Relaxed),
+            1,
+            "one is notified already"
+        );
+        w.notify(Queue::Writers, 1, true);
+        assert_eq!(count.0.load(Ordering::Relaxed), 2);
+        assert!(w.poll(l[0], &waker).is_ready());
+        assert!(w.poll(l[1], &waker).is_ready());
+        assert!(w.poll(l[2], &waker).is_pending(), "notified in order");
+        // The two notified entries are gone: a plain notify(1) reaches the third.
+        w.notify(Queue::Writers, 1, false);
+        assert!(w.discard(l[2]), "notified, then discarded");
+    }
+
+    #[test]
+    fn lists_are_apart_and_notify_all_wakes_more_than_a_batch() {
+        let w = Waiters::new();
+        let (count, waker) = counter();
+        let writer = w.listen(Queue::Writers);
+        let readers: alloc::vec::Vec<Listener> = (0..3 * BATCH + 1)
+            .map(|_| w.listen(Queue::Readers))
+            .collect();
+        let reserved = w.listen(Queue::Reserved);
+        for &l in readers.iter().chain([&writer, &reserved]) {
+            assert!(w.poll(l, &waker).is_pending());
+        }
+        w.notify(Queue::Readers, usize::MAX, false);
+        assert_eq!(count.0.load(Ordering::Relaxed), readers.len());
+        assert!(w.poll(writer, &waker).is_pending());
+        assert!(w.poll(reserved, &waker).is_pending());
+        for l in readers {
+            assert!(w.poll(l, &waker).is_ready());
+        }
+        assert!(!w.discard(writer));
+        w.notify(Queue::Reserved, 1, false);
+        assert!(w.discard(reserved));
+    }
+
+    #[test]
+    fn a_notification_before_the_first_poll_is_kept() {
+        let w = Waiters::new();
+        let l = w.listen(Queue::Readers);
+        w.notify(Queue::Readers, usize::MAX, false);
+        assert!(w.poll(l, Waker::noop()).is_ready());
+        // Its entry is gone: listening again starts over.
+        let l = w.listen(Queue::Readers);
+        assert!(w.poll(l, Waker::noop()).is_pending());
+        assert!(!w.discard(l));
+    }
+
+    #[test]
+    fn tickets_skip_zero_when_they_wrap() {
+        let w = Waiters::new();
+        w.lists.with(|lists| lists.next = 0usize.wrapping_sub(4));
+        let last = w.listen(Queue::Readers);
+        let wrapped = w.listen(Queue::Writers);
+        assert_ne!(last, wrapped);
+        assert_eq!(wrapped.queue(), Queue::Writers);
+        assert_eq!(w.lists.with(|lists| lists.next), 8);
+        w.notify(Queue::Writers, 1, false);
+        assert!(w.discard(wrapped) && !w.discard(last));
+    }
+}
+
+/// Loom models of the lists alone (`RUSTFLAGS="--cfg loom" cargo test --release --lib waiters`):
+/// a notification racing a poll, a discard and a listener dropped with its notification; each
+/// waiter blocks until its poll is ready, so a lost wake-up leaves loom with every thread
+/// blocked, which it reports.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use alloc::sync::Arc;
+    use core::future::poll_fn;
+    use loom::thread;
+
+    /// Waits until `listener` is notified, as a walk does: polls, sleeps until woken.
+    fn wait(w: &Waiters, listener: Listener) {
+        loom::future::block_on(poll_fn(|cx| w.poll(listener, cx.waker())));
+    }
+
+    #[test]
+    fn a_notification_racing_the_first_poll_is_not_lost() {
+        loom::model(|| {
+            let w = Arc::new(Waiters::new());
+            let listener = w.listen(Queue::Writers);
+            let n = w.clone();
+            let notifier = thread::spawn(move || n.notify(Queue::Writers, 1, false));
+            wait(&w, listener);
+            notifier.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn notify_all_reaches_each_reader_while_they_come_and_go() {
+        loom::model(|| {
+            let w = Arc::new(Waiters::new());
+            let a = w.listen(Queue::Readers);
+            let b = w.listen(Queue::Readers);
+            let c = w.listen(Queue::Readers);
+            let n = w.clone();
+            let notifier = thread::spawn(move || n.notify(Queue::Readers, usize::MAX, false));
+            let r = w.clone();
+            let other = thread::spawn(move || {
+                wait(&r, b);
+                // A listener that comes after the notification may or may not be reached by it.
+                let late = r.listen(Queue::Readers);
+                r.discard(late);
+            });
+            wait(&w, a);
+            // A reader that gives up: notified or not, its entry goes.
+            w.discard(c);
+            notifier.join().unwrap();
+            other.join().unwrap();
+            w.lists.with(|lists| {
+                assert!(lists.entries.is_empty());
+                assert_eq!(lists.notified, [0; 3]);
+            });
+        });
+    }
+
+    #[test]
+    fn a_dropped_notified_listener_passes_its_notification_on() {
+        loom::model(|| {
+            let w = Arc::new(Waiters::new());
+            let first = w.listen(Queue::Reserved);
+            let second = w.listen(Queue::Reserved);
+            let n = w.clone();
+            let notifier = thread::spawn(move || n.notify(Queue::Reserved, 1, false));
+            let d = w.clone();
+            let dropper = thread::spawn(move || d.drop_listener(first));
+            // Notified directly, or through `first` dropped after its notification: either way
+            // `second` is woken (dropped before it, `first` took nothing with it).
+            wait(&w, second);
+            notifier.join().unwrap();
+            dropper.join().unwrap();
+        });
+    }
+}
