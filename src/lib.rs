@@ -153,7 +153,8 @@ extern crate std;
 // Layer 0, the foundations: nothing here touches a lock or takes a manager's lock. Plain data
 // (among it `handoff`, the hand-off policy as pure functions of a lock word's value), and the
 // shared pieces below the locking: `sync` (the atomics), `timer` (clocks and sleeps:
-// ManualTimer's spin mutex and wakers, StdTimer's thread) and `unwind` (waker wrappers).
+// ManualTimer's spin mutex and wakers, StdTimer's thread), `unwind` (panicking wakers) and
+// `waiters` (the waiter lists a raw lock is built on).
 mod error; // the error type and the locks it names
 mod family; // lock families: per-entity locks at consecutive orders
 #[macro_use]
@@ -165,7 +166,7 @@ mod sync; // the atomics and `Arc`, swapped for loom's or portable-atomic's wher
 mod text; // names and descriptions: 'static or shared
 mod timer; // the Timer trait, NoTimer, ManualTimer, and the timer adapters
 mod unwind; // wakers that panic: caught inside the waiting machinery, resumed after it
-mod waiters; // the waiter lists of a raw lock
+mod waiters; // a raw lock's FIFO waiter lists: wakers run after their lock, no allocation per wait
 
 // Layer 1, the per-lock and per-key state the walk works on (atomics, a spin
 // lock), and the trace events.

@@ -146,9 +146,9 @@ async fn no_allocation(m: &'static Locks) {
 
 // === Waiting allocates, and gives it all back ===
 
-/// Waiting allocates: event-listener allocates the waiter list of each of a lock's events
-/// (readers, writers, the reservation) the first time it is listened on or notified (and keeps
-/// it), and a listener for every wait. After the first round of checks,
+/// Waiting allocates: a lock's waiter lists allocate their buffer the first time it is waited
+/// for, and grow it to the most waiters it has had at once (and keep it); a wait itself allocates
+/// nothing. After the first round of checks,
 /// a second round of waits, timeouts and cancellations must give back everything it allocated.
 async fn no_leak(m: &'static Locks, built: usize) {
     rt::check("no-leak");
@@ -195,8 +195,8 @@ async fn no_leak(m: &'static Locks, built: usize) {
     );
     rt::pass(format_args!(
         "5 more rounds of waits, timeouts and cancellations left the heap as they found it; \
-         the checks before grew it once by {} bytes: the waiter lists event-listener allocates \
-         on an event's first wait or wake-up",
+         the checks before grew it once by {} bytes: the locks' waiter lists, which allocate \
+         their buffer at a lock's first wait",
         warm - built
     ));
 }
@@ -1530,7 +1530,7 @@ static TASK_WAKER: Mutex<RefCell<Option<Waker>>> = Mutex::new(RefCell::new(None)
 static HOOK_VTABLE: RawWakerVTable =
     RawWakerVTable::new(hook_clone, hook_wake, hook_wake, hook_drop);
 
-/// event-listener clones the waker of a listener it registers *inside* its waiter list's lock:
+/// A waiter list clones the waker of a listener it registers *inside* its lock:
 /// pending the interrupt there makes the handler run exactly when the list is locked (with the
 /// `critical-section` feature: right after, since the critical section masks interrupts).
 unsafe fn hook_clone(_: *const ()) -> RawWaker {
@@ -1594,7 +1594,7 @@ async fn interrupt_releases_into_waiting_task(m: &'static Locks) {
     );
     ensure!(
         HOOK_MASKED.load(SeqCst),
-        "the waker was registered with interrupts enabled: event-listener's waiter list is not \
+        "the waker was registered with interrupts enabled: the waiter list is not \
          under a critical section"
     );
     let released = outcome();
@@ -1607,7 +1607,7 @@ async fn interrupt_releases_into_waiting_task(m: &'static Locks) {
     drop(got);
     ensure!(!is_locked(m, "dma"), "dma is still held");
     rt::pass(format_args!(
-        "the interrupt, pended while the task registered its waker inside event-listener's \
+        "the interrupt, pended while the task registered its waker inside the waiter list's \
          critical section, ran right after it, released dma and woke the task, which took dma \
          after {waited} ms"
     ));
