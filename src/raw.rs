@@ -201,9 +201,10 @@ impl RawLock {
         loop {
             if !handoff::may_reserve(state) {
                 // Another waiter reserved it first, and a release may have notified this
-                // listener, listed before that waiter's: the wake-up passes on to it.
+                // listener, listed before that waiter's: the wake-up passes on to it. (A
+                // panic of a waker it runs is kept for the walk, which resumes it once it has
+                // recorded what it does instead.)
                 self.waiters.drop_listener(listener);
-                unwind::resume();
                 return None;
             }
             match self.state.compare_exchange_weak(

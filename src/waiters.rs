@@ -102,10 +102,16 @@ struct Lists {
     notified: [u32; 3],
     /// The next ticket, in steps of four (the low two bits name the list); never zero.
     next: usize,
+    /// Whether the tickets have wrapped: from then on a new ticket skips those still listed.
+    wrapped: bool,
 }
 
-/// How many wakers a notification takes out under the lock before it wakes them.
-const BATCH: usize = 8;
+/// How many wakers a notification takes out under the lock before it wakes them (one under
+/// loom, so that its models, of a few waiters, see a notification in more than one round).
+const BATCH: usize = if cfg!(loom) { 1 } else { 8 };
+
+/// Wakers taken out of their entries under the lock, to wake after it.
+type Batch = [Option<Waker>; BATCH];
 
 /// The waiter lists of one lock.
 pub(crate) struct Waiters {
@@ -120,6 +126,7 @@ impl Waiters {
                     entries: VecDeque::new(),
                     notified: [0; 3],
                     next: 4,
+                    wrapped: false,
                 }),
             }
         }
@@ -128,14 +135,7 @@ impl Waiters {
     /// Adds an entry at the back of `queue`.
     pub(crate) fn listen(&self, queue: Queue) -> Listener {
         self.lists.with(|lists| {
-            let ticket = lists.next;
-            lists.next = match ticket.wrapping_add(4) {
-                0 => 4,
-                next => next,
-            };
-            // `ticket` is a non-zero multiple of four, so this is never the fallback.
-            let listener =
-                Listener(NonZeroUsize::new(ticket | queue as usize).unwrap_or(NonZeroUsize::MIN));
+            let listener = lists.ticket(queue);
             lists.entries.push_back(Entry {
                 listener,
                 notified: Notified::No,
@@ -149,7 +149,15 @@ impl Waiters {
     /// its notification will wake. The waker replaced, or the one of a removed entry, is
     /// dropped after the lock, as foreign code whose panic is kept ([`crate::unwind`]): the
     /// caller records the result, then calls [`crate::unwind::resume`].
+    ///
+    /// With `std` the waker is cloned before the lock, so no foreign code runs under it (a
+    /// clone that takes or releases a lock of the same manager is served like any caller);
+    /// without `std` it is cloned under the lock, and only when the entry's waker would not wake
+    /// the same task, as `event-listener` does (the firmware's interrupt checks pend their
+    /// interrupt from inside that clone).
     pub(crate) fn poll(&self, listener: Listener, waker: &Waker) -> Poll<()> {
+        #[cfg(feature = "std")]
+        let mut new = Some(waker.clone());
         let (ready, old) = self.lists.with(|lists| {
             let Some(at) = lists.find(listener) else {
                 // Not listed: only a leaked listener's twin can be here (see the module docs).
@@ -162,10 +170,18 @@ impl Waiters {
             }
             match &entry.waker {
                 Some(old) if old.will_wake(waker) => (Poll::Pending, None),
+                #[cfg(feature = "std")]
+                _ => (
+                    Poll::Pending,
+                    core::mem::replace(&mut entry.waker, new.take()),
+                ),
+                #[cfg(not(feature = "std"))]
                 _ => (Poll::Pending, entry.waker.replace(waker.clone())),
             }
         });
         drop_waker(old);
+        #[cfg(feature = "std")]
+        drop_waker(new);
         ready
     }
 
@@ -175,24 +191,29 @@ impl Waiters {
         self.remove(listener, false)
     }
 
-    /// Removes the listener's entry; a notification it had passes on as it came, to the next
-    /// entry of its list not notified yet (what dropping a listener does in `event-listener`).
+    /// Removes the listener's entry; a notification it had passes on as it came, in the same
+    /// step, to the next entry of its list not notified yet (what dropping a listener does in
+    /// `event-listener`).
     pub(crate) fn drop_listener(&self, listener: Listener) {
         self.remove(listener, true);
     }
 
     fn remove(&self, listener: Listener, pass_on: bool) -> bool {
+        let mut batch = Batch::default();
         let (notified, waker) = self.lists.with(|lists| match lists.find(listener) {
             Some(at) => {
                 let entry = lists.remove(at);
+                if pass_on && entry.notified != Notified::No {
+                    let additional = entry.notified == Notified::Additional;
+                    // One entry at most: its waker fits in the batch.
+                    lists.mark(listener.queue(), 1, additional, &mut batch);
+                }
                 (entry.notified, entry.waker)
             }
             None => (Notified::No, None),
         });
         drop_waker(waker);
-        if pass_on && notified != Notified::No {
-            self.notify(listener.queue(), 1, notified == Notified::Additional);
-        }
+        wake_all(&mut batch);
         notified != Notified::No
     }
 
@@ -200,61 +221,50 @@ impl Waiters {
     /// `additional`, `n` more than are. Their wakers are woken after the lock, each even if one
     /// before it panics (with `std` the first panic is kept for [`crate::unwind::resume`]).
     pub(crate) fn notify(&self, queue: Queue, n: usize, additional: bool) {
-        let mut batch: [Option<Waker>; BATCH] = Default::default();
-        let mut first = true;
+        let mut batch = Batch::default();
+        // The first round marks every entry the notification reaches, in one step; it and the
+        // rounds after it take out the wakers of notified entries, a batch at a time.
+        let mut more = self
+            .lists
+            .with(|lists| lists.mark(queue, n, additional, &mut batch));
         loop {
-            let more = self.lists.with(|lists| {
-                let q = queue as usize;
-                let mut left = if !first {
-                    0
-                } else if additional {
-                    n
-                } else {
-                    n.saturating_sub(lists.notified[q] as usize)
-                };
-                let mut taken = 0;
-                let mut more = false;
-                for entry in lists.entries.iter_mut() {
-                    if entry.listener.queue() != queue {
-                        continue;
-                    }
-                    if entry.notified == Notified::No {
-                        if left == 0 {
-                            continue;
-                        }
-                        left -= 1;
-                        entry.notified = if additional {
-                            Notified::Additional
-                        } else {
-                            Notified::Plain
-                        };
-                        lists.notified[q] += 1;
-                    }
-                    if entry.waker.is_some() {
-                        if taken == BATCH {
-                            // Notified, its waker still in: the next round wakes it.
-                            more = true;
-                            if left == 0 {
-                                break;
-                            }
-                            continue;
-                        }
-                        batch[taken] = entry.waker.take();
-                        taken += 1;
-                    }
-                }
-                more
-            });
-            first = false;
             wake_all(&mut batch);
             if !more {
                 return;
             }
+            more = self
+                .lists
+                .with(|lists| lists.mark(queue, 0, true, &mut batch));
         }
     }
 }
 
 impl Lists {
+    /// A new ticket for `queue`: one not listed (tickets wrap after `usize::MAX / 4` listens).
+    fn ticket(&mut self, queue: Queue) -> Listener {
+        loop {
+            let ticket = self.next;
+            self.next = match ticket.wrapping_add(4) {
+                0 => {
+                    self.wrapped = true;
+                    4
+                }
+                next => next,
+            };
+            // `ticket` is a non-zero multiple of four, so this is never the fallback.
+            let listener =
+                Listener(NonZeroUsize::new(ticket | queue as usize).unwrap_or(NonZeroUsize::MIN));
+            let taken = self.wrapped
+                && self
+                    .entries
+                    .iter()
+                    .any(|e| e.listener.0.get() & !Listener::QUEUE == ticket);
+            if !taken {
+                return listener;
+            }
+        }
+    }
+
     fn find(&self, listener: Listener) -> Option<usize> {
         self.entries.iter().position(|e| e.listener == listener)
     }
@@ -266,11 +276,69 @@ impl Lists {
         }
         entry
     }
+
+    /// Marks `queue`'s entries notified, oldest first, until `n` of them are (or `n` more, if
+    /// `additional`), and takes the wakers of its notified entries into `batch` while it has
+    /// room; whether a notified entry's waker is left for another round.
+    fn mark(&mut self, queue: Queue, n: usize, additional: bool, batch: &mut Batch) -> bool {
+        let q = queue as usize;
+        let mut left = if additional {
+            n
+        } else {
+            n.saturating_sub(self.notified[q] as usize)
+        };
+        let mut taken = batch.iter().filter(|w| w.is_some()).count();
+        let mut more = false;
+        for entry in self.entries.iter_mut() {
+            if entry.listener.queue() != queue {
+                continue;
+            }
+            if entry.notified == Notified::No {
+                if left == 0 {
+                    continue;
+                }
+                left -= 1;
+                entry.notified = if additional {
+                    Notified::Additional
+                } else {
+                    Notified::Plain
+                };
+                self.notified[q] += 1;
+            }
+            if entry.waker.is_some() {
+                if taken == BATCH {
+                    // Notified, its waker still in: the next round wakes it.
+                    more = true;
+                    if left == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                batch[taken] = entry.waker.take();
+                taken += 1;
+            }
+        }
+        more
+    }
 }
 
-/// Wakes every waker of the batch, each even if one before it panics.
-fn wake_all(batch: &mut [Option<Waker>; BATCH]) {
-    for waker in batch.iter_mut() {
+/// Wakes every waker of the batch, each even if one before it panics: with `std` a panic is
+/// caught and kept; without it, the rest are woken while it unwinds.
+fn wake_all(batch: &mut Batch) {
+    /// Wakes what is left: nothing on the normal path; while unwinding from a waker's panic
+    /// (without `std`), the wakers after it.
+    struct Rest<'a>(&'a mut Batch);
+    impl Drop for Rest<'_> {
+        fn drop(&mut self) {
+            for waker in self.0.iter_mut() {
+                if let Some(waker) = waker.take() {
+                    crate::unwind::catching(|| waker.wake());
+                }
+            }
+        }
+    }
+    let rest = Rest(batch);
+    for waker in rest.0.iter_mut() {
         if let Some(waker) = waker.take() {
             crate::unwind::catching(|| waker.wake());
         }
@@ -453,6 +521,49 @@ mod tests {
         w.notify(Queue::Writers, 1, false);
         assert!(w.discard(wrapped) && !w.discard(last));
     }
+
+    /// After a wrap, a new ticket skips the tickets of entries still listed: a waiter that has
+    /// waited through every ticket keeps its own.
+    #[test]
+    fn wrapped_tickets_skip_those_still_listed() {
+        let w = Waiters::new();
+        let (count, waker) = counter();
+        let old = w.listen(Queue::Writers); // ticket 4
+        assert!(w.poll(old, &waker).is_pending());
+        w.lists.with(|lists| {
+            lists.next = 0usize.wrapping_sub(4);
+        });
+        let _last = w.listen(Queue::Writers);
+        // Tickets wrapped: 4 is `old`'s, so the new one is 8.
+        let new = w.listen(Queue::Writers);
+        assert_ne!(new, old);
+        assert!(w.poll(new, Waker::noop()).is_pending());
+        w.notify(Queue::Writers, 1, false);
+        assert_eq!(
+            count.0.load(Ordering::Relaxed),
+            1,
+            "the old waiter's own waker"
+        );
+        assert!(w.poll(old, &waker).is_ready());
+        assert!(w.poll(new, Waker::noop()).is_pending());
+    }
+
+    /// Passing a dropped listener's notification on is one step with its removal: a plain
+    /// notification racing it cannot add a second one (as in `event-listener`).
+    #[test]
+    fn a_dropped_listener_passes_on_what_it_had_and_no_more() {
+        let w = Waiters::new();
+        let [a, b, c] = core::array::from_fn(|_| w.listen(Queue::Reserved));
+        w.notify(Queue::Reserved, 1, true);
+        w.drop_listener(a);
+        w.notify(Queue::Reserved, 1, false);
+        assert!(w.poll(b, Waker::noop()).is_ready(), "passed on to the next");
+        assert!(
+            w.poll(c, Waker::noop()).is_pending(),
+            "and the plain one was absorbed"
+        );
+        assert!(!w.discard(c));
+    }
 }
 
 /// Loom models of the lists alone (`RUSTFLAGS="--cfg loom" cargo test --release --lib waiters`):
@@ -490,20 +601,21 @@ mod loom_models {
             let a = w.listen(Queue::Readers);
             let b = w.listen(Queue::Readers);
             let c = w.listen(Queue::Readers);
-            let n = w.clone();
-            let notifier = thread::spawn(move || n.notify(Queue::Readers, usize::MAX, false));
             let r = w.clone();
-            let other = thread::spawn(move || {
+            let second = thread::spawn(move || {
                 wait(&r, b);
                 // A listener that comes after the notification may or may not be reached by it.
                 let late = r.listen(Queue::Readers);
                 r.discard(late);
             });
+            let r = w.clone();
+            let third = thread::spawn(move || wait(&r, c));
+            // Readers to wake one waker a round: the notification takes rounds, with the
+            // others' polls, listens and discards between them.
+            w.notify(Queue::Readers, usize::MAX, false);
             wait(&w, a);
-            // A reader that gives up: notified or not, its entry goes.
-            w.discard(c);
-            notifier.join().unwrap();
-            other.join().unwrap();
+            second.join().unwrap();
+            third.join().unwrap();
             w.lists.with(|lists| {
                 assert!(lists.entries.is_empty());
                 assert_eq!(lists.notified, [0; 3]);

@@ -506,3 +506,45 @@ fn a_waker_that_panics_while_a_reserving_reader_takes_leaves_no_lock_held() {
     drop_catching(queued);
     assert_all_free(&m);
 }
+
+/// A waker whose `clone` releases the very lock the task waits for: the clone runs outside the
+/// waiter lists' lock (with `std`), so the release it makes is served like any other, and the
+/// waiting task, notified by it, takes the lock at once. (Cloned under the lists' lock, this
+/// hangs on `std`'s mutex; the thread and the channel turn a hang into a failure.)
+#[test]
+fn a_waker_whose_clone_releases_the_awaited_lock_does_not_hang() {
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+    use std::task::{RawWaker, RawWakerVTable};
+
+    static HELD: Mutex<Option<lockorder::Guard<'static, NoTimer>>> = Mutex::new(None);
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    fn clone(_: *const ()) -> RawWaker {
+        // Taken out first, so the guard's drop runs with `HELD` unlocked.
+        let held = HELD.lock().unwrap().take();
+        drop(held);
+        RawWaker::new(core::ptr::null(), &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+
+    let m: &'static LockManager = Box::leak(Box::new(manager()));
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || {
+        *HELD.lock().unwrap() = Some(m.try_acquire(["a"]).unwrap());
+        // SAFETY: the vtable's functions ignore the data pointer.
+        let waker = unsafe { Waker::from_raw(RawWaker::new(core::ptr::null(), &VTABLE)) };
+        let mut acquire = pin!(m.acquire(["a"]));
+        let got = acquire.as_mut().poll(&mut Context::from_waker(&waker));
+        let took = matches!(got, Poll::Ready(Ok(_)));
+        drop(got);
+        done.send(took).unwrap();
+    });
+    let got = finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the acquire hung in its waker's clone");
+    assert!(
+        got,
+        "notified by the release in its waker's clone, it took the lock"
+    );
+    assert!(m.try_acquire(["a"]).is_ok(), "and gave it back");
+}

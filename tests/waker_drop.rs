@@ -1,5 +1,5 @@
-//! A task's waker whose *drop* panics (the drop of a clone that a waiter list holds) must not
-//! break the lock's waiting machinery either: a release that wakes such a waiter still leaves
+//! A task's waker whose *drop* panics (the drop of a clone that a waiter list holds, or of one
+//! the poll made and did not need) must not break the lock's waiting machinery either: a release that wakes such a waiter still leaves
 //! every lock free, in both modes, with its waiters woken.
 #![cfg(not(loom))]
 
@@ -248,13 +248,13 @@ fn guards_released_into_a_panicking_waker_release_every_lock() {
     }
 }
 
-/// A writer's waker whose clone panics when dropped is consumed by the release's wake-up, which
-/// runs after the waiter lists' lock: the panic comes out of the release, and the writer's next
-/// poll (a newcomer took the lock in between) unwinds nothing. Woken and passed over, the writer
-/// reserves the lock (L2); dropped, it lifts the reservation and wakes the writer queued behind
-/// it (G1), whom the newcomer's release, which finds no waiting bit, would not wake.
+/// A woken writer's poll unwinds from the drop of its own waker's clone (made before the lists'
+/// lock, and not needed: the listener had fired), after its listener fired (and left its list)
+/// and before it tried the lock, which a newcomer
+/// took in between. The walk keeps that it was woken: dropped, it passes the wake-up on to the
+/// writer queued behind it (G2); the newcomer's release, which finds no waiting bit, would not.
 #[test]
-fn a_writer_woken_by_a_panicking_wake_up_polls_quietly_and_passes_the_turn_on() {
+fn a_writer_whose_poll_unwinds_after_its_listener_fired_passes_the_wake_up_on() {
     let m = ab();
     let h = m.try_acquire(["a"]).unwrap();
     let hostile = drop_hostile_waker();
@@ -263,30 +263,25 @@ fn a_writer_woken_by_a_panicking_wake_up_polls_quietly_and_passes_the_turn_on() 
     let woken = Arc::new(Flag::default());
     let mut y = Box::pin(m.acquire(["a"]));
     assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
-    // The release notifies `x`, the first writer; its waker's clone panics when woken.
-    assert!(
-        drop_catching(h),
-        "the wake-up's panic comes out of the release"
-    );
+    // The release notifies `x`, the first writer; the clone dropped in that wake-up panics.
+    assert!(drop_catching(h));
     // A newcomer takes the free lock before `x` polls (it sets no waiting bit).
     let newcomer = m.try_acquire(["a"]).unwrap();
     let polled = catch_unwind(AssertUnwindSafe(|| poll_with(x.as_mut(), &hostile)));
     assert!(
-        matches!(polled, Ok(Poll::Pending)),
-        "the notified entry kept no waker to drop: the poll waits again, quietly"
+        polled.is_err(),
+        "the poll unwound from the waker clone's drop"
     );
-    assert!(
-        drop_catching(x),
-        "the reservation's listener held a clone of the hostile waker"
-    );
+    assert!(!drop_catching(x));
     drop(newcomer);
     second_waiter_gets_it(&m, &woken, y);
 }
 
-/// The same writer polled again instead of dropped: it holds the reservation, and gets the lock
-/// once the newcomer lets go.
+/// The same poll, and the writer is polled again instead of dropped: it goes on as a woken
+/// waiter (its listener, already off the list, is not polled again) and gets the lock once the
+/// newcomer lets go.
 #[test]
-fn a_writer_woken_by_a_panicking_wake_up_gets_the_lock_next() {
+fn a_writer_whose_poll_unwound_after_its_listener_fired_can_be_polled_again() {
     let m = ab();
     let h = m.try_acquire(["a"]).unwrap();
     let hostile = drop_hostile_waker();
@@ -294,16 +289,11 @@ fn a_writer_woken_by_a_panicking_wake_up_gets_the_lock_next() {
     assert!(poll_with(x.as_mut(), &hostile).is_pending());
     assert!(drop_catching(h));
     let newcomer = m.try_acquire(["a"]).unwrap();
-    let polled = catch_unwind(AssertUnwindSafe(|| poll_with(x.as_mut(), Waker::noop())));
-    assert!(
-        matches!(polled, Ok(Poll::Pending)),
-        "polled again, it waits"
-    );
+    let polled = catch_unwind(AssertUnwindSafe(|| poll_with(x.as_mut(), &hostile)));
+    assert!(polled.is_err());
+    let again = catch_unwind(AssertUnwindSafe(|| poll_with(x.as_mut(), Waker::noop())));
+    assert!(matches!(again, Ok(Poll::Pending)), "polled again, it waits");
     drop(newcomer);
-    assert!(
-        m.try_acquire(["a"]).is_err(),
-        "reserved: a newcomer yields to the writer passed over"
-    );
     assert!(matches!(
         poll_with(x.as_mut(), Waker::noop()),
         Poll::Ready(Ok(_))
@@ -317,12 +307,12 @@ fn a_writer_woken_by_a_panicking_wake_up_gets_the_lock_next() {
 // wake-up it owes the lock it waited for passes on all the same, and the same way as when
 // nothing unwinds (the fuzz model predicts one way only).
 
-/// `F` = [a, b] holds `a`, is woken for `b` and passed over by a newcomer: it reserves `b`.
-/// Dropping `F` unlocks `a` first, which wakes `X`, whose waker panics: the release unwinds out
-/// of the unlocks. The reservation `F` lifts is recorded before them, and `Y`, queued for `b`
-/// behind `F`, is woken.
+/// `F` = [a, b] holds `a`, is woken for `b` and its poll unwinds (drop of its waker's clone)
+/// before it tries `b`: woken, listener spent. Dropping `F` unlocks `a` first, which wakes `X`,
+/// whose waker panics: the release unwinds out of the unlocks. The wake-up `F` owes `b` is
+/// recorded before them, and `Y`, queued for `b` behind `F`, is woken.
 #[test]
-fn a_reserving_walk_released_by_an_unwinding_unlock_still_wakes_the_queue() {
+fn a_woken_walk_released_by_an_unwinding_unlock_still_passes_its_wake_up_on() {
     let m = ab();
     let h = m.try_acquire(["b"]).unwrap();
     let mut f = Box::pin(m.acquire(["a", "b"]));
@@ -337,8 +327,11 @@ fn a_reserving_walk_released_by_an_unwinding_unlock_still_wakes_the_queue() {
     assert!(!woken.0.load(Ordering::SeqCst));
     // A newcomer takes the free `b` before `F` polls (it sets no waiting bit).
     let newcomer = m.try_acquire(["b"]).unwrap();
-    // `F` polls: its listener fired, `b` is taken, it reserves `b`.
-    assert!(poll_with(f.as_mut(), Waker::noop()).is_pending());
+    // `F` polls: its listener fired; the poll unwinds before it tries `b`.
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        poll_with(f.as_mut(), &drop_hostile_waker())
+    }));
+    assert!(polled.is_err(), "the poll unwound after the listener fired");
     // Given up: the release of `a` runs `X`'s panicking waker.
     assert!(drop_catching(f), "the unlock of `a` unwound");
     assert!(!drop_catching(x));
@@ -350,9 +343,10 @@ fn a_reserving_walk_released_by_an_unwinding_unlock_still_wakes_the_queue() {
     drop(y);
 }
 
-/// The same without `X` (no unlock unwinds): `Y` is woken (G1).
+/// The same without `X` (no unlock unwinds): `Y` is woken (G2, from a walk woken whose listener
+/// is spent).
 #[test]
-fn a_reserving_walk_given_up_wakes_the_queue() {
+fn a_woken_walk_that_gave_up_before_trying_passes_its_wake_up_on() {
     let m = ab();
     let h = m.try_acquire(["b"]).unwrap();
     let mut f = Box::pin(m.acquire(["a", "b"]));
@@ -362,11 +356,11 @@ fn a_reserving_walk_given_up_wakes_the_queue() {
     assert!(poll_with(y.as_mut(), &Waker::from(woken.clone())).is_pending());
     drop(h);
     let newcomer = m.try_acquire(["b"]).unwrap();
-    assert!(poll_with(f.as_mut(), &drop_hostile_waker()).is_pending());
-    assert!(
-        drop_catching(f),
-        "the reservation's listener held a clone of the hostile waker"
-    );
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        poll_with(f.as_mut(), &drop_hostile_waker())
+    }));
+    assert!(polled.is_err());
+    assert!(!drop_catching(f));
     drop(newcomer);
     assert!(woken.0.load(Ordering::SeqCst));
     assert!(matches!(
@@ -377,8 +371,9 @@ fn a_reserving_walk_given_up_wakes_the_queue() {
 
 /// A release that unwinds from an unlock still discards the listener of the lock waited for and
 /// passes its notification on as one writer more than are notified (G2), as the fuzz model
-/// says: dropped instead (as `event-listener`'s listeners once were), it would pass on as it came, a plain `notify(1)` (R2),
-/// which the notification already out (`W2`'s, from G1) absorbs, and `Q` would not be woken.
+/// says: dropped instead (as `event-listener`'s listeners were), it would pass on as it came,
+/// a plain `notify(1)` (R2), which the notification already out (`W2`'s, from G1) absorbs, and
+/// `Q` would not be woken.
 #[test]
 fn an_unwinding_release_passes_on_as_a_normal_one_does() {
     let m = ab();
