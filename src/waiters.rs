@@ -13,13 +13,15 @@
 //!
 //! What this module does differently, and why it exists:
 //!
-//! * **No foreign code under the list's lock but a waker's clone.** Wakers are taken out of
-//!   their entries under the lock and woken after it, a few at a time; the wakers a poll replaces
-//!   and the ones of removed entries are dropped after it too. A waker that panics (in `wake` or
-//!   in `drop`) finds the lists consistent, and with `std` the panic is kept and goes on once the
-//!   notification is done ([`crate::unwind`]): every notified waiter is woken all the same. The
-//!   clone happens under the lock, before the entry changes, so a panicking clone changes
-//!   nothing.
+//! * **No foreign code under the lists' lock** (without `std`, but a waker's clone). Wakers are
+//!   taken out of their entries under the lock and woken after it, a few at a time; the wakers a
+//!   poll replaces and the ones of removed entries are dropped after it too. A waker that panics
+//!   (in `wake` or in `drop`) finds the lists consistent, and with `std` the panic is kept and
+//!   goes on once the notification is done ([`crate::unwind`]): every notified waiter is woken
+//!   all the same. With `std` a poll clones the task's waker before it takes the lock; without
+//!   it, under the lock, before the entry changes (a panicking clone changes nothing; a clone
+//!   that takes or releases a lock of the same manager deadlocks there, as with
+//!   `event-listener`).
 //! * **No allocation per wait.** A listener is a ticket; an entry lives in the lock's list,
 //!   whose buffer grows to the most waiters the lock has had and is kept.
 //!
