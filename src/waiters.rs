@@ -102,10 +102,10 @@ struct Lists {
     entries: VecDeque<Entry>,
     /// How many entries of each list are notified.
     notified: [u32; 3],
-    /// The next ticket, in steps of four (the low two bits name the list); never zero.
+    /// The next ticket, in steps of four (a listener's low two bits name its list), never zero;
+    /// its lowest bit says whether the tickets have wrapped (from then on a new ticket skips
+    /// those still listed).
     next: usize,
-    /// Whether the tickets have wrapped: from then on a new ticket skips those still listed.
-    wrapped: bool,
 }
 
 /// How many wakers a notification takes out under the lock before it wakes them (one under
@@ -128,7 +128,6 @@ impl Waiters {
                     entries: VecDeque::new(),
                     notified: [0; 3],
                     next: 4,
-                    wrapped: false,
                 }),
             }
         }
@@ -244,19 +243,18 @@ impl Waiters {
 impl Lists {
     /// A new ticket for `queue`: one not listed (tickets wrap after `usize::MAX / 4` listens).
     fn ticket(&mut self, queue: Queue) -> Listener {
+        const WRAPPED: usize = 1;
         loop {
-            let ticket = self.next;
+            let wrapped = self.next & WRAPPED;
+            let ticket = self.next & !WRAPPED;
             self.next = match ticket.wrapping_add(4) {
-                0 => {
-                    self.wrapped = true;
-                    4
-                }
-                next => next,
+                0 => 4 | WRAPPED,
+                next => next | wrapped,
             };
             // `ticket` is a non-zero multiple of four, so this is never the fallback.
             let listener =
                 Listener(NonZeroUsize::new(ticket | queue as usize).unwrap_or(NonZeroUsize::MIN));
-            let taken = self.wrapped
+            let taken = self.next & WRAPPED != 0
                 && self
                     .entries
                     .iter()
@@ -519,7 +517,11 @@ mod tests {
         let wrapped = w.listen(Queue::Writers);
         assert_ne!(last, wrapped);
         assert_eq!(wrapped.queue(), Queue::Writers);
-        assert_eq!(w.lists.with(|lists| lists.next), 8);
+        assert_eq!(
+            w.lists.with(|lists| lists.next),
+            8 | 1,
+            "the next ticket, wrapped"
+        );
         w.notify(Queue::Writers, 1, false);
         assert!(w.discard(wrapped) && !w.discard(last));
     }
