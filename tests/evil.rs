@@ -517,7 +517,7 @@ fn a_waker_whose_clone_releases_the_awaited_lock_does_not_hang() {
     use std::sync::Mutex;
     use std::task::{RawWaker, RawWakerVTable};
 
-    static HELD: Mutex<Option<lockorder::Guard<'static, NoTimer>>> = Mutex::new(None);
+    static HELD: Mutex<Option<lockorder::OwnedGuard>> = Mutex::new(None);
     const VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
     fn clone(_: *const ()) -> RawWaker {
         // Taken out first, so the guard's drop runs with `HELD` unlocked.
@@ -527,10 +527,12 @@ fn a_waker_whose_clone_releases_the_awaited_lock_does_not_hang() {
     }
     fn noop(_: *const ()) {}
 
-    let m: &'static LockManager = Box::leak(Box::new(manager()));
+    let m = Arc::new(manager());
     let (done, finished) = mpsc::channel();
-    thread::spawn(move || {
-        *HELD.lock().unwrap() = Some(m.try_acquire(["a"]).unwrap());
+    let waiter = m.clone();
+    let thread = thread::spawn(move || {
+        let m = waiter;
+        *HELD.lock().unwrap() = Some(m.try_acquire_owned(["a"]).unwrap());
         // SAFETY: the vtable's functions ignore the data pointer.
         let waker = unsafe { Waker::from_raw(RawWaker::new(core::ptr::null(), &VTABLE)) };
         let mut acquire = pin!(m.acquire(["a"]));
@@ -542,6 +544,7 @@ fn a_waker_whose_clone_releases_the_awaited_lock_does_not_hang() {
     let got = finished
         .recv_timeout(Duration::from_secs(10))
         .expect("the acquire hung in its waker's clone");
+    thread.join().unwrap();
     assert!(
         got,
         "notified by the release in its waker's clone, it took the lock"
