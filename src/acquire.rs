@@ -630,7 +630,7 @@ impl<'p, M: Handle> Core<'p, M> {
             return result;
         }
         // A busy lock, which started the clock: listen from now on. Blocking and async waiters
-        // listen on the same events: a release wakes either.
+        // listen in the same lists: a release wakes either.
         waker = core::task::Waker::from(Arc::new(Unparker(std::thread::current())));
         cx = Context::from_waker(&waker);
         block.cx = Some(&mut cx);

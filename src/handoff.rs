@@ -1,7 +1,7 @@
 //! The hand-off policy: who may take a lock, what a refused waiter does next, and whom a release
 //! wakes. This module is its one home: the decisions, as pure functions of the lock word (no
-//! atomics, no events, no wakers), and the table below. [`crate::raw`] holds the mechanism (the
-//! atomic word, the three events, the count of waiting writers) and asks these functions at each
+//! atomics, no waiter lists, no wakers), and the table below. [`crate::raw`] holds the mechanism (the
+//! atomic word, the three waiter lists, the count of waiting writers) and asks these functions at each
 //! step; [`crate::walk`] asks them what a refused or woken waiter does. Tests: the unit tests
 //! below check the functions row by row; `tests/handoff.rs` checks each row through the public
 //! API; the loom models (`tests/loom.rs`), the fuzz model (`fuzz/src/manager_ops/lock.rs`, an
@@ -17,7 +17,7 @@
 //!
 //! * `holders`: 0 when free, the number of readers when held shared, all ones when held
 //!   exclusively.
-//! * `WAIT_S` / `WAIT_X`: someone may listen on the readers' / writers' event. A listener sets its
+//! * `WAIT_S` / `WAIT_X`: someone may listen on the readers' / writers' list. A listener sets its
 //!   bit after registering and before trying again; a release that frees the lock clears both.
 //! * `RESERVED`: a waiter passed over by a newcomer holds the lock's next turn (bounded waiting).
 //! * `generation` names a holding, for status readers (see [`crate::record`]).
@@ -50,9 +50,9 @@
 //! | row | who asks | refused as | then |
 //! |-----|----------|------------|------|
 //! | L1 | newcomer `New` | any | starts waiting: a writer counts itself in `writers_waiting`; listens on its mode's queue; asks again as `Listening` |
-//! | L2 | woken waiter | `Held` (a newcomer got in first) | reserves the lock if nobody has: listens on the reservation's event, sets `RESERVED`, asks again as `Reserved`; if someone has, as L3 |
+//! | L2 | woken waiter | `Held` (a newcomer got in first) | reserves the lock if nobody has: listens on the reservation's list, sets `RESERVED`, asks again as `Reserved`; if someone has, as L3 |
 //! | L3 | `Listening`, woken waiter | `Yield`, or as above | listens on its mode's queue again |
-//! | L4 | reserving waiter | any | listens on the reservation's event again |
+//! | L4 | reserving waiter | any | listens on the reservation's list again |
 //! | L5 | a listener fires | | asks again as a woken waiter (the reserving waiter stays `Reserved`) |
 //!
 //! A release, and a waiter that stops waiting:
@@ -86,9 +86,9 @@ pub(crate) const HOLDERS: u32 = (1 << 14) - 1;
 pub(crate) const EXCLUSIVE: u32 = HOLDERS;
 /// The most readers one lock can have at once; more wait for one to leave.
 pub(crate) const MAX_READERS: u32 = HOLDERS - 1;
-/// Someone may listen on the readers' event.
+/// Someone may listen on the readers' list.
 pub(crate) const WAIT_S: u32 = 1 << 14;
-/// Someone may listen on the writers' event.
+/// Someone may listen on the writers' list.
 pub(crate) const WAIT_X: u32 = 1 << 15;
 /// A waiter holds the lock's next turn.
 pub(crate) const RESERVED: u32 = 1 << 16;
@@ -227,7 +227,7 @@ pub(crate) enum Then {
     Reserve,
     /// L3: listen on the mode's queue again.
     Requeue,
-    /// L4: listen on the reservation's event again.
+    /// L4: listen on the reservation's list again.
     AwaitReservation,
 }
 
@@ -334,7 +334,7 @@ pub(crate) fn lifted() -> Owed {
 ///
 /// G4: the reserving waiter lifts its reservation (G1) before it discards its listener (the
 /// bookkeeping first, the foreign code after). In between, a newcomer may reserve the lock and
-/// the holder's release notify the reservation's event: the first listener in line is this one,
+/// the holder's release notify the reservation's list: the first listener in line is this one,
 /// so the wake-up meant for the new reservation would go with it.
 #[inline]
 pub(crate) fn passes_on(turn: Turn, woken: bool, mode: Mode) -> Owed {

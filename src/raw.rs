@@ -219,7 +219,7 @@ impl RawLock {
         }
     }
 
-    /// Listens again on the reservation's event (after a wake-up that did not end in a take).
+    /// Listens again on the reservation's list (after a wake-up that did not end in a take).
     pub(crate) fn listen_reserved(&self) -> Listener {
         self.waiters.listen(Queue::Reserved)
     }
@@ -613,7 +613,7 @@ mod tests {
 
     /// G4: the reserving waiter gives up, its bookkeeping first: the reservation is lifted while
     /// its listener is still in line. A newcomer reserves the lock, and the holder's release
-    /// notifies the first listener on the reservation's event: the old one. Discarded, its
+    /// notifies the first listener on the reservation's list: the old one. Discarded, its
     /// notification must reach the new reserving waiter.
     #[test]
     fn a_reservation_given_up_passes_a_late_wake_up_to_the_next_one() {
