@@ -226,8 +226,9 @@ impl RawLock {
 
     /// Ready if `listener` was notified (it is then given back); otherwise `waker` is the one to
     /// wake. Wakers it drops are foreign code whose panic is kept: the caller records the result,
-    /// then calls [`unwind::resume`].
-    #[inline]
+    /// then calls [`unwind::resume`]. Out of line: the uncontended walk never gets here.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn poll_listener(&self, listener: Listener, waker: &core::task::Waker) -> Poll<()> {
         self.waiters.poll(listener, waker)
     }

@@ -287,7 +287,8 @@ impl Lists {
         } else {
             n.saturating_sub(self.notified[q] as usize)
         };
-        let mut taken = batch.iter().filter(|w| w.is_some()).count();
+        // The batch comes empty: a fresh one, or one `wake_all` has emptied.
+        let mut taken = 0;
         let mut more = false;
         for entry in self.entries.iter_mut() {
             if entry.listener.queue() != queue {
@@ -330,19 +331,18 @@ fn wake_all(batch: &mut Batch) {
     struct Rest<'a>(&'a mut Batch);
     impl Drop for Rest<'_> {
         fn drop(&mut self) {
-            for waker in self.0.iter_mut() {
-                if let Some(waker) = waker.take() {
-                    crate::unwind::catching(|| waker.wake());
-                }
+            wake_each(self.0);
+        }
+    }
+    fn wake_each(batch: &mut Batch) {
+        for waker in batch.iter_mut() {
+            if let Some(waker) = waker.take() {
+                crate::unwind::catching(|| waker.wake());
             }
         }
     }
     let rest = Rest(batch);
-    for waker in rest.0.iter_mut() {
-        if let Some(waker) = waker.take() {
-            crate::unwind::catching(|| waker.wake());
-        }
-    }
+    wake_each(rest.0);
 }
 
 /// Drops a waker taken out of an entry (foreign code) after the lock.

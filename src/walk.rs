@@ -116,18 +116,6 @@ impl Drop for Settle<'_> {
     }
 }
 
-/// Polls a walk's listener with the task's waker. Out of line: the uncontended walk never gets
-/// here.
-///
-/// The poll drops wakers (the one it replaced, or the one of a fired listener's entry), foreign
-/// code whose panic is kept, not resumed here: the caller first records what the poll did (a
-/// fired listener is given back), then calls [`crate::unwind::resume`].
-#[cold]
-#[inline(never)]
-fn poll_listener(raw: &RawLock, listener: Listener, cx: &mut Context<'_>) -> Poll<()> {
-    raw.poll_listener(listener, cx.waker())
-}
-
 // === Walk: the timer-independent part ===
 
 /// Walks a lock set upward, taking one lock after another, each in its mode.
@@ -275,7 +263,7 @@ impl Walk {
                             Then::Requeue => raw.listen(mode),
                         });
                     }
-                    Some(listener) => match poll_listener(raw, *listener, cx) {
+                    Some(listener) => match raw.poll_listener(*listener, cx.waker()) {
                         Poll::Ready(()) => {
                             // Recorded before a kept panic goes on: the notification is this
                             // walk's now, to use or to pass on (G2, G4).
