@@ -108,6 +108,9 @@ struct Lists {
     next: usize,
 }
 
+/// The ticket counter's flag: tickets have wrapped.
+const WRAPPED: usize = 1;
+
 /// How many wakers a notification takes out under the lock before it wakes them (one under
 /// loom, so that its models, of a few waiters, see a notification in more than one round).
 const BATCH: usize = if cfg!(loom) { 1 } else { 8 };
@@ -207,7 +210,7 @@ impl Waiters {
                 if pass_on && entry.notified != Notified::No {
                     let additional = entry.notified == Notified::Additional;
                     // One entry at most: its waker fits in the batch.
-                    lists.mark(listener.queue(), 1, additional, &mut batch);
+                    lists.mark(listener.queue(), 1, additional, &mut batch, &mut 0);
                 }
                 (entry.notified, entry.waker)
             }
@@ -225,9 +228,10 @@ impl Waiters {
         let mut batch = Batch::default();
         // The first round marks every entry the notification reaches, in one step; it and the
         // rounds after it take out the wakers of notified entries, a batch at a time.
+        let mut after = 0;
         let mut more = self
             .lists
-            .with(|lists| lists.mark(queue, n, additional, &mut batch));
+            .with(|lists| lists.mark(queue, n, additional, &mut batch, &mut after));
         loop {
             wake_all(&mut batch);
             if !more {
@@ -235,7 +239,7 @@ impl Waiters {
             }
             more = self
                 .lists
-                .with(|lists| lists.mark(queue, 0, true, &mut batch));
+                .with(|lists| lists.mark(queue, 0, true, &mut batch, &mut after));
         }
     }
 }
@@ -243,7 +247,6 @@ impl Waiters {
 impl Lists {
     /// A new ticket for `queue`: one not listed (tickets wrap after `usize::MAX / 4` listens).
     fn ticket(&mut self, queue: Queue) -> Listener {
-        const WRAPPED: usize = 1;
         loop {
             let wrapped = self.next & WRAPPED;
             let ticket = self.next & !WRAPPED;
@@ -265,8 +268,22 @@ impl Lists {
         }
     }
 
+    /// Whether tickets have wrapped: until then, entries are in ticket order (tickets only grow,
+    /// and entries join at the back).
+    fn wrapped(&self) -> bool {
+        self.next & WRAPPED != 0
+    }
+
+    /// Where the listener's entry is: found by bisection while the entries are in ticket order,
+    /// by a scan once tickets have wrapped.
     fn find(&self, listener: Listener) -> Option<usize> {
-        self.entries.iter().position(|e| e.listener == listener)
+        if self.wrapped() {
+            return self.entries.iter().position(|e| e.listener == listener);
+        }
+        // A ticket's list bits sit below its count, so listeners order as their tickets do.
+        self.entries
+            .binary_search_by(|e| e.listener.0.cmp(&listener.0))
+            .ok()
     }
 
     fn remove(&mut self, at: usize) -> Entry {
@@ -280,7 +297,19 @@ impl Lists {
     /// Marks `queue`'s entries notified, oldest first, until `n` of them are (or `n` more, if
     /// `additional`), and takes the wakers of its notified entries into `batch` while it has
     /// room; whether a notified entry's waker is left for another round.
-    fn mark(&mut self, queue: Queue, n: usize, additional: bool, batch: &mut Batch) -> bool {
+    ///
+    /// `after` is the listener of the last entry whose waker an earlier round of the same
+    /// notification took (0 before the first): while entries are in ticket order, a round starts
+    /// after it, since the entries before it have given up their wakers (a notified entry gets
+    /// none again: its next poll is ready and removes it). It is then moved on.
+    fn mark(
+        &mut self,
+        queue: Queue,
+        n: usize,
+        additional: bool,
+        batch: &mut Batch,
+        after: &mut usize,
+    ) -> bool {
         let q = queue as usize;
         let mut left = if additional {
             n
@@ -290,7 +319,13 @@ impl Lists {
         // The batch comes empty: a fresh one, or one `wake_all` has emptied.
         let mut taken = 0;
         let mut more = false;
-        for entry in self.entries.iter_mut() {
+        let from = if self.wrapped() {
+            0
+        } else {
+            self.entries
+                .partition_point(|e| e.listener.0.get() <= *after)
+        };
+        for entry in self.entries.range_mut(from..) {
             if entry.listener.queue() != queue {
                 continue;
             }
@@ -316,6 +351,7 @@ impl Lists {
                     continue;
                 }
                 batch[taken] = entry.waker.take();
+                *after = entry.listener.0.get();
                 taken += 1;
             }
         }
