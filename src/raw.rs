@@ -290,25 +290,25 @@ impl RawLock {
     }
 
     /// Wakes whom a release's bookkeeping said it owes ([`writer_stops`](Self::writer_stops),
-    /// [`lift_reservation`](Self::lift_reservation), a wake-up passed on): all of them, even if
-    /// a waker panics.
+    /// [`lift_reservation`](Self::lift_reservation), a wake-up passed on, a release: R2): all of
+    /// them, even if a waker panics.
     #[cold]
     pub(crate) fn settle(&self, owed: Owed) {
-        let readers = unwind::Finally(|| {
+        let queues = unwind::Finally(|| {
             if owed.readers {
                 self.waiters.notify(Queue::Readers, usize::MAX, false);
             }
+            if owed.head {
+                self.waiters.notify_head();
+            }
         });
-        if owed.writer {
-            self.waiters.notify(Queue::Writers, 1, false);
-        }
         if owed.extra_writer {
             self.waiters.notify(Queue::Writers, 1, true);
         }
         if owed.reserver {
             self.waiters.notify(Queue::Reserved, 1, true);
         }
-        drop(readers);
+        drop(queues);
         unwind::resume();
     }
 
@@ -390,11 +390,11 @@ impl RawLock {
         }
     }
 
-    /// A woken writer gives up without taking the lock (cancelled, timed out): its wake-up passes
-    /// to the next writer. (Every reader was woken with it, so a reader has nothing to pass on.)
+    /// A woken waiter gives up without taking the lock (cancelled, timed out): its wake-up passes
+    /// on (G2).
     #[cfg(test)]
-    pub(crate) fn pass_on(&self, mode: Mode) {
-        self.settle(handoff::passes_on(Turn::Woken, true, mode));
+    pub(crate) fn pass_on(&self) {
+        self.settle(handoff::passes_on(Turn::Woken, true));
     }
 
     /// The current holding, if any (a snapshot).
@@ -552,6 +552,89 @@ mod tests {
         assert!(l.try_lock(X, Turn::New).is_ok());
     }
 
+    /// R2: a release wakes the oldest waiter alone if it is a writer; the readers behind it wait
+    /// for its release, which finds the bits its take set again (T6).
+    #[test]
+    fn a_release_wakes_a_writer_at_the_head_of_the_line_alone() {
+        let l = RawLock::new();
+        l.try_lock(X, Turn::New).unwrap();
+        let mut writer = Some(l.listen(X));
+        let mut reader = Some(l.listen(S));
+        assert!(poll(&l, &mut reader).is_pending());
+        l.unlock(X);
+        assert_eq!(poll(&l, &mut writer), Poll::Ready(()));
+        assert!(poll(&l, &mut reader).is_pending(), "behind the writer");
+        l.try_lock(X, Turn::Woken).unwrap();
+        l.unlock(X);
+        assert_eq!(poll(&l, &mut reader), Poll::Ready(()));
+    }
+
+    /// R2: readers at the head of the line are woken together, up to the next writer; that
+    /// writer is woken by the last of their releases (their takes set the bits again, T6), and
+    /// the reader behind it by the writer's.
+    #[test]
+    fn readers_at_the_head_of_the_line_are_woken_together_up_to_the_next_writer() {
+        let l = RawLock::new();
+        l.try_lock(X, Turn::New).unwrap();
+        let mut first = Some(l.listen(S));
+        let mut second = Some(l.listen(S));
+        let mut writer = Some(l.listen(X));
+        let mut last = Some(l.listen(S));
+        for l_ in [&mut writer, &mut last] {
+            assert!(poll(&l, l_).is_pending());
+        }
+        l.unlock(X);
+        assert_eq!(poll(&l, &mut first), Poll::Ready(()));
+        assert_eq!(poll(&l, &mut second), Poll::Ready(()));
+        assert!(poll(&l, &mut writer).is_pending());
+        assert!(poll(&l, &mut last).is_pending(), "behind the writer");
+        l.try_lock(S, Turn::Woken).unwrap();
+        l.try_lock(S, Turn::Woken).unwrap();
+        l.unlock(S);
+        assert!(
+            poll(&l, &mut writer).is_pending(),
+            "a reader still holds it"
+        );
+        l.unlock(S);
+        assert_eq!(poll(&l, &mut writer), Poll::Ready(()));
+        assert!(poll(&l, &mut last).is_pending());
+        l.try_lock(X, Turn::Woken).unwrap();
+        l.unlock(X);
+        assert_eq!(poll(&l, &mut last), Poll::Ready(()));
+    }
+
+    /// G2: a writer woken at the head of the line that gives up passes its wake-up to the
+    /// readers behind it, which the release did not wake.
+    #[test]
+    fn a_woken_writer_giving_up_passes_its_wake_up_to_the_readers_behind_it() {
+        let l = RawLock::new();
+        l.try_lock(X, Turn::New).unwrap();
+        let mut writer = Some(l.listen(X));
+        let mut reader = Some(l.listen(S));
+        assert!(poll(&l, &mut reader).is_pending());
+        l.unlock(X);
+        assert_eq!(poll(&l, &mut writer), Poll::Ready(()));
+        assert!(poll(&l, &mut reader).is_pending());
+        l.pass_on();
+        assert_eq!(poll(&l, &mut reader), Poll::Ready(()));
+    }
+
+    /// G2, a reader: a reader woken at the head of the line that gives up passes its wake-up on
+    /// to the writer behind it.
+    #[test]
+    fn a_woken_reader_giving_up_passes_its_wake_up_to_the_writer_behind_it() {
+        let l = RawLock::new();
+        l.try_lock(X, Turn::New).unwrap();
+        let mut reader = Some(l.listen(S));
+        let mut writer = Some(l.listen(X));
+        assert!(poll(&l, &mut writer).is_pending());
+        l.unlock(X);
+        assert_eq!(poll(&l, &mut reader), Poll::Ready(()));
+        assert!(poll(&l, &mut writer).is_pending());
+        l.pass_on();
+        assert_eq!(poll(&l, &mut writer), Poll::Ready(()));
+    }
+
     #[test]
     fn a_woken_writer_giving_up_passes_its_wake_up_on() {
         let l = RawLock::new();
@@ -561,7 +644,7 @@ mod tests {
         l.unlock(X);
         assert_eq!(poll(&l, &mut first), Poll::Ready(()));
         assert!(poll(&l, &mut second).is_pending());
-        l.pass_on(X);
+        l.pass_on();
         assert_eq!(poll(&l, &mut second), Poll::Ready(()));
     }
 
@@ -626,7 +709,7 @@ mod tests {
         l.unlock(X);
         let woken = l.discard(old);
         assert!(woken, "the release woke the first listener in line");
-        l.settle(owed.and(handoff::passes_on(Turn::Reserved, woken, X)));
+        l.settle(owed.and(handoff::passes_on(Turn::Reserved, woken)));
         assert_eq!(poll(&l, &mut new), Poll::Ready(()));
         assert!(l.try_lock(X, Turn::Reserved).is_ok());
     }

@@ -225,13 +225,20 @@ impl Waiters {
     /// `additional`, `n` more than are. Their wakers are woken after the lock, each even if one
     /// before it panics (with `std` the first panic is kept for [`crate::unwind::resume`]).
     pub(crate) fn notify(&self, queue: Queue, n: usize, additional: bool) {
+        self.rounds(queue, |lists, batch, after| {
+            lists.mark(queue, n, additional, batch, after)
+        });
+    }
+
+    /// A notification: the first round (`first`) marks every entry it reaches, in one step; it
+    /// and the rounds after it take out the wakers of `queue`'s notified entries, a batch at a
+    /// time, and wake them after the lock.
+    fn rounds(&self, queue: Queue, first: impl FnOnce(&mut Lists, &mut Batch, &mut usize) -> bool) {
         let mut batch = Batch::default();
-        // The first round marks every entry the notification reaches, in one step; it and the
-        // rounds after it take out the wakers of notified entries, a batch at a time.
         let mut after = 0;
         let mut more = self
             .lists
-            .with(|lists| lists.mark(queue, n, additional, &mut batch, &mut after));
+            .with(|lists| first(lists, &mut batch, &mut after));
         loop {
             wake_all(&mut batch);
             if !more {
@@ -242,9 +249,67 @@ impl Waiters {
                 .with(|lists| lists.mark(queue, 0, true, &mut batch, &mut after));
         }
     }
+
+    /// Notifies the head of the line, the readers' and writers' lists taken together in the
+    /// order their entries came: nothing if the oldest is a writer notified already; otherwise
+    /// the oldest writer not notified, alone, if it comes before every reader not notified (and
+    /// no writer is notified); otherwise the readers not notified from the oldest one up to the
+    /// next writer not notified. Wakers as in [`notify`](Self::notify).
+    pub(crate) fn notify_head(&self) {
+        // A writer is marked alone, and its waker fits in the first round's batch: only readers
+        // can be left for the rounds after it.
+        self.rounds(Queue::Readers, Lists::mark_head);
+    }
 }
 
 impl Lists {
+    /// Marks the head of the line notified ([`Waiters::notify_head`]) and takes their wakers
+    /// into `batch` while it has room; whether a notified reader's waker is left for another
+    /// round (`after` as in [`mark`](Self::mark)). A head woken already counts: a writer ends
+    /// the line there, a reader starts the run.
+    fn mark_head(&mut self, batch: &mut Batch, after: &mut usize) -> bool {
+        let mut taken = 0;
+        let mut more = false;
+        let mut readers = false;
+        for entry in self.entries.iter_mut() {
+            let q = entry.listener.queue();
+            if q == Queue::Reserved {
+                continue;
+            }
+            if entry.notified != Notified::No {
+                if q == Queue::Writers {
+                    // The head of the line is a writer woken already.
+                    break;
+                }
+                // A reader woken already: the run goes on behind it.
+                readers = true;
+                continue;
+            }
+            if q == Queue::Writers {
+                if readers || self.notified[1] > 0 {
+                    break;
+                }
+                entry.notified = Notified::Plain;
+                self.notified[1] += 1;
+                batch[0] = entry.waker.take();
+                return false;
+            }
+            readers = true;
+            entry.notified = Notified::Plain;
+            self.notified[0] += 1;
+            if entry.waker.is_some() {
+                if taken == BATCH {
+                    more = true;
+                    continue;
+                }
+                batch[taken] = entry.waker.take();
+                *after = entry.listener.0.get();
+                taken += 1;
+            }
+        }
+        more
+    }
+
     /// A new ticket for `queue`: one not listed (tickets wrap after `usize::MAX / 4` listens).
     fn ticket(&mut self, queue: Queue) -> Listener {
         loop {
@@ -531,6 +596,48 @@ mod tests {
         assert!(!w.discard(writer));
         w.notify(Queue::Reserved, 1, false);
         assert!(w.discard(reserved));
+    }
+
+    /// The head of the line: a writer alone, unless a writer is notified already; a run of
+    /// readers, more than a batch of them, up to the next writer not notified; the reservation's
+    /// list is not in the line.
+    #[test]
+    fn notify_head_wakes_the_oldest_writer_alone_or_the_readers_up_to_the_next_writer() {
+        let w = Waiters::new();
+        let (count, waker) = counter();
+        let reserved = w.listen(Queue::Reserved);
+        let first = w.listen(Queue::Writers);
+        let readers: alloc::vec::Vec<Listener> = (0..2 * BATCH + 1)
+            .map(|_| w.listen(Queue::Readers))
+            .collect();
+        let second = w.listen(Queue::Writers);
+        let last = w.listen(Queue::Readers);
+        for &l in readers.iter().chain([&reserved, &first, &second, &last]) {
+            assert!(w.poll(l, &waker).is_pending());
+        }
+        w.notify_head();
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "the first writer alone");
+        w.notify_head();
+        assert_eq!(
+            count.0.load(Ordering::Relaxed),
+            1,
+            "a writer is notified already"
+        );
+        assert!(w.poll(first, &waker).is_ready());
+        w.notify_head();
+        assert_eq!(count.0.load(Ordering::Relaxed), 1 + readers.len());
+        for &l in &readers {
+            assert!(w.poll(l, &waker).is_ready());
+        }
+        assert!(w.poll(second, &waker).is_pending());
+        assert!(w.poll(last, &waker).is_pending());
+        w.notify_head();
+        assert!(w.poll(second, &waker).is_ready());
+        assert!(w.poll(last, &waker).is_pending());
+        w.notify_head();
+        assert!(w.poll(last, &waker).is_ready());
+        assert!(!w.discard(reserved));
+        assert_eq!(count.0.load(Ordering::Relaxed), readers.len() + 3);
     }
 
     #[test]

@@ -93,7 +93,6 @@ struct Settle<'a> {
     owed: Owed,
     listener: Option<Listener>,
     turn: Turn,
-    mode: Mode,
 }
 
 impl Drop for Settle<'_> {
@@ -102,9 +101,7 @@ impl Drop for Settle<'_> {
         crate::unwind::finishing(|| {
             if let Some(listener) = self.listener.take() {
                 let woken = raw.discard(listener);
-                self.owed = self
-                    .owed
-                    .and(handoff::passes_on(self.turn, woken, self.mode));
+                self.owed = self.owed.and(handoff::passes_on(self.turn, woken));
             }
             if self.owed != Owed::default() {
                 raw.settle(self.owed);
@@ -369,12 +366,10 @@ impl Walk {
             owed: Owed::default(),
             listener: None,
             turn,
-            mode: Mode::Exclusive,
         };
         if let Some(pos) = cursor {
             let raw = &table.slots[pos].raw;
             settle.raw = Some(raw);
-            settle.mode = mode_of(&self.request.shared, pos);
             if counted {
                 settle.owed.readers = raw.writer_stops();
             }
@@ -389,9 +384,7 @@ impl Walk {
                 // otherwise tries at once, and then takes the lock or listens again).
                 None => {
                     let woken = turn == Turn::Woken;
-                    settle.owed = settle
-                        .owed
-                        .and(handoff::passes_on(turn, woken, settle.mode));
+                    settle.owed = settle.owed.and(handoff::passes_on(turn, woken));
                 }
             }
         }

@@ -100,15 +100,16 @@ fn new_readers_yield_to_a_waiting_writer_in_the_middle_of_their_set() {
 }
 
 /// A woken reader is not new: it joins a holding even while a writer waits, so a reader's wait
-/// is bounded too. Rows T6 (shared), R2.
+/// is bounded too. The release wakes the reader alone: it came first (the head of the line); the
+/// writer behind it is woken by the reader's release. Rows T6 (shared), R2.
 #[test]
 fn a_woken_reader_joins_past_a_waiting_writer() {
     let m = manager(ABC);
     let holder = m.try_acquire(["a"]).unwrap();
     let mut reader = waiting(m.acquire_shared(["a"]));
     let mut writer = waiting(m.acquire(["a"]));
-    drop(holder); // wakes every reader and one writer
-    assert!(reader.woken() && writer.woken());
+    drop(holder); // wakes the head of the line: the reader
+    assert!(reader.woken() && !writer.woken());
     assert!(
         m.try_acquire_shared(["a"]).is_err(),
         "a new reader yields to the waiting writer"
@@ -121,8 +122,74 @@ fn a_woken_reader_joins_past_a_waiting_writer() {
     assert!(writer.ready().is_ok());
 }
 
-/// A waiter's exclusive take sets the writers' bit again: the release that woke it cleared it,
-/// and without it the next release would wake nobody. Rows T6 (exclusive), R2.
+/// A release wakes the waiters in the order they came, a writer alone or the readers up to the
+/// next writer together, and each one's release the next in line: the takes of woken waiters set
+/// the waiting bits the releases cleared. Rows R2, T6 (both modes).
+#[test]
+fn releases_serve_the_line_in_the_order_it_came() {
+    let m = manager(ABC);
+    let holder = m.try_acquire(["a"]).unwrap();
+    let mut w1 = waiting(m.acquire(["a"]));
+    let mut r1 = waiting(m.acquire_shared(["a"]));
+    let mut r2 = waiting(m.acquire_shared(["a"]));
+    let mut w2 = waiting(m.acquire(["a"]));
+    let mut r3 = waiting(m.acquire_shared(["a"]));
+    drop(holder);
+    assert!(w1.woken(), "the oldest waiter, a writer");
+    for t in [r1.woken(), r2.woken(), w2.woken(), r3.woken()] {
+        assert!(!t, "a writer at the head of the line is woken alone");
+    }
+    let g = w1.ready().unwrap();
+    r1.pending();
+    drop(g);
+    assert!(
+        r1.woken() && r2.woken(),
+        "the readers up to the next writer"
+    );
+    assert!(
+        !w2.woken() && !r3.woken(),
+        "the rest of the line stays asleep"
+    );
+    let (g1, g2) = (r1.ready().unwrap(), r2.ready().unwrap());
+    assert_eq!(m.status()[0].readers, 2);
+    drop(g1);
+    assert!(!w2.woken(), "a reader still holds the lock");
+    drop(g2);
+    assert!(w2.woken() && !r3.woken());
+    let g = w2.ready().unwrap();
+    r3.pending();
+    drop(g);
+    assert!(r3.woken());
+    assert!(r3.ready().is_ok());
+}
+
+/// A writer woken at the head of the line that gives up passes its wake-up on to the readers
+/// behind it, which the release left asleep; a reader that gives up, to the writer behind it.
+/// Rows G2, R2.
+#[test]
+fn a_woken_waiter_that_gives_up_passes_the_wake_up_to_the_next_mode_in_line() {
+    let m = manager(ABC);
+    let holder = m.try_acquire(["a"]).unwrap();
+    let mut writer = waiting(m.acquire(["a"]));
+    let mut reader = waiting(m.acquire_shared(["a"]));
+    drop(holder);
+    assert!(writer.woken() && !reader.woken());
+    writer.cancel();
+    assert!(reader.woken(), "the wake-up passes to the reader behind");
+    assert!(reader.ready().is_ok());
+
+    let holder = m.try_acquire(["b"]).unwrap();
+    let mut reader = waiting(m.acquire_shared(["b"]));
+    let mut writer = waiting(m.acquire(["b"]));
+    drop(holder);
+    assert!(reader.woken() && !writer.woken());
+    reader.cancel();
+    assert!(writer.woken(), "the wake-up passes to the writer behind");
+    assert!(writer.ready().is_ok());
+}
+
+/// A waiter's exclusive take sets the waiting bits again: the release that woke it cleared them,
+/// and without them the next release would wake nobody. Rows T6 (exclusive), R2.
 #[test]
 fn a_woken_writers_take_keeps_the_writers_behind_it_queued() {
     let m = manager(ABC);

@@ -485,6 +485,36 @@ fn readers_yielding_to_a_writer_that_gives_up_are_woken() {
     a_dropped_waiter_strands_nobody(Shared, Shared, &WRITER_GAVE_UP_WAITING);
 }
 
+static WRITER_AT_THE_HEAD_GAVE_UP: StdAtomicUsize = StdAtomicUsize::new(0);
+
+/// A writer at the head of the line is woken alone by a release, and gives up: its wake-up must
+/// reach the reader behind it, which the release left asleep (G2).
+#[test]
+fn a_reader_behind_a_woken_writer_that_gives_up_is_woken() {
+    use lockorder::Mode::{Exclusive, Shared};
+    a_dropped_waiter_strands_nobody(Exclusive, Shared, &WRITER_AT_THE_HEAD_GAVE_UP);
+}
+
+/// Readers at the head of the line are woken together and take the lock; the writer behind them,
+/// which the release left asleep with its waiting bit cleared, must be woken by the last reader's
+/// release: a woken reader's take sets the waiting bits again (T6).
+#[test]
+fn a_writer_behind_readers_at_the_head_of_the_line_gets_through() {
+    loom::model(|| {
+        let m = Arc::new(manager(&["a"]));
+        let g = block_on(m.acquire(["a"])).unwrap();
+        let reader = spawn_with(m.clone(), |m| {
+            drop(block_on(m.acquire_shared(["a"])).unwrap())
+        });
+        let writer = spawn_with(m.clone(), |m| drop(block_on(m.acquire(["a"])).unwrap()));
+        thread::yield_now();
+        drop(g);
+        reader.join().unwrap();
+        writer.join().unwrap();
+        assert_all_free(&m);
+    });
+}
+
 static PASSED_OVER_THEN_CANCELLED: StdAtomicUsize = StdAtomicUsize::new(0);
 
 /// A waiter is woken, may be passed over by a newcomer (then newcomers yield to it), and gives

@@ -179,8 +179,35 @@ fn a_blocking_wait_whose_timeout_release_runs_a_panicking_waker_closes_no_lock()
     assert_waiters_are_woken(&m);
 }
 
-/// A release wakes one writer and every reader; the writer's waker panics. The readers are
-/// woken all the same (they used to sleep on with their waiting bit cleared, on a free lock).
+/// A release wakes the readers at the head of the line; the first one's waker panics. The
+/// reader behind it is woken all the same (it used to sleep on with its waiting bit cleared, on a
+/// free lock).
+#[test]
+fn a_reader_whose_waker_panics_does_not_keep_the_readers_behind_it_asleep() {
+    let m = ab();
+    let h = m.try_acquire(["a"]).unwrap();
+    let mut hostile = Box::pin(m.acquire_shared(["a"]));
+    assert!(poll_with(hostile.as_mut(), &Waker::from(Arc::new(Hostile))).is_pending());
+    let woken = Arc::new(Flag::default());
+    let mut reader = Box::pin(m.acquire_shared(["a"]));
+    assert!(poll_with(reader.as_mut(), &Waker::from(woken.clone())).is_pending());
+    assert!(
+        drop_catching(h),
+        "the release ran the first reader's panicking waker"
+    );
+    assert!(
+        woken.0.load(std::sync::atomic::Ordering::SeqCst),
+        "the reader behind it was woken too"
+    );
+    assert!(!drop_catching(hostile));
+    assert!(!drop_catching(reader));
+    assert_all_free(&m);
+    assert_waiters_are_woken(&m);
+}
+
+/// A release wakes the writer at the head of the line, and its waker panics; the reader behind
+/// it, which the release left asleep, is woken when that writer gives up without taking the
+/// lock (its wake-up passes on).
 #[test]
 fn a_writer_whose_waker_panics_does_not_keep_the_readers_asleep() {
     let m = ab();
@@ -195,11 +222,11 @@ fn a_writer_whose_waker_panics_does_not_keep_the_readers_asleep() {
         drop_catching(h),
         "the release ran the writer's panicking waker"
     );
+    assert!(!drop_catching(writer));
     assert!(
         woken.0.load(std::sync::atomic::Ordering::SeqCst),
-        "the reader was woken too"
+        "the writer's wake-up passed to the reader"
     );
-    assert!(!drop_catching(writer));
     assert!(!drop_catching(reader));
     assert_all_free(&m);
     assert_waiters_are_woken(&m);

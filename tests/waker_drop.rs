@@ -370,64 +370,58 @@ fn a_woken_walk_that_gave_up_before_trying_passes_its_wake_up_on() {
 }
 
 /// A release that unwinds from an unlock still discards the listener of the lock waited for and
-/// passes its notification on as one writer more than are notified (G2), as the fuzz model
-/// says: dropped instead (as `event-listener`'s listeners were), it would pass on as it came,
-/// a plain `notify(1)` (R2), which the notification already out (`W2`'s, from G1) absorbs, and
-/// `Q` would not be woken.
+/// passes its notification on as G2 says, to whoever is next in line: every reader, and one
+/// writer more than are notified. Dropped instead (as `event-listener`'s listeners were), it
+/// would pass on as it came, to one writer, and `R`, the reader behind `F` that the release left
+/// asleep (R2: `F` was the head of the line), would sleep on with `b` free.
 #[test]
 fn an_unwinding_release_passes_on_as_a_normal_one_does() {
+    passes_on_to_the_rest_of_the_line(true);
+}
+
+/// The same without `X`: the release discards the listener and passes on to `R` and `Q`.
+#[test]
+fn a_release_passes_on_to_the_readers_and_one_writer_more() {
+    passes_on_to_the_rest_of_the_line(false);
+}
+
+/// `F` = [a, b] holds `a` and waits for `b` at the head of the line, the reader `R` and the
+/// writer `Q` behind it; `b`'s release wakes `F` alone. `F` is dropped with its notification
+/// unused; with `unwinding`, the unlock of `a` runs `X`'s panicking waker first.
+fn passes_on_to_the_rest_of_the_line(unwinding: bool) {
     let m = ab();
     let h = m.try_acquire(["b"]).unwrap();
     let mut f = Box::pin(m.acquire(["a", "b"]));
     assert!(poll_with(f.as_mut(), Waker::noop()).is_pending());
-    let mut w2 = Box::pin(m.acquire(["b"]));
-    assert!(poll_with(w2.as_mut(), Waker::noop()).is_pending());
+    let r_woken = Arc::new(Flag::default());
+    let mut r = Box::pin(m.acquire_shared(["b"]));
+    assert!(poll_with(r.as_mut(), &Waker::from(r_woken.clone())).is_pending());
     let q_woken = Arc::new(Flag::default());
     let mut q = Box::pin(m.acquire(["b"]));
     assert!(poll_with(q.as_mut(), &Waker::from(q_woken.clone())).is_pending());
-    let mut r = Box::pin(m.acquire_shared(["b"]));
-    assert!(poll_with(r.as_mut(), Waker::noop()).is_pending());
     let mut x = Box::pin(m.acquire(["a"]));
-    assert!(poll_with(x.as_mut(), &Waker::from(Arc::new(Hostile))).is_pending());
-    // R2: every reader (`R`) and one writer (`F`, plain).
+    let waker = if unwinding {
+        Waker::from(Arc::new(Hostile))
+    } else {
+        Waker::noop().clone()
+    };
+    assert!(poll_with(x.as_mut(), &waker).is_pending());
     drop(h);
-    let newcomer = m.try_acquire(["b"]).unwrap();
-    // `R` finds `b` taken: it reserves it, then gives up: G1 wakes one more writer, `W2`.
-    assert!(poll_with(r.as_mut(), Waker::noop()).is_pending());
-    drop(r);
-    assert!(!q_woken.0.load(Ordering::SeqCst));
-    // `F` gives up; the unlock of `a` unwinds from `X`'s waker.
-    assert!(drop_catching(f));
+    assert!(!r_woken.0.load(Ordering::SeqCst) && !q_woken.0.load(Ordering::SeqCst));
+    assert_eq!(drop_catching(f), unwinding, "the unlock of `a` unwinds");
     assert!(!drop_catching(x));
+    assert!(
+        r_woken.0.load(Ordering::SeqCst),
+        "G2 wakes the readers behind `F`: `R`"
+    );
     assert!(
         q_woken.0.load(Ordering::SeqCst),
         "G2 wakes one writer more than are notified: `Q`"
     );
-    drop((newcomer, w2, q));
-}
-
-/// The same without `X`: the release discards and passes on one writer more: `Q` is woken.
-#[test]
-fn a_release_passes_on_one_writer_more_than_are_notified() {
-    let m = ab();
-    let h = m.try_acquire(["b"]).unwrap();
-    let mut f = Box::pin(m.acquire(["a", "b"]));
-    assert!(poll_with(f.as_mut(), Waker::noop()).is_pending());
-    let w2_woken = Arc::new(Flag::default());
-    let mut w2 = Box::pin(m.acquire(["b"]));
-    assert!(poll_with(w2.as_mut(), &Waker::from(w2_woken.clone())).is_pending());
-    let q_woken = Arc::new(Flag::default());
-    let mut q = Box::pin(m.acquire(["b"]));
-    assert!(poll_with(q.as_mut(), &Waker::from(q_woken.clone())).is_pending());
-    let mut r = Box::pin(m.acquire_shared(["b"]));
-    assert!(poll_with(r.as_mut(), Waker::noop()).is_pending());
-    drop(h);
-    let newcomer = m.try_acquire(["b"]).unwrap();
-    assert!(poll_with(r.as_mut(), Waker::noop()).is_pending());
-    drop(r);
-    assert!(w2_woken.0.load(Ordering::SeqCst), "G1 woke W2");
-    assert!(!q_woken.0.load(Ordering::SeqCst));
-    drop(f);
-    assert!(q_woken.0.load(Ordering::SeqCst));
-    drop((newcomer, w2, q));
+    assert!(matches!(
+        poll_with(r.as_mut(), Waker::noop()),
+        Poll::Ready(Ok(_))
+    ));
+    drop((q, r));
+    assert_all_free(&m);
 }

@@ -5,7 +5,8 @@
 //! purpose, in the model's own terms, so that a change to the library's table that this model
 //! does not also make shows up as a divergence; and the waiter lists' rules for notifying
 //! (`src/waiters.rs`, those of `event-listener`: FIFO; a plain `notify(n)` tops the notified
-//! listeners up to `n`, an additional one notifies `n` more),
+//! listeners up to `n`, an additional one notifies `n` more; and the head of the line, over the
+//! readers' and writers' events in the order their listeners came, for R2),
 //! so that every try, poll and release of the real lock can be predicted exactly. The comments
 //! name the rows.
 
@@ -54,6 +55,8 @@ impl On {
 /// A listener of a future (model id `fut`) on one of the events.
 pub(crate) struct Entry {
     pub(crate) fut: u64,
+    /// When it started listening, counted over all of the lock's events: the line's order.
+    seq: u64,
     pub(crate) notified: bool,
     /// The waker it was last polled with, and that waker's count before that poll.
     pub(crate) waker: Arc<Counter>,
@@ -121,6 +124,8 @@ pub(crate) struct LockModel {
     wait_x: bool,
     reserved: bool,
     writers_waiting: u32,
+    /// The next listener's place in the line.
+    next_seq: u64,
     pub(crate) readers: Event,
     pub(crate) writers: Event,
     pub(crate) reservation: Event,
@@ -159,15 +164,17 @@ impl LockModel {
             self.wait_s = true;
             self.wait_x = true;
         }
+        if matches!(turn, Turn::Listening | Turn::Woken) {
+            // T6: a waiter's take, in either mode, sets both bits again: the release that woke
+            // it cleared them and woke only the head of the line; others may queue behind it.
+            self.wait_s = true;
+            self.wait_x = true;
+        }
         if turn == Turn::Reserved && mode == Mode::Shared && self.writers_waiting == 0 {
             self.readers.notify(usize::MAX, false);
         }
         Ok(match mode {
             Mode::Exclusive => {
-                // T6: a waiter sets the writers' bit again: others may queue behind it.
-                if matches!(turn, Turn::Listening | Turn::Woken) {
-                    self.wait_x = true;
-                }
                 self.holders = Holders::Exclusive(who);
                 true
             }
@@ -199,8 +206,11 @@ impl LockModel {
             On::Writers => self.wait_x = true,
             On::Reservation => {}
         }
+        let seq = self.next_seq;
+        self.next_seq += 1;
         self.event_mut(on).entries.push(Entry {
             fut,
+            seq,
             notified: false,
             waker,
             seen,
@@ -267,7 +277,8 @@ impl LockModel {
     }
 
     /// `who` gives back its holding in `mode`. The release that frees the lock clears the
-    /// waiting bits and wakes the reserving waiter alone (R1), or else the queues (R2).
+    /// waiting bits and wakes the reserving waiter alone (R1), or else the head of the line, if
+    /// either bit was set (R2).
     pub(crate) fn unlock(&mut self, who: u64, mode: Mode) {
         match (mode, &mut self.holders) {
             (Mode::Exclusive, Holders::Exclusive(h)) if *h == who => {}
@@ -285,26 +296,47 @@ impl LockModel {
         self.wait_x = false;
         if self.reserved {
             self.reservation.notify(1, false);
-        } else {
-            self.wake(readers, writers);
+        } else if readers || writers {
+            self.wake_head();
         }
     }
 
-    /// Wakes one writer and every reader, as the bits say may listen.
-    fn wake(&mut self, readers: bool, writers: bool) {
-        if writers {
-            self.writers.notify(1, false);
-        }
-        if readers {
-            self.readers.notify(usize::MAX, false);
+    /// R2: wakes the head of the line, the readers' and writers' listeners in the order they
+    /// came. A writer woken already at the head: nobody. A writer not woken: it alone, unless
+    /// another writer is woken already. A reader: every reader not woken from there up to the
+    /// next writer not woken (readers woken already belong to the run).
+    fn wake_head(&mut self) {
+        let writer_woken = self.writers.entries.iter().any(|e| e.notified);
+        let mut line: Vec<(u64, On, usize)> = (self.readers.entries.iter().enumerate())
+            .map(|(i, e)| (e.seq, On::Readers, i))
+            .chain((self.writers.entries.iter().enumerate()).map(|(i, e)| (e.seq, On::Writers, i)))
+            .collect();
+        line.sort_unstable_by_key(|&(seq, _, _)| seq);
+        let mut run = false;
+        for (_, on, i) in line {
+            let entry = &mut self.event_mut(on).entries[i];
+            match (on, entry.notified) {
+                (On::Writers, true) => break,
+                (On::Writers, false) => {
+                    if !run && !writer_woken {
+                        entry.notified = true;
+                    }
+                    break;
+                }
+                (On::Readers, _) => {
+                    entry.notified = true;
+                    run = true;
+                }
+                (On::Reservation, _) => unreachable!("not in the line"),
+            }
         }
     }
 
-    /// G2: a woken waiter in `mode` gives up: a writer's wake-up passes to the next writer.
-    pub(crate) fn pass_on(&mut self, mode: Mode) {
-        if mode == Mode::Exclusive {
-            self.writers.notify(1, true);
-        }
+    /// G2: a woken waiter gives up: its wake-up passes on to whoever is next in line, every
+    /// reader and one writer more than are notified.
+    pub(crate) fn pass_on(&mut self) {
+        self.readers.notify(usize::MAX, false);
+        self.writers.notify(1, true);
     }
 
     /// G4: the reserving waiter gives up with its listener notified and unused: that wake-up

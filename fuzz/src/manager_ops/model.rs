@@ -388,7 +388,7 @@ impl Model {
         for &(i, mode) in taken.iter().rev() {
             self.unlock(i, id, mode);
         }
-        if let Some((i, mode)) = cursor {
+        if let Some((i, _)) = cursor {
             let lock = &mut self.locks[i];
             if counted {
                 lock.writer_done();
@@ -405,7 +405,7 @@ impl Model {
                     lock.pass_reservation_on();
                 }
             } else if woken {
-                lock.pass_on(mode);
+                lock.pass_on();
             }
         }
     }
