@@ -210,7 +210,8 @@ impl Waiters {
                 if pass_on && entry.notified != Notified::No {
                     let additional = entry.notified == Notified::Additional;
                     // One entry at most: its waker fits in the batch.
-                    lists.mark(listener.queue(), 1, additional, &mut batch, &mut 0);
+                    let end = lists.entries.len();
+                    lists.mark(listener.queue(), 1, additional, &mut batch, &mut 0, end);
                 }
                 (entry.notified, entry.waker)
             }
@@ -225,89 +226,68 @@ impl Waiters {
     /// `additional`, `n` more than are. Their wakers are woken after the lock, each even if one
     /// before it panics (with `std` the first panic is kept for [`crate::unwind::resume`]).
     pub(crate) fn notify(&self, queue: Queue, n: usize, additional: bool) {
-        self.rounds(queue, |lists, batch, after| {
-            lists.mark(queue, n, additional, batch, after)
-        });
+        self.rounds(Some((queue, n, additional)));
     }
 
-    /// A notification: the first round (`first`) marks every entry it reaches, in one step; it
-    /// and the rounds after it take out the wakers of `queue`'s notified entries, a batch at a
-    /// time, and wake them after the lock.
-    fn rounds(&self, queue: Queue, first: impl FnOnce(&mut Lists, &mut Batch, &mut usize) -> bool) {
+    /// Notifies the head of the line, the readers' and writers' lists taken together in the
+    /// order their entries came ([`Lists::head`]): the oldest writer not notified, alone, if it
+    /// comes before every reader not notified and no writer is notified; otherwise the readers
+    /// not notified from the oldest one up to the next writer (nothing if that writer comes
+    /// first and is notified). Wakers as in [`notify`](Self::notify).
+    pub(crate) fn notify_head(&self) {
+        self.rounds(None);
+    }
+
+    /// A notification (`what`: a list, how many and how, as [`notify`](Self::notify) takes
+    /// them; `None`: the head of the line): the first round marks every entry it reaches, in one
+    /// step; it and the rounds after it take out the wakers of that list's notified entries, a
+    /// batch at a time, and wake them after the lock. One body for both, compiled once.
+    fn rounds(&self, what: Option<(Queue, usize, bool)>) {
         let mut batch = Batch::default();
         let mut after = 0;
-        let mut more = self
-            .lists
-            .with(|lists| first(lists, &mut batch, &mut after));
+        let (queue, mut more) = self.lists.with(|lists| {
+            let (queue, n, additional, end) = match what {
+                Some((queue, n, additional)) => (queue, n, additional, lists.entries.len()),
+                None => match lists.head() {
+                    (Queue::Writers, end) => (Queue::Writers, 1, false, end),
+                    (queue, end) => (queue, usize::MAX, false, end),
+                },
+            };
+            let more = lists.mark(queue, n, additional, &mut batch, &mut after, end);
+            (queue, more)
+        });
         loop {
             wake_all(&mut batch);
             if !more {
                 return;
             }
-            more = self
-                .lists
-                .with(|lists| lists.mark(queue, 0, true, &mut batch, &mut after));
+            more = self.lists.with(|lists| {
+                let end = lists.entries.len();
+                lists.mark(queue, 0, true, &mut batch, &mut after, end)
+            });
         }
-    }
-
-    /// Notifies the head of the line, the readers' and writers' lists taken together in the
-    /// order their entries came: nothing if the oldest is a writer notified already; otherwise
-    /// the oldest writer not notified, alone, if it comes before every reader not notified (and
-    /// no writer is notified); otherwise the readers not notified from the oldest one up to the
-    /// next writer not notified. Wakers as in [`notify`](Self::notify).
-    pub(crate) fn notify_head(&self) {
-        // A writer is marked alone, and its waker fits in the first round's batch: only readers
-        // can be left for the rounds after it.
-        self.rounds(Queue::Readers, Lists::mark_head);
     }
 }
 
 impl Lists {
-    /// Marks the head of the line notified ([`Waiters::notify_head`]) and takes their wakers
-    /// into `batch` while it has room; whether a notified reader's waker is left for another
-    /// round (`after` as in [`mark`](Self::mark)). A head woken already counts: a writer ends
-    /// the line there, a reader starts the run.
-    fn mark_head(&mut self, batch: &mut Batch, after: &mut usize) -> bool {
-        let mut taken = 0;
-        let mut more = false;
-        let mut readers = false;
-        for entry in self.entries.iter_mut() {
-            let q = entry.listener.queue();
-            if q == Queue::Reserved {
-                continue;
-            }
-            if entry.notified != Notified::No {
-                if q == Queue::Writers {
-                    // The head of the line is a writer woken already.
-                    break;
+    /// The head of the line ([`Waiters::notify_head`]): the list to notify, and where in
+    /// `entries` its notification stops. The writers' list if the oldest entry not notified is a
+    /// writer (a plain notification of one then tops it up: none if a writer is notified);
+    /// otherwise the readers' up to the first writer, notified or not, behind them (a reader
+    /// notified already belongs to the run; a writer notified already ends the line there).
+    fn head(&self) -> (Queue, usize) {
+        let mut run = false;
+        for (at, entry) in self.entries.iter().enumerate() {
+            match entry.listener.queue() {
+                Queue::Reserved => {}
+                Queue::Readers => run = true,
+                Queue::Writers if run || entry.notified != Notified::No => {
+                    return (Queue::Readers, at);
                 }
-                // A reader woken already: the run goes on behind it.
-                readers = true;
-                continue;
-            }
-            if q == Queue::Writers {
-                if readers || self.notified[1] > 0 {
-                    break;
-                }
-                entry.notified = Notified::Plain;
-                self.notified[1] += 1;
-                batch[0] = entry.waker.take();
-                return false;
-            }
-            readers = true;
-            entry.notified = Notified::Plain;
-            self.notified[0] += 1;
-            if entry.waker.is_some() {
-                if taken == BATCH {
-                    more = true;
-                    continue;
-                }
-                batch[taken] = entry.waker.take();
-                *after = entry.listener.0.get();
-                taken += 1;
+                Queue::Writers => return (Queue::Writers, self.entries.len()),
             }
         }
-        more
+        (Queue::Readers, self.entries.len())
     }
 
     /// A new ticket for `queue`: one not listed (tickets wrap after `usize::MAX / 4` listens).
@@ -342,7 +322,8 @@ impl Lists {
     /// Where the listener's entry is: found by bisection while the entries are in ticket order,
     /// by a scan once tickets have wrapped.
     fn find(&self, listener: Listener) -> Option<usize> {
-        if self.wrapped() {
+        // Without `std`, where flash counts more than a scan of a few waiters, always a scan.
+        if !cfg!(feature = "std") || self.wrapped() {
             return self.entries.iter().position(|e| e.listener == listener);
         }
         // A ticket's list bits sit below its count, so listeners order as their tickets do.
@@ -366,7 +347,9 @@ impl Lists {
     /// `after` is the listener of the last entry whose waker an earlier round of the same
     /// notification took (0 before the first): while entries are in ticket order, a round starts
     /// after it, since the entries before it have given up their wakers (a notified entry gets
-    /// none again: its next poll is ready and removes it). It is then moved on.
+    /// none again: its next poll is ready and removes it). It is then moved on. Without `std`,
+    /// where flash counts more than a scan of a few waiters, every round starts at the front.
+    /// Entries from `end` on are left as they are.
     fn mark(
         &mut self,
         queue: Queue,
@@ -374,6 +357,7 @@ impl Lists {
         additional: bool,
         batch: &mut Batch,
         after: &mut usize,
+        end: usize,
     ) -> bool {
         let q = queue as usize;
         let mut left = if additional {
@@ -384,13 +368,14 @@ impl Lists {
         // The batch comes empty: a fresh one, or one `wake_all` has emptied.
         let mut taken = 0;
         let mut more = false;
-        let from = if self.wrapped() {
-            0
-        } else {
+        let from = if cfg!(feature = "std") && !self.wrapped() {
             self.entries
                 .partition_point(|e| e.listener.0.get() <= *after)
+                .min(end)
+        } else {
+            0
         };
-        for entry in self.entries.range_mut(from..) {
+        for entry in self.entries.range_mut(from..end) {
             if entry.listener.queue() != queue {
                 continue;
             }
