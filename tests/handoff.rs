@@ -163,6 +163,32 @@ fn releases_serve_the_line_in_the_order_it_came() {
     assert!(r3.ready().is_ok());
 }
 
+/// A woken waiter kept without being polled keeps its place at the head of the line: releases
+/// wake none of the waiters queued behind it (a newcomer may still take the free lock). Polled at
+/// last, it takes the lock, and its release wakes the next in line. Rows R2, T5, T6.
+#[test]
+fn a_woken_waiter_not_polled_keeps_its_place_at_the_head_of_the_line() {
+    let m = manager(ABC);
+    let holder = m.try_acquire(["a"]).unwrap();
+    let mut writer = waiting(m.acquire(["a"]));
+    let mut reader = waiting(m.acquire_shared(["a"]));
+    drop(holder);
+    assert!(writer.woken() && !reader.woken());
+    let newcomer = m.try_acquire(["a"]).unwrap();
+    let mut late = waiting(m.acquire(["a"]));
+    drop(newcomer);
+    assert!(
+        !reader.woken() && !late.woken(),
+        "the head of the line is a writer woken already"
+    );
+    let g = writer.ready().unwrap();
+    drop(g);
+    assert!(reader.woken() && !late.woken());
+    drop(reader.ready().unwrap());
+    assert!(late.woken());
+    assert!(late.ready().is_ok());
+}
+
 /// A writer woken at the head of the line that gives up passes its wake-up on to the readers
 /// behind it, which the release left asleep; a reader that gives up, to the writer behind it.
 /// Rows G2, R2.
