@@ -67,6 +67,7 @@
 //! | G2 | a woken waiter gives up without taking the lock | every reader, and one more writer than were woken (its wake-up passes on, to whichever mode is next in line) |
 //! | G3 | the last counted writer stops waiting (took the lock, or gave up) | every reader, if `WAIT_S` and no writer holds the lock (its release will) |
 //! | G4 | the reserving waiter gives up, its listener notified and unused | that wake-up passes to the next reserving waiter, one more than are notified (it may be a new reservation's: see [`passes_on`]) |
+//! | G5 | a writer listening in the line gives up, its listener not notified | once its entry is gone, the head of the line if it is readers (up to the next writer): a release's wake-up of a run of readers may have stopped at this writer, leaving those behind it asleep (see [`leaves_the_line`]) |
 //!
 //! Which row applies is the caller's to see, from the facts only it has: `raw` knows whether a
 //! release freed the lock (R1, R2: the last holder left) or made room (R3: a reader left a full
@@ -145,6 +146,8 @@ pub(crate) struct Owed {
     /// wakes, and the one that takes it sets the bits again for the rest), or the readers from it
     /// up to the next writer not notified.
     pub(crate) head: bool,
+    /// The head of the line if it is readers (G5).
+    pub(crate) run: bool,
 }
 
 impl Owed {
@@ -156,6 +159,7 @@ impl Owed {
             extra_writer: self.extra_writer || other.extra_writer,
             reserver: self.reserver || other.reserver,
             head: self.head || other.head,
+            run: self.run || other.run,
         }
     }
 }
@@ -269,7 +273,7 @@ pub(crate) fn may_reserve(state: u32) -> bool {
     state & RESERVED == 0
 }
 
-// === Releasing and giving up (rows R1-R3, G1-G4) ===
+// === Releasing and giving up (rows R1-R3, G1-G5) ===
 
 /// Whom a release wakes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -334,6 +338,7 @@ pub(crate) fn lifted() -> Owed {
         extra_writer: true,
         reserver: false,
         head: false,
+        run: false,
     }
 }
 
@@ -362,6 +367,21 @@ pub(crate) fn passes_on(turn: Turn, woken: bool) -> Owed {
             extra_writer: true,
             ..Owed::default()
         },
+    }
+}
+
+/// What a waiter that gives up owes for its place in the line (G5): a writer whose listener in
+/// the writers' list (`writer`) was not notified (`woken`) may be where a release's wake-up of a
+/// run of readers at the head of the line stopped, and the readers behind it sleep, though they
+/// could join those woken before it (who may have taken the lock and left the line already).
+/// Once its entry is gone, the head of the line is woken if it is readers; not if it is a
+/// writer, which a release will wake (a woken writer finding the lock held would reserve it for
+/// nothing). A woken writer passes its wake-up on instead (G2); a reader's entry stops no run.
+#[inline]
+pub(crate) fn leaves_the_line(writer: bool, woken: bool) -> Owed {
+    Owed {
+        run: writer && !woken,
+        ..Owed::default()
     }
 }
 
@@ -542,7 +562,7 @@ mod tests {
     }
 
     #[test]
-    fn g1_to_g4_giving_up() {
+    fn g1_to_g5_giving_up() {
         assert_eq!(
             lifted(),
             Owed {
@@ -569,6 +589,13 @@ mod tests {
         assert_eq!(passes_on(Turn::Woken, false), Owed::default());
         assert_eq!(passes_on(Turn::Reserved, true), g4);
         assert_eq!(passes_on(Turn::Reserved, false), Owed::default());
+        let g5 = Owed {
+            run: true,
+            ..Owed::default()
+        };
+        assert_eq!(leaves_the_line(true, false), g5);
+        assert_eq!(leaves_the_line(true, true), Owed::default());
+        assert_eq!(leaves_the_line(false, false), Owed::default());
         assert!(last_writer_wakes_readers(SHARED | WAIT_S));
         assert!(last_writer_wakes_readers(FREE | WAIT_S));
         assert!(!last_writer_wakes_readers(HELD_X | WAIT_S));

@@ -301,6 +301,9 @@ impl RawLock {
             if owed.head {
                 self.waiters.notify_head();
             }
+            if owed.run {
+                self.waiters.notify_run();
+            }
         });
         if owed.extra_writer {
             self.waiters.notify(Queue::Writers, 1, true);

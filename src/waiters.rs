@@ -60,7 +60,8 @@ pub(crate) struct Listener(NonZeroUsize);
 impl Listener {
     const QUEUE: usize = 0b11;
 
-    fn queue(self) -> Queue {
+    /// The list it listens on.
+    pub(crate) fn queue(self) -> Queue {
         match self.0.get() & Self::QUEUE {
             0 => Queue::Readers,
             1 => Queue::Writers,
@@ -106,6 +107,17 @@ struct Lists {
     /// its lowest bit says whether the tickets have wrapped (from then on a new ticket skips
     /// those still listed).
     next: usize,
+}
+
+/// What a notification reaches ([`Waiters::rounds`]).
+#[derive(Clone, Copy)]
+enum Whom {
+    /// A list: how many, and whether more than are notified already.
+    List(Queue, usize, bool),
+    /// The head of the line ([`Waiters::notify_head`]).
+    Head,
+    /// The head of the line if it is readers ([`Waiters::notify_run`]).
+    Run,
 }
 
 /// The ticket counter's flag: tickets have wrapped.
@@ -226,7 +238,7 @@ impl Waiters {
     /// `additional`, `n` more than are. Their wakers are woken after the lock, each even if one
     /// before it panics (with `std` the first panic is kept for [`crate::unwind::resume`]).
     pub(crate) fn notify(&self, queue: Queue, n: usize, additional: bool) {
-        self.rounds(Some((queue, n, additional)));
+        self.rounds(Whom::List(queue, n, additional));
     }
 
     /// Notifies the head of the line, the readers' and writers' lists taken together in the
@@ -235,22 +247,30 @@ impl Waiters {
     /// not notified from the oldest one up to the next writer (nothing if that writer comes
     /// first and is notified). Wakers as in [`notify`](Self::notify).
     pub(crate) fn notify_head(&self) {
-        self.rounds(None);
+        self.rounds(Whom::Head);
     }
 
-    /// A notification (`what`: a list, how many and how, as [`notify`](Self::notify) takes
-    /// them; `None`: the head of the line): the first round marks every entry it reaches, in one
-    /// step; it and the rounds after it take out the wakers of that list's notified entries, a
-    /// batch at a time, and wake them after the lock. One body for both, compiled once.
-    fn rounds(&self, what: Option<(Queue, usize, bool)>) {
+    /// Notifies the head of the line if it is readers (those not notified, up to the next
+    /// writer); nothing if it is a writer. Wakers as in [`notify`](Self::notify).
+    pub(crate) fn notify_run(&self) {
+        self.rounds(Whom::Run);
+    }
+
+    /// A notification: the first round marks every entry it reaches, in one step; it and the
+    /// rounds after it take out the wakers of that list's notified entries, a batch at a time,
+    /// and wake them after the lock. One body for all three kinds, compiled once.
+    fn rounds(&self, what: Whom) {
         let mut batch = Batch::default();
         let mut after = 0;
         let (queue, mut more) = self.lists.with(|lists| {
             let (queue, n, additional, end) = match what {
-                Some((queue, n, additional)) => (queue, n, additional, lists.entries.len()),
-                None => match lists.head() {
-                    (Queue::Writers, end) => (Queue::Writers, 1, false, end),
-                    (queue, end) => (queue, usize::MAX, false, end),
+                Whom::List(queue, n, additional) => (queue, n, additional, lists.entries.len()),
+                Whom::Head | Whom::Run => match (what, lists.head()) {
+                    (Whom::Head, (Queue::Writers, end)) => (Queue::Writers, 1, false, end),
+                    (_, (Queue::Readers, end)) => (Queue::Readers, usize::MAX, false, end),
+                    // `Run`, and the head of the line is a writer: nothing to mark (an empty
+                    // range).
+                    _ => (Queue::Readers, 0, true, 0),
                 },
             };
             let more = lists.mark(queue, n, additional, &mut batch, &mut after, end);

@@ -15,7 +15,7 @@ use crate::set::{LockSet, Mode, Request};
 use crate::stats::WaitClock;
 use crate::sync::Arc;
 use crate::table::{Slot, Table};
-use crate::waiters::Listener;
+use crate::waiters::{Listener, Queue};
 
 // === Releasing ===
 
@@ -87,7 +87,7 @@ pub(crate) fn mode_of(shared: &LockSet, pos: usize) -> Mode {
 /// settled when dropped, after the unlocks or while unwinding from one of them, the same way
 /// either time. The listener is given back there (its drop of the task's waker is foreign code,
 /// so it comes after the unlocks), and a wake-up it held and the walk did not use passes on
-/// (G2, G4).
+/// (G2, G4), or the place in the line it leaves does (G5).
 struct Settle<'a> {
     raw: Option<&'a RawLock>,
     owed: Owed,
@@ -100,8 +100,12 @@ impl Drop for Settle<'_> {
         let Some(raw) = self.raw else { return };
         crate::unwind::finishing(|| {
             if let Some(listener) = self.listener.take() {
+                let writer = listener.queue() == Queue::Writers;
                 let woken = raw.discard(listener);
-                self.owed = self.owed.and(handoff::passes_on(self.turn, woken));
+                self.owed = self
+                    .owed
+                    .and(handoff::passes_on(self.turn, woken))
+                    .and(handoff::leaves_the_line(writer, woken));
             }
             if self.owed != Owed::default() {
                 raw.settle(self.owed);

@@ -1,6 +1,6 @@
 //! The hand-off policy, row by row: who may take a lock, what a refused waiter does, and whom a
 //! release or a waiter that gives up wakes. The policy and its table (rows T1-T7, L1-L5, R1-R3,
-//! G1-G4) are in `src/handoff.rs`; each test here names the rows it would fail on if they changed
+//! G1-G5) are in `src/handoff.rs`; each test here names the rows it would fail on if they changed
 //! (the unit tests there check the same rows on the lock word alone). One half-row has no test
 //! here: that the reserving waiter stays `Reserved` when its listener fires (L5) cannot be seen
 //! through the API, since a woken walk tries the lock before it looks at its listener, and the
@@ -467,7 +467,7 @@ fn a_reader_reserving_a_full_lock_gets_the_next_place() {
     assert!(m.try_acquire(["a"]).is_ok());
 }
 
-// === Giving up (G1-G4) ===
+// === Giving up (G1-G5) ===
 
 /// Rows G1.
 #[test]
@@ -532,4 +532,41 @@ fn a_timed_out_writer_lets_readers_in_again() {
     assert!(m.try_acquire_shared(["b"]).is_ok());
     assert_eq!(locked(&m, &["a", "b", "c"]), ["b"]);
     drop(r1);
+}
+
+/// A writer between two readers gives up after the release that woke the reader at the head of
+/// the line (the run stopped at the writer) and before that reader takes the lock. Its place
+/// passes on: the reader behind it is woken, and joins the holding the first one starts,
+/// rather than sleeping beside it while new readers keep overlapping. Rows R2, G5.
+#[test]
+fn a_reader_behind_a_writer_that_leaves_the_line_is_woken() {
+    let m = manager(ABC);
+    let holder = m.try_acquire(["a"]).unwrap();
+    let mut r1 = waiting(m.acquire_shared(["a"]));
+    let mut writer = waiting(m.acquire(["a"]));
+    let mut r3 = waiting(m.acquire_shared(["a"]));
+    drop(holder); // R2: the head of the line, r1 alone (the run stops at the writer)
+    assert!(r1.woken() && !r3.woken());
+    writer.cancel(); // not woken: nothing to pass on (G2); G5: its place in the line
+    assert!(r3.woken(), "r3 is woken when the writer ahead of it leaves");
+    let g1 = r1.ready().unwrap();
+    let newcomer = m.try_acquire_shared(["a"]).unwrap(); // no writer waits: joins
+    let g3 = r3.ready().unwrap();
+    assert_eq!(m.status()[0].readers, 3);
+    drop((g1, g3, newcomer));
+}
+
+/// The same writer gives up while the holder still holds the lock (it counts itself off before
+/// its entry goes): the holder's release stops at it if it comes in between; its leaving wakes
+/// the reader behind it all the same. Rows G3 (a writer holds the lock: no wake-up), G5.
+#[test]
+fn a_writer_leaving_the_line_while_the_lock_is_held_strands_no_reader() {
+    let m = manager(ABC);
+    let holder = m.try_acquire(["a"]).unwrap();
+    let mut writer = waiting(m.acquire(["a"]));
+    let mut reader = waiting(m.acquire_shared(["a"]));
+    writer.cancel();
+    drop(holder);
+    assert!(reader.woken());
+    assert!(reader.ready().is_ok());
 }

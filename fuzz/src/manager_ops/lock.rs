@@ -1,7 +1,7 @@
 //! The model of one lock, in plain data: who holds it and how, the protocol's waiting bits, the
 //! reservation, the count of waiting writers, and its three events as lists of listeners. It
 //! follows the hand-off policy's table (`src/handoff.rs`: rows T1-T7 for a take, L1-L5 for a
-//! refused waiter, R1-R3 for a release, G1-G4 for a waiter that stops waiting), restated here on
+//! refused waiter, R1-R3 for a release, G1-G5 for a waiter that stops waiting), restated here on
 //! purpose, in the model's own terms, so that a change to the library's table that this model
 //! does not also make shows up as a divergence; and the waiter lists' rules for notifying
 //! (`src/waiters.rs`, those of `event-listener`: FIFO; a plain `notify(n)` tops the notified
@@ -305,13 +305,9 @@ impl LockModel {
     /// came. A writer woken already at the head: nobody. A writer not woken: it alone, unless
     /// another writer is woken already. A reader: every reader not woken from there up to the
     /// next writer not woken (readers woken already belong to the run).
-    fn wake_head(&mut self) {
+    pub(crate) fn wake_head(&mut self) {
         let writer_woken = self.writers.entries.iter().any(|e| e.notified);
-        let mut line: Vec<(u64, On, usize)> = (self.readers.entries.iter().enumerate())
-            .map(|(i, e)| (e.seq, On::Readers, i))
-            .chain((self.writers.entries.iter().enumerate()).map(|(i, e)| (e.seq, On::Writers, i)))
-            .collect();
-        line.sort_unstable_by_key(|&(seq, _, _)| seq);
+        let line = self.line();
         let mut run = false;
         for (_, on, i) in line {
             let entry = &mut self.event_mut(on).entries[i];
@@ -329,6 +325,28 @@ impl LockModel {
                 }
                 (On::Reservation, _) => unreachable!("not in the line"),
             }
+        }
+    }
+
+    /// The readers' and writers' listeners in the order they came.
+    fn line(&self) -> Vec<(u64, On, usize)> {
+        let mut line: Vec<(u64, On, usize)> = (self.readers.entries.iter().enumerate())
+            .map(|(i, e)| (e.seq, On::Readers, i))
+            .chain((self.writers.entries.iter().enumerate()).map(|(i, e)| (e.seq, On::Writers, i)))
+            .collect();
+        line.sort_unstable_by_key(|&(seq, _, _)| seq);
+        line
+    }
+
+    /// G5: a writer left the line without a wake-up: if readers are at the head of the line,
+    /// they are woken (up to the next writer).
+    pub(crate) fn wake_run(&mut self) {
+        if self
+            .line()
+            .first()
+            .is_some_and(|&(_, on, _)| on == On::Readers)
+        {
+            self.wake_head();
         }
     }
 

@@ -399,6 +399,11 @@ impl Model {
                 Some(on) => lock.discard(id, on),
                 None => turn == Turn::Woken,
             };
+            if listening == Some(On::Writers) && !woken {
+                // G5: a writer leaves the line without a wake-up: a release's wake-up of a run
+                // of readers at the head of the line may have stopped at it.
+                lock.wake_run();
+            }
             if turn == Turn::Reserved {
                 lock.unreserve();
                 if woken {
