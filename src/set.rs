@@ -372,6 +372,7 @@ impl Request {
     /// skipped, and the request is refused if it would take a new lock below the highest one
     /// covered, or ask for exclusive use of a lock held shared (upgrades deadlock: two readers
     /// upgrading wait for each other).
+    #[inline]
     pub(crate) fn nested(
         exclusive: &LockSet,
         mut shared: LockSet,
