@@ -67,7 +67,7 @@
 //! | G2 | a woken waiter gives up without taking the lock | every reader, and one more writer than were woken (its wake-up passes on, to whichever mode is next in line) |
 //! | G3 | the last counted writer stops waiting (took the lock, or gave up) | every reader, if `WAIT_S` and no writer holds the lock (its release will) |
 //! | G4 | the reserving waiter gives up, its listener notified and unused | that wake-up passes to the next reserving waiter, one more than are notified (it may be a new reservation's: see [`passes_on`]) |
-//! | G5 | a writer listening in the line gives up, its listener not notified | once its entry is gone, the head of the line if it is readers (up to the next writer): a release's wake-up of a run of readers may have stopped at this writer, leaving those behind it asleep (see [`leaves_the_line`]) |
+//! | G5 | a writer listening in the line gives up, its listener not notified | once its entry is gone, the head of the line if it is readers (up to the next writer), unless a writer holds the lock with a waiting bit or the reservation set (its release will serve the line): a release's wake-up of a run of readers may have stopped at this writer, leaving those behind it asleep (see [`leaves_the_line`]) |
 //!
 //! Which row applies is the caller's to see, from the facts only it has: `raw` knows whether a
 //! release freed the lock (R1, R2: the last holder left) or made room (R3: a reader left a full
@@ -370,17 +370,21 @@ pub(crate) fn passes_on(turn: Turn, woken: bool) -> Owed {
     }
 }
 
-/// What a waiter that gives up owes for its place in the line (G5): a writer whose listener in
-/// the writers' list (`writer`) was not notified (`woken`) may be where a release's wake-up of a
-/// run of readers at the head of the line stopped, and the readers behind it sleep, though they
-/// could join those woken before it (who may have taken the lock and left the line already).
-/// Once its entry is gone, the head of the line is woken if it is readers; not if it is a
-/// writer, which a release will wake (a woken writer finding the lock held would reserve it for
-/// nothing). A woken writer passes its wake-up on instead (G2); a reader's entry stops no run.
+/// What a writer that gives up owes for its place in the line (G5), if its listener in the
+/// writers' list was not notified (a woken writer passes its wake-up on instead, G2; a reader's
+/// entry stops no run), with `state` the word read after its entry is gone. Its entry may be where
+/// a release's wake-up of a run of readers at the head of the line stopped, and the readers
+/// behind it sleep, though they could join those woken before it (who may have taken the lock and
+/// left the line already): the head of the line is woken if it is readers. Not if it is a writer,
+/// which a release wakes (woken early, it would only find the lock held and reserve it); and not
+/// while a writer holds the lock with a waiting bit or the reservation set: only a release that
+/// frees the lock clears them, so that release is still to come, and it serves the line, which no
+/// longer has this entry.
 #[inline]
-pub(crate) fn leaves_the_line(writer: bool, woken: bool) -> Owed {
+pub(crate) fn leaves_the_line(state: u32) -> Owed {
+    let holder_serves = state & HOLDERS == EXCLUSIVE && state & (WAIT_S | WAIT_X | RESERVED) != 0;
     Owed {
-        run: writer && !woken,
+        run: !holder_serves,
         ..Owed::default()
     }
 }
@@ -593,9 +597,12 @@ mod tests {
             run: true,
             ..Owed::default()
         };
-        assert_eq!(leaves_the_line(true, false), g5);
-        assert_eq!(leaves_the_line(true, true), Owed::default());
-        assert_eq!(leaves_the_line(false, false), Owed::default());
+        for state in [FREE, SHARED, SHARED | WAIT_S, HELD_X, FREE | RESERVED] {
+            assert_eq!(leaves_the_line(state), g5, "{state:#x}");
+        }
+        for bits in [WAIT_S, WAIT_X, RESERVED] {
+            assert_eq!(leaves_the_line(HELD_X | bits), Owed::default());
+        }
         assert!(last_writer_wakes_readers(SHARED | WAIT_S));
         assert!(last_writer_wakes_readers(FREE | WAIT_S));
         assert!(!last_writer_wakes_readers(HELD_X | WAIT_S));

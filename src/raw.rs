@@ -289,6 +289,17 @@ impl RawLock {
         false
     }
 
+    /// A writer gave up its listener (`writer`), not notified (`woken`): what its place in the
+    /// line owes (G5, [`handoff::leaves_the_line`]). Called after the entry is gone; the word is
+    /// read with a read-modify-write that changes nothing, so that a release still to clear the
+    /// waiting bits comes after it in the word's order, and its wake-up finds the entry gone.
+    pub(crate) fn left_the_line(&self, writer: bool, woken: bool) -> Owed {
+        if !writer || woken {
+            return Owed::default();
+        }
+        handoff::leaves_the_line(self.state.fetch_or(0, Ordering::AcqRel))
+    }
+
     /// Wakes whom a release's bookkeeping said it owes ([`writer_stops`](Self::writer_stops),
     /// [`lift_reservation`](Self::lift_reservation), a wake-up passed on, a release: R2): all of
     /// them, even if a waker panics.

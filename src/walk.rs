@@ -105,7 +105,7 @@ impl Drop for Settle<'_> {
                 self.owed = self
                     .owed
                     .and(handoff::passes_on(self.turn, woken))
-                    .and(handoff::leaves_the_line(writer, woken));
+                    .and(raw.left_the_line(writer, woken));
             }
             if self.owed != Owed::default() {
                 raw.settle(self.owed);

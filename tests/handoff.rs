@@ -570,3 +570,27 @@ fn a_writer_leaving_the_line_while_the_lock_is_held_strands_no_reader() {
     assert!(reader.woken());
     assert!(reader.ready().is_ok());
 }
+
+/// A writer that leaves the line while another writer holds the lock wakes nobody: the holder's
+/// release serves the line (the readers behind the leaving writer, together), and readers woken
+/// early would only find the lock held, and one of them would reserve it for nothing. Row G5.
+#[test]
+fn a_writer_leaving_the_line_while_a_writer_holds_the_lock_wakes_nobody_early() {
+    let m = manager(ABC);
+    let holder = m.try_acquire(["a"]).unwrap();
+    let mut writer = waiting(m.acquire(["a"]));
+    let mut r1 = waiting(m.acquire_shared(["a"]));
+    let mut r2 = waiting(m.acquire_shared(["a"]));
+    let mut last = waiting(m.acquire(["a"]));
+    writer.cancel();
+    assert!(
+        !r1.woken() && !r2.woken(),
+        "woken while the writer still holds"
+    );
+    drop(holder);
+    assert!(r1.woken() && r2.woken() && !last.woken());
+    let (g1, g2) = (r1.ready().unwrap(), r2.ready().unwrap());
+    drop((g1, g2));
+    assert!(last.woken());
+    assert!(last.ready().is_ok());
+}

@@ -338,6 +338,13 @@ impl LockModel {
         line
     }
 
+    /// Whether a writer holds the lock with a waiting bit or the reservation set: its release is
+    /// still to come and serves the line (G5 then wakes nobody).
+    pub(crate) fn holder_serves(&self) -> bool {
+        matches!(self.holders, Holders::Exclusive(_))
+            && (self.wait_s || self.wait_x || self.reserved)
+    }
+
     /// G5: a writer left the line without a wake-up: if readers are at the head of the line,
     /// they are woken (up to the next writer).
     pub(crate) fn wake_run(&mut self) {

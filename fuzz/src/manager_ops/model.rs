@@ -399,7 +399,7 @@ impl Model {
                 Some(on) => lock.discard(id, on),
                 None => turn == Turn::Woken,
             };
-            if listening == Some(On::Writers) && !woken {
+            if listening == Some(On::Writers) && !woken && !lock.holder_serves() {
                 // G5: a writer leaves the line without a wake-up: a release's wake-up of a run
                 // of readers at the head of the line may have stopped at it.
                 lock.wake_run();
