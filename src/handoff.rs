@@ -61,10 +61,10 @@
 //! | row | event | wakes |
 //! |-----|-------|-------|
 //! | R1 | a release frees the lock, `RESERVED` set | the reserving waiter alone (the queues stay asleep; their bits are cleared) |
-//! | R2 | a release frees the lock, not reserved, `WAIT_S` or `WAIT_X` | the head of the line: the oldest waiter of the two queues not notified yet; a writer alone (none if a writer is notified already), or the readers from it up to the next writer not notified |
+//! | R2 | a release frees the lock, not reserved, `WAIT_S` or `WAIT_X` | the head of the line, the two queues' waiters in the order they came: if readers come first, those not woken yet up to the next writer; else the first writer, alone, unless it or another writer is woken already |
 //! | R3 | a reader leaves a lock shared by `MAX_READERS` | the reserving waiter if `RESERVED`, else every reader if `WAIT_S` |
 //! | G1 | the reserving waiter gives up | lifts `RESERVED` (the waiting bits stay: a writer that took the lock may still be about to discard its listener, and its release must see the `WAIT_X` its take set); wakes every reader, and one writer more than are notified already |
-//! | G2 | a woken waiter gives up without taking the lock | every reader, and one more writer than were woken (its wake-up passes on, to whichever mode is next in line) |
+//! | G2 | a woken waiter gives up without taking the lock | every reader, and one more writer than are notified (its wake-up passes on, to whichever mode is next in line) |
 //! | G3 | the last counted writer stops waiting (took the lock, or gave up) | every reader, if `WAIT_S` and no writer holds the lock (its release will) |
 //! | G4 | the reserving waiter gives up, its listener notified and unused | that wake-up passes to the next reserving waiter, one more than are notified (it may be a new reservation's: see [`passes_on`]) |
 //! | G5 | a writer listening in the line gives up, its listener not notified | once its entry is gone, the head of the line if it is readers (up to the next writer), unless a writer holds the lock with a waiting bit or the reservation set (its release will serve the line): a release's wake-up of a run of readers may have stopped at this writer, leaving those behind it asleep (see [`leaves_the_line`]) |
@@ -144,7 +144,7 @@ pub(crate) struct Owed {
     /// The head of the line (R2): the oldest waiter of the two queues not notified, a writer
     /// alone (unless a writer is notified already: every notified writer tries the lock when it
     /// wakes, and the one that takes it sets the bits again for the rest), or the readers from it
-    /// up to the next writer not notified.
+    /// up to the next writer.
     pub(crate) head: bool,
     /// The head of the line if it is readers (G5).
     pub(crate) run: bool,
