@@ -617,36 +617,29 @@ mod tests {
         assert_eq!(poll(&l, &mut last), Poll::Ready(()));
     }
 
-    /// G2: a writer woken at the head of the line that gives up passes its wake-up to the
-    /// readers behind it, which the release did not wake.
-    #[test]
-    fn a_woken_writer_giving_up_passes_its_wake_up_to_the_readers_behind_it() {
+    /// G2: a waiter woken at the head of the line (in mode `head`) that gives up passes its
+    /// wake-up to the waiter of the other mode behind it, which the release did not wake.
+    fn a_woken_waiter_giving_up_wakes_the_one_behind(head: Mode, behind: Mode) {
         let l = RawLock::new();
         l.try_lock(X, Turn::New).unwrap();
-        let mut writer = Some(l.listen(X));
-        let mut reader = Some(l.listen(S));
-        assert!(poll(&l, &mut reader).is_pending());
+        let mut first = Some(l.listen(head));
+        let mut second = Some(l.listen(behind));
+        assert!(poll(&l, &mut second).is_pending());
         l.unlock(X);
-        assert_eq!(poll(&l, &mut writer), Poll::Ready(()));
-        assert!(poll(&l, &mut reader).is_pending());
+        assert_eq!(poll(&l, &mut first), Poll::Ready(()));
+        assert!(poll(&l, &mut second).is_pending());
         l.pass_on();
-        assert_eq!(poll(&l, &mut reader), Poll::Ready(()));
+        assert_eq!(poll(&l, &mut second), Poll::Ready(()));
     }
 
-    /// G2, a reader: a reader woken at the head of the line that gives up passes its wake-up on
-    /// to the writer behind it.
+    #[test]
+    fn a_woken_writer_giving_up_passes_its_wake_up_to_the_readers_behind_it() {
+        a_woken_waiter_giving_up_wakes_the_one_behind(X, S);
+    }
+
     #[test]
     fn a_woken_reader_giving_up_passes_its_wake_up_to_the_writer_behind_it() {
-        let l = RawLock::new();
-        l.try_lock(X, Turn::New).unwrap();
-        let mut reader = Some(l.listen(S));
-        let mut writer = Some(l.listen(X));
-        assert!(poll(&l, &mut writer).is_pending());
-        l.unlock(X);
-        assert_eq!(poll(&l, &mut reader), Poll::Ready(()));
-        assert!(poll(&l, &mut writer).is_pending());
-        l.pass_on();
-        assert_eq!(poll(&l, &mut writer), Poll::Ready(()));
+        a_woken_waiter_giving_up_wakes_the_one_behind(S, X);
     }
 
     #[test]

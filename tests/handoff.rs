@@ -195,23 +195,26 @@ fn a_woken_waiter_not_polled_keeps_its_place_at_the_head_of_the_line() {
 #[test]
 fn a_woken_waiter_that_gives_up_passes_the_wake_up_to_the_next_mode_in_line() {
     let m = manager(ABC);
-    let holder = m.try_acquire(["a"]).unwrap();
-    let mut writer = waiting(m.acquire(["a"]));
-    let mut reader = waiting(m.acquire_shared(["a"]));
-    drop(holder);
-    assert!(writer.woken() && !reader.woken());
-    writer.cancel();
-    assert!(reader.woken(), "the wake-up passes to the reader behind");
-    assert!(reader.ready().is_ok());
-
-    let holder = m.try_acquire(["b"]).unwrap();
-    let mut reader = waiting(m.acquire_shared(["b"]));
-    let mut writer = waiting(m.acquire(["b"]));
-    drop(holder);
-    assert!(reader.woken() && !writer.woken());
-    reader.cancel();
-    assert!(writer.woken(), "the wake-up passes to the writer behind");
-    assert!(writer.ready().is_ok());
+    for (lock, head_shared) in [("a", false), ("b", true)] {
+        let holder = m.try_acquire([lock]).unwrap();
+        let take = |shared: bool| {
+            if shared {
+                m.acquire_shared([lock])
+            } else {
+                m.acquire([lock])
+            }
+        };
+        let mut head = waiting(take(head_shared));
+        let mut behind = waiting(take(!head_shared));
+        drop(holder);
+        assert!(head.woken() && !behind.woken(), "{lock}");
+        head.cancel();
+        assert!(
+            behind.woken(),
+            "{lock}: the wake-up passes to the one behind"
+        );
+        assert!(behind.ready().is_ok());
+    }
 }
 
 /// A waiter's exclusive take sets the waiting bits again: the release that woke it cleared them,
