@@ -67,7 +67,7 @@ pub(crate) const FAULTS: &[(&str, &str)] = &[
     ),
     (
         "writer-giving-up-strands-readers",
-        "the last waiting writer to give up wakes no reader",
+        "a waiting writer that gives up wakes no reader (neither the last one out, G3, nor one leaving the line unwoken, G5)",
     ),
     // The walk (`walk`).
     (

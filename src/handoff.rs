@@ -384,7 +384,7 @@ pub(crate) fn passes_on(turn: Turn, woken: bool) -> Owed {
 pub(crate) fn leaves_the_line(state: u32) -> Owed {
     let holder_serves = state & HOLDERS == EXCLUSIVE && state & (WAIT_S | WAIT_X | RESERVED) != 0;
     Owed {
-        run: !holder_serves,
+        run: !holder_serves && !fault!("writer-giving-up-strands-readers"),
         ..Owed::default()
     }
 }
