@@ -16,24 +16,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::contended::{runtime, Kind, Mix, Rng};
-use common::manager;
+use common::{manager, Args};
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let number = |i: usize, default: u64| {
-        args.get(i)
-            .map_or(default, |a| a.parse().expect("a number"))
-    };
-    let tasks = number(0, 64);
+    let args = Args::new();
+    let tasks = args.number(0, 64);
     let mix = Mix {
-        write_pct: number(1, 100) as usize,
-        one_writer: args.iter().any(|a| a == "one-writer"),
+        write_pct: args.number(1, 100) as usize,
+        one_writer: args.has("one-writer"),
         hold_yield: true,
     };
-    let seconds = number(2, 60);
+    let seconds = args.number(2, 60);
     let (m, ids) = manager();
     let (m, ids) = (Arc::new(m), Arc::<[_]>::from(ids));
     let done = Arc::new(AtomicU64::new(0));

@@ -179,7 +179,7 @@ async fn counted<F: Future>(fut: F) -> (F::Output, bool) {
 
 /// The critical section: a little work, and (if `hold_yield`) one trip through the scheduler with
 /// the locks held.
-async fn critical_section(hold_yield: bool) {
+pub(crate) async fn critical_section(hold_yield: bool) {
     for i in 0..16u32 {
         black_box(i);
     }
@@ -535,7 +535,7 @@ fn watch(round: Option<RoundId>) {
 /// field of `/proc/self/task/*/schedstat` (`/proc/self/stat` only counts 10 ms ticks, too coarse
 /// for rounds of a few milliseconds). `None` where that does not exist. Threads that have exited
 /// are not counted; the runtime's workers live as long as the runtime.
-fn cpu_time() -> Option<Duration> {
+pub(crate) fn cpu_time() -> Option<Duration> {
     let mut ns = 0u64;
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;

@@ -14,6 +14,38 @@ use lockorder::{LockId, LockManager};
 /// How many locks every benchmark manager (and every peer array) has.
 pub(crate) const LOCKS: usize = 16;
 
+/// The positional arguments of a benchmark binary run by hand (`cargo bench` adds `--bench`,
+/// which is skipped).
+pub(crate) struct Args(Vec<String>);
+
+impl Args {
+    pub(crate) fn new() -> Self {
+        Self(
+            std::env::args()
+                .skip(1)
+                .filter(|a| !a.starts_with("--"))
+                .collect(),
+        )
+    }
+
+    /// The `i`-th argument as a number, or `default` if there is none.
+    pub(crate) fn number(&self, i: usize, default: u64) -> u64 {
+        self.0
+            .get(i)
+            .map_or(default, |a| a.parse().expect("a number"))
+    }
+
+    /// The `i`-th argument.
+    pub(crate) fn get(&self, i: usize) -> Option<&str> {
+        self.0.get(i).map(String::as_str)
+    }
+
+    /// Whether `word` is one of the arguments.
+    pub(crate) fn has(&self, word: &str) -> bool {
+        self.0.iter().any(|a| a == word)
+    }
+}
+
 /// Polls `fut` once with a no-op waker and returns its output; panics if it is not ready.
 ///
 /// An uncontended acquire must complete on its first poll, so this measures the lock path and

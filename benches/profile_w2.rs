@@ -1,0 +1,108 @@
+//! W2's contended operation (`benches/lockorder.rs`) for one subject at a time, for `perf`
+//! profiles: T tasks on W2's 2-worker tokio runtime take a random 3 of 16 locks exclusively,
+//! run W2's critical section (which yields once while holding) and release, until the time is
+//! up. (Not W2's variant without a yield: endless tasks that never yield would keep the two
+//! workers to two of them.) Prints the operations per second, the CPU time per operation and how
+//! many times the tasks were polled per operation (one poll to start, one after the yield, the
+//! rest after wake-ups), so that two subjects' profiles can be compared per operation. Not a
+//! timed benchmark: `cargo bench` skips it.
+//!
+//! ```text
+//! cargo bench -p lockorder-benches --bench profile_w2 --no-run     # prints the binary's path
+//! perf record -e cpu-clock -g target/release/deps/profile_w2-HASH lockorder-id 8 5
+//! perf record -e cpu-clock -g target/release/deps/profile_w2-HASH async-lock 8 5
+//! ```
+//!
+//! Arguments: the subject (`lockorder-id` or `async-lock`), T (default 8), seconds (default 5).
+
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use common::contended::{critical_section, runtime, ById, Exclusive, Locks, Mix, OneByOne, Rng};
+use common::Args;
+
+/// Counts the polls of the future it wraps.
+struct PollCount<F> {
+    inner: Pin<Box<F>>,
+    polls: Arc<AtomicU64>,
+}
+
+impl<F: Future> Future for PollCount<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// Runs `tasks` tasks on `L` for `seconds`; prints what the file's docs say.
+fn run<L: Locks + 'static>(tasks: u64, seconds: u64) {
+    let mix = Mix::EXCLUSIVE;
+    let locks = Arc::new(L::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ops, polls) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let rt = runtime();
+    let cpu = common::contended::cpu_time();
+    let start = Instant::now();
+    let timer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(seconds));
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    rt.block_on(async {
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let (locks, stop, ops) = (locks.clone(), stop.clone(), ops.clone());
+                tokio::spawn(PollCount {
+                    inner: Box::pin(async move {
+                        let mut rng = Rng::new(t + 1);
+                        while !stop.load(Ordering::Relaxed) {
+                            let held = locks.take(rng.op(mix)).await;
+                            critical_section(mix.hold_yield).await;
+                            drop(held);
+                            ops.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }),
+                    polls: polls.clone(),
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.expect("a task panicked");
+        }
+    });
+    let (elapsed, ops) = (start.elapsed(), ops.load(Ordering::Relaxed).max(1));
+    timer.join().expect("the timer thread panicked");
+    let cpu = cpu
+        .zip(common::contended::cpu_time())
+        .map(|(before, after)| format!("{:.0} ns", (after - before).as_nanos() as f64 / ops as f64))
+        .unwrap_or_else(|| "-".into());
+    println!(
+        "{} T = {tasks}: {:.0} operations/s, CPU {cpu} per operation, {:.3} polls per operation",
+        L::NAME,
+        ops as f64 / elapsed.as_secs_f64(),
+        polls.load(Ordering::Relaxed) as f64 / ops as f64,
+    );
+}
+
+fn main() {
+    let args = Args::new();
+    let (tasks, seconds) = (args.number(1, 8), args.number(2, 5));
+    match args.get(0).unwrap_or("lockorder-id") {
+        "lockorder-id" => run::<ById>(tasks, seconds),
+        "async-lock" => run::<OneByOne<Exclusive<async_lock::Mutex<()>>>>(tasks, seconds),
+        other => {
+            eprintln!("unknown subject {other}: lockorder-id | async-lock");
+            std::process::exit(2);
+        }
+    }
+}
