@@ -3,8 +3,9 @@
 //! run W2's critical section (which yields once while holding) and release, until the time is
 //! up. (Not W2's variant without a yield: endless tasks that never yield would keep the two
 //! workers to two of them.) Prints the operations per second, the CPU time per operation and how
-//! many times the tasks were polled per operation (one poll to start, one after the yield, the
-//! rest after wake-ups), so that two subjects' profiles can be compared per operation. Not a
+//! many times the tasks were polled per operation (about one without waiting: the poll after the
+//! yield releases and starts the next operation; the rest after wake-ups), so that two subjects'
+//! profiles can be compared per operation. Not a
 //! timed benchmark: `cargo bench` skips it.
 //!
 //! ```text
@@ -19,7 +20,7 @@ mod common;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -27,18 +28,20 @@ use std::time::{Duration, Instant};
 use common::contended::{critical_section, runtime, ById, Exclusive, Locks, Mix, OneByOne, Rng};
 use common::Args;
 
-/// Counts the polls of the future it wraps.
+/// Counts the polls of the future it wraps, in the future itself (a shared counter would add
+/// traffic on memory the workers share to what is measured).
 struct PollCount<F> {
     inner: Pin<Box<F>>,
-    polls: Arc<AtomicU64>,
+    polls: u64,
 }
 
 impl<F: Future> Future for PollCount<F> {
-    type Output = F::Output;
+    type Output = (F::Output, u64);
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.polls.fetch_add(1, Ordering::Relaxed);
-        self.inner.as_mut().poll(cx)
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.polls += 1;
+        let polls = self.polls;
+        self.inner.as_mut().poll(cx).map(|out| (out, polls))
     }
 }
 
@@ -47,7 +50,6 @@ fn run<L: Locks + 'static>(tasks: u64, seconds: u64) {
     let mix = Mix::EXCLUSIVE;
     let locks = Arc::new(L::new());
     let stop = Arc::new(AtomicBool::new(false));
-    let (ops, polls) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let rt = runtime();
     let cpu = common::contended::cpu_time();
     let start = Instant::now();
@@ -58,29 +60,35 @@ fn run<L: Locks + 'static>(tasks: u64, seconds: u64) {
             stop.store(true, Ordering::Relaxed);
         })
     };
-    rt.block_on(async {
+    // Each task counts its operations and polls itself, and hands them back at the end.
+    let (ops, polls) = rt.block_on(async {
         let handles: Vec<_> = (0..tasks)
             .map(|t| {
-                let (locks, stop, ops) = (locks.clone(), stop.clone(), ops.clone());
+                let (locks, stop) = (locks.clone(), stop.clone());
                 tokio::spawn(PollCount {
                     inner: Box::pin(async move {
                         let mut rng = Rng::new(t + 1);
+                        let mut ops = 0u64;
                         while !stop.load(Ordering::Relaxed) {
                             let held = locks.take(rng.op(mix)).await;
                             critical_section(mix.hold_yield).await;
                             drop(held);
-                            ops.fetch_add(1, Ordering::Relaxed);
+                            ops += 1;
                         }
+                        ops
                     }),
-                    polls: polls.clone(),
+                    polls: 0,
                 })
             })
             .collect();
+        let (mut ops, mut polls) = (0, 0);
         for h in handles {
-            h.await.expect("a task panicked");
+            let (o, p) = h.await.expect("a task panicked");
+            (ops, polls) = (ops + o, polls + p);
         }
+        (ops.max(1), polls)
     });
-    let (elapsed, ops) = (start.elapsed(), ops.load(Ordering::Relaxed).max(1));
+    let elapsed = start.elapsed();
     timer.join().expect("the timer thread panicked");
     let cpu = cpu
         .zip(common::contended::cpu_time())
@@ -90,7 +98,7 @@ fn run<L: Locks + 'static>(tasks: u64, seconds: u64) {
         "{} T = {tasks}: {:.0} operations/s, CPU {cpu} per operation, {:.3} polls per operation",
         L::NAME,
         ops as f64 / elapsed.as_secs_f64(),
-        polls.load(Ordering::Relaxed) as f64 / ops as f64,
+        polls as f64 / ops as f64,
     );
 }
 
