@@ -5,14 +5,17 @@
 //! workers to two of them.) Prints the operations per second, the CPU time per operation and how
 //! many times the tasks were polled per operation (about one without waiting: the poll after the
 //! yield releases and starts the next operation; the rest after wake-ups), so that two subjects'
-//! profiles can be compared per operation. Not a
-//! timed benchmark: `cargo bench` skips it.
+//! profiles can be compared per operation. Not a timed benchmark: `cargo bench` skips it.
 //!
 //! ```text
 //! cargo bench -p lockorder-benches --bench profile_w2 --no-run     # prints the binary's path
-//! perf record -e cpu-clock -g target/release/deps/profile_w2-HASH lockorder-id 8 5
-//! perf record -e cpu-clock -g target/release/deps/profile_w2-HASH async-lock 8 5
+//! perf record -e cpu-clock -F 4000 target/release/deps/profile_w2-HASH lockorder-id 8 5
+//! perf record -e cpu-clock -F 4000 target/release/deps/profile_w2-HASH async-lock 8 5
+//! perf report --no-children --sort sym          # flat, by function
 //! ```
+//!
+//! A profiler slows the two subjects unequally (`docs/performance.md`): compare shares of the
+//! samples, and the CPU time per operation of runs without it.
 //!
 //! Arguments: the subject (`lockorder-id` or `async-lock`), T (default 8), seconds (default 5).
 
