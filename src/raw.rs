@@ -644,15 +644,7 @@ mod tests {
 
     #[test]
     fn a_woken_writer_giving_up_passes_its_wake_up_on() {
-        let l = RawLock::new();
-        l.try_lock(X, Turn::New).unwrap();
-        let mut first = Some(l.listen(X));
-        let mut second = Some(l.listen(X));
-        l.unlock(X);
-        assert_eq!(poll(&l, &mut first), Poll::Ready(()));
-        assert!(poll(&l, &mut second).is_pending());
-        l.pass_on();
-        assert_eq!(poll(&l, &mut second), Poll::Ready(()));
+        a_woken_waiter_giving_up_wakes_the_one_behind(X, X);
     }
 
     /// G1 while a writer holds the lock it took with a try made before it looked at its
