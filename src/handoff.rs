@@ -336,9 +336,7 @@ pub(crate) fn lifted() -> Owed {
     Owed {
         readers: true,
         extra_writer: true,
-        reserver: false,
-        head: false,
-        run: false,
+        ..Owed::default()
     }
 }
 
